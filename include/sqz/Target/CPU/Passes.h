@@ -1,0 +1,42 @@
+//===- Passes.h - CPU target passes and pipeline ----------------*- C++ -*-===//
+//
+// The `sqz-lower-to-cpu` pipeline and the passes that give a compiled model its C ABI.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SQZ_TARGET_CPU_PASSES_H
+#define SQZ_TARGET_CPU_PASSES_H
+
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Pass/Pass.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassOptions.h"
+
+namespace mlir::sqz {
+
+#define GEN_PASS_DECL
+#include "sqz/Target/CPU/Passes.h.inc"
+
+/// Options of the `sqz-lower-to-cpu` pipeline.
+struct LowerToCPUOptions : public PassPipelineOptions<LowerToCPUOptions> {
+  PassOptions::Option<std::string> entry{
+      *this, "entry", llvm::cl::desc("Name of the entry function"),
+      llvm::cl::init("main")};
+  PassOptions::Option<bool> emitCABI{
+      *this, "emit-c-abi",
+      llvm::cl::desc("Add the artifact C ABI entry points (sqz_model_invoke)"),
+      llvm::cl::init(true)};
+};
+
+/// `sqz-lower-to-cpu`: sqz graph IR (tensors) to the LLVM dialect.
+void buildLowerToCPUPipeline(OpPassManager &pm, const LowerToCPUOptions &opts);
+
+/// Registers the CPU passes and the `sqz-lower-to-cpu` pipeline.
+void registerCPUPipelines();
+
+#define GEN_PASS_REGISTRATION
+#include "sqz/Target/CPU/Passes.h.inc"
+
+} // namespace mlir::sqz
+
+#endif // SQZ_TARGET_CPU_PASSES_H

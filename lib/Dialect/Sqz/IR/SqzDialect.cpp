@@ -1,0 +1,213 @@
+//===- SqzDialect.cpp - sqz dialect, attributes and op verifiers ----------===//
+//
+// Registers the sqz dialect and implements the verifiers the lowerings rely on.
+//
+//===----------------------------------------------------------------------===//
+
+#include "sqz/Dialect/Sqz/IR/SqzDialect.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/DialectImplementation.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/IR/OpImplementation.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+using namespace mlir;
+using namespace mlir::sqz;
+
+#include "sqz/Dialect/Sqz/IR/SqzDialect.cpp.inc"
+#include "sqz/Dialect/Sqz/IR/SqzEnums.cpp.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "sqz/Dialect/Sqz/IR/SqzAttrs.cpp.inc"
+
+#define GET_OP_CLASSES
+#include "sqz/Dialect/Sqz/IR/SqzOps.cpp.inc"
+
+void SqzDialect::initialize() {
+  addAttributes<
+#define GET_ATTRDEF_LIST
+#include "sqz/Dialect/Sqz/IR/SqzAttrs.cpp.inc"
+      >();
+  addOperations<
+#define GET_OP_LIST
+#include "sqz/Dialect/Sqz/IR/SqzOps.cpp.inc"
+      >();
+}
+
+//===----------------------------------------------------------------------===//
+// Attributes
+//===----------------------------------------------------------------------===//
+
+unsigned QuantAttr::getBits() const {
+  switch (getFormat()) {
+  case QuantFormat::Int8:
+    return 8;
+  case QuantFormat::Int4:
+  case QuantFormat::NF4:
+    return 4;
+  case QuantFormat::Int3:
+    return 3;
+  case QuantFormat::Int2:
+  case QuantFormat::Ternary:
+    return 2;
+  }
+  llvm_unreachable("unknown quant format");
+}
+
+LogicalResult QuantAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                QuantFormat format, int64_t group,
+                                bool symmetric) {
+  if (group != -1 && group <= 0)
+    return emitError() << "#sqz.quant group must be positive or -1 (one group "
+                          "per output channel), got "
+                       << group;
+  if (group > 0 && (group & (group - 1)) != 0)
+    return emitError() << "#sqz.quant group must be a power of two, got "
+                       << group;
+  if ((format == QuantFormat::NF4 || format == QuantFormat::Ternary) &&
+      !symmetric)
+    return emitError() << "#sqz.quant format '" << stringifyQuantFormat(format)
+                       << "' is symmetric by definition";
+  return success();
+}
+
+LogicalResult SparsityAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                   int64_t n, int64_t m) {
+  if (m < 2 || m > 64)
+    return emitError() << "#sqz.sparsity group size m must be in [2, 64], got "
+                       << m;
+  if (n < 1 || n >= m)
+    return emitError() << "#sqz.sparsity needs 1 <= n < m, got " << n << ":"
+                       << m;
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// LinearOp
+//===----------------------------------------------------------------------===//
+
+/// Checks that every group of m consecutive weights along the input dimension
+/// holds at most n nonzeros. Only f32 constants are checked element by element
+/// (the form pruning passes produce); other element types are trusted.
+static LogicalResult verifyNMPattern(LinearOp op, SparsityAttr sparsity,
+                                     Attribute weightValue) {
+  int64_t n = sparsity.getN(), m = sparsity.getM();
+  int64_t in = op.getInFeatures(), out = op.getOutFeatures();
+  if (in % m != 0)
+    return op.emitOpError() << "sparsity " << n << ":" << m
+                            << " needs the input features (" << in
+                            << ") to be a multiple of " << m;
+  SmallVector<float> values;
+  if (auto dense = dyn_cast<DenseFPElementsAttr>(weightValue)) {
+    if (!dense.getElementType().isF32())
+      return success();
+    values.assign(dense.getValues<float>().begin(),
+                  dense.getValues<float>().end());
+  } else if (auto blob = dyn_cast<DenseF32ResourceElementsAttr>(weightValue)) {
+    std::optional<ArrayRef<float>> data = blob.tryGetAsArrayRef();
+    if (!data)
+      return success(); // Blob elided (e.g. printed without data): trust it.
+    values.assign(data->begin(), data->end());
+  } else {
+    return success();
+  }
+  for (int64_t o = 0; o < out; ++o)
+    for (int64_t g = 0; g < in; g += m) {
+      int64_t nnz = 0;
+      for (int64_t j = 0; j < m; ++j)
+        nnz += values[o * in + g + j] != 0.0f;
+      if (nnz > n)
+        return op.emitOpError()
+               << "weight row " << o << " has " << nnz
+               << " nonzeros in input columns [" << g << ", " << g + m
+               << "), which violates sparsity " << n << ":" << m;
+    }
+  return success();
+}
+
+LogicalResult LinearOp::verify() {
+  RankedTensorType xTy = getInput().getType();
+  RankedTensorType wTy = getWeight().getType();
+  RankedTensorType yTy = getResult().getType();
+  Type elt = wTy.getElementType();
+  if (!isa<FloatType>(elt))
+    return emitOpError() << "weight element type must be a float type, got "
+                         << elt;
+  if (xTy.getElementType() != elt || yTy.getElementType() != elt)
+    return emitOpError() << "input, weight and result must share one element "
+                            "type, got "
+                         << xTy.getElementType() << ", " << elt << ", "
+                         << yTy.getElementType();
+  if (wTy.getRank() != 2 || !wTy.hasStaticShape())
+    return emitOpError() << "weight must be a static 2-D tensor [out, in], got "
+                         << wTy;
+  int64_t out = wTy.getDimSize(0), in = wTy.getDimSize(1);
+  if (xTy.getRank() < 1)
+    return emitOpError() << "input must have rank >= 1";
+  int64_t xIn = xTy.getDimSize(xTy.getRank() - 1);
+  if (!ShapedType::isDynamic(xIn) && xIn != in)
+    return emitOpError() << "input feature size " << xIn
+                         << " does not match weight [out=" << out
+                         << ", in=" << in << "]";
+  if (Value bias = getBias()) {
+    auto bTy = cast<RankedTensorType>(bias.getType());
+    if (bTy.getElementType() != elt)
+      return emitOpError() << "bias element type " << bTy.getElementType()
+                           << " differs from weight element type " << elt;
+    if (bTy.getRank() != 1 || bTy.getDimSize(0) != out)
+      return emitOpError() << "bias must be a 1-D tensor of " << out
+                           << " elements, got " << bTy;
+  }
+  if (yTy.getRank() != xTy.getRank())
+    return emitOpError() << "result rank " << yTy.getRank()
+                         << " differs from input rank " << xTy.getRank();
+  for (int64_t d = 0, e = xTy.getRank() - 1; d < e; ++d)
+    if (yTy.getDimSize(d) != xTy.getDimSize(d))
+      return emitOpError() << "result dim " << d << " (" << yTy.getDimSize(d)
+                           << ") differs from input dim (" << xTy.getDimSize(d)
+                           << ")";
+  if (yTy.getDimSize(yTy.getRank() - 1) != out)
+    return emitOpError() << "result last dim must be out=" << out << ", got "
+                         << yTy.getDimSize(yTy.getRank() - 1);
+
+  // W must be a constant: compression passes rewrite its value.
+  Attribute weightValue;
+  if (!matchPattern(getWeight(), m_Constant(&weightValue)))
+    return emitOpError() << "weight must be produced by a constant op (e.g. "
+                            "arith.constant), not a runtime value";
+  if (std::optional<SparsityAttr> sparsity = getSparsity())
+    return verifyNMPattern(*this, *sparsity, weightValue);
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// ObserveOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult ObserveOp::verify() {
+  RankedTensorType ty = getInput().getType();
+  if (!isa<FloatType>(ty.getElementType()))
+    return emitOpError() << "can only observe float tensors, got " << ty;
+  if (ty.getRank() < 1)
+    return emitOpError() << "observed tensor must have rank >= 1 (the last "
+                            "dimension is the channel dimension)";
+  if (getTap().empty())
+    return emitOpError() << "tap name must not be empty";
+  ObserveStat stats = getStats();
+  if (static_cast<uint32_t>(stats) == 0)
+    return emitOpError() << "must request at least one statistic";
+  if (bitEnumContainsAll(stats, ObserveStat::XtX) &&
+      ShapedType::isDynamic(ty.getDimSize(ty.getRank() - 1)))
+    return emitOpError() << "xtx needs a static channel dimension";
+  return success();
+}
+
+void ObserveOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  // Recording statistics is a side effect: taps must be neither CSE'd nor
+  // dropped while calibration still needs them.
+  effects.emplace_back(MemoryEffects::Write::get());
+}

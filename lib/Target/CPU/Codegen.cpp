@@ -1,0 +1,142 @@
+//===- Codegen.cpp - LLVM-dialect module to a shared library --------------===//
+//
+// MLIR LLVM dialect → LLVM IR (O3 for the chosen CPU) → object (LLVM's x86 backend) →
+// shared library (the clang-22 driver linking with lld).
+//
+//===----------------------------------------------------------------------===//
+
+#include "sqz/Target/CPU/Codegen.h"
+
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/Target/TargetOptions.h"
+#include "llvm/TargetParser/Host.h"
+#include "llvm/TargetParser/SubtargetFeature.h"
+
+using namespace mlir;
+using namespace mlir::sqz;
+
+#ifndef SQZ_CLANG_PATH
+#define SQZ_CLANG_PATH "clang-22"
+#endif
+
+static std::unique_ptr<llvm::TargetMachine>
+createHostTargetMachine(const CPUCodegenOptions &opts, std::string &error) {
+  llvm::InitializeNativeTarget();
+  llvm::InitializeNativeTargetAsmPrinter();
+  llvm::Triple triple(llvm::sys::getProcessTriple());
+  const llvm::Target *target =
+      llvm::TargetRegistry::lookupTarget(triple, error);
+  if (!target)
+    return nullptr;
+  std::string cpu = opts.targetCPU;
+  std::string features;
+  if (cpu == "native") {
+    cpu = llvm::sys::getHostCPUName().str();
+    llvm::SubtargetFeatures f;
+    for (auto &feature : llvm::sys::getHostCPUFeatures())
+      f.AddFeature(feature.first(), feature.second);
+    features = f.getString();
+  }
+  llvm::TargetOptions topts;
+  std::unique_ptr<llvm::TargetMachine> tm(target->createTargetMachine(
+      triple, cpu, features, topts, llvm::Reloc::PIC_, std::nullopt,
+      opts.optLevel >= 2 ? llvm::CodeGenOptLevel::Aggressive
+                         : llvm::CodeGenOptLevel::Default));
+  if (!tm)
+    error = "cannot create a target machine for CPU '" + cpu + "'";
+  return tm;
+}
+
+std::unique_ptr<llvm::Module>
+mlir::sqz::translateToOptimizedLLVMIR(ModuleOp module, llvm::LLVMContext &llvmCtx,
+                                      const CPUCodegenOptions &opts) {
+  registerBuiltinDialectTranslation(*module->getContext());
+  registerLLVMDialectTranslation(*module->getContext());
+  std::unique_ptr<llvm::Module> llvmModule =
+      translateModuleToLLVMIR(module, llvmCtx, "sqz_model");
+  if (!llvmModule) {
+    module.emitError() << "translation to LLVM IR failed";
+    return nullptr;
+  }
+  std::string error;
+  std::unique_ptr<llvm::TargetMachine> tm = createHostTargetMachine(opts, error);
+  if (!tm) {
+    module.emitError() << error;
+    return nullptr;
+  }
+  llvmModule->setDataLayout(tm->createDataLayout());
+  llvmModule->setTargetTriple(tm->getTargetTriple());
+  auto optimize = makeOptimizingTransformer(opts.optLevel, /*sizeLevel=*/0,
+                                            tm.get());
+  if (llvm::Error err = optimize(llvmModule.get())) {
+    module.emitError() << "LLVM optimization failed: "
+                       << llvm::toString(std::move(err));
+    return nullptr;
+  }
+  return llvmModule;
+}
+
+LogicalResult mlir::sqz::emitObjectFile(llvm::Module &llvmModule,
+                                        llvm::StringRef objPath,
+                                        const CPUCodegenOptions &opts,
+                                        std::string &error) {
+  std::unique_ptr<llvm::TargetMachine> tm = createHostTargetMachine(opts, error);
+  if (!tm)
+    return failure();
+  std::error_code ec;
+  llvm::ToolOutputFile out(objPath, ec, llvm::sys::fs::OF_None);
+  if (ec) {
+    error = "cannot open '" + objPath.str() + "': " + ec.message();
+    return failure();
+  }
+  llvm::legacy::PassManager pm;
+  if (tm->addPassesToEmitFile(pm, out.os(), nullptr,
+                              llvm::CodeGenFileType::ObjectFile)) {
+    error = "the target cannot emit object files";
+    return failure();
+  }
+  pm.run(llvmModule);
+  out.keep();
+  return success();
+}
+
+LogicalResult mlir::sqz::linkSharedLibrary(llvm::StringRef objPath,
+                                           llvm::StringRef soPath,
+                                           std::string &error) {
+  // Prefer the clang the project was configured with; fall back to PATH.
+  std::string clang = SQZ_CLANG_PATH;
+  if (!llvm::sys::fs::can_execute(clang)) {
+    auto found = llvm::sys::findProgramByName("clang-22");
+    if (!found)
+      found = llvm::sys::findProgramByName("clang");
+    if (!found) {
+      error = "cannot find clang-22 to link the shared library (install "
+              "clang-22 and lld-22; see scripts/setup.sh)";
+      return failure();
+    }
+    clang = *found;
+  }
+  llvm::SmallVector<llvm::StringRef> args = {
+      clang, "-shared", "-fuse-ld=lld", "-Wl,--no-undefined", "-o", soPath,
+      objPath, "-lm"};
+  std::string execError;
+  int rc = llvm::sys::ExecuteAndWait(clang, args, std::nullopt, {}, 0, 0,
+                                     &execError);
+  if (rc != 0) {
+    error = "linking '" + soPath.str() + "' failed (" + clang + " exited with " +
+            std::to_string(rc) + (execError.empty() ? "" : ": " + execError) +
+            ")";
+    return failure();
+  }
+  return success();
+}
