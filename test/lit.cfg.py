@@ -21,6 +21,7 @@ config.environment["FILECHECK_OPTS"] = "--enable-var-scope --dump-input=fail"
 
 config.substitutions.append(("%PATH%", config.environment["PATH"]))
 config.substitutions.append(("%sqz_src_root", config.sqz_src_root))
+config.substitutions.append(("%sqz_obj_root", config.sqz_obj_root))
 config.substitutions.append(("%python", config.python3))
 
 shared = os.path.normpath(os.path.join(config.sqz_src_root, "..", "shared"))

@@ -1,0 +1,121 @@
+/*===- sqz-c/sqz.h - Squeeze runtime C API -----------------------*- C -*-===*\
+|*                                                                            *|
+|* Loads a compiled Squeeze artifact, describes its inputs and outputs, and   *|
+|* runs it. This is the runtime's stable interface: sqz-run, the Python       *|
+|* package and embedders use it; it depends on neither MLIR nor LLVM. See     *|
+|* docs/Runtime.md for the artifact format.                                   *|
+|*                                                                            *|
+\*===----------------------------------------------------------------------===*/
+
+#ifndef SQZ_C_SQZ_H
+#define SQZ_C_SQZ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(_WIN32)
+#define SQZ_API
+#else
+#define SQZ_API __attribute__((visibility("default")))
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* --- The artifact ABI ------------------------------------------------------
+ *
+ * An artifact is a directory holding manifest.json and a shared library
+ * (named by the manifest, normally model.so). Version 1 of the library's ABI:
+ *
+ *   uint32_t sqz_abi_version(void);      returns SQZ_ABI_VERSION (1)
+ *   void <entry>(void **buffers);        entry named by the manifest,
+ *                                        normally sqz_model_invoke
+ *
+ * buffers[0 .. nin-1] are the inputs and buffers[nin .. nin+nout-1] the
+ * outputs, in manifest order. Each is a caller-owned, dense, C-order buffer of
+ * the manifest's dtype and static shape. The entry reads the inputs and fully
+ * writes every output. It is reentrant: concurrent calls with distinct output
+ * buffers are safe.
+ */
+#define SQZ_ABI_VERSION 1
+
+/* --- Errors ----------------------------------------------------------------
+ *
+ * Functions that can fail report it through their return value (NULL or
+ * nonzero) and set a message for the calling thread. */
+
+/* The message of the last failure on this thread, or "" if none has failed.
+ * Successful calls do not clear it, so read it only after a failure. Valid
+ * until the next failing call on this thread. Never NULL. */
+SQZ_API const char *sqz_last_error(void);
+
+/* --- Loading ---------------------------------------------------------------*/
+
+/* An artifact loaded into this process. Immutable after loading, so every
+ * query and sqz_model_run may be called from many threads at once. */
+typedef struct sqz_model sqz_model;
+
+/* Loads the artifact in directory `artifact_dir`: reads and validates
+ * manifest.json, dlopens the library (RTLD_NOW | RTLD_LOCAL) and checks its
+ * sqz_abi_version() and entry symbol. Returns NULL on failure; see
+ * sqz_last_error(). */
+SQZ_API sqz_model *sqz_model_load(const char *artifact_dir);
+
+/* Releases a model returned by sqz_model_load. NULL is ignored. No run may be
+ * in progress, and strings and shapes obtained from the model become
+ * invalid. */
+SQZ_API void sqz_model_unload(sqz_model *m);
+
+/* The "source" recorded in the manifest (the model compiled), or "". */
+SQZ_API const char *sqz_model_source(const sqz_model *m);
+
+/* --- Inputs and outputs ----------------------------------------------------
+ *
+ * Indices run over inputs and outputs separately, in manifest order, which is
+ * also the order sqz_model_run takes buffers in. For an index out of range the
+ * functions below set the error and return NULL (or 0). Returned strings and
+ * shapes live as long as the model. */
+
+SQZ_API size_t sqz_model_num_inputs(const sqz_model *m);
+SQZ_API size_t sqz_model_num_outputs(const sqz_model *m);
+
+/* Name, e.g. "input_ids". */
+SQZ_API const char *sqz_model_input_name(const sqz_model *m, size_t i);
+SQZ_API const char *sqz_model_output_name(const sqz_model *m, size_t i);
+
+/* Element type as a NumPy name: "float16", "float32", "float64", "int8",
+ * "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "bool"
+ * (one byte, 0 or 1). */
+SQZ_API const char *sqz_model_input_dtype(const sqz_model *m, size_t i);
+SQZ_API const char *sqz_model_output_dtype(const sqz_model *m, size_t i);
+
+/* Number of dimensions (0 for a scalar). */
+SQZ_API size_t sqz_model_input_rank(const sqz_model *m, size_t i);
+SQZ_API size_t sqz_model_output_rank(const sqz_model *m, size_t i);
+
+/* The rank dimensions, all >= 0. For a scalar this is a valid pointer to no
+ * elements (not NULL). */
+SQZ_API const int64_t *sqz_model_input_shape(const sqz_model *m, size_t i);
+SQZ_API const int64_t *sqz_model_output_shape(const sqz_model *m, size_t i);
+
+/* Size in bytes of the dense buffer the tensor needs. */
+SQZ_API size_t sqz_model_input_nbytes(const sqz_model *m, size_t i);
+SQZ_API size_t sqz_model_output_nbytes(const sqz_model *m, size_t i);
+
+/* --- Running ---------------------------------------------------------------*/
+
+/* Runs the model once. inputs[i] points to input i's data and outputs[j] to
+ * the buffer output j is written to, each dense, C order, of the size
+ * sqz_model_*_nbytes gives (a buffer for an empty tensor may be NULL). Output
+ * buffers must not overlap each other or the inputs. Thread-safe with
+ * distinct output buffers. Returns 0 on success, nonzero on failure (see
+ * sqz_last_error()). */
+SQZ_API int sqz_model_run(sqz_model *m, const void *const *inputs,
+                          void *const *outputs);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SQZ_C_SQZ_H */

@@ -1,0 +1,207 @@
+//===- Manifest.cpp - The artifact manifest (manifest.json) ---------------===//
+
+#include "Runtime/Manifest.h"
+#include "Runtime/Json.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+using namespace sqz::runtime;
+
+namespace {
+/// Validates one manifest, prefixing every error with the file and the JSON
+/// path of the offending field ("inputs[0].shape[1]").
+class ManifestReader {
+public:
+  explicit ManifestReader(const std::string &fileName) : fileName(fileName) {}
+
+  Status read(const JsonValue &root, Manifest &manifest);
+
+private:
+  Status error(const std::string &path, const std::string &message) const {
+    return Status::error(fileName + ": " +
+                         (path.empty() ? "" : "'" + path + "': ") + message);
+  }
+  Status typeError(const std::string &path, const char *expected,
+                   const JsonValue &got) const {
+    return error(path, std::string("expected ") + expected + ", got " +
+                           JsonValue::kindName(got.kind()));
+  }
+  /// Finds a required member of `object` and checks its kind.
+  Status getMember(const JsonValue &object, const std::string &path,
+                   const char *name, JsonValue::Kind kind,
+                   const JsonValue *&member) const;
+  Status getString(const JsonValue &object, const std::string &path,
+                   const char *name, std::string &out) const;
+  Status readTensors(const JsonValue &root, const char *name,
+                     std::vector<TensorSpec> &tensors) const;
+
+  const std::string &fileName;
+};
+} // namespace
+
+Status ManifestReader::getMember(const JsonValue &object,
+                                 const std::string &path, const char *name,
+                                 JsonValue::Kind kind,
+                                 const JsonValue *&member) const {
+  std::string memberPath = path.empty() ? name : path + "." + name;
+  member = object.find(name);
+  if (!member)
+    return error(path, std::string("missing required key \"") + name + "\"");
+  if (member->kind() != kind &&
+      !(kind == JsonValue::Kind::Double && member->isNumber()))
+    return typeError(memberPath, JsonValue::kindName(kind), *member);
+  return Status::success();
+}
+
+Status ManifestReader::getString(const JsonValue &object,
+                                 const std::string &path, const char *name,
+                                 std::string &out) const {
+  const JsonValue *member;
+  if (Status s =
+          getMember(object, path, name, JsonValue::Kind::String, member);
+      !s)
+    return s;
+  out = member->getString();
+  // Names become C strings and file names: an embedded NUL would silently
+  // truncate them.
+  if (out.find('\0') != std::string::npos)
+    return error(path.empty() ? name : path + "." + name,
+                 "string contains a NUL character");
+  return Status::success();
+}
+
+Status ManifestReader::readTensors(const JsonValue &root, const char *name,
+                                   std::vector<TensorSpec> &tensors) const {
+  const JsonValue *list;
+  if (Status s = getMember(root, "", name, JsonValue::Kind::Array, list); !s)
+    return s;
+  tensors.clear();
+  for (size_t i = 0; i < list->size(); ++i) {
+    std::string path = std::string(name) + "[" + std::to_string(i) + "]";
+    const JsonValue &entry = (*list)[i];
+    if (!entry.isObject())
+      return typeError(path, "object", entry);
+    TensorSpec spec;
+    if (Status s = getString(entry, path, "name", spec.name); !s)
+      return s;
+    if (spec.name.empty())
+      return error(path + ".name", "name is empty");
+    for (const TensorSpec &other : tensors)
+      if (other.name == spec.name)
+        return error(path + ".name",
+                     "duplicate " + std::string(name) + " name \"" +
+                         spec.name + "\"");
+
+    std::string dtypeName;
+    if (Status s = getString(entry, path, "dtype", dtypeName); !s)
+      return s;
+    std::optional<DType> dtype = parseDTypeName(dtypeName);
+    if (!dtype)
+      return error(path + ".dtype", "unknown dtype \"" + dtypeName +
+                                        "\" (expected one of " +
+                                        listDTypeNames() + ")");
+    spec.dtype = *dtype;
+
+    const JsonValue *shape;
+    if (Status s =
+            getMember(entry, path, "shape", JsonValue::Kind::Array, shape);
+        !s)
+      return s;
+    for (size_t d = 0; d < shape->size(); ++d) {
+      const JsonValue &dim = (*shape)[d];
+      std::string dimPath = path + ".shape[" + std::to_string(d) + "]";
+      if (!dim.isInt())
+        return typeError(dimPath, "integer", dim);
+      // ABI version 1 has static shapes only.
+      if (dim.getInt() < 0)
+        return error(dimPath, "dimension " + std::to_string(dim.getInt()) +
+                                  " is negative (shapes must be static)");
+      spec.shape.push_back(dim.getInt());
+    }
+    if (Status s = computeTensorSize(spec.dtype, spec.shape, spec.numElements,
+                                     spec.numBytes);
+        !s)
+      return error(path + ".shape", s.message());
+    tensors.push_back(std::move(spec));
+  }
+  return Status::success();
+}
+
+Status ManifestReader::read(const JsonValue &root, Manifest &manifest) {
+  if (!root.isObject())
+    return typeError("", "a JSON object", root);
+
+  std::string format;
+  if (Status s = getString(root, "", "format", format); !s)
+    return s;
+  if (format != "sqz-artifact")
+    return error("format", "expected \"sqz-artifact\", got \"" + format + "\"");
+
+  const JsonValue *abi;
+  if (Status s = getMember(root, "", "abi_version", JsonValue::Kind::Int, abi);
+      !s)
+    return s;
+  manifest.abiVersion = abi->getInt();
+  if (manifest.abiVersion != kArtifactAbiVersion)
+    return error("abi_version",
+                 "artifact ABI version " + std::to_string(abi->getInt()) +
+                     " is not supported by this runtime (it supports " +
+                     std::to_string(kArtifactAbiVersion) +
+                     "); recompile the model or use a matching sqz-run");
+
+  if (Status s = getString(root, "", "library", manifest.library); !s)
+    return s;
+  // Relative, so the artifact directory can be moved or copied elsewhere.
+  if (manifest.library.empty() || manifest.library[0] == '/')
+    return error("library", "must be a non-empty path relative to the "
+                            "artifact directory, got \"" +
+                                manifest.library + "\"");
+  if (Status s = getString(root, "", "entry", manifest.entry); !s)
+    return s;
+  if (manifest.entry.empty())
+    return error("entry", "entry symbol name is empty");
+
+  manifest.source.clear();
+  if (const JsonValue *source = root.find("source")) {
+    if (!source->isString())
+      return typeError("source", "string", *source);
+    manifest.source = source->getString();
+  }
+
+  if (Status s = readTensors(root, "inputs", manifest.inputs); !s)
+    return s;
+  return readTensors(root, "outputs", manifest.outputs);
+}
+
+Status sqz::runtime::parseManifest(std::string_view text,
+                                   const std::string &fileName,
+                                   Manifest &manifest) {
+  JsonValue root;
+  JsonError jsonError;
+  if (!parseJson(text, root, jsonError))
+    return Status::error(fileName + ": invalid JSON at " + jsonError.str());
+  return ManifestReader(fileName).read(root, manifest);
+}
+
+Status sqz::runtime::readManifestFile(const std::string &path,
+                                      Manifest &manifest) {
+  struct Closer {
+    void operator()(std::FILE *f) const { std::fclose(f); }
+  };
+  std::unique_ptr<std::FILE, Closer> file(std::fopen(path.c_str(), "rb"));
+  if (!file)
+    return Status::error("cannot open manifest '" + path +
+                         "': " + std::strerror(errno));
+  std::string text;
+  char chunk[4096];
+  size_t n;
+  while ((n = std::fread(chunk, 1, sizeof(chunk), file.get())) > 0)
+    text.append(chunk, n);
+  if (std::ferror(file.get()))
+    return Status::error("cannot read manifest '" + path +
+                         "': " + std::strerror(errno));
+  return parseManifest(text, path, manifest);
+}

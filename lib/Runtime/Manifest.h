@@ -1,0 +1,62 @@
+//===- Manifest.h - The artifact manifest (manifest.json) -------*- C++ -*-===//
+//
+// sqz-compile writes manifest.json beside model.so to say how to call it: the
+// ABI version, the library and entry symbol, and the name, dtype and static
+// shape of every input and output, in the order of the entry's buffer array.
+// Parsing is separate from loading the library so it can be tested without
+// dlopen. See docs/Runtime.md for the format.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SQZ_RUNTIME_MANIFEST_H
+#define SQZ_RUNTIME_MANIFEST_H
+
+#include "Runtime/DType.h"
+#include "Runtime/Status.h"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sqz {
+namespace runtime {
+
+/// The artifact ABI this runtime implements (see include/sqz-c/sqz.h).
+constexpr int64_t kArtifactAbiVersion = 1;
+
+/// One input or output of the model.
+struct TensorSpec {
+  std::string name;
+  DType dtype = DType::Float32;
+  std::vector<int64_t> shape;
+  size_t numElements = 0;
+  size_t numBytes = 0;
+};
+
+struct Manifest {
+  int64_t abiVersion = 0;
+  /// Path of the shared library, relative to the artifact directory.
+  std::string library;
+  /// Name of the entry symbol, `void entry(void **buffers)`.
+  std::string entry;
+  /// The model the artifact was compiled from ("" if not recorded).
+  std::string source;
+  std::vector<TensorSpec> inputs;
+  std::vector<TensorSpec> outputs;
+};
+
+/// Parses and validates manifest JSON text. `fileName` is only used to prefix
+/// error messages ("out/manifest.json: offset 12 (line 2, column 3): ...").
+/// Unknown keys are ignored so later compilers can add information without
+/// breaking older runtimes; incompatible changes bump abi_version.
+Status parseManifest(std::string_view text, const std::string &fileName,
+                     Manifest &manifest);
+
+/// Reads and parses `path`.
+Status readManifestFile(const std::string &path, Manifest &manifest);
+
+} // namespace runtime
+} // namespace sqz
+
+#endif // SQZ_RUNTIME_MANIFEST_H

@@ -1,0 +1,497 @@
+//===- sqz-run.cpp - Run a compiled Squeeze artifact on .npy files --------===//
+//
+// sqz-run <artifact-dir> --input NAME=FILE.npy ... [--expect NAME=FILE.npy ...]
+//         [--rtol R] [--atol A] [--output-dir DIR]
+//
+// Loads the artifact through the C API, feeds it the inputs, writes every
+// output as DIR/<name>.npy, and optionally compares outputs with reference
+// arrays. It links only the runtime, so it runs where the compiler is not
+// installed. Output lines and exit codes are a contract: see docs/Runtime.md.
+//
+//===----------------------------------------------------------------------===//
+
+#include "sqz-c/sqz.h"
+
+#include "Runtime/AlignedBuffer.h"
+#include "Runtime/DType.h"
+#include "Runtime/Npy.h"
+
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <sys/stat.h>
+#include <vector>
+
+using namespace sqz::runtime;
+
+namespace {
+
+enum ExitCode { kExitOk = 0, kExitMismatch = 1, kExitError = 2 };
+
+constexpr double kDefaultRtol = 1e-5;
+constexpr double kDefaultAtol = 1e-6;
+
+const char kUsage[] =
+    "usage: sqz-run <artifact-dir> --input NAME=FILE.npy ...\n"
+    "               [--expect NAME=FILE.npy ...] [--rtol R] [--atol A]\n"
+    "               [--output-dir DIR]\n"
+    "\n"
+    "Runs a Squeeze artifact (a directory written by sqz-compile) on .npy\n"
+    "inputs and writes each output to DIR/<name>.npy.\n"
+    "\n"
+    "  --input NAME=FILE    value of model input NAME; give every input once,\n"
+    "                       with the dtype and shape the model declares\n"
+    "  --expect NAME=FILE   compare output NAME with FILE elementwise:\n"
+    "                       |got - want| <= atol + rtol * |want|\n"
+    "  --rtol R             relative tolerance (default 1e-5)\n"
+    "  --atol A             absolute tolerance (default 1e-6); integer and\n"
+    "                       bool outputs are compared exactly unless --rtol\n"
+    "                       or --atol is given\n"
+    "  --output-dir DIR     where outputs are written (default: the current\n"
+    "                       directory; created if missing)\n"
+    "  --help               print this help\n"
+    "\n"
+    "Options also accept --opt=VALUE. Exit status: 0 success, 1 an --expect\n"
+    "mismatched, 2 usage, input or load error.\n";
+
+struct Binding {
+  std::string name;
+  std::string path;
+};
+
+struct Options {
+  std::string artifactDir;
+  std::vector<Binding> inputs;
+  std::vector<Binding> expects;
+  double rtol = kDefaultRtol;
+  double atol = kDefaultAtol;
+  bool toleranceGiven = false;
+  std::string outputDir = ".";
+};
+
+/// A tensor's declared type, read from the C API.
+struct Signature {
+  std::string name;
+  DType dtype;
+  std::vector<int64_t> shape;
+  size_t numBytes;
+};
+
+int fail(const std::string &message) {
+  std::fprintf(stderr, "sqz-run: error: %s\n", message.c_str());
+  return kExitError;
+}
+
+bool parseTolerance(const std::string &flag, const std::string &text,
+                    double &value, std::string &error) {
+  const char *first = text.data();
+  const char *last = first + text.size();
+  auto [ptr, ec] = std::from_chars(first, last, value);
+  if (text.empty() || ec != std::errc() || ptr != last ||
+      !std::isfinite(value) || value < 0) {
+    error = flag + " expects a finite number >= 0, got '" + text + "'";
+    return false;
+  }
+  return true;
+}
+
+bool parseBinding(const std::string &flag, const std::string &text,
+                  Binding &binding, std::string &error) {
+  // Split at the first '=': names rarely contain one, paths might.
+  size_t eq = text.find('=');
+  if (eq == std::string::npos || eq == 0 || eq + 1 == text.size()) {
+    error = flag + " expects NAME=FILE.npy, got '" + text + "'";
+    return false;
+  }
+  binding.name = text.substr(0, eq);
+  binding.path = text.substr(eq + 1);
+  return true;
+}
+
+/// Parses the command line. Returns -1 to go on, else the exit code.
+int parseOptions(int argc, char **argv, Options &options) {
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(kUsage, stdout);
+      return kExitOk;
+    }
+    if (arg.size() < 2 || arg[0] != '-') {
+      if (!options.artifactDir.empty())
+        return fail("unexpected argument '" + arg +
+                    "' (give exactly one artifact directory; see --help)");
+      options.artifactDir = arg;
+      continue;
+    }
+    if (arg.compare(0, 2, "--") != 0)
+      return fail("unknown option '" + arg + "' (see --help)");
+
+    std::string flag = arg, value;
+    bool hasValue = false;
+    size_t eq = arg.find('=');
+    if (eq != std::string::npos) {
+      flag = arg.substr(0, eq);
+      value = arg.substr(eq + 1);
+      hasValue = true;
+    }
+    if (flag != "--input" && flag != "--expect" && flag != "--rtol" &&
+        flag != "--atol" && flag != "--output-dir")
+      return fail("unknown option '" + flag + "' (see --help)");
+    if (!hasValue) {
+      if (i + 1 >= argc)
+        return fail(flag + " needs a value (see --help)");
+      value = argv[++i];
+    }
+
+    std::string error;
+    if (flag == "--input" || flag == "--expect") {
+      Binding binding;
+      if (!parseBinding(flag, value, binding, error))
+        return fail(error);
+      (flag == "--input" ? options.inputs : options.expects)
+          .push_back(std::move(binding));
+    } else if (flag == "--rtol" || flag == "--atol") {
+      if (!parseTolerance(flag, value,
+                          flag == "--rtol" ? options.rtol : options.atol,
+                          error))
+        return fail(error);
+      options.toleranceGiven = true;
+    } else {
+      if (value.empty())
+        return fail("--output-dir needs a non-empty value");
+      options.outputDir = value;
+    }
+  }
+  if (options.artifactDir.empty())
+    return fail("no artifact directory given (see --help)");
+  return -1;
+}
+
+std::vector<Signature> readSignatures(const sqz_model *model, bool outputs) {
+  std::vector<Signature> result;
+  size_t count = outputs ? sqz_model_num_outputs(model)
+                         : sqz_model_num_inputs(model);
+  for (size_t i = 0; i < count; ++i) {
+    Signature sig;
+    sig.name = outputs ? sqz_model_output_name(model, i)
+                       : sqz_model_input_name(model, i);
+    // The runtime only hands out dtype names it knows.
+    sig.dtype = *parseDTypeName(outputs ? sqz_model_output_dtype(model, i)
+                                        : sqz_model_input_dtype(model, i));
+    size_t rank = outputs ? sqz_model_output_rank(model, i)
+                          : sqz_model_input_rank(model, i);
+    const int64_t *shape = outputs ? sqz_model_output_shape(model, i)
+                                   : sqz_model_input_shape(model, i);
+    sig.shape.assign(shape, shape + rank);
+    sig.numBytes = outputs ? sqz_model_output_nbytes(model, i)
+                           : sqz_model_input_nbytes(model, i);
+    result.push_back(std::move(sig));
+  }
+  return result;
+}
+
+std::string joinNames(const std::vector<Signature> &sigs) {
+  if (sigs.empty())
+    return "none";
+  std::string result;
+  for (const Signature &sig : sigs)
+    result += (result.empty() ? "" : ", ") + sig.name;
+  return result;
+}
+
+/// Matches --input/--expect bindings to the model's tensors: every name must
+/// be one of `sigs` and appear at most once. Returns, per tensor, the index
+/// of its binding or -1.
+bool matchBindings(const std::vector<Binding> &bindings,
+                   const std::vector<Signature> &sigs, const char *flag,
+                   const char *kind, std::vector<int> &bindingOf,
+                   std::string &error) {
+  bindingOf.assign(sigs.size(), -1);
+  for (size_t b = 0; b < bindings.size(); ++b) {
+    size_t t = 0;
+    while (t < sigs.size() && sigs[t].name != bindings[b].name)
+      ++t;
+    if (t == sigs.size()) {
+      error = std::string(flag) + ": the model has no " + kind + " named '" +
+              bindings[b].name + "' (model " + kind + "s: " + joinNames(sigs) +
+              ")";
+      return false;
+    }
+    if (bindingOf[t] != -1) {
+      error = std::string(flag) + ": " + kind + " '" + bindings[b].name +
+              "' given more than once";
+      return false;
+    }
+    bindingOf[t] = static_cast<int>(b);
+  }
+  return true;
+}
+
+/// Reads `path` and checks it holds exactly the type `sig` declares.
+bool readMatching(const Binding &binding, const Signature &sig,
+                  const char *what, NpyArray &array, std::string &error) {
+  if (Status s = readNpyFile(binding.path, array); !s) {
+    error = std::string(what) + " '" + sig.name + "': " + s.message();
+    return false;
+  }
+  if (array.dtype != sig.dtype || array.shape != sig.shape) {
+    error = std::string(what) + " '" + sig.name + "': the model declares " +
+            formatTensorType(sig.dtype, sig.shape) + ", but '" + binding.path +
+            "' holds " + formatTensorType(array.dtype, array.shape);
+    return false;
+  }
+  return true;
+}
+
+/// Output names come from the model and may hold '/' (ONNX value names often
+/// do), so keep file names to a portable set of characters.
+std::string outputFileName(const std::string &name) {
+  std::string file = name;
+  for (char &c : file)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+          (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+      c = '_';
+  return file + ".npy";
+}
+
+/// mkdir -p.
+bool createDirectories(const std::string &dir, std::string &error) {
+  struct stat st;
+  if (::stat(dir.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode))
+      return true;
+    error = "output directory '" + dir + "' exists and is not a directory";
+    return false;
+  }
+  size_t end = dir.find_last_not_of('/');
+  size_t slash = end == std::string::npos ? std::string::npos
+                                          : dir.rfind('/', end);
+  if (slash != std::string::npos && slash != 0 &&
+      !createDirectories(dir.substr(0, slash), error))
+    return false;
+  if (::mkdir(dir.c_str(), 0777) != 0 && errno != EEXIST) {
+    error = "cannot create output directory '" + dir +
+            "': " + std::strerror(errno);
+    return false;
+  }
+  return true;
+}
+
+struct CompareResult {
+  double maxAbs = 0;
+  double maxRel = 0;
+  size_t mismatches = 0;
+};
+
+/// NaN is sticky: once an element compares a NaN with a number, the maximum
+/// error is reported as nan.
+void updateMax(double &max, double value) {
+  if (!std::isnan(max) && (std::isnan(value) || value > max))
+    max = value;
+}
+
+template <typename T>
+double toDouble(T value) {
+  return static_cast<double>(value);
+}
+
+/// Compares `n` elements of type T (uint16_t holds float16 bits).
+template <typename T>
+void compareElements(const void *gotData, const void *wantData, size_t n,
+                     bool isHalf, bool exact, double rtol, double atol,
+                     CompareResult &result) {
+  const T *got = static_cast<const T *>(gotData);
+  const T *want = static_cast<const T *>(wantData);
+  for (size_t i = 0; i < n; ++i) {
+    double g = isHalf ? halfToFloat(static_cast<uint16_t>(got[i]))
+                      : toDouble(got[i]);
+    double w = isHalf ? halfToFloat(static_cast<uint16_t>(want[i]))
+                      : toDouble(want[i]);
+    double absErr, relErr;
+    bool match;
+    // Exact mode compares the integers themselves: int64 values beyond 2^53
+    // can differ yet convert to the same double.
+    bool equal = exact ? got[i] == want[i] : g == w;
+    if (equal) {
+      // Also equal infinities, whose difference would be NaN.
+      absErr = relErr = 0;
+      match = true;
+    } else if (std::isnan(g) || std::isnan(w)) {
+      match = std::isnan(g) && std::isnan(w);
+      absErr = relErr = match ? 0 : NAN;
+    } else {
+      absErr = std::fabs(g - w);
+      relErr = w != 0 ? absErr / std::fabs(w) : INFINITY;
+      match = !exact && absErr <= atol + rtol * std::fabs(w);
+    }
+    if (!match)
+      ++result.mismatches;
+    updateMax(result.maxAbs, absErr);
+    updateMax(result.maxRel, relErr);
+  }
+}
+
+CompareResult compare(DType dtype, const void *got, const void *want, size_t n,
+                      bool exact, double rtol, double atol) {
+  CompareResult r;
+  switch (dtype) {
+  case DType::Float16:
+    compareElements<uint16_t>(got, want, n, true, exact, rtol, atol, r);
+    break;
+  case DType::Float32:
+    compareElements<float>(got, want, n, false, exact, rtol, atol, r);
+    break;
+  case DType::Float64:
+    compareElements<double>(got, want, n, false, exact, rtol, atol, r);
+    break;
+  case DType::Int8:
+    compareElements<int8_t>(got, want, n, false, exact, rtol, atol, r);
+    break;
+  case DType::Int16:
+    compareElements<int16_t>(got, want, n, false, exact, rtol, atol, r);
+    break;
+  case DType::Int32:
+    compareElements<int32_t>(got, want, n, false, exact, rtol, atol, r);
+    break;
+  case DType::Int64:
+    compareElements<int64_t>(got, want, n, false, exact, rtol, atol, r);
+    break;
+  case DType::UInt8:
+  case DType::Bool:
+    compareElements<uint8_t>(got, want, n, false, exact, rtol, atol, r);
+    break;
+  case DType::UInt16:
+    compareElements<uint16_t>(got, want, n, false, exact, rtol, atol, r);
+    break;
+  case DType::UInt32:
+    compareElements<uint32_t>(got, want, n, false, exact, rtol, atol, r);
+    break;
+  case DType::UInt64:
+    compareElements<uint64_t>(got, want, n, false, exact, rtol, atol, r);
+    break;
+  }
+  return r;
+}
+
+struct ModelDeleter {
+  void operator()(sqz_model *m) const { sqz_model_unload(m); }
+};
+
+int run(int argc, char **argv) {
+  Options options;
+  if (int code = parseOptions(argc, argv, options); code >= 0)
+    return code;
+
+  std::unique_ptr<sqz_model, ModelDeleter> model(
+      sqz_model_load(options.artifactDir.c_str()));
+  if (!model)
+    return fail(sqz_last_error());
+  std::vector<Signature> inputSigs = readSignatures(model.get(), false);
+  std::vector<Signature> outputSigs = readSignatures(model.get(), true);
+
+  // Check the whole command line before running anything.
+  std::string error;
+  std::vector<int> inputBinding, expectBinding;
+  if (!matchBindings(options.inputs, inputSigs, "--input", "input",
+                     inputBinding, error) ||
+      !matchBindings(options.expects, outputSigs, "--expect", "output",
+                     expectBinding, error))
+    return fail(error);
+  std::string missing;
+  for (size_t i = 0; i < inputSigs.size(); ++i)
+    if (inputBinding[i] < 0)
+      missing += (missing.empty() ? "" : ", ") + inputSigs[i].name + " (" +
+                 formatTensorType(inputSigs[i].dtype, inputSigs[i].shape) +
+                 ")";
+  if (!missing.empty())
+    return fail("missing --input for model input(s): " + missing);
+
+  std::vector<NpyArray> inputs(inputSigs.size());
+  std::vector<const void *> inputPtrs(inputSigs.size());
+  for (size_t i = 0; i < inputSigs.size(); ++i) {
+    if (!readMatching(options.inputs[inputBinding[i]], inputSigs[i], "input",
+                      inputs[i], error))
+      return fail(error);
+    inputPtrs[i] = inputs[i].data.data();
+  }
+  std::vector<NpyArray> expected(outputSigs.size());
+  for (size_t i = 0; i < outputSigs.size(); ++i)
+    if (expectBinding[i] >= 0 &&
+        !readMatching(options.expects[expectBinding[i]], outputSigs[i],
+                      "--expect for output", expected[i], error))
+      return fail(error);
+
+  std::vector<std::string> outputPaths;
+  std::string dir = options.outputDir;
+  if (dir.back() != '/')
+    dir += '/';
+  for (size_t i = 0; i < outputSigs.size(); ++i) {
+    std::string path = dir + outputFileName(outputSigs[i].name);
+    for (size_t j = 0; j < i; ++j)
+      if (outputPaths[j] == path)
+        return fail("outputs '" + outputSigs[j].name + "' and '" +
+                    outputSigs[i].name + "' would both be written to '" +
+                    path + "'");
+    outputPaths.push_back(path);
+  }
+  if (!createDirectories(options.outputDir, error))
+    return fail(error);
+
+  std::vector<AlignedBuffer> outputs(outputSigs.size());
+  std::vector<void *> outputPtrs(outputSigs.size());
+  for (size_t i = 0; i < outputSigs.size(); ++i) {
+    if (!outputs[i].allocate(outputSigs[i].numBytes))
+      return fail("out of memory allocating output '" + outputSigs[i].name +
+                  "'");
+    outputPtrs[i] = outputs[i].data();
+  }
+  if (sqz_model_run(model.get(), inputPtrs.data(), outputPtrs.data()) != 0)
+    return fail(sqz_last_error());
+
+  // Write everything before comparing, so a mismatch can be inspected.
+  for (size_t i = 0; i < outputSigs.size(); ++i) {
+    const Signature &sig = outputSigs[i];
+    if (Status s = writeNpyFile(outputPaths[i], sig.dtype, sig.shape,
+                                outputs[i].data());
+        !s)
+      return fail(s.message());
+    std::printf("wrote %s %s -> %s\n", sig.name.c_str(),
+                formatTensorType(sig.dtype, sig.shape).c_str(),
+                outputPaths[i].c_str());
+  }
+
+  int status = kExitOk;
+  for (size_t i = 0; i < outputSigs.size(); ++i) {
+    if (expectBinding[i] < 0)
+      continue;
+    const Signature &sig = outputSigs[i];
+    bool exact = !isFloatDType(sig.dtype) && !options.toleranceGiven;
+    double rtol = exact ? 0 : options.rtol;
+    double atol = exact ? 0 : options.atol;
+    size_t n = sig.numBytes / dtypeSize(sig.dtype);
+    CompareResult r = compare(sig.dtype, outputs[i].data(),
+                              expected[i].data.data(), n, exact, rtol, atol);
+    bool ok = r.mismatches == 0;
+    std::printf("expect %s: max_abs_err=%.3g max_rel_err=%.3g "
+                "mismatches=%zu/%zu (rtol=%g atol=%g) %s\n",
+                sig.name.c_str(), r.maxAbs, r.maxRel, r.mismatches, n, rtol,
+                atol, ok ? "OK" : "MISMATCH");
+    if (!ok)
+      status = kExitMismatch;
+  }
+  return status;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  int code = run(argc, argv);
+  // Report a failed write of the report itself (e.g. a full disk).
+  if (std::fflush(stdout) != 0 && code == kExitOk)
+    return fail(std::string("cannot write to stdout: ") + std::strerror(errno));
+  return code;
+}

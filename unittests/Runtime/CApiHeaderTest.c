@@ -1,0 +1,36 @@
+/*===- CApiHeaderTest.c - sqz-c/sqz.h must compile as plain C -------------===*\
+|*                                                                            *|
+|* Built as C99 with -pedantic-errors: the header is for C embedders too, so  *|
+|* any C++-only construct in it fails this build.                             *|
+|*                                                                            *|
+\*===----------------------------------------------------------------------===*/
+
+#include "sqz-c/sqz.h"
+
+/* Takes the address of every API function, so each declaration is checked. */
+int sqzCApiCompilesAsC(void) {
+  void (*fns[])(void) = {
+      (void (*)(void))sqz_last_error,
+      (void (*)(void))sqz_model_load,
+      (void (*)(void))sqz_model_unload,
+      (void (*)(void))sqz_model_source,
+      (void (*)(void))sqz_model_num_inputs,
+      (void (*)(void))sqz_model_num_outputs,
+      (void (*)(void))sqz_model_input_name,
+      (void (*)(void))sqz_model_output_name,
+      (void (*)(void))sqz_model_input_dtype,
+      (void (*)(void))sqz_model_output_dtype,
+      (void (*)(void))sqz_model_input_rank,
+      (void (*)(void))sqz_model_output_rank,
+      (void (*)(void))sqz_model_input_shape,
+      (void (*)(void))sqz_model_output_shape,
+      (void (*)(void))sqz_model_input_nbytes,
+      (void (*)(void))sqz_model_output_nbytes,
+      (void (*)(void))sqz_model_run,
+  };
+  size_t i;
+  for (i = 0; i < sizeof(fns) / sizeof(fns[0]); ++i)
+    if (!fns[i])
+      return 0;
+  return SQZ_ABI_VERSION == 1;
+}

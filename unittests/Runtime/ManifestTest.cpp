@@ -1,0 +1,201 @@
+//===- ManifestTest.cpp - Tests for manifest.json parsing -----------------===//
+
+#include "Runtime/Manifest.h"
+#include "TestUtil.h"
+
+#include "gtest/gtest.h"
+
+using namespace sqz::runtime;
+using namespace sqz::test;
+
+namespace {
+
+const char kExample[] = R"({
+  "format": "sqz-artifact",
+  "abi_version": 1,
+  "library": "model.so",
+  "entry": "sqz_model_invoke",
+  "source": "mlp.onnx",
+  "inputs":  [{"name": "x", "dtype": "float32", "shape": [4, 16]}],
+  "outputs": [{"name": "y", "dtype": "float32", "shape": [4, 8]},
+              {"name": "count", "dtype": "int64", "shape": []}]
+})";
+
+/// kExample with `from` replaced by `to` (which must occur once).
+std::string edited(const std::string &from, const std::string &to) {
+  std::string text = kExample;
+  size_t at = text.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  EXPECT_EQ(text.find(from, at + 1), std::string::npos) << from;
+  if (at != std::string::npos)
+    text.replace(at, from.size(), to);
+  return text;
+}
+
+/// Parses `text` as "m.json", expecting an error equal to "m.json: " +
+/// `message`.
+void expectError(const std::string &text, const std::string &message) {
+  Manifest manifest;
+  Status s = parseManifest(text, "m.json", manifest);
+  ASSERT_FALSE(s.ok()) << "expected: " << message;
+  EXPECT_EQ(s.message(), "m.json: " + message);
+}
+
+TEST(ManifestTest, ParsesExample) {
+  Manifest m;
+  Status s = parseManifest(kExample, "m.json", m);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(m.abiVersion, 1);
+  EXPECT_EQ(m.library, "model.so");
+  EXPECT_EQ(m.entry, "sqz_model_invoke");
+  EXPECT_EQ(m.source, "mlp.onnx");
+  ASSERT_EQ(m.inputs.size(), 1u);
+  EXPECT_EQ(m.inputs[0].name, "x");
+  EXPECT_EQ(m.inputs[0].dtype, DType::Float32);
+  EXPECT_EQ(m.inputs[0].shape, (std::vector<int64_t>{4, 16}));
+  EXPECT_EQ(m.inputs[0].numElements, 64u);
+  EXPECT_EQ(m.inputs[0].numBytes, 256u);
+  ASSERT_EQ(m.outputs.size(), 2u);
+  EXPECT_EQ(m.outputs[0].name, "y");
+  EXPECT_EQ(m.outputs[0].numBytes, 128u);
+  EXPECT_EQ(m.outputs[1].name, "count");
+  EXPECT_EQ(m.outputs[1].dtype, DType::Int64);
+  EXPECT_TRUE(m.outputs[1].shape.empty());
+  EXPECT_EQ(m.outputs[1].numBytes, 8u);
+}
+
+TEST(ManifestTest, OptionalAndUnknownKeys) {
+  Manifest m;
+  // "source" may be absent; keys this runtime does not know are ignored.
+  std::string text = edited("\"source\": \"mlp.onnx\",",
+                            "\"target\": {\"cpu\": \"x86-64-v3\"},");
+  Status s = parseManifest(text, "m.json", m);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(m.source, "");
+  // No inputs at all is fine too (a model of constants).
+  s = parseManifest(
+      edited(R"([{"name": "x", "dtype": "float32", "shape": [4, 16]}])", "[]"),
+      "m.json", m);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_TRUE(m.inputs.empty());
+}
+
+TEST(ManifestTest, EveryDType) {
+  for (DType type : kAllDTypes) {
+    Manifest m;
+    std::string text = edited(R"("dtype": "float32", "shape": [4, 16])",
+                              std::string("\"dtype\": \"") + dtypeName(type) +
+                                  "\", \"shape\": [3]");
+    ASSERT_TRUE(parseManifest(text, "m.json", m).ok()) << dtypeName(type);
+    EXPECT_EQ(m.inputs[0].dtype, type);
+    EXPECT_EQ(m.inputs[0].numBytes, 3 * dtypeSize(type));
+  }
+}
+
+TEST(ManifestTest, JsonErrorsNameFileAndOffset) {
+  expectError(edited("\"abi_version\": 1,", "\"abi_version\": 1"),
+              "invalid JSON at offset 51 (line 4, column 3): unexpected "
+              "'\"', expected ',' or '}' in object");
+  expectError("", "invalid JSON at offset 0 (line 1, column 1): unexpected "
+                  "end of input, expected a JSON value");
+}
+
+TEST(ManifestTest, FormatAndVersion) {
+  expectError("[]", "expected a JSON object, got array");
+  expectError(edited("\"format\": \"sqz-artifact\",", ""),
+              "missing required key \"format\"");
+  expectError(edited("\"sqz-artifact\"", "\"onnx\""),
+              "'format': expected \"sqz-artifact\", got \"onnx\"");
+  expectError(edited("\"abi_version\": 1", "\"abi_version\": 2"),
+              "'abi_version': artifact ABI version 2 is not supported by "
+              "this runtime (it supports 1); recompile the model or use a "
+              "matching sqz-run");
+  expectError(edited("\"abi_version\": 1", "\"abi_version\": \"1\""),
+              "'abi_version': expected integer, got string");
+  expectError(edited("\"abi_version\": 1", "\"abi_version\": 1.0"),
+              "'abi_version': expected integer, got number");
+}
+
+TEST(ManifestTest, LibraryAndEntry) {
+  expectError(edited("\"model.so\"", "\"/abs/model.so\""),
+              "'library': must be a non-empty path relative to the artifact "
+              "directory, got \"/abs/model.so\"");
+  expectError(edited("\"model.so\"", "\"\""),
+              "'library': must be a non-empty path relative to the artifact "
+              "directory, got \"\"");
+  expectError(edited("\"model.so\"", "3"),
+              "'library': expected string, got integer");
+  expectError(edited("\"entry\": \"sqz_model_invoke\",", ""),
+              "missing required key \"entry\"");
+  expectError(edited("\"sqz_model_invoke\"", "\"\""),
+              "'entry': entry symbol name is empty");
+  expectError(edited("\"mlp.onnx\"", "null"),
+              "'source': expected string, got null");
+}
+
+TEST(ManifestTest, TensorErrors) {
+  expectError(edited("\"inputs\": ", "\"inputz\": "),
+              "missing required key \"inputs\"");
+  expectError(edited(R"([{"name": "x", "dtype": "float32", "shape": [4, 16]}])",
+                     "{}"),
+              "'inputs': expected array, got object");
+  expectError(edited(R"([{"name": "x", "dtype": "float32", "shape": [4, 16]}])",
+                     "[1]"),
+              "'inputs[0]': expected object, got integer");
+  expectError(edited(R"("name": "x", )", ""),
+              "'inputs[0]': missing required key \"name\"");
+  expectError(edited(R"("name": "x")", R"("name": "")"),
+              "'inputs[0].name': name is empty");
+  expectError(edited(R"("name": "x")", R"("name": "a\u0000b")"),
+              "'inputs[0].name': string contains a NUL character");
+  expectError(edited(R"("name": "count")", R"("name": "y")"),
+              "'outputs[1].name': duplicate outputs name \"y\"");
+  expectError(edited(R"("dtype": "float32", "shape": [4, 16])",
+                     R"("dtype": "complex64", "shape": [4, 16])"),
+              "'inputs[0].dtype': unknown dtype \"complex64\" (expected one "
+              "of float16, float32, float64, int8, int16, int32, int64, "
+              "uint8, uint16, uint32, uint64, bool)");
+  expectError(edited("[4, 16]", "[4, -1]"),
+              "'inputs[0].shape[1]': dimension -1 is negative (shapes must "
+              "be static)");
+  expectError(edited("[4, 16]", "[4, 1.5]"),
+              "'inputs[0].shape[1]': expected integer, got number");
+  expectError(edited("[4, 16]", "[4, \"n\"]"),
+              "'inputs[0].shape[1]': expected integer, got string");
+  expectError(edited("[4, 16]", "4"),
+              "'inputs[0].shape': expected array, got integer");
+  expectError(edited("[4, 16]", "[4294967296, 4294967296]"),
+              "'inputs[0].shape': tensor float32[4294967296,4294967296] is "
+              "too large");
+}
+
+TEST(ManifestTest, InputAndOutputMayShareAName) {
+  // ONNX lets a graph output be a graph input; the sets are separate.
+  Manifest m;
+  Status s = parseManifest(edited(R"("name": "y")", R"("name": "x")"),
+                           "m.json", m);
+  ASSERT_TRUE(s.ok()) << s.message();
+}
+
+TEST(ManifestTest, ReadsFile) {
+  TempDir dir;
+  writeFile(dir.file("manifest.json"), kExample);
+  Manifest m;
+  Status s = readManifestFile(dir.file("manifest.json"), m);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(m.outputs.size(), 2u);
+
+  s = readManifestFile(dir.file("nope.json"), m);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.message(), "cannot open manifest '" + dir.file("nope.json") +
+                             "': No such file or directory");
+
+  writeFile(dir.file("bad.json"), "{\"format\": }");
+  s = readManifestFile(dir.file("bad.json"), m);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.message(), dir.file("bad.json") +
+                             ": invalid JSON at offset 11 (line 1, column 12): "
+                             "unexpected '}', expected a JSON value");
+}
+
+} // namespace
