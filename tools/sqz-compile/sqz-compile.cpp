@@ -16,9 +16,11 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
@@ -199,10 +201,12 @@ int main(int argc, char **argv) {
   registerAllExtensions(registry);
   sqz::registerSqzDialects(registry);
   MLIRContext ctx(registry);
+  // The pipelines name upstream passes textually, so they must be registered.
+  registerAllPasses();
   sqz::registerAllSqzPasses();
 
   if (printPipeline) {
-    PassManager pm(&ctx);
+    PassManager pm(&ctx, ModuleOp::getOperationName());
     buildPipeline(pm);
     pm.printAsTextualPipeline(llvm::outs());
     llvm::outs() << "\n";
@@ -241,7 +245,7 @@ int main(int argc, char **argv) {
   if (failed(sig))
     return 1;
 
-  PassManager pm(&ctx);
+  PassManager pm(&ctx, ModuleOp::getOperationName());
   buildPipeline(pm);
   if (failed(pm.run(*module)))
     return fail("lowering '" + inputFile + "' failed");
