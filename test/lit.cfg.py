@@ -39,10 +39,10 @@ if os.environ.get("SQZ_VERIFY_ROUNDTRIP", "0") not in ("", "0"):
 
 tool_dirs = [config.sqz_tools_dir, config.llvm_tools_dir]
 tools = [
-    ToolSubst("sqz-opt", extra_args=sqz_opt_extra, unresolved="ignore"),
-    ToolSubst("sqz-translate", unresolved="ignore"),
-    ToolSubst("sqz-compile", unresolved="ignore"),
-    ToolSubst("sqz-run", unresolved="ignore"),
+    ToolSubst("sqz-opt", extra_args=sqz_opt_extra, unresolved="fatal"),
+    ToolSubst("sqz-translate", unresolved="fatal"),
+    ToolSubst("sqz-compile", unresolved="fatal"),
+    ToolSubst("sqz-run", unresolved="fatal"),
 ]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 llvm_config.with_environment("PATH", config.sqz_tools_dir, append_path=True)

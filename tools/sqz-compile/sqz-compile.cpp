@@ -19,6 +19,7 @@
 #include "mlir/InitAllPasses.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Support/Timing.h"
 #include "mlir/Support/FileUtilities.h"
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/CommandLine.h"
@@ -185,6 +186,12 @@ static int fail(const std::string &msg) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM y(argc, argv);
+  // Accept MLIR's printing/debugging flags (e.g. --mlir-elide-resource-strings-if-larger,
+  // --mlir-print-ir-after-all) as sqz-opt does.
+  registerAsmPrinterCLOptions();
+  registerMLIRContextCLOptions();
+  registerPassManagerCLOptions();
+  registerDefaultTimingManagerCLOptions();
   cl::HideUnrelatedOptions(cat);
   cl::ParseCommandLineOptions(
       argc, argv,
@@ -246,6 +253,8 @@ int main(int argc, char **argv) {
     return 1;
 
   PassManager pm(&ctx, ModuleOp::getOperationName());
+  if (failed(applyPassManagerCLOptions(pm)))
+    return fail("bad pass manager options");
   buildPipeline(pm);
   if (failed(pm.run(*module)))
     return fail("lowering '" + inputFile + "' failed");

@@ -87,6 +87,9 @@ struct SqzCPUEmitCABIPass
       return signalPassFailure();
     }
     fn.setLinkage(LLVM::Linkage::Internal);
+    // I/O names live in the manifest; LLVM IR has no use for them (and warns).
+    for (unsigned i = 0, e = fn.getNumArguments(); i < e; ++i)
+      fn.removeArgAttr(i, StringAttr::get(ctx, "sqz.name"));
 
     OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
     Location loc = fn.getLoc();

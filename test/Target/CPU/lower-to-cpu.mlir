@@ -11,7 +11,7 @@
 // CHECK-DAG: llvm.func @malloc(i64) -> !llvm.ptr
 // CHECK-DAG: llvm.func @free(!llvm.ptr)
 // CHECK-LABEL: llvm.func internal @main(
-// CHECK-SAME: %{{.*}}: !llvm.ptr {sqz.name = "x"}, %{{.*}}: !llvm.ptr {sqz.name = "y"})
+// CHECK-SAME: %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr)
 // CHECK: llvm.call @erff
 // CHECK: llvm.call @free
 // CHECK-LABEL: llvm.func @sqz_abi_version() -> i32
