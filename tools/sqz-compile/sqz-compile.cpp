@@ -112,6 +112,9 @@ readSignature(func::FuncOp fn) {
       return failure();
     }
     s.dtype = *dt;
+    // The importer carries ONNX uint8 as signless i8 marked sqz.unsigned.
+    if (attrs && attrs.get(sqz::kOnnxUnsignedAttr) && s.dtype == "int8")
+      s.dtype = "uint8";
     s.shape.assign(ranked.getShape().begin(), ranked.getShape().end());
     return s;
   };

@@ -12,6 +12,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
 
 namespace mlir::sqz {
 #define GEN_PASS_DEF_SQZCPUPREPAREENTRY
@@ -38,11 +39,19 @@ struct SqzCPUPrepareEntryPass
     }
     auto checkStatic = [&](Type t, StringRef what, unsigned i) {
       auto ranked = dyn_cast<RankedTensorType>(t);
-      if (ranked && ranked.hasStaticShape())
-        return true;
-      fn.emitError() << "entry function " << what << " #" << i
-                     << " must be a statically shaped tensor, got " << t;
-      return false;
+      if (!ranked || !ranked.hasStaticShape()) {
+        fn.emitError() << "entry function " << what << " #" << i
+                       << " must be a statically shaped tensor, got " << t;
+        return false;
+      }
+      // The bare-pointer calling convention cannot pass empty buffers.
+      if (ranked.getNumElements() == 0) {
+        fn.emitError() << "entry function " << what << " #" << i
+                       << " has no elements (" << t
+                       << "); empty inputs and outputs are not supported";
+        return false;
+      }
+      return true;
     };
     FunctionType type = fn.getFunctionType();
     for (auto [i, t] : llvm::enumerate(type.getInputs()))
@@ -87,9 +96,13 @@ struct SqzCPUEmitCABIPass
       return signalPassFailure();
     }
     fn.setLinkage(LLVM::Linkage::Internal);
-    // I/O names live in the manifest; LLVM IR has no use for them (and warns).
+    // I/O names and signedness live in the manifest; LLVM IR has no use for
+    // the sqz.* argument attributes (and warns about them).
     for (unsigned i = 0, e = fn.getNumArguments(); i < e; ++i)
-      fn.removeArgAttr(i, StringAttr::get(ctx, "sqz.name"));
+      for (NamedAttribute attr : llvm::to_vector(
+               cast<FunctionOpInterface>(fn.getOperation()).getArgAttrs(i)))
+        if (attr.getName().getValue().starts_with("sqz."))
+          fn.removeArgAttr(i, attr.getName());
 
     OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
     Location loc = fn.getLoc();

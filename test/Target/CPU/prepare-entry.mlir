@@ -32,3 +32,10 @@ func.func @main(%a: tensor<4xf32>) -> f32 {
   %e = tensor.extract %a[%c] : tensor<4xf32>
   return %e : f32
 }
+
+// -----
+
+// expected-error @+1 {{entry function argument #0 has no elements ('tensor<0x4xf32>'); empty inputs and outputs are not supported}}
+func.func @main(%a: tensor<0x4xf32>) -> tensor<0x4xf32> {
+  return %a : tensor<0x4xf32>
+}

@@ -1,0 +1,173 @@
+//===- GraphImporter.h - Internal interfaces of the ONNX importer -*- C++ -*-===//
+//
+// The pieces op import functions work with: `HostTensor` (an ONNX tensor known at import time:
+// an initializer or a Constant), `NodeContext` (one node being imported: its operands,
+// attributes, results and diagnostics) and the op table that maps (domain, op type) to an import
+// function. The driver, `GraphImporter`, is private to GraphImporter.cpp.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SQZ_LIB_IMPORT_GRAPHIMPORTER_H
+#define SQZ_LIB_IMPORT_GRAPHIMPORTER_H
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/Location.h"
+#include "mlir/Support/LLVM.h"
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/SmallVector.h"
+#include "llvm/ADT/StringRef.h"
+
+#include "onnx/onnx_pb.h"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mlir::sqz::import {
+
+//===----------------------------------------------------------------------===//
+// Data types
+//===----------------------------------------------------------------------===//
+
+/// The MLIR element type of an ONNX dtype (`onnx::TensorProto::DataType`), or null when the
+/// importer does not support it. uint8 maps to signless i8 (see `isUnsignedDType`), bool to i1.
+Type getElementType(MLIRContext *context, int32_t dtype);
+/// Bytes per element of a supported dtype (bool: 1), 0 otherwise.
+int64_t getDTypeSize(int32_t dtype);
+/// Lower-case ONNX name of a dtype ("float", "bfloat16", ...).
+std::string getDTypeName(int32_t dtype);
+bool isFloatDType(int32_t dtype);
+/// Unsigned integer dtypes are carried as signless integers; ops that care pick unsigned arith.
+bool isUnsignedDType(int32_t dtype);
+
+//===----------------------------------------------------------------------===//
+// HostTensor
+//===----------------------------------------------------------------------===//
+
+/// An ONNX tensor whose value is known at import time. `data` holds the elements densely, in
+/// row-major order and host (little-endian) byte order, `getDTypeSize(dtype)` bytes each; it
+/// points either into the ModelProto (raw_data) or into `storage`.
+struct HostTensor {
+  std::string name;
+  int32_t dtype = 0;
+  SmallVector<int64_t> shape;
+  ArrayRef<char> data;
+  std::shared_ptr<std::vector<char>> storage;
+
+  /// A zero-filled tensor that owns its storage.
+  static HostTensor allocate(StringRef name, int32_t dtype, ArrayRef<int64_t> shape);
+
+  int64_t getNumElements() const;
+  MutableArrayRef<char> getMutableData();
+  /// Element `index` converted to double / int64 (any supported dtype).
+  double getDouble(int64_t index) const;
+  int64_t getInt(int64_t index) const;
+  /// Stores `value` (rounded to the dtype) at `index`; the tensor must own its storage.
+  void setDouble(int64_t index, double value);
+  void setInt(int64_t index, int64_t value);
+};
+
+/// Reads an ONNX TensorProto (raw_data or the typed fields). Returns failure with `error` set when
+/// the dtype is unsupported, the data is external or does not match the shape.
+FailureOr<HostTensor> readTensorProto(const onnx::TensorProto &proto, std::string &error);
+
+/// `tensor` transposed: result dim i is input dim perm[i] (perm must be a permutation).
+HostTensor transposeHostTensor(const HostTensor &tensor, ArrayRef<int64_t> perm);
+
+//===----------------------------------------------------------------------===//
+// NodeContext
+//===----------------------------------------------------------------------===//
+
+class GraphImporter;
+
+/// One ONNX node being imported. Op import functions read operands and attributes through it,
+/// build IR with `getBuilder()` at `getLoc()`, set every result, and report problems with
+/// `emitError()` (then return failure; the driver skips the nodes that depend on this one and
+/// reports everything it finds before failing).
+class NodeContext {
+public:
+  NodeContext(GraphImporter &importer, const onnx::NodeProto &node, std::string name, Location loc,
+              int64_t opset, OpBuilder &builder)
+      : importer(importer), node(node), name(std::move(name)), loc(loc), opset(opset),
+        builder(builder) {}
+
+  const onnx::NodeProto &getNode() const { return node; }
+  StringRef getName() const { return name; }
+  StringRef getOpType() const { return node.op_type(); }
+  Location getLoc() const { return loc; }
+  /// The opset version of the node's domain imported by the model.
+  int64_t getOpset() const { return opset; }
+  OpBuilder &getBuilder() { return builder; }
+  MLIRContext *getContext() { return builder.getContext(); }
+
+  /// "ONNX node '<name>' (<op type>): " diagnostics at the node's location.
+  InFlightDiagnostic emitError();
+
+  //--- Operands. Optional inputs may be absent (empty name).
+  unsigned getNumInputs() const { return node.input_size(); }
+  bool hasInput(unsigned index) const;
+  /// Fails (with a diagnostic) unless `min <= #inputs <= max`.
+  LogicalResult checkNumInputs(unsigned min, unsigned max);
+  int32_t getInputDType(unsigned index) const;
+  RankedTensorType getInputType(unsigned index) const;
+  /// The import-time value of input `index`, or null if it is computed at run time.
+  const HostTensor *getConstantInput(unsigned index) const;
+  /// The SSA value of input `index` (materializes constants as `arith.constant`).
+  Value getInput(unsigned index);
+
+  //--- Results.
+  void setResult(unsigned index, Value value, int32_t dtype);
+  void setConstantResult(unsigned index, HostTensor tensor);
+  /// Materializes an import-time tensor derived by the op (e.g. a transposed weight) as an
+  /// `arith.constant`, located at `tensor.name` (or the node when unnamed).
+  Value createConstant(HostTensor tensor);
+  /// Result `resultIndex` is input `inputIndex` (also when that is a constant).
+  void forwardInput(unsigned inputIndex, unsigned resultIndex);
+
+  //--- Attributes (a diagnostic is emitted when present with the wrong type).
+  const onnx::AttributeProto *getAttr(StringRef attrName) const;
+  FailureOr<int64_t> getIntAttr(StringRef attrName, int64_t defaultValue);
+  FailureOr<float> getFloatAttr(StringRef attrName, float defaultValue);
+  FailureOr<std::string> getStringAttr(StringRef attrName, StringRef defaultValue);
+  /// std::nullopt when absent.
+  FailureOr<std::optional<SmallVector<int64_t>>> getIntsAttr(StringRef attrName);
+
+private:
+  GraphImporter &importer;
+  const onnx::NodeProto &node;
+  std::string name;
+  Location loc;
+  int64_t opset;
+  OpBuilder &builder;
+};
+
+//===----------------------------------------------------------------------===//
+// The op table
+//===----------------------------------------------------------------------===//
+
+using OpImportFn = LogicalResult (*)(NodeContext &);
+
+/// One supported ONNX op: the default domain is "". Nodes of opsets below `minOpset` are
+/// reported as unsupported (their semantics differ from what `import` implements).
+struct OpImporter {
+  StringLiteral domain;
+  StringLiteral opType;
+  int64_t minOpset;
+  OpImportFn import;
+};
+
+/// The importer's op table (OpTable.cpp).
+ArrayRef<OpImporter> getOpImporters();
+/// The entry for (domain, opType), or null. "ai.onnx" is the default domain.
+const OpImporter *lookupOpImporter(StringRef domain, StringRef opType);
+
+/// The highest default-domain opset the importer accepts: every op in the table has the
+/// semantics the importer implements up to this version.
+inline constexpr int64_t kMaxDefaultOpset = 21;
+
+} // namespace mlir::sqz::import
+
+#endif // SQZ_LIB_IMPORT_GRAPHIMPORTER_H

@@ -1,0 +1,302 @@
+//===- ImportBuilders.cpp - IR building blocks of the ONNX importer -------===//
+//
+// See ImportBuilders.h.
+//
+//===----------------------------------------------------------------------===//
+
+#include "ImportBuilders.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/ReshapeOpsUtils.h"
+#include "mlir/Dialect/Utils/StructuredOpsUtils.h"
+#include "mlir/IR/AffineMap.h"
+#include "mlir/IR/BuiltinAttributes.h"
+
+#include <algorithm>
+
+using namespace mlir;
+using namespace mlir::sqz::import;
+
+std::optional<SmallVector<int64_t>>
+mlir::sqz::import::broadcastShapes(ArrayRef<ArrayRef<int64_t>> shapes) {
+  size_t rank = 0;
+  for (ArrayRef<int64_t> shape : shapes)
+    rank = std::max(rank, shape.size());
+  SmallVector<int64_t> result(rank, 1);
+  for (ArrayRef<int64_t> shape : shapes) {
+    size_t offset = rank - shape.size();
+    for (auto [i, dim] : llvm::enumerate(shape)) {
+      int64_t &out = result[offset + i];
+      if (dim == out || dim == 1)
+        continue;
+      if (out != 1)
+        return std::nullopt;
+      out = dim;
+    }
+  }
+  return result;
+}
+
+Value mlir::sqz::import::createEmpty(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
+                                     Type elementType) {
+  return tensor::EmptyOp::create(b, loc, shape, elementType);
+}
+
+Value mlir::sqz::import::createScalar(OpBuilder &b, Location loc, Type elementType, double value) {
+  TypedAttr attr;
+  if (auto floatType = dyn_cast<FloatType>(elementType))
+    attr = b.getFloatAttr(floatType, value);
+  else
+    attr = b.getIntegerAttr(elementType, static_cast<int64_t>(value));
+  return arith::ConstantOp::create(b, loc, attr);
+}
+
+Value mlir::sqz::import::createFilled(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
+                                      Type elementType, TypedAttr value) {
+  Value empty = createEmpty(b, loc, shape, elementType);
+  Value scalar = arith::ConstantOp::create(b, loc, value);
+  return linalg::FillOp::create(b, loc, ValueRange{scalar}, ValueRange{empty}).getResult(0);
+}
+
+Value mlir::sqz::import::buildElementwise(OpBuilder &b, Location loc, ValueRange inputs,
+                                          ArrayRef<int64_t> resultShape, Type resultElementType,
+                                          ElementwiseBodyFn body) {
+  MLIRContext *context = b.getContext();
+  int64_t rank = resultShape.size();
+  SmallVector<AffineMap> maps;
+  for (Value input : inputs) {
+    ArrayRef<int64_t> shape = cast<RankedTensorType>(input.getType()).getShape();
+    int64_t offset = rank - static_cast<int64_t>(shape.size());
+    SmallVector<AffineExpr> exprs;
+    for (auto [i, dim] : llvm::enumerate(shape)) {
+      int64_t resultDim = offset + static_cast<int64_t>(i);
+      if (dim == 1 && resultShape[resultDim] != 1)
+        exprs.push_back(getAffineConstantExpr(0, context));
+      else
+        exprs.push_back(getAffineDimExpr(resultDim, context));
+    }
+    maps.push_back(AffineMap::get(rank, 0, exprs, context));
+  }
+  maps.push_back(AffineMap::getMultiDimIdentityMap(rank, context));
+  SmallVector<utils::IteratorType> iterators(rank, utils::IteratorType::parallel);
+  Value init = createEmpty(b, loc, resultShape, resultElementType);
+  auto resultType = RankedTensorType::get(resultShape, resultElementType);
+  auto generic = linalg::GenericOp::create(
+      b, loc, TypeRange{resultType}, inputs, ValueRange{init}, maps, iterators,
+      [&](OpBuilder &nested, Location nestedLoc, ValueRange args) {
+        Value result = body(nested, nestedLoc, args.drop_back());
+        linalg::YieldOp::create(nested, nestedLoc, result);
+      });
+  return generic.getResult(0);
+}
+
+Value mlir::sqz::import::buildReduce(
+    OpBuilder &b, Location loc, Value input, ArrayRef<int64_t> dims, TypedAttr init,
+    function_ref<Value(OpBuilder &, Location, Value, Value)> combine) {
+  auto inputType = cast<RankedTensorType>(input.getType());
+  SmallVector<int64_t> keptShape;
+  for (auto [i, dim] : llvm::enumerate(inputType.getShape()))
+    if (!llvm::is_contained(dims, static_cast<int64_t>(i)))
+      keptShape.push_back(dim);
+  Value filled = createFilled(b, loc, keptShape, inputType.getElementType(), init);
+  auto reduce =
+      linalg::ReduceOp::create(b, loc, ValueRange{input}, ValueRange{filled}, dims,
+                               [&](OpBuilder &nested, Location nestedLoc, ValueRange args) {
+                                 Value result = combine(nested, nestedLoc, args[0], args[1]);
+                                 linalg::YieldOp::create(nested, nestedLoc, result);
+                               });
+  return reduce.getResult(0);
+}
+
+AffineMap mlir::sqz::import::getKeptDimsMap(MLIRContext *context, int64_t rank,
+                                            ArrayRef<int64_t> reducedDims) {
+  SmallVector<AffineExpr> exprs;
+  for (int64_t i = 0; i < rank; ++i)
+    if (!llvm::is_contained(reducedDims, i))
+      exprs.push_back(getAffineDimExpr(i, context));
+  return AffineMap::get(rank, 0, exprs, context);
+}
+
+Value mlir::sqz::import::buildTranspose(OpBuilder &b, Location loc, Value input,
+                                        ArrayRef<int64_t> perm) {
+  bool identity = true;
+  for (auto [i, p] : llvm::enumerate(perm))
+    identity &= p == static_cast<int64_t>(i);
+  if (identity)
+    return input;
+  auto inputType = cast<RankedTensorType>(input.getType());
+  SmallVector<int64_t> shape;
+  for (int64_t p : perm)
+    shape.push_back(inputType.getDimSize(p));
+  Value init = createEmpty(b, loc, shape, inputType.getElementType());
+  return linalg::TransposeOp::create(b, loc, input, init, b.getDenseI64ArrayAttr(perm))
+      .getResult()[0];
+}
+
+Value mlir::sqz::import::buildReshape(OpBuilder &b, Location loc, Value input,
+                                      ArrayRef<int64_t> shape) {
+  auto inputType = cast<RankedTensorType>(input.getType());
+  if (inputType.getShape() == shape)
+    return input;
+  auto resultType = RankedTensorType::get(shape, inputType.getElementType());
+  int64_t inputRank = inputType.getRank();
+  int64_t resultRank = resultType.getRank();
+  if (inputRank > 0 && resultRank > 0) {
+    if (inputRank > resultRank) {
+      if (auto reassociation = getReassociationIndicesForReshape(inputType, resultType))
+        return tensor::CollapseShapeOp::create(b, loc, resultType, input, *reassociation);
+    } else if (inputRank < resultRank) {
+      if (auto reassociation = getReassociationIndicesForReshape(inputType, resultType))
+        return tensor::ExpandShapeOp::create(b, loc, resultType, input, *reassociation);
+    }
+    // Not a regrouping: go through 1-D.
+    int64_t numElements = inputType.getNumElements();
+    auto flatType = RankedTensorType::get({numElements}, inputType.getElementType());
+    Value flat = input;
+    if (inputRank != 1) {
+      ReassociationIndices all(llvm::seq<int64_t>(0, inputRank).begin(),
+                               llvm::seq<int64_t>(0, inputRank).end());
+      flat = tensor::CollapseShapeOp::create(b, loc, flatType, input,
+                                             ArrayRef<ReassociationIndices>{all});
+    }
+    if (resultRank == 1)
+      return flat;
+    ReassociationIndices all(llvm::seq<int64_t>(0, resultRank).begin(),
+                             llvm::seq<int64_t>(0, resultRank).end());
+    return tensor::ExpandShapeOp::create(b, loc, resultType, flat,
+                                         ArrayRef<ReassociationIndices>{all});
+  }
+  // A rank-0 side (so one element and unit dims only): regroup with no reassociation groups.
+  if (resultRank == 0)
+    return tensor::CollapseShapeOp::create(b, loc, resultType, input,
+                                           ArrayRef<ReassociationIndices>{});
+  return tensor::ExpandShapeOp::create(b, loc, resultType, input, ArrayRef<ReassociationIndices>{});
+}
+
+Value mlir::sqz::import::buildMatmul(OpBuilder &b, Location loc, Value lhs, Value rhs) {
+  auto lhsType = cast<RankedTensorType>(lhs.getType());
+  auto rhsType = cast<RankedTensorType>(rhs.getType());
+  Type elementType = lhsType.getElementType();
+  SmallVector<int64_t> shape = {lhsType.getDimSize(0), rhsType.getDimSize(1)};
+  Value init = createFilled(b, loc, shape, elementType, b.getZeroAttr(elementType));
+  return linalg::MatmulOp::create(b, loc, TypeRange{init.getType()}, ValueRange{lhs, rhs},
+                                  ValueRange{init})
+      .getResult(0);
+}
+
+/// Drops unit dim `dim` of `value` by merging it into a neighbour.
+static Value dropUnitDim(OpBuilder &b, Location loc, Value value, int64_t dim) {
+  auto type = cast<RankedTensorType>(value.getType());
+  SmallVector<int64_t> shape(type.getShape());
+  shape.erase(shape.begin() + dim);
+  return buildReshape(b, loc, value, shape);
+}
+
+Value mlir::sqz::import::buildOnnxMatmul(OpBuilder &b, Location loc, Value lhs, Value rhs) {
+  MLIRContext *context = b.getContext();
+  auto lhsType = cast<RankedTensorType>(lhs.getType());
+  auto rhsType = cast<RankedTensorType>(rhs.getType());
+  if (lhsType.getRank() == 0 || rhsType.getRank() == 0)
+    return nullptr;
+  Type elementType = lhsType.getElementType();
+
+  // Promote 1-D operands: [K] -> [1, K] on the left, [K] -> [K, 1] on the right.
+  bool lhsPromoted = lhsType.getRank() == 1;
+  bool rhsPromoted = rhsType.getRank() == 1;
+  if (lhsPromoted)
+    lhs = buildReshape(b, loc, lhs, {1, lhsType.getDimSize(0)});
+  if (rhsPromoted)
+    rhs = buildReshape(b, loc, rhs, {rhsType.getDimSize(0), 1});
+  lhsType = cast<RankedTensorType>(lhs.getType());
+  rhsType = cast<RankedTensorType>(rhs.getType());
+
+  ArrayRef<int64_t> lhsShape = lhsType.getShape();
+  ArrayRef<int64_t> rhsShape = rhsType.getShape();
+  int64_t m = lhsShape[lhsShape.size() - 2];
+  int64_t k = lhsShape.back();
+  int64_t n = rhsShape.back();
+  if (rhsShape[rhsShape.size() - 2] != k)
+    return nullptr;
+  ArrayRef<int64_t> lhsBatch = lhsShape.drop_back(2);
+  ArrayRef<int64_t> rhsBatch = rhsShape.drop_back(2);
+  std::optional<SmallVector<int64_t>> batch = broadcastShapes({lhsBatch, rhsBatch});
+  if (!batch)
+    return nullptr;
+  int64_t batchRank = batch->size();
+  SmallVector<int64_t> resultShape(*batch);
+  resultShape.append({m, n});
+
+  Value result;
+  if (batchRank == 0) {
+    result = buildMatmul(b, loc, lhs, rhs);
+  } else if (rhsBatch.empty()) {
+    // [..., M, K] x [K, N]: one matmul over the flattened rows.
+    int64_t rows = lhsType.getNumElements() / k;
+    Value flat = buildReshape(b, loc, lhs, {rows, k});
+    result = buildReshape(b, loc, buildMatmul(b, loc, flat, rhs), resultShape);
+  } else if (lhsBatch == rhsBatch) {
+    // Same batch dims: linalg.batch_matmul over the flattened batch.
+    int64_t batchSize = 1;
+    for (int64_t dim : lhsBatch)
+      batchSize *= dim;
+    Value lhs3 = buildReshape(b, loc, lhs, {batchSize, m, k});
+    Value rhs3 = buildReshape(b, loc, rhs, {batchSize, k, n});
+    SmallVector<int64_t> shape3 = {batchSize, m, n};
+    Value init = createFilled(b, loc, shape3, elementType, b.getZeroAttr(elementType));
+    Value product = linalg::BatchMatmulOp::create(b, loc, TypeRange{init.getType()},
+                                                  ValueRange{lhs3, rhs3}, ValueRange{init})
+                        .getResult(0);
+    result = buildReshape(b, loc, product, resultShape);
+  } else {
+    // Broadcast batch dims: a contraction linalg.generic over (batch..., m, n, k).
+    int64_t numLoops = batchRank + 3;
+    AffineExpr dm = getAffineDimExpr(batchRank, context);
+    AffineExpr dn = getAffineDimExpr(batchRank + 1, context);
+    AffineExpr dk = getAffineDimExpr(batchRank + 2, context);
+    auto operandMap = [&](ArrayRef<int64_t> operandBatch, AffineExpr row, AffineExpr col) {
+      SmallVector<AffineExpr> exprs;
+      int64_t offset = batchRank - static_cast<int64_t>(operandBatch.size());
+      for (auto [i, dim] : llvm::enumerate(operandBatch)) {
+        int64_t loop = offset + static_cast<int64_t>(i);
+        exprs.push_back(dim == 1 && (*batch)[loop] != 1 ? getAffineConstantExpr(0, context)
+                                                        : getAffineDimExpr(loop, context));
+      }
+      exprs.append({row, col});
+      return AffineMap::get(numLoops, 0, exprs, context);
+    };
+    SmallVector<AffineExpr> outExprs;
+    for (int64_t i = 0; i < batchRank; ++i)
+      outExprs.push_back(getAffineDimExpr(i, context));
+    outExprs.append({dm, dn});
+    SmallVector<AffineMap> maps = {operandMap(lhsBatch, dm, dk), operandMap(rhsBatch, dk, dn),
+                                   AffineMap::get(numLoops, 0, outExprs, context)};
+    SmallVector<utils::IteratorType> iterators(numLoops - 1, utils::IteratorType::parallel);
+    iterators.push_back(utils::IteratorType::reduction);
+    Value init = createFilled(b, loc, resultShape, elementType, b.getZeroAttr(elementType));
+    bool isFloat = isa<FloatType>(elementType);
+    result = linalg::GenericOp::create(
+                 b, loc, TypeRange{init.getType()}, ValueRange{lhs, rhs}, ValueRange{init}, maps,
+                 iterators,
+                 [&](OpBuilder &nested, Location nestedLoc, ValueRange args) {
+                   Value product, sum;
+                   if (isFloat) {
+                     product = arith::MulFOp::create(nested, nestedLoc, args[0], args[1]);
+                     sum = arith::AddFOp::create(nested, nestedLoc, args[2], product);
+                   } else {
+                     product = arith::MulIOp::create(nested, nestedLoc, args[0], args[1]);
+                     sum = arith::AddIOp::create(nested, nestedLoc, args[2], product);
+                   }
+                   linalg::YieldOp::create(nested, nestedLoc, sum);
+                 })
+                 .getResult(0);
+  }
+
+  // Drop the promoted dims again (N first: it is the last one).
+  if (rhsPromoted)
+    result = dropUnitDim(b, loc, result, batchRank + 1);
+  if (lhsPromoted)
+    result = dropUnitDim(b, loc, result, batchRank);
+  return result;
+}

@@ -1,0 +1,69 @@
+//===- ImportBuilders.h - IR building blocks of the ONNX importer -*- C++ -*-===//
+//
+// Helpers that op import functions share to emit upstream tensor IR: numpy-style broadcasting
+// elementwise `linalg.generic`s, reductions, transposes, reshapes and matmuls. All shapes are
+// static.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SQZ_LIB_IMPORT_IMPORTBUILDERS_H
+#define SQZ_LIB_IMPORT_IMPORTBUILDERS_H
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/Support/LLVM.h"
+#include "llvm/ADT/STLFunctionalExtras.h"
+
+#include <optional>
+
+namespace mlir::sqz::import {
+
+/// The shape of ONNX multidirectional (numpy) broadcasting of `shapes`, or std::nullopt if they
+/// are incompatible.
+std::optional<SmallVector<int64_t>> broadcastShapes(ArrayRef<ArrayRef<int64_t>> shapes);
+
+/// `tensor.empty` of the given shape.
+Value createEmpty(OpBuilder &b, Location loc, ArrayRef<int64_t> shape, Type elementType);
+/// A scalar `arith.constant` of `elementType` (float or integer) holding `value`.
+Value createScalar(OpBuilder &b, Location loc, Type elementType, double value);
+/// `linalg.fill` of a new tensor with `value`.
+Value createFilled(OpBuilder &b, Location loc, ArrayRef<int64_t> shape, Type elementType,
+                   TypedAttr value);
+
+/// Computes the scalar body of an elementwise op from the (broadcast) operand elements.
+using ElementwiseBodyFn = function_ref<Value(OpBuilder &, Location, ValueRange)>;
+
+/// A `linalg.generic` over `resultShape` whose inputs are broadcast to it numpy-style through
+/// their indexing maps (size-1 dims read index 0, missing leading dims are dropped).
+Value buildElementwise(OpBuilder &b, Location loc, ValueRange inputs, ArrayRef<int64_t> resultShape,
+                       Type resultElementType, ElementwiseBodyFn body);
+
+/// `linalg.reduce` of `input` over `dims` (sorted, unique) starting from `init`; the result
+/// drops the reduced dims. `combine(b, loc, element, accumulator)` folds one element.
+Value buildReduce(OpBuilder &b, Location loc, Value input, ArrayRef<int64_t> dims, TypedAttr init,
+                  function_ref<Value(OpBuilder &, Location, Value, Value)> combine);
+
+/// The affine map from the iteration space of a `rank`-D elementwise op to a tensor that kept
+/// only the dims not in `reducedDims` (to broadcast a reduction result back).
+AffineMap getKeptDimsMap(MLIRContext *context, int64_t rank, ArrayRef<int64_t> reducedDims);
+
+/// `linalg.transpose` (result dim i is input dim perm[i]); returns `input` for the identity.
+Value buildTranspose(OpBuilder &b, Location loc, Value input, ArrayRef<int64_t> perm);
+
+/// Reshapes `input` to `shape` (same element count): nothing if equal, one
+/// `tensor.collapse_shape` or `tensor.expand_shape` when one shape regroups the other, else
+/// collapse to 1-D and expand (rank-0 sides use empty reassociations).
+Value buildReshape(OpBuilder &b, Location loc, Value input, ArrayRef<int64_t> shape);
+
+/// A 2-D `linalg.matmul` (`lhs` [M,K] x `rhs` [K,N]) accumulating into zeros.
+Value buildMatmul(OpBuilder &b, Location loc, Value lhs, Value rhs);
+
+/// ONNX MatMul (numpy semantics) of two computed tensors: 1-D operands are promoted and the
+/// promoted dims dropped from the result, batch dims broadcast. Uses linalg.matmul,
+/// linalg.batch_matmul, or a broadcasting contraction `linalg.generic`. Returns null when the
+/// batch dims do not broadcast or the contraction dims differ.
+Value buildOnnxMatmul(OpBuilder &b, Location loc, Value lhs, Value rhs);
+
+} // namespace mlir::sqz::import
+
+#endif // SQZ_LIB_IMPORT_IMPORTBUILDERS_H

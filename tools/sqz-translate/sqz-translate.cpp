@@ -1,0 +1,54 @@
+//===- sqz-translate.cpp - Squeeze's mlir-translate ------------------------===//
+//
+// mlir-translate with Squeeze's translations:
+//   sqz-translate --import-onnx model.onnx [--input-shape x=1x128]... [-o out.mlir]
+// imports a binary or textual ONNX model into sqz graph IR (see docs/Import.md).
+//
+//===----------------------------------------------------------------------===//
+
+#include "sqz/Import/OnnxImporter.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Tools/mlir-translate/MlirTranslateMain.h"
+#include "mlir/Tools/mlir-translate/Translation.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/SourceMgr.h"
+
+#include <string>
+
+using namespace mlir;
+
+static llvm::cl::list<std::string>
+    inputShapes("input-shape",
+                llvm::cl::desc("Pin the shape of an ONNX graph input (--import-onnx), e.g. "
+                               "--input-shape x=1x128; repeatable"),
+                llvm::cl::value_desc("name=DxD..."));
+
+static OwningOpRef<Operation *> importOnnxTranslation(llvm::SourceMgr &sourceMgr,
+                                                      MLIRContext *context) {
+  sqz::OnnxImportOptions options;
+  bool ok = true;
+  for (const std::string &spec : inputShapes) {
+    std::string error;
+    if (!sqz::parseOnnxInputShape(spec, options, error)) {
+      emitError(UnknownLoc::get(context)) << error;
+      ok = false;
+    }
+  }
+  if (!ok)
+    return nullptr;
+  const llvm::MemoryBuffer *buffer = sourceMgr.getMemoryBuffer(sourceMgr.getMainFileID());
+  OwningOpRef<ModuleOp> module = sqz::importOnnx(*buffer, context, options);
+  return OwningOpRef<Operation *>(module.release());
+}
+
+int main(int argc, char **argv) {
+  TranslateToMLIRRegistration importOnnx(
+      "import-onnx", "Import an ONNX model (binary .onnx or textual .onnxtxt)",
+      importOnnxTranslation,
+      [](DialectRegistry &registry) { sqz::registerOnnxImportDialects(registry); });
+  return failed(mlirTranslateMain(argc, argv, "Squeeze translation tool"));
+}
