@@ -2,57 +2,75 @@
 #
 # SQZ_VERIFY_ROUNDTRIP=1 re-runs every sqz-opt invocation with --verify-roundtrip (print,
 # re-parse and compare both the textual and the bytecode form after the pipeline).
+#
+# Run it on the build tree (`lit build/test`, `ninja -C build check-sqz`, ctest) or on the
+# source tree (`lit test/`), which finds the build tree in $SQZ_BUILD_DIR or build/.
 
 import os
 
-import lit.formats
-from lit.llvm import llvm_config
-from lit.llvm.subst import ToolSubst
+def _configure():
+    import lit.formats
+    from lit.llvm import llvm_config
+    from lit.llvm.subst import ToolSubst
 
-config.name = "Squeeze"
-config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
-config.suffixes = [".mlir", ".onnxtxt", ".test"]
-config.excludes = ["Inputs", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py"]
-config.test_source_root = os.path.dirname(__file__)
-config.test_exec_root = os.path.join(config.sqz_obj_root, "test")
+    config.name = "Squeeze"
+    config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+    config.suffixes = [".mlir", ".onnxtxt", ".test"]
+    config.excludes = ["Inputs", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py"]
+    config.test_source_root = os.path.dirname(__file__)
+    config.test_exec_root = os.path.join(config.sqz_obj_root, "test")
 
-# FileCheck variables defined in a CHECK-LABEL block stay local to it.
-config.environment["FILECHECK_OPTS"] = "--enable-var-scope --dump-input=fail"
+    # FileCheck variables defined in a CHECK-LABEL block stay local to it.
+    config.environment["FILECHECK_OPTS"] = "--enable-var-scope --dump-input=fail"
 
-config.substitutions.append(("%PATH%", config.environment["PATH"]))
-config.substitutions.append(("%sqz_src_root", config.sqz_src_root))
-config.substitutions.append(("%sqz_obj_root", config.sqz_obj_root))
-config.substitutions.append(("%python", config.python3))
+    config.substitutions.append(("%PATH%", config.environment["PATH"]))
+    config.substitutions.append(("%sqz_src_root", config.sqz_src_root))
+    config.substitutions.append(("%sqz_obj_root", config.sqz_obj_root))
+    config.substitutions.append(("%python", config.python3))
 
-shared = os.path.normpath(os.path.join(config.sqz_src_root, "..", "shared"))
-config.substitutions.append(("%shared", shared))
-if os.path.isdir(shared):
-    config.available_features.add("shared")
+    shared = os.path.normpath(os.path.join(config.sqz_src_root, "..", "shared"))
+    config.substitutions.append(("%shared", shared))
+    if os.path.isdir(shared):
+        config.available_features.add("shared")
 
-llvm_config.with_system_environment(["HOME", "TMPDIR"])
-llvm_config.use_default_substitutions()
+    llvm_config.with_system_environment(["HOME", "TMPDIR"])
+    llvm_config.use_default_substitutions()
 
-sqz_opt_extra = []
-if os.environ.get("SQZ_VERIFY_ROUNDTRIP", "0") not in ("", "0"):
-    sqz_opt_extra.append("--verify-roundtrip")
-    config.available_features.add("verify-roundtrip")
+    sqz_opt_extra = []
+    if os.environ.get("SQZ_VERIFY_ROUNDTRIP", "0") not in ("", "0"):
+        sqz_opt_extra.append("--verify-roundtrip")
+        config.available_features.add("verify-roundtrip")
 
-tool_dirs = [config.sqz_tools_dir, config.llvm_tools_dir]
-tools = [
-    ToolSubst("sqz-opt", extra_args=sqz_opt_extra, unresolved="fatal"),
-    ToolSubst("sqz-translate", unresolved="fatal"),
-    ToolSubst("sqz-compile", unresolved="fatal"),
-    ToolSubst("sqz-run", unresolved="fatal"),
-]
-llvm_config.add_tool_substitutions(tools, tool_dirs)
-llvm_config.with_environment("PATH", config.sqz_tools_dir, append_path=True)
-llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+    tool_dirs = [config.sqz_tools_dir, config.llvm_tools_dir]
+    tools = [
+        ToolSubst("sqz-opt", extra_args=sqz_opt_extra, unresolved="fatal"),
+        ToolSubst("sqz-translate", unresolved="fatal"),
+        ToolSubst("sqz-compile", unresolved="fatal"),
+        ToolSubst("sqz-run", unresolved="fatal"),
+    ]
+    llvm_config.add_tool_substitutions(tools, tool_dirs)
+    llvm_config.with_environment("PATH", config.sqz_tools_dir, append_path=True)
+    llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 
-# Python with Debian's numpy/onnx/torch (never the pyenv interpreter).
-try:
-    import subprocess
-    subprocess.run([config.python3, "-c", "import numpy, onnx"], check=True,
-                   capture_output=True)
-    config.available_features.add("python-onnx")
-except Exception:
-    pass
+    # Python with Debian's numpy/onnx/torch (never the pyenv interpreter).
+    try:
+        import subprocess
+        subprocess.run([config.python3, "-c", "import numpy, onnx"], check=True,
+                       capture_output=True)
+        config.available_features.add("python-onnx")
+    except Exception:
+        pass
+
+
+if hasattr(config, "sqz_obj_root"):
+    _configure()
+else:
+    # Run on the source tree: load the build tree's site configuration, which sets the paths
+    # and loads this file again.
+    _build = os.environ.get(
+        "SQZ_BUILD_DIR",
+        os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "build"))
+    _site = os.path.join(_build, "test", "lit.site.cfg.py")
+    if not os.path.exists(_site):
+        lit_config.fatal("no %s: build first (scripts/build.sh)" % _site)
+    lit_config.load_config(config, _site)
