@@ -1,7 +1,7 @@
 //===- sqz-run.cpp - Run a compiled Squeeze artifact on .npy files --------===//
 //
 // sqz-run <artifact-dir> --input NAME=FILE.npy ... [--expect NAME=FILE.npy ...]
-//         [--rtol R] [--atol A] [--output-dir DIR]
+//         [--rtol R] [--atol A] [--output-dir DIR] [--bench N]
 //
 // Loads the artifact through the C API, feeds it the inputs, writes every
 // output as DIR/<name>.npy, and optionally compares outputs with reference
@@ -16,7 +16,10 @@
 #include "Runtime/DType.h"
 #include "Runtime/Npy.h"
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <cstdlib>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -38,7 +41,7 @@ constexpr double kDefaultAtol = 1e-6;
 const char kUsage[] =
     "usage: sqz-run <artifact-dir> --input NAME=FILE.npy ...\n"
     "               [--expect NAME=FILE.npy ...] [--rtol R] [--atol A]\n"
-    "               [--output-dir DIR]\n"
+    "               [--output-dir DIR] [--bench N]\n"
     "\n"
     "Runs a Squeeze artifact (a directory written by sqz-compile) on .npy\n"
     "inputs and writes each output to DIR/<name>.npy.\n"
@@ -53,6 +56,8 @@ const char kUsage[] =
     "                       or --atol is given\n"
     "  --output-dir DIR     where outputs are written (default: the current\n"
     "                       directory; created if missing)\n"
+    "  --bench N            after the run above (the warm-up), time N more\n"
+    "                       runs and print 'min', 'median' and 'max' lines\n"
     "  --help               print this help\n"
     "\n"
     "Options also accept --opt=VALUE. Exit status: 0 success, 1 an --expect\n"
@@ -71,6 +76,7 @@ struct Options {
   double atol = kDefaultAtol;
   bool toleranceGiven = false;
   std::string outputDir = ".";
+  long benchRuns = 0;
 };
 
 /// A tensor's declared type, read from the C API.
@@ -139,7 +145,7 @@ int parseOptions(int argc, char **argv, Options &options) {
       hasValue = true;
     }
     if (flag != "--input" && flag != "--expect" && flag != "--rtol" &&
-        flag != "--atol" && flag != "--output-dir")
+        flag != "--atol" && flag != "--output-dir" && flag != "--bench")
       return fail("unknown option '" + flag + "' (see --help)");
     if (!hasValue) {
       if (i + 1 >= argc)
@@ -160,6 +166,14 @@ int parseOptions(int argc, char **argv, Options &options) {
                           error))
         return fail(error);
       options.toleranceGiven = true;
+    } else if (flag == "--bench") {
+      char *end = nullptr;
+      errno = 0;
+      long n = std::strtol(value.c_str(), &end, 10);
+      if (value.empty() || *end != '\0' || errno != 0 || n < 1 || n > 1000000)
+        return fail("--bench needs a run count in [1, 1000000], got '" +
+                    value + "'");
+      options.benchRuns = n;
     } else {
       if (value.empty())
         return fail("--output-dir needs a non-empty value");
@@ -169,6 +183,45 @@ int parseOptions(int argc, char **argv, Options &options) {
   if (options.artifactDir.empty())
     return fail("no artifact directory given (see --help)");
   return -1;
+}
+
+/// Times `runs` calls of the model (the caller already ran it once: the warm-up).
+bool benchmark(sqz_model *model, const void *const *inputs,
+               void *const *outputs, long runs, std::vector<double> &seconds,
+               std::string &error) {
+  seconds.reserve(runs);
+  for (long r = 0; r < runs; ++r) {
+    auto start = std::chrono::steady_clock::now();
+    if (sqz_model_run(model, inputs, outputs) != 0) {
+      error = sqz_last_error();
+      return false;
+    }
+    auto stop = std::chrono::steady_clock::now();
+    seconds.push_back(std::chrono::duration<double>(stop - start).count());
+  }
+  return true;
+}
+
+/// Prints `min`, `median` and `max` lines in one unit (us, ms or s) chosen by
+/// the median, so the three compare at a glance.
+void printTimings(std::vector<double> seconds) {
+  std::sort(seconds.begin(), seconds.end());
+  size_t n = seconds.size();
+  double median = n % 2 ? seconds[n / 2]
+                        : 0.5 * (seconds[n / 2 - 1] + seconds[n / 2]);
+  const char *unit = "s";
+  double scale = 1.0;
+  if (median < 1e-3) {
+    unit = "us";
+    scale = 1e6;
+  } else if (median < 1.0) {
+    unit = "ms";
+    scale = 1e3;
+  }
+  std::printf("bench: %zu runs after 1 warm-up run\n", n);
+  std::printf("min %.3f %s\n", seconds.front() * scale, unit);
+  std::printf("median %.3f %s\n", median * scale, unit);
+  std::printf("max %.3f %s\n", seconds.back() * scale, unit);
 }
 
 std::vector<Signature> readSignatures(const sqz_model *model, bool outputs) {
@@ -462,6 +515,14 @@ int run(int argc, char **argv) {
     std::printf("wrote %s %s -> %s\n", sig.name.c_str(),
                 formatTensorType(sig.dtype, sig.shape).c_str(),
                 outputPaths[i].c_str());
+  }
+
+  if (options.benchRuns > 0) {
+    std::vector<double> seconds;
+    if (!benchmark(model.get(), inputPtrs.data(), outputPtrs.data(),
+                   options.benchRuns, seconds, error))
+      return fail(error);
+    printTimings(seconds);
   }
 
   int status = kExitOk;
