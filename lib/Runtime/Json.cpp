@@ -1,6 +1,7 @@
 //===- Json.cpp - A small JSON reader -------------------------------------===//
 
 #include "Runtime/Json.h"
+#include "Runtime/TextCursor.h"
 
 #include <charconv>
 #include <cmath>
@@ -46,10 +47,10 @@ std::string JsonError::str() const {
 
 namespace sqz {
 namespace runtime {
-class JsonParser {
+class JsonParser : TextCursor {
 public:
   JsonParser(std::string_view text, JsonError &error)
-      : text(text), error(error) {}
+      : TextCursor(text), error(error) {}
 
   bool parseDocument(JsonValue &value) {
     skipSpace();
@@ -91,18 +92,6 @@ private:
     return fail("unexpected " + shown + ", expected " + expected);
   }
 
-  void skipSpace() {
-    while (pos < text.size() && (text[pos] == ' ' || text[pos] == '\t' ||
-                                 text[pos] == '\n' || text[pos] == '\r'))
-      ++pos;
-  }
-  bool consume(char c) {
-    if (pos < text.size() && text[pos] == c) {
-      ++pos;
-      return true;
-    }
-    return false;
-  }
   bool isDigit() const {
     return pos < text.size() && text[pos] >= '0' && text[pos] <= '9';
   }
@@ -116,9 +105,7 @@ private:
   bool parseArray(JsonValue &value, unsigned depth);
   bool parseObject(JsonValue &value, unsigned depth);
 
-  std::string_view text;
   JsonError &error;
-  size_t pos = 0;
 };
 } // namespace runtime
 } // namespace sqz

@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Runtime/Npy.h"
+#include "Runtime/TextCursor.h"
 
 #include <cerrno>
 #include <cstdio>
@@ -35,41 +36,19 @@ namespace {
 /// Parses the subset of Python literal syntax np.save writes in a header:
 /// a dict with string keys whose values are strings, True/False, and tuples of
 /// integers. (Python 2 era files may suffix integers with 'L'.)
-class HeaderParser {
+class HeaderParser : TextCursor {
 public:
-  explicit HeaderParser(std::string_view text) : text(text) {}
+  explicit HeaderParser(std::string_view text) : TextCursor(text) {}
 
   Status parse(NpyHeader &header);
 
 private:
-  void skipSpace() {
-    while (pos < text.size() && (text[pos] == ' ' || text[pos] == '\t' ||
-                                 text[pos] == '\n' || text[pos] == '\r'))
-      ++pos;
-  }
-  bool consume(char c) {
-    if (pos < text.size() && text[pos] == c) {
-      ++pos;
-      return true;
-    }
-    return false;
-  }
-  bool consumeWord(std::string_view word) {
-    if (text.substr(pos, word.size()) != word)
-      return false;
-    pos += word.size();
-    return true;
-  }
-  char peek() const { return pos < text.size() ? text[pos] : '\0'; }
-
   Status error(const std::string &message) const;
   Status parseString(std::string &out);
   Status parseBool(bool &out);
   Status parseInt(int64_t &out);
   Status parseShape(std::vector<int64_t> &out);
 
-  std::string_view text;
-  size_t pos = 0;
 };
 } // namespace
 
