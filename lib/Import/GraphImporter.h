@@ -166,7 +166,7 @@ const OpImporter *lookupOpImporter(StringRef domain, StringRef opType);
 
 /// The highest default-domain opset the importer accepts: every op in the table has the
 /// semantics the importer implements up to this version.
-inline constexpr int64_t kMaxDefaultOpset = 21;
+inline constexpr int64_t kMaxDefaultOpset = 24;
 
 } // namespace mlir::sqz::import
 

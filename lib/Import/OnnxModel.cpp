@@ -5,8 +5,8 @@
 // catches everything and returns the message instead.
 //
 // The linked libonnx (Debian, 1.12) knows opsets up to 17. Ops the importer supports that are
-// newer than that (Gelu, opset 20) get a schema from `ExtendedSchemaRegistry` so that the checker
-// and shape inference still see them.
+// newer than that (Gelu, opset 20; Attention and RotaryEmbedding, opset 23/24, ...) get a schema
+// from `ExtendedSchemaRegistry` so that the checker and shape inference still see them.
 //
 //===----------------------------------------------------------------------===//
 
@@ -16,19 +16,252 @@
 #include "onnx/defs/parser.h"
 #include "onnx/defs/schema.h"
 #include "onnx/defs/shape_inference.h"
+#include "onnx/defs/tensor_proto_util.h"
 #include "onnx/shape_inference/implementation.h"
 
 #include "google/protobuf/io/coded_stream.h"
 
 #include "llvm/ADT/StringExtras.h"
 
+#include <algorithm>
 #include <climits>
 #include <exception>
+#include <iterator>
 #include <regex>
 
 using namespace mlir::sqz::import;
 
 namespace {
+
+/// The known value of dim `d` of input `n`, or -1.
+int64_t getInputDim(onnx::InferenceContext &ctx, size_t n, int d) {
+  if (!onnx::hasInputShape(ctx, n))
+    return -1;
+  const onnx::TensorShapeProto &shape = onnx::getInputShape(ctx, n);
+  if (d >= shape.dim_size() || !shape.dim(d).has_dim_value())
+    return -1;
+  return shape.dim(d).dim_value();
+}
+
+int getInputRank(onnx::InferenceContext &ctx, size_t n) {
+  return onnx::hasInputShape(ctx, n) ? onnx::getInputShape(ctx, n).dim_size() : -1;
+}
+
+bool hasOptionalInput(onnx::InferenceContext &ctx, size_t n) {
+  return ctx.getNumInputs() > n && ctx.getInputType(n) != nullptr;
+}
+
+/// Sets output `n` to `dims` (-1: unknown) when it exists and every dim is known.
+void setOutputDims(onnx::InferenceContext &ctx, size_t n, std::initializer_list<int64_t> dims) {
+  if (ctx.getNumOutputs() <= n)
+    return;
+  for (int64_t dim : dims)
+    if (dim < 0)
+      return;
+  onnx::TensorShapeProto *shape = onnx::getOutputShape(ctx, n);
+  shape->clear_dim();
+  for (int64_t dim : dims)
+    onnx::appendDim(shape, dim);
+}
+
+/// Attention (opset 23/24): Y [B, Hq, Sq, Dv] (3-D: [B, Sq, Hq·Dv]), present_key/value
+/// [B, Hkv, P + Skv, D], qk_matmul_output [B, Hq, Sq, P + Skv].
+void inferAttention(onnx::InferenceContext &ctx) {
+  onnx::propagateElemTypeFromInputToOutput(ctx, 0, 0);
+  for (size_t i : {1u, 2u, 3u}) {
+    if (ctx.getNumOutputs() > i && ctx.getOutputType(i))
+      onnx::propagateElemTypeFromInputToOutput(ctx, i == 2 ? 2 : 0, i);
+  }
+  int rank = getInputRank(ctx, 0);
+  if (rank != 3 && rank != 4)
+    return;
+  int64_t qHeads = onnx::getAttribute(ctx, "q_num_heads", 0);
+  int64_t kvHeads = onnx::getAttribute(ctx, "kv_num_heads", 0);
+  int64_t batch = getInputDim(ctx, 0, 0);
+  int64_t qSeq, kvSeq, headSize, vHeadSize;
+  if (rank == 4) {
+    qHeads = getInputDim(ctx, 0, 1);
+    kvHeads = getInputDim(ctx, 1, 1);
+    qSeq = getInputDim(ctx, 0, 2);
+    kvSeq = getInputDim(ctx, 1, 2);
+    headSize = getInputDim(ctx, 1, 3);
+    vHeadSize = getInputDim(ctx, 2, 3);
+  } else {
+    if (qHeads <= 0 || kvHeads <= 0)
+      return;
+    qSeq = getInputDim(ctx, 0, 1);
+    kvSeq = getInputDim(ctx, 1, 1);
+    int64_t kHidden = getInputDim(ctx, 1, 2), vHidden = getInputDim(ctx, 2, 2);
+    headSize = kHidden < 0 ? -1 : kHidden / kvHeads;
+    vHeadSize = vHidden < 0 ? -1 : vHidden / kvHeads;
+  }
+  if (rank == 4)
+    setOutputDims(ctx, 0, {batch, qHeads, qSeq, vHeadSize});
+  else
+    setOutputDims(ctx, 0, {batch, qSeq, vHeadSize < 0 ? -1 : qHeads * vHeadSize});
+  int64_t pastSeq = 0;
+  if (hasOptionalInput(ctx, 4))
+    pastSeq = getInputDim(ctx, 4, 2);
+  int64_t total = pastSeq < 0 || kvSeq < 0 ? -1 : pastSeq + kvSeq;
+  setOutputDims(ctx, 1, {batch, kvHeads, total, headSize});
+  setOutputDims(ctx, 2, {batch, kvHeads, total, vHeadSize});
+  setOutputDims(ctx, 3, {batch, qHeads, qSeq, total});
+}
+
+void buildAttentionSchema(onnx::OpSchema &schema, int sinceVersion) {
+  const std::vector<std::string> floats = {"tensor(float16)", "tensor(float)", "tensor(double)",
+                                           "tensor(bfloat16)"};
+  std::vector<std::string> masks = floats;
+  masks.push_back("tensor(bool)");
+  schema.SetName("Attention")
+      .SetDomain(onnx::ONNX_DOMAIN)
+      .SinceVersion(sinceVersion)
+      .Attr("is_causal", "causal mask", onnx::AttributeProto::INT, static_cast<int64_t>(0))
+      .Attr("kv_num_heads", "kv heads (3-D inputs)", onnx::AttributeProto::INT, false)
+      .Attr("q_num_heads", "q heads (3-D inputs)", onnx::AttributeProto::INT, false)
+      .Attr("qk_matmul_output_mode", "which scores qk_matmul_output holds",
+            onnx::AttributeProto::INT, static_cast<int64_t>(0))
+      .Attr("scale", "score scale", onnx::AttributeProto::FLOAT, false)
+      .Attr("softcap", "softcap", onnx::AttributeProto::FLOAT, 0.0f)
+      .Attr("softmax_precision", "softmax dtype", onnx::AttributeProto::INT, false)
+      .Input(0, "Q", "query", "T1")
+      .Input(1, "K", "key", "T1")
+      .Input(2, "V", "value", "T2")
+      .Input(3, "attn_mask", "mask", "U", onnx::OpSchema::Optional)
+      .Input(4, "past_key", "past keys", "T1", onnx::OpSchema::Optional)
+      .Input(5, "past_value", "past values", "T2", onnx::OpSchema::Optional);
+  if (sinceVersion >= 24)
+    schema.Input(6, "nonpad_kv_seqlen", "valid kv lengths", "tensor(int64)",
+                 onnx::OpSchema::Optional);
+  schema.Output(0, "Y", "output", "T1")
+      .Output(1, "present_key", "keys", "T1", onnx::OpSchema::Optional)
+      .Output(2, "present_value", "values", "T2", onnx::OpSchema::Optional)
+      .Output(3, "qk_matmul_output", "scores", "T1", onnx::OpSchema::Optional)
+      .TypeConstraint("T1", floats, "float tensors")
+      .TypeConstraint("T2", floats, "float tensors")
+      .TypeConstraint("U", masks, "mask tensors")
+      .TypeAndShapeInferenceFunction(inferAttention);
+  schema.Finalize();
+}
+
+void buildRotaryEmbeddingSchema(onnx::OpSchema &schema) {
+  schema.SetName("RotaryEmbedding")
+      .SetDomain(onnx::ONNX_DOMAIN)
+      .SinceVersion(23)
+      .Attr("interleaved", "interleaved pairs", onnx::AttributeProto::INT, static_cast<int64_t>(0))
+      .Attr("num_heads", "heads (3-D input)", onnx::AttributeProto::INT, false)
+      .Attr("rotary_embedding_dim", "rotated dims", onnx::AttributeProto::INT,
+            static_cast<int64_t>(0))
+      .Input(0, "X", "input", "T")
+      .Input(1, "cos_cache", "cos", "T")
+      .Input(2, "sin_cache", "sin", "T")
+      .Input(3, "position_ids", "positions", "M", onnx::OpSchema::Optional)
+      .Output(0, "Y", "output", "T")
+      .TypeConstraint("T",
+                      {"tensor(float16)", "tensor(float)", "tensor(double)", "tensor(bfloat16)"},
+                      "float tensors")
+      .TypeConstraint("M", {"tensor(int64)"}, "positions")
+      .TypeAndShapeInferenceFunction(onnx::propagateShapeAndTypeFromFirstInput);
+  schema.Finalize();
+}
+
+/// RMSNormalization (opset 23) and onnxruntime's ONNX-domain SimplifiedLayerNormalization:
+/// X, scale -> Y (shape and type of X)[, inv_std_var (SimplifiedLayerNormalization only)].
+void buildRmsNormSchema(onnx::OpSchema &schema, const char *name, int sinceVersion,
+                        bool invStdDevOutput) {
+  schema.SetName(name)
+      .SetDomain(onnx::ONNX_DOMAIN)
+      .SinceVersion(sinceVersion)
+      .Attr("axis", "first normalized dim", onnx::AttributeProto::INT, static_cast<int64_t>(-1))
+      .Attr("epsilon", "added to the mean square", onnx::AttributeProto::FLOAT, 1e-5f)
+      .Attr("stash_type", "type of the statistics", onnx::AttributeProto::INT,
+            static_cast<int64_t>(onnx::TensorProto::FLOAT))
+      .Input(0, "X", "input", "T")
+      .Input(1, "scale", "scale", "V")
+      .Output(0, "Y", "output", "V");
+  if (invStdDevOutput)
+    schema.Output(1, "inv_std_var", "1 / RMS", "U", onnx::OpSchema::Optional)
+        .TypeConstraint("U", {"tensor(float)", "tensor(double)"}, "statistics");
+  schema
+      .TypeConstraint("T",
+                      {"tensor(float16)", "tensor(float)", "tensor(double)", "tensor(bfloat16)"},
+                      "float tensors")
+      .TypeConstraint("V",
+                      {"tensor(float16)", "tensor(float)", "tensor(double)", "tensor(bfloat16)"},
+                      "float tensors")
+      .TypeAndShapeInferenceFunction([](onnx::InferenceContext &ctx) {
+        onnx::propagateShapeAndTypeFromFirstInput(ctx);
+        if (ctx.getNumOutputs() > 1 && ctx.getOutputType(1))
+          ctx.getOutputType(1)->mutable_tensor_type()->set_elem_type(
+              static_cast<int32_t>(onnx::getAttribute(ctx, "stash_type",
+                                                      onnx::TensorProto::FLOAT)));
+      });
+  schema.Finalize();
+}
+
+/// The reductions whose axes became an input in opset 18 (ReduceSum: 13, which libonnx knows).
+const char *const kReduceOps18[] = {"ReduceL1",     "ReduceL2",         "ReduceLogSum",
+                                    "ReduceLogSumExp", "ReduceMax",     "ReduceMean",
+                                    "ReduceMin",    "ReduceProd",       "ReduceSumSquare"};
+
+/// Output shape of a reduction with a constant axes input (or no axes).
+void inferReduce18(onnx::InferenceContext &ctx) {
+  onnx::propagateElemTypeFromInputToOutput(ctx, 0, 0);
+  if (!onnx::hasInputShape(ctx, 0))
+    return;
+  const onnx::TensorShapeProto &input = onnx::getInputShape(ctx, 0);
+  int rank = input.dim_size();
+  bool keepDims = onnx::getAttribute(ctx, "keepdims", 1) != 0;
+  bool noop = onnx::getAttribute(ctx, "noop_with_empty_axes", 0) != 0;
+  std::vector<bool> reduced(rank, false);
+  bool hasAxes = ctx.getNumInputs() > 1 && ctx.getInputType(1) != nullptr;
+  if (hasAxes) {
+    const onnx::TensorProto *axes = ctx.getInputData(1);
+    if (!axes)
+      return; // computed axes: shape unknown
+    for (int64_t axis : onnx::ParseData<int64_t>(axes)) {
+      if (axis < -rank || axis >= rank)
+        fail_shape_inference("axis ", axis, " is out of range for rank ", rank);
+      reduced[axis < 0 ? axis + rank : axis] = true;
+    }
+  }
+  if (std::find(reduced.begin(), reduced.end(), true) == reduced.end()) {
+    if (noop) {
+      onnx::propagateShapeFromInputToOutput(ctx, 0, 0);
+      return;
+    }
+    reduced.assign(rank, true);
+  }
+  onnx::TensorShapeProto *output = onnx::getOutputShape(ctx, 0);
+  output->clear_dim();
+  for (int d = 0; d < rank; ++d) {
+    if (!reduced[d])
+      *output->add_dim() = input.dim(d);
+    else if (keepDims)
+      output->add_dim()->set_dim_value(1);
+  }
+}
+
+/// ReduceX-18: data, optional axes input; keepdims, noop_with_empty_axes.
+void buildReduce18Schema(onnx::OpSchema &schema, const char *name) {
+  schema.SetName(name)
+      .SetDomain(onnx::ONNX_DOMAIN)
+      .SinceVersion(18)
+      .Attr("keepdims", "keep the reduced dims", onnx::AttributeProto::INT,
+            static_cast<int64_t>(1))
+      .Attr("noop_with_empty_axes", "empty axes: identity", onnx::AttributeProto::INT,
+            static_cast<int64_t>(0))
+      .Input(0, "data", "input", "T")
+      .Input(1, "axes", "reduced dims", "tensor(int64)", onnx::OpSchema::Optional)
+      .Output(0, "reduced", "output", "T")
+      .TypeConstraint("T",
+                      {"tensor(float16)", "tensor(float)", "tensor(double)", "tensor(bfloat16)",
+                       "tensor(int32)", "tensor(int64)", "tensor(uint32)", "tensor(uint64)",
+                       "tensor(int8)", "tensor(uint8)", "tensor(bool)"},
+                      "numeric tensors")
+      .TypeAndShapeInferenceFunction(inferReduce18);
+  schema.Finalize();
+}
 
 /// libonnx's registry plus the schemas of newer ops the importer supports.
 class ExtendedSchemaRegistry final : public onnx::ISchemaRegistry {
@@ -45,21 +278,49 @@ public:
                         "float tensors")
         .TypeAndShapeInferenceFunction(onnx::propagateShapeAndTypeFromFirstInput);
     gelu.Finalize();
+    buildAttentionSchema(attention23, 23);
+    buildAttentionSchema(attention24, 24);
+    buildRotaryEmbeddingSchema(rotaryEmbedding);
+    buildRmsNormSchema(rmsNormalization, "RMSNormalization", 23, /*invStdDevOutput=*/false);
+    buildRmsNormSchema(simplifiedLayerNormalization, "SimplifiedLayerNormalization", 1,
+                       /*invStdDevOutput=*/true);
+    for (size_t i = 0; i < std::size(kReduceOps18); ++i)
+      buildReduce18Schema(reduce18[i], kReduceOps18[i]);
   }
 
   const onnx::OpSchema *GetSchema(const std::string &key, const int maxInclusiveVersion,
                                   const std::string &domain) const override {
+    // Newer versions of ops libonnx knows in an older form.
+    if ((domain == onnx::ONNX_DOMAIN || domain == "ai.onnx") && maxInclusiveVersion >= 18)
+      for (size_t i = 0; i < std::size(kReduceOps18); ++i)
+        if (key == kReduceOps18[i])
+          return &reduce18[i];
     if (const onnx::OpSchema *schema =
             onnx::OpSchemaRegistry::Instance()->GetSchema(key, maxInclusiveVersion, domain))
       return schema;
     bool onnxDomain = domain == onnx::ONNX_DOMAIN || domain == "ai.onnx";
     if (onnxDomain && key == "Gelu" && maxInclusiveVersion >= gelu.SinceVersion())
       return &gelu;
+    if (onnxDomain && key == "Attention" && maxInclusiveVersion >= 23)
+      return maxInclusiveVersion >= 24 ? &attention24 : &attention23;
+    if (onnxDomain && key == "RotaryEmbedding" && maxInclusiveVersion >= 23)
+      return &rotaryEmbedding;
+    if (onnxDomain && key == "RMSNormalization" && maxInclusiveVersion >= 23)
+      return &rmsNormalization;
+    if (onnxDomain && key == "SimplifiedLayerNormalization")
+      return &simplifiedLayerNormalization;
+    // onnxruntime's ONNX-domain LayerNormalization contrib op (exported before opset 17) has
+    // the semantics of LayerNormalization-17.
+    if (onnxDomain && key == "LayerNormalization" && maxInclusiveVersion < 17)
+      return onnx::OpSchemaRegistry::Instance()->GetSchema(key, 17, domain);
     return nullptr;
   }
 
 private:
   onnx::OpSchema gelu;
+  onnx::OpSchema attention23, attention24, rotaryEmbedding;
+  onnx::OpSchema rmsNormalization, simplifiedLayerNormalization;
+  onnx::OpSchema reduce18[std::size(kReduceOps18)];
 };
 
 /// Built on first use; construction may throw, so callers hold a try block.

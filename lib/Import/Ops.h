@@ -21,8 +21,92 @@ LogicalResult importRelu(NodeContext &node);
 LogicalResult importErf(NodeContext &node);
 LogicalResult importGelu(NodeContext &node);
 
+// MathOps.cpp
+LogicalResult importSqrt(NodeContext &node);
+LogicalResult importReciprocal(NodeContext &node);
+LogicalResult importNeg(NodeContext &node);
+LogicalResult importAbs(NodeContext &node);
+LogicalResult importSign(NodeContext &node);
+LogicalResult importExp(NodeContext &node);
+LogicalResult importLog(NodeContext &node);
+LogicalResult importTanh(NodeContext &node);
+LogicalResult importSigmoid(NodeContext &node);
+LogicalResult importFloor(NodeContext &node);
+LogicalResult importCeil(NodeContext &node);
+LogicalResult importRound(NodeContext &node);
+LogicalResult importSin(NodeContext &node);
+LogicalResult importCos(NodeContext &node);
+LogicalResult importTan(NodeContext &node);
+LogicalResult importAsin(NodeContext &node);
+LogicalResult importAcos(NodeContext &node);
+LogicalResult importAtan(NodeContext &node);
+LogicalResult importSinh(NodeContext &node);
+LogicalResult importCosh(NodeContext &node);
+LogicalResult importAsinh(NodeContext &node);
+LogicalResult importAcosh(NodeContext &node);
+LogicalResult importAtanh(NodeContext &node);
+LogicalResult importIsNaN(NodeContext &node);
+LogicalResult importIsInf(NodeContext &node);
+LogicalResult importCelu(NodeContext &node);
+LogicalResult importShrink(NodeContext &node);
+LogicalResult importBitShift(NodeContext &node);
+LogicalResult importDropout(NodeContext &node);
+LogicalResult importSoftplus(NodeContext &node);
+LogicalResult importSoftsign(NodeContext &node);
+LogicalResult importLeakyRelu(NodeContext &node);
+LogicalResult importElu(NodeContext &node);
+LogicalResult importSelu(NodeContext &node);
+LogicalResult importHardSigmoid(NodeContext &node);
+LogicalResult importHardSwish(NodeContext &node);
+LogicalResult importThresholdedRelu(NodeContext &node);
+LogicalResult importPRelu(NodeContext &node);
+LogicalResult importNot(NodeContext &node);
+LogicalResult importPow(NodeContext &node);
+LogicalResult importMod(NodeContext &node);
+LogicalResult importMin(NodeContext &node);
+LogicalResult importMax(NodeContext &node);
+LogicalResult importSum(NodeContext &node);
+LogicalResult importMean(NodeContext &node);
+LogicalResult importClip(NodeContext &node);
+LogicalResult importEqual(NodeContext &node);
+LogicalResult importLess(NodeContext &node);
+LogicalResult importLessOrEqual(NodeContext &node);
+LogicalResult importGreater(NodeContext &node);
+LogicalResult importGreaterOrEqual(NodeContext &node);
+LogicalResult importAnd(NodeContext &node);
+LogicalResult importOr(NodeContext &node);
+LogicalResult importXor(NodeContext &node);
+LogicalResult importFastGelu(NodeContext &node);
+LogicalResult importBiasGelu(NodeContext &node);
+
+// ReductionOps.cpp
+LogicalResult importReduceSum(NodeContext &node);
+LogicalResult importReduceMean(NodeContext &node);
+LogicalResult importReduceMax(NodeContext &node);
+LogicalResult importReduceMin(NodeContext &node);
+LogicalResult importReduceProd(NodeContext &node);
+LogicalResult importReduceL1(NodeContext &node);
+LogicalResult importReduceL2(NodeContext &node);
+LogicalResult importReduceSumSquare(NodeContext &node);
+LogicalResult importReduceLogSum(NodeContext &node);
+LogicalResult importReduceLogSumExp(NodeContext &node);
+LogicalResult importArgMax(NodeContext &node);
+LogicalResult importArgMin(NodeContext &node);
+
+// NormOps.cpp
+LogicalResult importLayerNormalization(NodeContext &node);
+LogicalResult importRMSNormalization(NodeContext &node);
+LogicalResult importSimplifiedLayerNormalization(NodeContext &node);
+LogicalResult importSkipLayerNormalization(NodeContext &node);
+LogicalResult importSkipSimplifiedLayerNormalization(NodeContext &node);
+
+// AttentionOps.cpp
+LogicalResult importAttention(NodeContext &node);
+LogicalResult importRotaryEmbedding(NodeContext &node);
+
 // SoftmaxOp.cpp
 LogicalResult importSoftmax(NodeContext &node);
+LogicalResult importLogSoftmax(NodeContext &node);
 
 // LinearOps.cpp
 LogicalResult importMatMul(NodeContext &node);
@@ -33,6 +117,28 @@ LogicalResult importConstant(NodeContext &node);
 LogicalResult importIdentity(NodeContext &node);
 LogicalResult importReshape(NodeContext &node);
 LogicalResult importTranspose(NodeContext &node);
+
+// ShapeOps.cpp
+LogicalResult importShape(NodeContext &node);
+LogicalResult importUnsqueeze(NodeContext &node);
+LogicalResult importSqueeze(NodeContext &node);
+LogicalResult importFlatten(NodeContext &node);
+LogicalResult importConcat(NodeContext &node);
+LogicalResult importSplit(NodeContext &node);
+LogicalResult importSlice(NodeContext &node);
+LogicalResult importExpand(NodeContext &node);
+LogicalResult importTile(NodeContext &node);
+LogicalResult importConstantOfShape(NodeContext &node);
+LogicalResult importRange(NodeContext &node);
+
+// IndexingOps.cpp
+LogicalResult importGather(NodeContext &node);
+LogicalResult importGatherElements(NodeContext &node);
+LogicalResult importWhere(NodeContext &node);
+LogicalResult importCast(NodeContext &node);
+LogicalResult importCastLike(NodeContext &node);
+LogicalResult importTrilu(NodeContext &node);
+LogicalResult importCumSum(NodeContext &node);
 
 } // namespace mlir::sqz::import
 

@@ -1,6 +1,7 @@
-//===- SoftmaxOp.cpp - ONNX Softmax ---------------------------------------===//
+//===- SoftmaxOp.cpp - ONNX Softmax and LogSoftmax ------------------------===//
 //
-// Numerically stable softmax: m = max(x), e = exp(x - m), y = e / sum(e), reducing over
+// Numerically stable softmax: m = max(x), e = exp(x - m), y = e / sum(e) (LogSoftmax:
+// y = (x - m) - log(sum(e))), reducing over
 // - opset >= 13: the single dim `axis` (default -1);
 // - opset < 13: every dim from `axis` (default 1) on: ONNX "coerces" the input to 2-D
 //   [prod(d0..axis-1), prod(axis..)] and normalizes rows, which is the same as reducing over
@@ -19,7 +20,8 @@
 using namespace mlir;
 using namespace mlir::sqz::import;
 
-LogicalResult mlir::sqz::import::importSoftmax(NodeContext &node) {
+/// Softmax, or LogSoftmax: (x - max) - log(sum(exp(x - max))).
+static LogicalResult importSoftmaxLike(NodeContext &node, bool logSoftmax) {
   if (failed(node.checkNumInputs(1, 1)))
     return failure();
   int32_t dtype = node.getInputDType(0);
@@ -75,9 +77,28 @@ LogicalResult mlir::sqz::import::importSoftmax(NodeContext &node) {
                           [](OpBuilder &nb, Location nl, Value element, Value acc) {
                             return arith::AddFOp::create(nb, nl, element, acc).getResult();
                           });
-  Value result = broadcastWithReduced(exp, sum, [](OpBuilder &nb, Location nl, Value e, Value s) {
-    return arith::DivFOp::create(nb, nl, e, s).getResult();
-  });
+  Value result;
+  if (logSoftmax) {
+    // (x - max) - log(sum): x - max is recomputed (cheap, and fused with the subtraction).
+    result = broadcastWithReduced(x, max, [](OpBuilder &nb, Location nl, Value v, Value m) {
+      return arith::SubFOp::create(nb, nl, v, m).getResult();
+    });
+    result = broadcastWithReduced(result, sum, [](OpBuilder &nb, Location nl, Value v, Value s) {
+      return arith::SubFOp::create(nb, nl, v, math::LogOp::create(nb, nl, s)).getResult();
+    });
+  } else {
+    result = broadcastWithReduced(exp, sum, [](OpBuilder &nb, Location nl, Value e, Value s) {
+      return arith::DivFOp::create(nb, nl, e, s).getResult();
+    });
+  }
   node.setResult(0, result, dtype);
   return success();
+}
+
+LogicalResult mlir::sqz::import::importSoftmax(NodeContext &node) {
+  return importSoftmaxLike(node, /*logSoftmax=*/false);
+}
+
+LogicalResult mlir::sqz::import::importLogSoftmax(NodeContext &node) {
+  return importSoftmaxLike(node, /*logSoftmax=*/true);
 }

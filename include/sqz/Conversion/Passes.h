@@ -23,7 +23,9 @@ namespace mlir::sqz {
 #include "sqz/Conversion/Passes.h.inc"
 
 /// Patterns lowering dense sqz ops to linalg/tensor/arith (owned by ConvertSqzToLinalg.cpp).
-void populateSqzToLinalgPatterns(RewritePatternSet &patterns);
+/// With `transposeWeights`, constant weights are transposed to [in, out] at compile time.
+void populateSqzToLinalgPatterns(RewritePatternSet &patterns,
+                                 bool transposeWeights = false);
 
 #define GEN_PASS_REGISTRATION
 #include "sqz/Conversion/Passes.h.inc"

@@ -28,7 +28,16 @@ def ConvertSqzToLinalg : Pass<"convert-sqz-to-linalg"> {
     ```
     Without a bias the accumulator is a zero fill. `sqz.observe` taps must be gone
     (`sqz-strip-observe`); any sqz op left is an error.
+
+    With `transpose-weights`, the constant weight is transposed at compile time to [in, out]
+    and the contraction is a `linalg.generic` over (m, k, n) — k a reduction — so that the
+    innermost loop runs over contiguous output columns: no loop-carried reduction, which
+    the CPU target vectorizes and tiles (`sqz-lower-to-cpu` uses it).
   }];
+  let options = [
+    Option<"transposeWeights", "transpose-weights", "bool", /*default=*/"false",
+           "Transpose constant weights to [in, out] and contract over (m, k, n)">
+  ];
   let dependentDialects = [
     "::mlir::linalg::LinalgDialect", "::mlir::tensor::TensorDialect",
     "::mlir::arith::ArithDialect"

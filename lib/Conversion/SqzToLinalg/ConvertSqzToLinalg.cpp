@@ -12,6 +12,11 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/AffineMap.h"
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+#include "mlir/IR/Matchers.h"
+
+#include <cstring>
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/DialectConversion.h"
 
@@ -33,8 +38,48 @@ static SmallVector<ReassociationIndices> flattenLeading(int64_t rank) {
   return {lead, {rank - 1}};
 }
 
+/// The constant `weight` [out, in] transposed to [in, out] at compile time.
+/// Large values stay in (new) dense_resource blobs; splats stay splats.
+static FailureOr<Attribute> transposeConstant(Attribute value,
+                                              RankedTensorType type) {
+  int64_t out = type.getDimSize(0), in = type.getDimSize(1);
+  auto tType = RankedTensorType::get({in, out}, type.getElementType());
+  unsigned bits = type.getElementTypeBitWidth();
+  if (bits % 8 != 0)
+    return failure();
+  size_t eltBytes = bits / 8;
+  ArrayRef<char> raw;
+  std::string blobName = "sqz_weight_t";
+  if (auto dense = dyn_cast<DenseElementsAttr>(value)) {
+    if (dense.isSplat())
+      return Attribute(
+          DenseElementsAttr::get(tType, dense.getSplatValue<Attribute>()));
+    raw = dense.getRawData();
+  } else if (auto blob = dyn_cast<DenseResourceElementsAttr>(value)) {
+    AsmResourceBlob *data = blob.getRawHandle().getBlob();
+    if (!data)
+      return failure(); // Elided blob: nothing to transpose.
+    raw = data->getData();
+    blobName = (blob.getRawHandle().getKey() + ".t").str();
+  } else {
+    return failure();
+  }
+  if (raw.size() != static_cast<size_t>(out * in) * eltBytes)
+    return failure();
+  std::vector<char> t(raw.size());
+  for (int64_t o = 0; o < out; ++o)
+    for (int64_t i = 0; i < in; ++i)
+      std::memcpy(&t[(i * out + o) * eltBytes], &raw[(o * in + i) * eltBytes],
+                  eltBytes);
+  return Attribute(DenseResourceElementsAttr::get(
+      tType, blobName,
+      HeapAsmResourceBlob::allocateAndCopyWithAlign(t, alignof(double))));
+}
+
 struct LinearToMatmul : public OpConversionPattern<LinearOp> {
-  using OpConversionPattern::OpConversionPattern;
+  LinearToMatmul(MLIRContext *ctx, bool transposeWeights)
+      : OpConversionPattern(ctx), transposeWeights(transposeWeights) {}
+  bool transposeWeights;
 
   LogicalResult
   matchAndRewrite(LinearOp op, OpAdaptor adaptor,
@@ -82,18 +127,49 @@ struct LinearToMatmul : public OpConversionPattern<LinearOp> {
       init = linalg::FillOp::create(rewriter, loc, zero, empty).getResult(0);
     }
 
-    // y2[m, n] += x2[m, k] * w[n, k]
     MLIRContext *ctx = rewriter.getContext();
-    AffineExpr dm, dn, dk;
-    bindDims(ctx, dm, dn, dk);
-    auto maps = rewriter.getAffineMapArrayAttr(
-        {AffineMap::get(3, 0, {dm, dk}, ctx), AffineMap::get(3, 0, {dn, dk}, ctx),
-         AffineMap::get(3, 0, {dm, dn}, ctx)});
-    auto matmul = linalg::MatmulOp::create(
-        rewriter, loc, TypeRange{init.getType()},
-        ValueRange{x2, adaptor.getWeight()}, ValueRange{init},
-        ArrayRef<NamedAttribute>{rewriter.getNamedAttr("indexing_maps", maps)});
-    Value y2 = matmul.getResult(0);
+    Value y2;
+    Attribute weightValue;
+    if (transposeWeights &&
+        matchPattern(adaptor.getWeight(), m_Constant(&weightValue))) {
+      FailureOr<Attribute> t =
+          transposeConstant(weightValue, op.getWeight().getType());
+      if (failed(t))
+        return rewriter.notifyMatchFailure(op, "cannot transpose the weight");
+      Value wt = arith::ConstantOp::create(rewriter, loc, cast<TypedAttr>(*t));
+      // y2[m, n] += x2[m, k] * wt[k, n], loops (m, k, n).
+      AffineExpr dm, dk, dn;
+      bindDims(ctx, dm, dk, dn);
+      SmallVector<AffineMap> maps = {AffineMap::get(3, 0, {dm, dk}, ctx),
+                                     AffineMap::get(3, 0, {dk, dn}, ctx),
+                                     AffineMap::get(3, 0, {dm, dn}, ctx)};
+      SmallVector<utils::IteratorType> iters = {
+          utils::IteratorType::parallel, utils::IteratorType::reduction,
+          utils::IteratorType::parallel};
+      y2 = linalg::GenericOp::create(
+               rewriter, loc, TypeRange{init.getType()}, ValueRange{x2, wt},
+               ValueRange{init}, maps, iters,
+               [](OpBuilder &b, Location l, ValueRange args) {
+                 Value p = arith::MulFOp::create(b, l, args[0], args[1]);
+                 Value s = arith::AddFOp::create(b, l, args[2], p);
+                 linalg::YieldOp::create(b, l, s);
+               })
+               .getResult(0);
+    } else {
+      // y2[m, n] += x2[m, k] * w[n, k]
+      AffineExpr dm, dn, dk;
+      bindDims(ctx, dm, dn, dk);
+      auto maps = rewriter.getAffineMapArrayAttr(
+          {AffineMap::get(3, 0, {dm, dk}, ctx),
+           AffineMap::get(3, 0, {dn, dk}, ctx),
+           AffineMap::get(3, 0, {dm, dn}, ctx)});
+      y2 = linalg::MatmulOp::create(
+               rewriter, loc, TypeRange{init.getType()},
+               ValueRange{x2, adaptor.getWeight()}, ValueRange{init},
+               ArrayRef<NamedAttribute>{
+                   rewriter.getNamedAttr("indexing_maps", maps)})
+               .getResult(0);
+    }
 
     // Back to the input's leading shape.
     Value y = y2;
@@ -119,12 +195,13 @@ struct LinearToMatmul : public OpConversionPattern<LinearOp> {
 
 struct ConvertSqzToLinalgPass
     : public mlir::sqz::impl::ConvertSqzToLinalgBase<ConvertSqzToLinalgPass> {
+  using Base::Base;
   void runOnOperation() override {
     ConversionTarget target(getContext());
     target.addIllegalDialect<SqzDialect>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
     RewritePatternSet patterns(&getContext());
-    populateSqzToLinalgPatterns(patterns);
+    populateSqzToLinalgPatterns(patterns, transposeWeights);
     if (failed(applyPartialConversion(getOperation(), target,
                                       std::move(patterns))))
       signalPassFailure();
@@ -132,6 +209,7 @@ struct ConvertSqzToLinalgPass
 };
 } // namespace
 
-void mlir::sqz::populateSqzToLinalgPatterns(RewritePatternSet &patterns) {
-  patterns.add<LinearToMatmul>(patterns.getContext());
+void mlir::sqz::populateSqzToLinalgPatterns(RewritePatternSet &patterns,
+                                            bool transposeWeights) {
+  patterns.add<LinearToMatmul>(patterns.getContext(), transposeWeights);
 }

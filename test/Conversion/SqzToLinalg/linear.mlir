@@ -1,4 +1,5 @@
 // RUN: sqz-opt %s --split-input-file --convert-sqz-to-linalg | FileCheck %s
+// RUN: sqz-opt %s --split-input-file --convert-sqz-to-linalg=transpose-weights | FileCheck %s --check-prefix=TW
 
 // CHECK-DAG: #[[$MX:.*]] = affine_map<(d0, d1, d2) -> (d0, d2)>
 // CHECK-DAG: #[[$MW:.*]] = affine_map<(d0, d1, d2) -> (d1, d2)>
@@ -62,4 +63,24 @@ func.func @dynamic_rows(%x: tensor<?x5x4xf32>) -> tensor<?x5x2xf32> {
   %w = arith.constant dense<1.0> : tensor<2x4xf32>
   %y = sqz.linear %x, %w : tensor<?x5x4xf32>, tensor<2x4xf32> -> tensor<?x5x2xf32>
   return %y : tensor<?x5x2xf32>
+}
+
+// -----
+
+// With transpose-weights the constant is transposed at compile time ([out, in] -> [in, out])
+// and the contraction runs over (m, k, n), n innermost.
+// TW-DAG: #[[$TX:.*]] = affine_map<(d0, d1, d2) -> (d0, d1)>
+// TW-DAG: #[[$TW:.*]] = affine_map<(d0, d1, d2) -> (d1, d2)>
+// TW-DAG: #[[$TY:.*]] = affine_map<(d0, d1, d2) -> (d0, d2)>
+// TW-LABEL: func.func @transposed
+// TW: %[[WT:.*]] = arith.constant dense_resource<sqz_weight_t> : tensor<3x2xf32>
+// TW: linalg.generic {indexing_maps = [#[[$TX]], #[[$TW]], #[[$TY]]], iterator_types = ["parallel", "reduction", "parallel"]} ins(%{{.*}}, %[[WT]] : tensor<1x3xf32>, tensor<3x2xf32>)
+// TW: arith.mulf
+// TW: arith.addf
+// TW: sqz_weight_t: "0x08000000000080400000A0400000C0400000E0400000004100001041"
+func.func @transposed(%x: tensor<1x3xf32>) -> tensor<1x2xf32> {
+  // [[4, 6, 8], [5, 7, 9]] transposed is [[4, 5], [6, 7], [8, 9]].
+  %w = arith.constant dense<[[4.0, 6.0, 8.0], [5.0, 7.0, 9.0]]> : tensor<2x3xf32>
+  %y = sqz.linear %x, %w : tensor<1x3xf32>, tensor<2x3xf32> -> tensor<1x2xf32>
+  return %y : tensor<1x2xf32>
 }

@@ -44,4 +44,41 @@ def SqzCPUEmitCABI : Pass<"sqz-cpu-emit-c-abi", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 
+def SqzCPUFuseElementwise : Pass<"sqz-cpu-fuse-elementwise", "::mlir::func::FuncOp"> {
+  let summary = "Fuse elementwise producers into consumers, but never into reductions";
+  let description = [{
+    Upstream `linalg-fuse-elementwise-ops` also fuses an elementwise producer into a consumer
+    with reduction loops, which recomputes the producer once per reduction-free loop
+    iteration: a GELU feeding a linear would run `out` times per element. This pass applies
+    the same fusion patterns (plus their cleanups) with a control that refuses consumers that
+    have reduction loops, so elementwise chains fuse among themselves and each contraction
+    reads materialized inputs.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect", "::mlir::affine::AffineDialect"];
+}
+
+def SqzCPUTileContractions : Pass<"sqz-cpu-tile-contractions", "::mlir::func::FuncOp"> {
+  let summary = "Cache-block (m, k, n) contractions for the CPU";
+  let description = [{
+    Tiles every `linalg.generic` whose loops are (parallel m, reduction k, parallel n) — the
+    form `convert-sqz-to-linalg{transpose-weights}` produces — into blocks of `tile-k` × `tile-n`
+    of the [in, out] weight, with the n-block loop outermost. Each weight block is then reused
+    from cache by every row m, and each output block is finished before the next starts. The
+    innermost loop stays the contiguous n loop, which LLVM vectorizes.
+
+    ```mlir
+    %y = linalg.generic {iterator_types = ["parallel", "reduction", "parallel"], ...}
+           ins(%x, %wt : tensor<128x4096xf32>, tensor<4096x4096xf32>) ...
+    ```
+    becomes `scf.for %n` (step tile-n) { `scf.for %k` (step tile-k) { the same generic on
+    `tensor.extract_slice`s } }.
+  }];
+  let options = [
+    Option<"tileK", "tile-k", "int64_t", /*default=*/"128", "Block size along k (rows of the [in, out] weight)">,
+    Option<"tileN", "tile-n", "int64_t", /*default=*/"256", "Block size along n (output columns)">
+  ];
+  let dependentDialects = ["::mlir::scf::SCFDialect", "::mlir::tensor::TensorDialect",
+                           "::mlir::affine::AffineDialect", "::mlir::arith::ArithDialect"];
+}
+
 #endif // SQZ_TARGET_CPU_PASSES_TD
