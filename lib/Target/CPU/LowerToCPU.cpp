@@ -20,7 +20,7 @@ void mlir::sqz::buildLowerToCPUPipeline(OpPassManager &pm,
   // Upstream passes are named textually: their textual names are the stable interface
   // across MLIR releases (the C++ factory names are not).
   std::string pipeline = llvm::formatv(
-      "sqz-strip-observe,convert-sqz-to-linalg{{transpose-weights},canonicalize,cse,"
+      "sqz-strip-observe,sqz-lower-moe,convert-sqz-to-linalg{{transpose-weights},canonicalize,cse,"
       "func.func(convert-elementwise-to-linalg,sqz-cpu-fuse-elementwise,"
       "sqz-cpu-tile-contractions,canonicalize),"
       "sqz-cpu-prepare-entry{{entry={0}},"

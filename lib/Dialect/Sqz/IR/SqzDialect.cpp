@@ -13,6 +13,8 @@
 #include "mlir/IR/OpImplementation.h"
 #include "llvm/ADT/TypeSwitch.h"
 
+#include <cmath>
+
 using namespace mlir;
 using namespace mlir::sqz;
 
@@ -210,4 +212,88 @@ void ObserveOp::getEffects(
   // Recording statistics is a side effect: taps must be neither CSE'd nor
   // dropped while calibration still needs them.
   effects.emplace_back(MemoryEffects::Write::get());
+}
+
+//===----------------------------------------------------------------------===//
+// MoEOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult MoEOp::verify() {
+  RankedTensorType xTy = getInput().getType();
+  Type elt = xTy.getElementType();
+  if (!isa<FloatType>(elt))
+    return emitOpError() << "input must be a float tensor, got " << xTy;
+  if (xTy.getRank() < 1)
+    return emitOpError() << "input must have rank >= 1";
+  if (getResult().getType() != xTy)
+    return emitOpError() << "result type " << getResult().getType()
+                         << " must equal the input type " << xTy;
+
+  auto checkStacked = [&](Value v, StringRef name, int64_t e, int64_t out,
+                          int64_t in) -> LogicalResult {
+    auto ty = cast<RankedTensorType>(v.getType());
+    if (ty.getElementType() != elt)
+      return emitOpError() << name << " element type " << ty.getElementType()
+                           << " differs from the input's " << elt;
+    SmallVector<int64_t> want = {e, out};
+    if (in >= 0)
+      want.push_back(in);
+    if (ty.getShape() != ArrayRef<int64_t>(want)) {
+      InFlightDiagnostic d = emitOpError() << name << " must have shape [";
+      llvm::interleave(want, d, [&](int64_t s) { d << s; }, ", ");
+      return d << "], got " << ty;
+    }
+    if (!matchPattern(v, m_Constant()))
+      return emitOpError() << name << " must be produced by a constant op";
+    return success();
+  };
+
+  auto fc1Ty = getFc1().getType();
+  if (fc1Ty.getRank() != 3 || !fc1Ty.hasStaticShape())
+    return emitOpError() << "fc1 must be a static [experts, inter, hidden] "
+                            "tensor, got "
+                         << fc1Ty;
+  int64_t e = getNumExperts(), inter = getInterSize(), hidden = getHiddenSize();
+  if (e < 1)
+    return emitOpError() << "needs at least one expert";
+  int64_t xHidden = xTy.getDimSize(xTy.getRank() - 1);
+  if (!ShapedType::isDynamic(xHidden) && xHidden != hidden)
+    return emitOpError() << "input hidden size " << xHidden
+                         << " differs from fc1's " << hidden;
+  if (failed(checkStacked(getFc1(), "fc1", e, inter, hidden)) ||
+      failed(checkStacked(getFc2(), "fc2", e, hidden, inter)))
+    return failure();
+  if (getFc3() && failed(checkStacked(getFc3(), "fc3", e, inter, hidden)))
+    return failure();
+  if (getFc3Bias() && !getFc3())
+    return emitOpError() << "fc3_bias needs fc3";
+  if (getFc1Bias() && failed(checkStacked(getFc1Bias(), "fc1_bias", e, inter, -1)))
+    return failure();
+  if (getFc2Bias() && failed(checkStacked(getFc2Bias(), "fc2_bias", e, hidden, -1)))
+    return failure();
+  if (getFc3Bias() && failed(checkStacked(getFc3Bias(), "fc3_bias", e, inter, -1)))
+    return failure();
+
+  auto logitsTy = getRouterLogits().getType();
+  if (logitsTy.getElementType() != elt)
+    return emitOpError() << "router_logits element type "
+                         << logitsTy.getElementType() << " differs from the "
+                         << "input's " << elt;
+  if (logitsTy.getRank() != 2 || logitsTy.getDimSize(1) != e)
+    return emitOpError() << "router_logits must be [tokens, " << e
+                         << "], got " << logitsTy;
+  if (xTy.hasStaticShape() && !ShapedType::isDynamic(logitsTy.getDimSize(0)) &&
+      logitsTy.getDimSize(0) * hidden != xTy.getNumElements())
+    return emitOpError() << "router_logits has " << logitsTy.getDimSize(0)
+                         << " token rows but the input has "
+                         << xTy.getNumElements() / hidden;
+  if (getTopK() > e)
+    return emitOpError() << "top_k " << getTopK() << " exceeds the "
+                         << e << " experts";
+  double cf = getCapacityFactor().convertToDouble();
+  if (!(cf >= 0.0) || std::isinf(cf))
+    return emitOpError() << "capacity_factor must be finite and >= 0 (0 = "
+                            "dropless), got "
+                         << cf;
+  return success();
 }

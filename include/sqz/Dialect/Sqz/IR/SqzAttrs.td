@@ -60,6 +60,19 @@ def Sqz_SparsityAttr : AttrDef<Sqz_Dialect, "Sparsity"> {
   let genVerifyDecl = 1;
 }
 
+def Sqz_MoEActivation : I32EnumAttr<"MoEActivation", "expert FFN activation", [
+    I32EnumAttrCase<"Identity", 0, "identity">,
+    I32EnumAttrCase<"Relu", 1, "relu">,
+    I32EnumAttrCase<"Gelu", 2, "gelu">,
+    I32EnumAttrCase<"GeluTanh", 3, "gelu_tanh">,
+    I32EnumAttrCase<"Silu", 4, "silu">
+  ]> {
+  let cppNamespace = "::mlir::sqz";
+  let genSpecializedAttr = 0;
+}
+
+def Sqz_MoEActivationAttr : EnumAttr<Sqz_Dialect, Sqz_MoEActivation, "moe_activation">;
+
 def Sqz_ObserveStat : I32BitEnumAttr<"ObserveStat", "calibration statistics of a tap", [
     I32BitEnumAttrCaseBit<"SumSq", 0, "sumsq">,
     I32BitEnumAttrCaseBit<"AbsMax", 1, "absmax">,

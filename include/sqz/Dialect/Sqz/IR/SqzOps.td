@@ -68,4 +68,58 @@ def Sqz_ObserveOp : Sqz_Op<"observe", [
   let hasVerifier = 1;
 }
 
+def Sqz_MoEOp : Sqz_Op<"moe", [Pure, AttrSizedOperandSegments]> {
+  let summary = "a whole mixture-of-experts FFN: routing, top-k, experts, weighted combine";
+  let description = [{
+    Computes, for every token row t of `input` (all dimensions but the last are tokens):
+
+    ```
+    p[t, :]   = softmax(router_logits[t, :])                 over the E experts
+    sel[t, e] = e is among the top_k largest p[t, :]         (ties: the higher index wins)
+    g[t, e]   = sel ? p[t, e] : 0,  divided by sum_e g[t, e] when normalize_routing
+    h_e(x)    = act(x·fc1[e]ᵀ + fc1_bias[e])  ⊙ (x·fc3[e]ᵀ + fc3_bias[e])   (fc3: gated FFN)
+    y[t]      = sum_e g[t, e] · (h_e(x[t])·fc2[e]ᵀ + fc2_bias[e])
+    ```
+
+    Expert weights are stacked constants in the [out, in] convention of `sqz.linear`:
+    `fc1` [E, I, H], optional `fc3` [E, I, H] (the gate of a SwiGLU/GeGLU expert), `fc2` [E, H, I];
+    biases [E, I], [E, I], [E, H]. The router itself (a linear producing `router_logits`
+    [T, E]) stays an `sqz.linear`, so it is compressed like any other layer.
+    `capacity_factor` > 0 bounds the tokens an expert takes to
+    ceil(capacity_factor · T · top_k / E) (dropped tokens get no contribution from it);
+    0 means dropless. `sqz-lower-moe` lowers the op.
+
+    ```mlir
+    %y = sqz.moe %x, %logits, %w1, %w2 fc3 %w3 {top_k = 2, activation = silu, normalize_routing}
+           : (tensor<4x16xf32>, tensor<4x8xf32>, tensor<8x32x16xf32>, tensor<8x16x32xf32>, tensor<8x32x16xf32>) -> tensor<4x16xf32>
+    ```
+  }];
+  let arguments = (ins
+    AnyRankedTensor:$input,
+    AnyRankedTensor:$router_logits,
+    AnyRankedTensor:$fc1,
+    AnyRankedTensor:$fc2,
+    Optional<AnyRankedTensor>:$fc3,
+    Optional<AnyRankedTensor>:$fc1_bias,
+    Optional<AnyRankedTensor>:$fc2_bias,
+    Optional<AnyRankedTensor>:$fc3_bias,
+    ConfinedAttr<I64Attr, [IntMinValue<1>]>:$top_k,
+    Sqz_MoEActivationAttr:$activation,
+    UnitAttr:$normalize_routing,
+    DefaultValuedAttr<F64Attr, "0.0">:$capacity_factor
+  );
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $router_logits `,` $fc1 `,` $fc2
+    (`fc3` $fc3^)? (`fc1_bias` $fc1_bias^)? (`fc2_bias` $fc2_bias^)? (`fc3_bias` $fc3_bias^)?
+    attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    int64_t getNumExperts() { return getFc1().getType().getDimSize(0); }
+    int64_t getHiddenSize() { return getFc1().getType().getDimSize(2); }
+    int64_t getInterSize() { return getFc1().getType().getDimSize(1); }
+  }];
+}
+
 #endif // SQZ_DIALECT_SQZ_IR_SQZOPS_TD

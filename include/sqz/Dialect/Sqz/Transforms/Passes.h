@@ -7,6 +7,9 @@
 #ifndef SQZ_DIALECT_SQZ_TRANSFORMS_PASSES_H
 #define SQZ_DIALECT_SQZ_TRANSFORMS_PASSES_H
 
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Pass/Pass.h"
 #include "mlir/Pass/PassManager.h"
 
