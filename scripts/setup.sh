@@ -9,7 +9,33 @@ PKGS=(
   libonnx-dev libprotobuf-dev protobuf-compiler libonnx-testdata
   python3-onnx python3-numpy python3-torch python3-yaml python3-pytest
   libgtest-dev libgmock-dev libbenchmark-dev libeigen3-dev pybind11-dev zlib1g-dev libzstd-dev
+  time
 )
+
+# onnxruntime-node (npm), the reference runtime of test/realmodels, into third_party/ort/
+# (gitignored). Optional: without node/npm or a reachable registry setup only warns, and the
+# tests that need it skip (lit feature `ort`).
+ORT_VERSION=1.30.0
+install_ort() {
+  local dir
+  dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/third_party/ort"
+  if grep -qs "\"version\": \"$ORT_VERSION\"" "$dir/node_modules/onnxruntime-node/package.json"; then
+    return 0
+  fi
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    echo "setup: warning: node/npm not found; onnxruntime-node not installed (test/realmodels ORT checks will skip)"
+    return 0
+  fi
+  echo "setup: installing onnxruntime-node@$ORT_VERSION into $dir"
+  mkdir -p "$dir"
+  # --ignore-scripts: the postinstall script downloads extra binaries (fails offline); the CPU
+  # binding for linux-x64 is part of the package.
+  if ! (cd "$dir" && timeout 600 npm install --ignore-scripts --save-exact --no-audit --no-fund \
+        --loglevel=error "onnxruntime-node@$ORT_VERSION" >/dev/null 2>&1); then
+    echo "setup: warning: npm install onnxruntime-node@$ORT_VERSION failed (registry unreachable?); test/realmodels ORT checks will skip"
+  fi
+  return 0
+}
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -20,6 +46,7 @@ done
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "setup: all ${#PKGS[@]} packages present"
+  install_ort
   exit 0
 fi
 
@@ -28,4 +55,5 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 echo "setup: installing ${missing[*]}"
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+install_ort
 echo "setup: done"

@@ -1,9 +1,12 @@
 //===- GraphImporter.cpp - ONNX graph to sqz graph IR ----------------------===//
 //
 // The importer driver. In order:
-//   1. support scan: every unsupported op/opset/dtype (and external data) is collected and
-//      reported together, one error per distinct problem;
+//   1. support scan: every unsupported op/opset/dtype is collected and reported together, one
+//      error per distinct problem;
 //   2. input shapes: `--input-shape` pins are applied, remaining dynamic dims are errors;
+//      external data: the files of external tensors are checked (inside the model's folder, big
+//      enough) and mapped; small ones are copied into the ModelProto, big initializers stay
+//      mapped and become constants without a copy;
 //   3. the ONNX checker and strict shape inference (OnnxModel.cpp, the exception boundary);
 //   4. IR construction: graph inputs become `func.func @main` arguments, initializers and
 //      Constant outputs become import-time `HostTensor`s materialized as `arith.constant` on
@@ -14,6 +17,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "GraphImporter.h"
+#include "ModelFixups.h"
 #include "OnnxModel.h"
 
 #include "sqz/Dialect/Sqz/IR/SqzDialect.h"
@@ -33,11 +37,18 @@
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringSet.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
 
 #include <algorithm>
 #include <cstring>
 #include <deque>
+
+#if defined(__unix__)
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
 
 using namespace mlir;
 using namespace mlir::sqz;
@@ -62,7 +73,12 @@ Type mlir::sqz::import::getElementType(MLIRContext *context, int32_t dtype) {
     return b.getI32Type();
   case onnx::TensorProto::INT8:
   case onnx::TensorProto::UINT8:
+  case kOnnxInt4:  // 4-bit codes are unpacked into i8 (QuantizeOps.cpp)
+  case kOnnxUInt4:
     return b.getI8Type();
+  case onnx::TensorProto::INT16:
+  case onnx::TensorProto::UINT16:
+    return b.getI16Type();
   case onnx::TensorProto::BOOL:
     return b.getI1Type();
   default:
@@ -79,10 +95,14 @@ int64_t mlir::sqz::import::getDTypeSize(int32_t dtype) {
   case onnx::TensorProto::INT32:
     return 4;
   case onnx::TensorProto::FLOAT16:
+  case onnx::TensorProto::INT16:
+  case onnx::TensorProto::UINT16:
     return 2;
   case onnx::TensorProto::INT8:
   case onnx::TensorProto::UINT8:
   case onnx::TensorProto::BOOL:
+  case kOnnxInt4: // one byte per element in a HostTensor (unpacked by readTensorProto)
+  case kOnnxUInt4:
     return 1;
   default:
     return 0;
@@ -90,6 +110,10 @@ int64_t mlir::sqz::import::getDTypeSize(int32_t dtype) {
 }
 
 std::string mlir::sqz::import::getDTypeName(int32_t dtype) {
+  if (dtype == kOnnxInt4)
+    return "int4";
+  if (dtype == kOnnxUInt4)
+    return "uint4";
   if (onnx::TensorProto::DataType_IsValid(dtype))
     return llvm::StringRef(
                onnx::TensorProto::DataType_Name(static_cast<onnx::TensorProto::DataType>(dtype)))
@@ -102,7 +126,10 @@ bool mlir::sqz::import::isFloatDType(int32_t dtype) {
          dtype == onnx::TensorProto::DOUBLE;
 }
 
-bool mlir::sqz::import::isUnsignedDType(int32_t dtype) { return dtype == onnx::TensorProto::UINT8; }
+bool mlir::sqz::import::isUnsignedDType(int32_t dtype) {
+  return dtype == onnx::TensorProto::UINT8 || dtype == onnx::TensorProto::UINT16 ||
+         dtype == kOnnxUInt4;
+}
 
 //===----------------------------------------------------------------------===//
 // HostTensor
@@ -163,9 +190,15 @@ int64_t HostTensor::getInt(int64_t index) const {
   case onnx::TensorProto::INT32:
     return loadAs<int32_t>(data, index);
   case onnx::TensorProto::INT8:
+  case kOnnxInt4:
     return loadAs<int8_t>(data, index);
   case onnx::TensorProto::UINT8:
+  case kOnnxUInt4:
     return loadAs<uint8_t>(data, index);
+  case onnx::TensorProto::INT16:
+    return loadAs<int16_t>(data, index);
+  case onnx::TensorProto::UINT16:
+    return loadAs<uint16_t>(data, index);
   case onnx::TensorProto::BOOL:
     return loadAs<uint8_t>(data, index) != 0;
   default:
@@ -200,9 +233,15 @@ void HostTensor::setInt(int64_t index, int64_t value) {
   case onnx::TensorProto::INT32:
     return storeAs<int32_t>(bytes, index, static_cast<int32_t>(value));
   case onnx::TensorProto::INT8:
+  case kOnnxInt4:
     return storeAs<int8_t>(bytes, index, static_cast<int8_t>(value));
   case onnx::TensorProto::UINT8:
+  case kOnnxUInt4:
     return storeAs<uint8_t>(bytes, index, static_cast<uint8_t>(value));
+  case onnx::TensorProto::INT16:
+    return storeAs<int16_t>(bytes, index, static_cast<int16_t>(value));
+  case onnx::TensorProto::UINT16:
+    return storeAs<uint16_t>(bytes, index, static_cast<uint16_t>(value));
   case onnx::TensorProto::BOOL:
     return storeAs<uint8_t>(bytes, index, value != 0);
   default:
@@ -253,6 +292,27 @@ FailureOr<HostTensor> mlir::sqz::import::readTensorProto(const onnx::TensorProto
     numElements *= dim;
   }
 
+  if (dtype == kOnnxInt4 || dtype == kOnnxUInt4) {
+    // Two 4-bit values per byte, low nibble first, in raw_data or one byte per int32_data value.
+    int64_t packedBytes = (numElements + 1) / 2;
+    int64_t available = proto.has_raw_data() ? static_cast<int64_t>(proto.raw_data().size())
+                                             : proto.int32_data_size();
+    if (available != packedBytes) {
+      error = "tensor '" + name + "' has " + std::to_string(available) + " packed " +
+              getDTypeName(dtype) + " bytes, its shape needs " + std::to_string(packedBytes);
+      return failure();
+    }
+    HostTensor tensor = HostTensor::allocate(name, dtype, shape);
+    for (int64_t i = 0; i < numElements; ++i) {
+      uint8_t byte = proto.has_raw_data()
+                         ? static_cast<uint8_t>(proto.raw_data()[i / 2])
+                         : static_cast<uint8_t>(proto.int32_data(static_cast<int>(i / 2)));
+      int64_t nibble = (i % 2 ? byte >> 4 : byte) & 0xF;
+      tensor.setInt(i, dtype == kOnnxInt4 && nibble >= 8 ? nibble - 16 : nibble);
+    }
+    return tensor;
+  }
+
   if (proto.has_raw_data()) {
     const std::string &raw = proto.raw_data();
     if (static_cast<int64_t>(raw.size()) != numElements * elementSize) {
@@ -292,7 +352,11 @@ FailureOr<HostTensor> mlir::sqz::import::readTensorProto(const onnx::TensorProto
         },
         error);
     break;
-  default: // int32, int8, uint8, bool all live in int32_data.
+  case onnx::TensorProto::UINT16:
+    // uint16 values live in int32_data (like int16), as their unsigned value.
+    copied = copyTypedField(proto.int32_data(), tensor, setInt, error);
+    break;
+  default: // int32, int16, int8, uint8, bool all live in int32_data.
     copied = copyTypedField(proto.int32_data(), tensor, setInt, error);
     break;
   }
@@ -376,10 +440,12 @@ namespace mlir::sqz::import {
 
 class GraphImporter {
 public:
+  /// `modelDir`: the folder of the model file, where external data lives (empty when the model
+  /// was not read from a file).
   GraphImporter(MLIRContext *context, onnx::ModelProto &model, StringRef fileName,
-                const OnnxImportOptions &options)
-      : context(context), model(model), fileName(fileName.str()), options(options),
-        builder(context) {}
+                StringRef modelDir, const OnnxImportOptions &options)
+      : context(context), model(model), fileName(fileName.str()), modelDir(modelDir.str()),
+        options(options), builder(context) {}
 
   OwningOpRef<ModuleOp> run();
 
@@ -396,8 +462,11 @@ public:
     return it == values.end() ? nullptr : &it->second;
   }
   void define(StringRef name, ValueEntry entry) {
-    if (!name.empty())
-      values[name] = entry;
+    if (name.empty())
+      return;
+    values[name] = entry;
+    if (entry.constant)
+      constantUses[entry.constant] += remainingUses.lookup(name);
   }
   const HostTensor *addConstant(HostTensor tensor) {
     constants.push_back(std::move(tensor));
@@ -409,7 +478,11 @@ public:
 private:
   LogicalResult scanSupport();
   LogicalResult pinInputShapes();
+  LogicalResult loadExternalData();
   LogicalResult validateModel();
+  FailureOr<HostTensor> readInitializer(onnx::TensorProto &proto, std::string &error);
+  /// Counts down the uses of a node input; frees the data of a constant nobody needs any more.
+  void consumeUse(StringRef name);
   OwningOpRef<ModuleOp> buildModule();
 
   int64_t getOpsetVersion(StringRef domain) const;
@@ -420,10 +493,24 @@ private:
   MLIRContext *context;
   onnx::ModelProto &model;
   std::string fileName;
+  std::string modelDir;
   const OnnxImportOptions &options;
   OpBuilder builder;
   llvm::StringMap<ValueEntry> values;
   std::deque<HostTensor> constants;
+  /// Big external initializers: their bytes in a mapped file (kept alive by `file`).
+  struct ExternalTensor {
+    ArrayRef<char> data;
+    std::shared_ptr<llvm::MemoryBuffer> file;
+  };
+  DenseMap<const onnx::TensorProto *, ExternalTensor> externalTensors;
+  /// The mapped external data files (read-only file mappings).
+  SmallVector<std::shared_ptr<llvm::MemoryBuffer>> externalFiles;
+  /// Node inputs and graph outputs not imported yet, per value name, and per constant the sum
+  /// over the names that stand for it: a constant whose count drops to zero is freed (a weight
+  /// only used transposed does not stay in memory next to its transposed copy).
+  llvm::StringMap<unsigned> remainingUses;
+  DenseMap<const HostTensor *, unsigned> constantUses;
   DenseMap<const HostTensor *, Value> materialized;
 };
 
@@ -479,14 +566,6 @@ LogicalResult GraphImporter::scanSupport() {
                  "tensor");
   };
   auto checkTensor = [&](const onnx::TensorProto &tensor, StringRef what, Location loc) {
-    if (tensor.data_location() == onnx::TensorProto::EXTERNAL) {
-      problems.add("external", loc,
-                   "tensor '" + tensor.name() +
-                       "' keeps its data in an external file; external data is not "
-                       "supported yet",
-                   "tensor");
-      return;
-    }
     checkDType(tensor.data_type(), what, tensor.name(), loc);
   };
   auto checkValueInfo = [&](const onnx::ValueInfoProto &info, StringRef what) {
@@ -499,7 +578,17 @@ LogicalResult GraphImporter::scanSupport() {
                        "': only tensors are supported");
       return;
     }
-    checkDType(info.type().tensor_type().elem_type(), what, info.name(), loc);
+    int32_t dtype = info.type().tensor_type().elem_type();
+    if ((dtype == kOnnxInt4 || dtype == kOnnxUInt4) &&
+        !getInitializerNames().contains(info.name())) {
+      // 4-bit tensors exist only inside the model (initializers, Q/DQ results).
+      problems.add("dtype:" + std::to_string(dtype), loc,
+                   "unsupported ONNX dtype '" + getDTypeName(dtype) + "' of " + what.str() +
+                       " '" + info.name() + "' (4-bit tensors must be initializers)",
+                   "tensor");
+      return;
+    }
+    checkDType(dtype, what, info.name(), loc);
   };
 
   for (int i = 0, e = graph.node_size(); i < e; ++i) {
@@ -635,10 +724,304 @@ LogicalResult GraphImporter::pinInputShapes() {
   return success(ok);
 }
 
+/// External tensors at most this big are copied into the ModelProto (shape inference may need
+/// their values, e.g. a Reshape shape); bigger initializers stay in the mapped file.
+static constexpr size_t kInlineExternalBytes = 64 * 1024;
+
+/// Asks the kernel to drop the whole pages of `data`, which must lie in a read-only file mapping:
+/// they fault back in from the file if they are read again, so this only lowers the resident set.
+static void dropMappedPages(ArrayRef<char> data) {
+#if defined(__unix__) && defined(MADV_DONTNEED)
+  static const uintptr_t pageSize = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  uintptr_t begin = (reinterpret_cast<uintptr_t>(data.data()) + pageSize - 1) & ~(pageSize - 1);
+  uintptr_t end = (reinterpret_cast<uintptr_t>(data.data()) + data.size()) & ~(pageSize - 1);
+  if (end > begin)
+    (void)madvise(reinterpret_cast<void *>(begin), end - begin, MADV_DONTNEED);
+#else
+  (void)data;
+#endif
+}
+
+LogicalResult GraphImporter::loadExternalData() {
+  // Initializers, and tensors in node attributes (Constant values), that live in a file.
+  SmallVector<std::pair<onnx::TensorProto *, bool>> tensors; // (tensor, is an attribute)
+  onnx::GraphProto &graph = *model.mutable_graph();
+  for (onnx::TensorProto &tensor : *graph.mutable_initializer())
+    if (tensor.data_location() == onnx::TensorProto::EXTERNAL)
+      tensors.push_back({&tensor, false});
+  for (onnx::NodeProto &node : *graph.mutable_node())
+    for (onnx::AttributeProto &attr : *node.mutable_attribute())
+      if (attr.has_t() && attr.t().data_location() == onnx::TensorProto::EXTERNAL)
+        tensors.push_back({attr.mutable_t(), true});
+  if (tensors.empty())
+    return success();
+
+  bool ok = true;
+  SmallString<256> realDir;
+  std::error_code dirError;
+  if (!modelDir.empty())
+    dirError = llvm::sys::fs::real_path(modelDir, realDir);
+  llvm::StringMap<std::shared_ptr<llvm::MemoryBuffer>> files; // by real path
+  for (auto [proto, isAttribute] : tensors) {
+    const std::string &name = proto->name();
+    std::string location, offsetText, lengthText;
+    bool hasOffset = false, hasLength = false;
+    for (const onnx::StringStringEntryProto &entry : proto->external_data()) {
+      if (entry.key() == "location")
+        location = entry.value();
+      else if (entry.key() == "offset")
+        offsetText = entry.value(), hasOffset = true;
+      else if (entry.key() == "length")
+        lengthText = entry.value(), hasLength = true;
+    }
+    auto fail = [&]() {
+      ok = false;
+      return mlir::emitError(getNameLoc(name)) << "external data of tensor '" << name << "': ";
+    };
+    if (location.empty()) {
+      fail() << "no 'location' entry names its file";
+      continue;
+    }
+    if (modelDir.empty()) {
+      fail() << "file '" << location << "': the model was not read from a file, so there is no "
+             << "folder to find its external data in";
+      continue;
+    }
+    if (dirError) {
+      fail() << "cannot resolve the model's folder '" << modelDir << "': " << dirError.message();
+      continue;
+    }
+    // The security boundary: external data must be inside the model's folder.
+    StringRef locationRef(location);
+    if (llvm::sys::path::is_absolute(locationRef) || locationRef.starts_with("/") ||
+        locationRef.starts_with("\\")) {
+      fail() << "file '" << location << "' is an absolute path; external data must be in the "
+             << "model's folder '" << realDir << "' (give it relative to the model)";
+      continue;
+    }
+    SmallVector<StringRef> components;
+    locationRef.split(components, '/');
+    if (llvm::any_of(components, [](StringRef part) {
+          return part == ".." || part.contains("\\..") || part.starts_with("..\\");
+        })) {
+      fail() << "file '" << location << "' has a '..' component; external data must be in the "
+             << "model's folder '" << realDir << "'";
+      continue;
+    }
+    SmallString<256> path(modelDir);
+    llvm::sys::path::append(path, location);
+    SmallString<256> realPath;
+    if (std::error_code ec = llvm::sys::fs::real_path(path, realPath)) {
+      fail() << "cannot open file '" << path << "': " << ec.message();
+      continue;
+    }
+    StringRef realPathRef(realPath);
+    bool inside = realPathRef.starts_with(realDir) &&
+                  (StringRef(realDir).ends_with("/") ||
+                   realPathRef.drop_front(realDir.size()).starts_with("/"));
+    if (!inside) {
+      fail() << "file '" << location << "' resolves to '" << realPath
+             << "', outside the model's folder '" << realDir << "' (a symbolic link?)";
+      continue;
+    }
+    if (!llvm::sys::fs::is_regular_file(realPath)) {
+      fail() << "file '" << path << "' is not a regular file";
+      continue;
+    }
+    std::shared_ptr<llvm::MemoryBuffer> &file = files[realPath];
+    if (!file) {
+      llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> buffer = llvm::MemoryBuffer::getFile(
+          realPath, /*IsText=*/false, /*RequiresNullTerminator=*/false, /*IsVolatile=*/false);
+      if (std::error_code ec = buffer.getError()) {
+        files.erase(realPath);
+        fail() << "cannot read file '" << path << "': " << ec.message();
+        continue;
+      }
+      file = std::shared_ptr<llvm::MemoryBuffer>(std::move(*buffer));
+      externalFiles.push_back(file);
+    }
+    uint64_t fileSize = file->getBufferSize();
+    uint64_t offset = 0, length = 0;
+    if (hasOffset && StringRef(offsetText).getAsInteger(10, offset)) {
+      fail() << "'offset' of file '" << location << "' is not a byte count: '" << offsetText
+             << "'";
+      continue;
+    }
+    if (hasLength && StringRef(lengthText).getAsInteger(10, length)) {
+      fail() << "'length' of file '" << location << "' is not a byte count: '" << lengthText
+             << "'";
+      continue;
+    }
+    if (offset > fileSize) {
+      fail() << "offset " << offset << " is beyond the end of file '" << path << "' ("
+             << fileSize << " bytes)";
+      continue;
+    }
+    if (!hasLength)
+      length = fileSize - offset;
+    if (length > fileSize - offset) {
+      fail() << "bytes " << offset << " to " << offset + length << " (offset + length) are beyond "
+             << "the end of file '" << path << "' (" << fileSize << " bytes)";
+      continue;
+    }
+    int64_t elementSize = getDTypeSize(proto->data_type());
+    if (elementSize == 0)
+      continue; // an unsupported dtype, reported when the tensor is read
+    uint64_t numElements = 1;
+    bool shapeOk = true;
+    for (int64_t dim : proto->dims()) {
+      shapeOk &= dim >= 0 && (dim == 0 || numElements <= (uint64_t(1) << 48) / dim);
+      if (!shapeOk)
+        break;
+      numElements *= static_cast<uint64_t>(dim);
+    }
+    if (!shapeOk) {
+      fail() << "the tensor has an invalid shape";
+      continue;
+    }
+    // 4-bit codes are packed two to a byte in the file (and unpacked by readTensorProto).
+    bool packed = proto->data_type() == kOnnxInt4 || proto->data_type() == kOnnxUInt4;
+    uint64_t expected =
+        packed ? (numElements + 1) / 2 : numElements * static_cast<uint64_t>(elementSize);
+    if (length != expected) {
+      InFlightDiagnostic diag = fail();
+      if (hasLength)
+        diag << "length " << length << " of its data in file '" << path << "'";
+      else
+        diag << "the rest of file '" << path << "' after offset " << offset << " is " << length
+             << " bytes, which";
+      diag << " does not match the tensor: " << getDTypeName(proto->data_type()) << "[";
+      llvm::interleave(proto->dims(), diag, ",");
+      diag << "] needs " << expected << " bytes";
+      continue;
+    }
+    ArrayRef<char> data(file->getBufferStart() + offset, static_cast<size_t>(length));
+    if (isAttribute || packed || length <= kInlineExternalBytes) {
+      proto->set_raw_data(data.data(), data.size());
+      proto->clear_external_data();
+      proto->set_data_location(onnx::TensorProto::DEFAULT);
+      continue;
+    }
+    externalTensors[proto] = ExternalTensor{data, file};
+  }
+  return success(ok);
+}
+
+FailureOr<HostTensor> GraphImporter::readInitializer(onnx::TensorProto &proto,
+                                                     std::string &error) {
+  auto external = externalTensors.find(&proto);
+  if (external != externalTensors.end()) {
+    // Checked by loadExternalData: the bytes match the shape and dtype.
+    HostTensor tensor;
+    tensor.name = proto.name();
+    tensor.dtype = proto.data_type();
+    tensor.shape.assign(proto.dims().begin(), proto.dims().end());
+    ArrayRef<char> data = external->second.data;
+    if (reinterpret_cast<uintptr_t>(data.data()) % getDTypeSize(tensor.dtype) == 0) {
+      tensor.data = data;
+      tensor.owner = external->second.file;
+      return tensor;
+    }
+    // Misaligned in the file (or a file read into memory): one copy.
+    tensor = HostTensor::allocate(tensor.name, tensor.dtype, tensor.shape);
+    std::memcpy(tensor.getMutableData().data(), data.data(), data.size());
+    return tensor;
+  }
+  FailureOr<HostTensor> tensor = readTensorProto(proto, error);
+  if (succeeded(tensor) && !tensor->storage && proto.has_raw_data() &&
+      proto.raw_data().size() >= 4096) {
+    // Take the bytes out of the ModelProto (checked and shape-inferred by now): the constant
+    // and its blob share them, and they are freed once neither needs them.
+    auto raw = std::make_shared<std::string>(std::move(*proto.mutable_raw_data()));
+    proto.clear_raw_data();
+    tensor->data = ArrayRef<char>(raw->data(), raw->size());
+    tensor->owner = std::move(raw);
+  }
+  return tensor;
+}
+
+void GraphImporter::consumeUse(StringRef name) {
+  auto uses = remainingUses.find(name);
+  if (uses == remainingUses.end() || uses->second == 0)
+    return;
+  --uses->second;
+  ValueEntry *entry = lookup(name);
+  if (!entry || !entry->constant)
+    return;
+  auto count = constantUses.find(entry->constant);
+  if (count == constantUses.end() || count->second == 0 || --count->second > 0)
+    return;
+  // Nothing reads this constant any more: free its data (a blob made from it keeps its own
+  // reference). Pages of a mapped external file are dropped, they fault back in if needed.
+  HostTensor &tensor = const_cast<HostTensor &>(*entry->constant);
+  for (const std::shared_ptr<llvm::MemoryBuffer> &file : externalFiles)
+    if (file->getBufferKind() == llvm::MemoryBuffer::MemoryBuffer_MMap &&
+        tensor.data.data() >= file->getBufferStart() &&
+        tensor.data.data() + tensor.data.size() <= file->getBufferEnd())
+      dropMappedPages(tensor.data);
+  tensor.data = {};
+  tensor.storage.reset();
+  tensor.owner.reset();
+}
+
+namespace {
+/// libonnx 1.12 throws on the 4-bit dtypes (int4 = 22, uint4 = 21) in type checks: while the
+/// model is checked and shape-inferred they are presented as int8/uint8, then restored.
+class FourBitTypesHidden {
+public:
+  explicit FourBitTypesHidden(onnx::ModelProto &model) {
+    onnx::GraphProto &graph = *model.mutable_graph();
+    for (auto *infos : {graph.mutable_input(), graph.mutable_output(), graph.mutable_value_info()})
+      for (onnx::ValueInfoProto &info : *infos)
+        if (info.has_type() && info.type().has_tensor_type())
+          hide(*info.mutable_type()->mutable_tensor_type());
+    for (onnx::TensorProto &tensor : *graph.mutable_initializer())
+      hide(tensor);
+    for (onnx::NodeProto &node : *graph.mutable_node())
+      for (onnx::AttributeProto &attr : *node.mutable_attribute())
+        if (attr.has_t())
+          hide(*attr.mutable_t());
+  }
+  ~FourBitTypesHidden() {
+    for (auto &[type, dtype] : types)
+      type->set_elem_type(dtype);
+    for (auto &[tensor, dtype] : tensors)
+      tensor->set_data_type(dtype);
+  }
+  FourBitTypesHidden(const FourBitTypesHidden &) = delete;
+  FourBitTypesHidden &operator=(const FourBitTypesHidden &) = delete;
+
+private:
+  static int32_t substitute(int32_t dtype) {
+    return dtype == kOnnxInt4 ? onnx::TensorProto::INT8 : onnx::TensorProto::UINT8;
+  }
+  void hide(onnx::TypeProto_Tensor &type) {
+    if (type.elem_type() == kOnnxInt4 || type.elem_type() == kOnnxUInt4) {
+      types.emplace_back(&type, type.elem_type());
+      type.set_elem_type(substitute(type.elem_type()));
+    }
+  }
+  void hide(onnx::TensorProto &tensor) {
+    if (tensor.data_type() == kOnnxInt4 || tensor.data_type() == kOnnxUInt4) {
+      tensors.emplace_back(&tensor, tensor.data_type());
+      tensor.set_data_type(substitute(tensor.data_type()));
+    }
+  }
+  std::vector<std::pair<onnx::TypeProto_Tensor *, int32_t>> types;
+  std::vector<std::pair<onnx::TensorProto *, int32_t>> tensors;
+};
+} // namespace
+
 LogicalResult GraphImporter::validateModel() {
   Location unknown = UnknownLoc::get(context);
   std::string error;
-  if (!checkOnnxModel(model, error))
+  bool checked;
+  FourBitTypesHidden fourBit(model);
+  {
+    UntypedOutputsHidden hidden(model); // the checker wants a type on each graph output
+    checked = checkOnnxModel(model, error, modelDir);
+  }
+  if (!checked)
     return mlir::emitError(unknown) << "invalid ONNX model '" << fileName << "': " << error;
   if (!inferOnnxShapes(model, error))
     return mlir::emitError(unknown)
@@ -680,9 +1063,19 @@ Value GraphImporter::materialize(ValueEntry &entry) {
     attr = DenseElementsAttr::get(type, ArrayRef<bool>(bits));
   } else if (tensor.getNumElements() >= 64) {
     size_t align = static_cast<size_t>(getDTypeSize(tensor.dtype));
-    attr = DenseResourceElementsAttr::get(
-        type, getBlobKey(tensor.name),
-        HeapAsmResourceBlob::allocateAndCopyWithAlign(tensor.data, align));
+    // A tensor that owns its bytes (host-computed, raw data taken from the ModelProto, a mapped
+    // external file) lends them to the blob, which keeps them alive; others are copied.
+    std::shared_ptr<const void> keepAlive = tensor.owner;
+    if (!keepAlive && tensor.storage && tensor.data.data() == tensor.storage->data())
+      keepAlive = tensor.storage;
+    AsmResourceBlob blob;
+    if (keepAlive && reinterpret_cast<uintptr_t>(tensor.data.data()) % align == 0)
+      blob = AsmResourceBlob(
+          tensor.data, align, [keepAlive](void *, size_t, size_t) mutable { keepAlive.reset(); },
+          /*dataIsMutable=*/false);
+    else
+      blob = HeapAsmResourceBlob::allocateAndCopyWithAlign(tensor.data, align);
+    attr = DenseResourceElementsAttr::get(type, getBlobKey(tensor.name), std::move(blob));
   } else {
     attr = DenseElementsAttr::getFromRawBuffer(type, tensor.data);
   }
@@ -697,6 +1090,12 @@ OwningOpRef<ModuleOp> GraphImporter::buildModule() {
   builder.setInsertionPointToEnd(module->getBody());
   llvm::StringSet<> initializers = getInitializerNames();
   bool ok = true;
+  for (const onnx::NodeProto &node : graph.node())
+    for (const std::string &input : node.input())
+      if (!input.empty())
+        ++remainingUses[input];
+  for (const onnx::ValueInfoProto &output : graph.output())
+    ++remainingUses[output.name()];
 
   // Arguments: graph inputs that are not initializers (shapes are static by now).
   SmallVector<Type> argTypes;
@@ -726,9 +1125,9 @@ OwningOpRef<ModuleOp> GraphImporter::buildModule() {
   builder.setInsertionPointToEnd(body);
 
   // Initializers.
-  for (const onnx::TensorProto &proto : graph.initializer()) {
+  for (onnx::TensorProto &proto : *model.mutable_graph()->mutable_initializer()) {
     std::string error;
-    FailureOr<HostTensor> tensor = readTensorProto(proto, error);
+    FailureOr<HostTensor> tensor = readInitializer(proto, error);
     if (failed(tensor)) {
       mlir::emitError(getNameLoc(proto.name())) << error;
       ok = false;
@@ -774,6 +1173,8 @@ OwningOpRef<ModuleOp> GraphImporter::buildModule() {
         values.erase(output);
       }
     }
+    for (const std::string &input : node.input())
+      consumeUse(input);
   }
 
   // Results.
@@ -830,7 +1231,9 @@ OwningOpRef<ModuleOp> GraphImporter::buildModule() {
 OwningOpRef<ModuleOp> GraphImporter::run() {
   context->loadDialect<arith::ArithDialect, func::FuncDialect, linalg::LinalgDialect,
                        math::MathDialect, tensor::TensorDialect, sqz::SqzDialect>();
-  if (failed(scanSupport()) || failed(pinInputShapes()) || failed(validateModel()))
+  normalizeOnnxModel(model); // "ai.onnx" opsets, unsorted nodes, untyped outputs
+  if (failed(scanSupport()) || failed(pinInputShapes()) || failed(loadExternalData()) ||
+      failed(validateModel()))
     return nullptr;
   OwningOpRef<ModuleOp> module = buildModule();
   if (!module || failed(verify(*module)))
@@ -993,7 +1396,16 @@ OwningOpRef<ModuleOp> mlir::sqz::importOnnx(const llvm::MemoryBuffer &buffer, ML
   StringRef fileName = buffer.getBufferIdentifier();
   StringRef contents = buffer.getBuffer();
   onnx::ModelProto model;
-  if (isTextualOnnx(fileName, contents)) {
+  // External data is looked for next to the model file (when the buffer is one).
+  std::string modelDir;
+  if (!fileName.empty() && fileName != "-" && fileName != "<stdin>" &&
+      llvm::sys::fs::is_regular_file(fileName)) {
+    modelDir = llvm::sys::path::parent_path(fileName).str();
+    if (modelDir.empty())
+      modelDir = ".";
+  }
+  bool textual = isTextualOnnx(fileName, contents);
+  if (textual) {
     OnnxParseError error;
     if (!parseTextualOnnx(contents, model, error)) {
       Location loc =
@@ -1004,13 +1416,15 @@ OwningOpRef<ModuleOp> mlir::sqz::importOnnx(const llvm::MemoryBuffer &buffer, ML
     }
   } else {
     std::string error;
-    if (!parseBinaryOnnx(contents, model, error)) {
+    // A mapped file's pages are dropped as they are parsed (see parseBinaryOnnx).
+    bool dropParsedPages = buffer.getBufferKind() == llvm::MemoryBuffer::MemoryBuffer_MMap;
+    if (!parseBinaryOnnx(contents, model, error, dropParsedPages)) {
       mlir::emitError(UnknownLoc::get(context))
           << "failed to parse ONNX model '" << fileName << "': " << error;
       return nullptr;
     }
   }
-  return GraphImporter(context, model, fileName, options).run();
+  return GraphImporter(context, model, fileName, modelDir, options).run();
 }
 
 OwningOpRef<ModuleOp> mlir::sqz::importOnnxFile(StringRef path, MLIRContext *context,

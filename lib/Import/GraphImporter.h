@@ -32,6 +32,11 @@ namespace mlir::sqz::import {
 // Data types
 //===----------------------------------------------------------------------===//
 
+/// ONNX's 4-bit integer dtypes (IR version 10), which libonnx 1.12's DataType enum lacks. A
+/// HostTensor holds them unpacked, one byte per element; the IR carries them in i8.
+inline constexpr int32_t kOnnxUInt4 = 21;
+inline constexpr int32_t kOnnxInt4 = 22;
+
 /// The MLIR element type of an ONNX dtype (`onnx::TensorProto::DataType`), or null when the
 /// importer does not support it. uint8 maps to signless i8 (see `isUnsignedDType`), bool to i1.
 Type getElementType(MLIRContext *context, int32_t dtype);
@@ -49,13 +54,17 @@ bool isUnsignedDType(int32_t dtype);
 
 /// An ONNX tensor whose value is known at import time. `data` holds the elements densely, in
 /// row-major order and host (little-endian) byte order, `getDTypeSize(dtype)` bytes each; it
-/// points either into the ModelProto (raw_data) or into `storage`.
+/// points into the ModelProto (raw_data), into `storage`, or into memory kept alive by `owner`
+/// (an initializer's raw_data moved out of the ModelProto, a mapped external data file).
+/// Copies share `storage`/`owner`; `arith.constant` blobs made from tensors with an owner alias
+/// the data instead of copying it.
 struct HostTensor {
   std::string name;
   int32_t dtype = 0;
   SmallVector<int64_t> shape;
   ArrayRef<char> data;
   std::shared_ptr<std::vector<char>> storage;
+  std::shared_ptr<const void> owner;
 
   /// A zero-filled tensor that owns its storage.
   static HostTensor allocate(StringRef name, int32_t dtype, ArrayRef<int64_t> shape);
@@ -71,7 +80,8 @@ struct HostTensor {
 };
 
 /// Reads an ONNX TensorProto (raw_data or the typed fields). Returns failure with `error` set when
-/// the dtype is unsupported, the data is external or does not match the shape.
+/// the dtype is unsupported, the data is external (the importer resolves external initializers
+/// itself, see GraphImporter.cpp) or does not match the shape.
 FailureOr<HostTensor> readTensorProto(const onnx::TensorProto &proto, std::string &error);
 
 /// `tensor` transposed: result dim i is input dim perm[i] (perm must be a permutation).

@@ -119,6 +119,45 @@ AffineMap mlir::sqz::import::getKeptDimsMap(MLIRContext *context, int64_t rank,
   return AffineMap::get(rank, 0, exprs, context);
 }
 
+AffineMap mlir::sqz::import::getBroadcastMap(MLIRContext *context, ArrayRef<int64_t> operandShape,
+                                            ArrayRef<int64_t> resultShape) {
+  int64_t rank = resultShape.size();
+  int64_t offset = rank - static_cast<int64_t>(operandShape.size());
+  SmallVector<AffineExpr> exprs;
+  for (auto [i, dim] : llvm::enumerate(operandShape)) {
+    int64_t d = offset + static_cast<int64_t>(i);
+    exprs.push_back(dim == 1 && resultShape[d] != 1 ? getAffineConstantExpr(0, context)
+                                                    : getAffineDimExpr(d, context));
+  }
+  return AffineMap::get(rank, 0, exprs, context);
+}
+
+Value mlir::sqz::import::buildReductionGeneric(
+    OpBuilder &b, Location loc, ValueRange inputs, ArrayRef<AffineMap> inputMaps,
+    ArrayRef<int64_t> shape, ArrayRef<int64_t> dims, TypedAttr init,
+    function_ref<Value(OpBuilder &, Location, ValueRange, Value)> combine) {
+  MLIRContext *context = b.getContext();
+  int64_t rank = shape.size();
+  SmallVector<int64_t> keptShape;
+  SmallVector<utils::IteratorType> iterators;
+  for (int64_t d = 0; d < rank; ++d) {
+    bool reduced = llvm::is_contained(dims, d);
+    iterators.push_back(reduced ? utils::IteratorType::reduction : utils::IteratorType::parallel);
+    if (!reduced)
+      keptShape.push_back(shape[d]);
+  }
+  Value filled = createFilled(b, loc, keptShape, init.getType(), init);
+  SmallVector<AffineMap> maps(inputMaps);
+  maps.push_back(getKeptDimsMap(context, rank, dims));
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{filled.getType()}, inputs, ValueRange{filled}, maps, iterators,
+             [&](OpBuilder &nested, Location nestedLoc, ValueRange args) {
+               linalg::YieldOp::create(nested, nestedLoc,
+                                       combine(nested, nestedLoc, args.drop_back(), args.back()));
+             })
+      .getResult(0);
+}
+
 Value mlir::sqz::import::buildTranspose(OpBuilder &b, Location loc, Value input,
                                         ArrayRef<int64_t> perm) {
   bool identity = true;

@@ -47,6 +47,21 @@ Value buildReduce(OpBuilder &b, Location loc, Value input, ArrayRef<int64_t> dim
 /// only the dims not in `reducedDims` (to broadcast a reduction result back).
 AffineMap getKeptDimsMap(MLIRContext *context, int64_t rank, ArrayRef<int64_t> reducedDims);
 
+/// The map from the iteration space of `resultShape` to an operand broadcast numpy-style to it
+/// (right-aligned; size-1 dims read index 0, missing leading dims are dropped).
+AffineMap getBroadcastMap(MLIRContext *context, ArrayRef<int64_t> operandShape,
+                          ArrayRef<int64_t> resultShape);
+
+/// A `linalg.generic` over the iteration space `shape` that reduces `dims` (sorted, unique):
+/// `inputs` are read through `inputMaps`, the accumulator (filled with `init`) keeps the other
+/// dims, and `combine(b, loc, elements, accumulator)` returns the new accumulator. Unlike
+/// `buildReduce`, per-element math (x², x - mean, extf) lives in the reduction body, so no
+/// input-sized temporary is materialized, and elementwise producers can fuse into it.
+Value buildReductionGeneric(
+    OpBuilder &b, Location loc, ValueRange inputs, ArrayRef<AffineMap> inputMaps,
+    ArrayRef<int64_t> shape, ArrayRef<int64_t> dims, TypedAttr init,
+    function_ref<Value(OpBuilder &, Location, ValueRange, Value)> combine);
+
 /// `linalg.transpose` (result dim i is input dim perm[i]); returns `input` for the identity.
 Value buildTranspose(OpBuilder &b, Location loc, Value input, ArrayRef<int64_t> perm);
 

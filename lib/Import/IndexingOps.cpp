@@ -1,10 +1,10 @@
 //===- IndexingOps.cpp - ONNX gathers, selects, casts, masks and scans ----===//
 //
-// Gather, GatherElements, Where, Cast, CastLike, Trilu and CumSum. Each folds on the host when all its
-// inputs are import-time constants. Otherwise each becomes one `linalg.generic`: gathers read
-// the data with `tensor.extract` at indices computed from `linalg.index` and the index tensor
-// (negative indices count from the end; out-of-range indices are clamped, never read out of
-// bounds), Trilu selects on the loop indices, CumSum is a masked reduction over the scanned
+// Gather, GatherElements, Where, Cast, CastLike, Trilu and CumSum. Each folds on the host when
+// all its inputs are import-time constants. Otherwise each becomes one `linalg.generic`: gathers
+// read the data with `tensor.extract` at indices computed from `linalg.index` and the index
+// tensor (negative indices count from the end; out-of-range indices are clamped, never read out
+// of bounds), Trilu selects on the loop indices, CumSum is a masked reduction over the scanned
 // axis.
 //
 //===----------------------------------------------------------------------===//
@@ -206,15 +206,11 @@ LogicalResult mlir::sqz::import::importWhere(NodeContext &node) {
     HostTensor result = HostTensor::allocate("", dtype, *shape);
     int64_t size = getDTypeSize(dtype);
     MutableArrayRef<char> out = result.getMutableData();
-    int64_t i = 0;
-    // Walk the result; copy from x or y by the broadcast condition.
-    (void)gatherHostElements(cond, *shape, [&](ArrayRef<int64_t> idx) {
+    forEachIndex(*shape, [&](int64_t i, ArrayRef<int64_t> idx) {
       bool pick = cond.getInt(getBroadcastSourceIndex(cond.shape, idx)) != 0;
       const HostTensor &from = pick ? x : y;
       std::memcpy(out.data() + i * size,
                   from.data.data() + getBroadcastSourceIndex(from.shape, idx) * size, size);
-      ++i;
-      return int64_t(-1);
     });
     node.setConstantResult(0, std::move(result));
     return success();

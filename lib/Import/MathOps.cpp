@@ -850,7 +850,7 @@ LogicalResult mlir::sqz::import::importXor(NodeContext &node) {
 }
 
 //===----------------------------------------------------------------------===//
-// com.microsoft FastGelu, BiasGelu
+// com.microsoft FastGelu, BiasGelu, Gelu, QuickGelu
 //===----------------------------------------------------------------------===//
 
 /// GELU of x (+ an optional bias operand), computed in f32 for f16.
@@ -877,6 +877,26 @@ LogicalResult mlir::sqz::import::importFastGelu(NodeContext &node) {
 LogicalResult mlir::sqz::import::importBiasGelu(NodeContext &node) {
   // ORT: exact (erf) GELU(A + B).
   return importBiasedGelu(node, /*useTanh=*/false, /*minInputs=*/2);
+}
+
+LogicalResult mlir::sqz::import::importMsGelu(NodeContext &node) {
+  // ORT com.microsoft Gelu: exact (erf) GELU(X).
+  return importBiasedGelu(node, /*useTanh=*/false, /*minInputs=*/1);
+}
+
+LogicalResult mlir::sqz::import::importQuickGelu(NodeContext &node) {
+  // ORT: x * sigmoid(alpha * x).
+  FailureOr<float> alphaAttr = node.getFloatAttr("alpha", 1.702f);
+  if (failed(alphaAttr))
+    return failure();
+  double alpha = *alphaAttr;
+  return importUnaryFloat(
+      node,
+      [=](OpBuilder &b, Location loc, Value x) {
+        Value scaled = arith::MulFOp::create(b, loc, constant(b, loc, x.getType(), alpha), x);
+        return arith::MulFOp::create(b, loc, x, buildSigmoid(b, loc, scaled));
+      },
+      [=](double x) { return x * sigmoid(alpha * x); });
 }
 
 //===----------------------------------------------------------------------===//

@@ -11,9 +11,10 @@
 //   y    = c · inv · scale (+ bias)
 //
 // The statistics are computed in f32 (f64 for f64 inputs) whatever the input type, with a
-// two-pass variance (no E[x²] - E[x]² cancellation): two `linalg.reduce`s around elementwise
-// `linalg.generic`s that the CPU pipeline fuses. Mean / InvStdDev outputs have the input shape
-// with the normalized dims set to 1, in the stash type (f32).
+// two-pass variance (no E[x²] - E[x]² cancellation): two reduction `linalg.generic`s that read
+// x directly (the f32 extension and the centering x - mean fused into the second one, so no
+// x-sized temporary is materialized), then one elementwise generic for y. Mean / InvStdDev
+// outputs have the input shape with the normalized dims set to 1, in the stash type (f32).
 //
 //===----------------------------------------------------------------------===//
 
@@ -21,6 +22,7 @@
 #include "Ops.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 
 using namespace mlir;
@@ -58,6 +60,7 @@ static Value castTensor(OpBuilder &b, Location loc, Value value, Type to) {
 
 static NormOutputs buildNormalization(OpBuilder &b, Location loc, Value x, int64_t axis,
                                       double epsilon, bool rms, Value scale, Value bias) {
+  MLIRContext *context = b.getContext();
   auto type = cast<RankedTensorType>(x.getType());
   Type elementType = type.getElementType();
   Type computeType = elementType.isF64() ? Type(b.getF64Type()) : Type(b.getF32Type());
@@ -75,38 +78,43 @@ static NormOutputs buildNormalization(OpBuilder &b, Location loc, Value x, int64
       keptShape.push_back(shape[d]);
     }
   }
+  AffineMap identity = AffineMap::getMultiDimIdentityMap(rank, context);
+  AffineMap kept = getKeptDimsMap(context, rank, dims);
   TypedAttr zero = b.getFloatAttr(computeType, 0.0);
-  auto add = [](OpBuilder &nb, Location nl, Value e, Value acc) {
-    return arith::AddFOp::create(nb, nl, e, acc).getResult();
-  };
   auto divideByCount = [&](OpBuilder &nb, Location nl, Value v) {
     return arith::DivFOp::create(nb, nl, v,
                                  createScalar(nb, nl, computeType, static_cast<double>(count)))
         .getResult();
   };
 
-  NormOutputs out;
-  Value xc = castTensor(b, loc, x, computeType);
-  Value centered = xc;
+  // mean = Σx / N (not for the RMS forms).
+  Value mean;
   if (!rms) {
-    Value sum = buildReduce(b, loc, xc, dims, zero, add);
-    Value mean = buildElementwise(b, loc, {sum}, reducedShape, computeType,
-                                  [&](OpBuilder &nb, Location nl, ValueRange args) {
-                                    return divideByCount(nb, nl, args[0]);
-                                  });
-    out.mean = buildReshape(b, loc, mean, keptShape);
-    centered = buildElementwise(b, loc, {xc, out.mean}, shape, computeType,
-                                [](OpBuilder &nb, Location nl, ValueRange args) {
-                                  return arith::SubFOp::create(nb, nl, args[0], args[1])
-                                      .getResult();
-                                });
+    Value sum = buildReductionGeneric(
+        b, loc, {x}, {identity}, shape, dims, zero,
+        [&](OpBuilder &nb, Location nl, ValueRange e, Value acc) -> Value {
+          return arith::AddFOp::create(nb, nl, acc, castFloat(nb, nl, e[0], computeType));
+        });
+    mean = buildElementwise(b, loc, {sum}, reducedShape, computeType,
+                            [&](OpBuilder &nb, Location nl, ValueRange args) {
+                              return divideByCount(nb, nl, args[0]);
+                            });
   }
-  Value squares = buildElementwise(b, loc, {centered}, shape, computeType,
-                                   [](OpBuilder &nb, Location nl, ValueRange args) {
-                                     return arith::MulFOp::create(nb, nl, args[0], args[0])
-                                         .getResult();
-                                   });
-  Value sumSquares = buildReduce(b, loc, squares, dims, zero, add);
+  // inv = 1 / sqrt(Σ(x - mean)² / N + epsilon), the centering fused into the reduction.
+  SmallVector<Value> sqInputs = {x};
+  SmallVector<AffineMap> sqMaps = {identity};
+  if (mean) {
+    sqInputs.push_back(mean);
+    sqMaps.push_back(kept);
+  }
+  Value sumSquares = buildReductionGeneric(
+      b, loc, sqInputs, sqMaps, shape, dims, zero,
+      [&](OpBuilder &nb, Location nl, ValueRange e, Value acc) -> Value {
+        Value c = castFloat(nb, nl, e[0], computeType);
+        if (e.size() > 1)
+          c = arith::SubFOp::create(nb, nl, c, e[1]);
+        return arith::AddFOp::create(nb, nl, acc, arith::MulFOp::create(nb, nl, c, c));
+      });
   Value inv = buildElementwise(
       b, loc, {sumSquares}, reducedShape, computeType,
       [&](OpBuilder &nb, Location nl, ValueRange args) {
@@ -117,25 +125,49 @@ static NormOutputs buildNormalization(OpBuilder &b, Location loc, Value x, int64
         return arith::DivFOp::create(nb, nl, createScalar(nb, nl, computeType, 1.0), root)
             .getResult();
       });
-  out.invStdDev = buildReshape(b, loc, inv, keptShape);
 
-  SmallVector<Value> inputs = {centered, out.invStdDev};
-  if (scale)
-    inputs.push_back(scale);
-  if (bias)
-    inputs.push_back(bias);
-  out.y = buildElementwise(b, loc, inputs, shape, elementType,
-                           [&](OpBuilder &nb, Location nl, ValueRange args) {
-                             Value y = arith::MulFOp::create(nb, nl, args[0], args[1]);
-                             unsigned next = 2;
-                             if (scale)
-                               y = arith::MulFOp::create(
-                                   nb, nl, y, castFloat(nb, nl, args[next++], computeType));
-                             if (bias)
-                               y = arith::AddFOp::create(
-                                   nb, nl, y, castFloat(nb, nl, args[next++], computeType));
-                             return castFloat(nb, nl, y, elementType);
-                           });
+  // y = (x - mean) · inv · scale (+ bias), in one generic. mean and inv enter in the keepdims
+  // shape: the reshape keeps the per-row math (divide, sqrt) from being fused into (and
+  // recomputed for) every element.
+  NormOutputs out;
+  if (mean)
+    out.mean = buildReshape(b, loc, mean, keptShape);
+  out.invStdDev = buildReshape(b, loc, inv, keptShape);
+  SmallVector<Value> inputs = {x};
+  SmallVector<AffineMap> maps = {identity};
+  if (mean) {
+    inputs.push_back(out.mean);
+    maps.push_back(getBroadcastMap(context, keptShape, shape));
+  }
+  inputs.push_back(out.invStdDev);
+  maps.push_back(getBroadcastMap(context, keptShape, shape));
+  for (Value operand : {scale, bias}) {
+    if (!operand)
+      continue;
+    inputs.push_back(operand);
+    maps.push_back(
+        getBroadcastMap(context, cast<RankedTensorType>(operand.getType()).getShape(), shape));
+  }
+  maps.push_back(identity);
+  Value init = createEmpty(b, loc, shape, elementType);
+  SmallVector<utils::IteratorType> parallel(rank, utils::IteratorType::parallel);
+  out.y = linalg::GenericOp::create(
+              b, loc, TypeRange{init.getType()}, inputs, ValueRange{init}, maps, parallel,
+              [&](OpBuilder &nb, Location nl, ValueRange args) {
+                unsigned next = 0;
+                Value c = castFloat(nb, nl, args[next++], computeType);
+                if (mean)
+                  c = arith::SubFOp::create(nb, nl, c, args[next++]);
+                Value y = arith::MulFOp::create(nb, nl, c, args[next++]);
+                if (scale)
+                  y = arith::MulFOp::create(nb, nl, y,
+                                            castFloat(nb, nl, args[next++], computeType));
+                if (bias)
+                  y = arith::AddFOp::create(nb, nl, y,
+                                            castFloat(nb, nl, args[next++], computeType));
+                linalg::YieldOp::create(nb, nl, castFloat(nb, nl, y, elementType));
+              })
+              .getResult(0);
   return out;
 }
 

@@ -20,6 +20,7 @@
 #include "onnx/shape_inference/implementation.h"
 
 #include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream.h"
 
 #include "llvm/ADT/StringExtras.h"
 
@@ -29,9 +30,74 @@
 #include <iterator>
 #include <regex>
 
+#if defined(__unix__)
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
+
 using namespace mlir::sqz::import;
 
 namespace {
+
+/// Hands the protobuf parser `contents` in chunks. With `dropPages` (`contents` is a file
+/// mapping), the kernel is asked to reclaim the pages of chunks the parser is done with
+/// (madvise MADV_PAGEOUT, which never changes the contents: clean file pages fault back in from
+/// the file if they are read again), so a parsed model does not keep both its bytes and the
+/// parsed tensors resident.
+class ChunkedInputStream final : public google::protobuf::io::ZeroCopyInputStream {
+public:
+  ChunkedInputStream(llvm::StringRef contents, bool dropPages)
+      : contents(contents), dropPages(dropPages) {}
+  ~ChunkedInputStream() override { drop(contents.size()); }
+
+  bool Next(const void **data, int *size) override {
+    // The parser may still look at the chunk it has just been given; everything before it is
+    // done with.
+    drop(previousChunkStart);
+    if (position >= contents.size())
+      return false;
+    size_t length = std::min(kChunkSize, contents.size() - position);
+    previousChunkStart = position;
+    *data = contents.data() + position;
+    *size = static_cast<int>(length);
+    position += length;
+    return true;
+  }
+  void BackUp(int count) override { position -= static_cast<size_t>(count); }
+  bool Skip(int count) override {
+    size_t skipped = std::min(static_cast<size_t>(count), contents.size() - position);
+    position += skipped;
+    return skipped == static_cast<size_t>(count);
+  }
+  int64_t ByteCount() const override { return static_cast<int64_t>(position); }
+
+private:
+  static constexpr size_t kChunkSize = size_t(16) << 20;
+
+  /// Drops the whole pages of contents[dropped, end).
+  void drop(size_t end) {
+#if defined(__unix__) && defined(MADV_PAGEOUT)
+    if (!dropPages || end <= dropped)
+      return;
+    static const uintptr_t pageSize = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+    uintptr_t begin = reinterpret_cast<uintptr_t>(contents.data()) + dropped;
+    uintptr_t stop = reinterpret_cast<uintptr_t>(contents.data()) + end;
+    begin = (begin + pageSize - 1) & ~(pageSize - 1);
+    stop &= ~(pageSize - 1);
+    if (stop > begin)
+      (void)madvise(reinterpret_cast<void *>(begin), stop - begin, MADV_PAGEOUT);
+    dropped = end;
+#else
+    (void)end;
+#endif
+  }
+
+  llvm::StringRef contents;
+  bool dropPages;
+  size_t position = 0;
+  size_t previousChunkStart = 0;
+  size_t dropped = 0;
+};
 
 /// The known value of dim `d` of input `n`, or -1.
 int64_t getInputDim(onnx::InferenceContext &ctx, size_t n, int d) {
@@ -263,6 +329,64 @@ void buildReduce18Schema(onnx::OpSchema &schema, const char *name) {
   schema.Finalize();
 }
 
+/// QuantizeLinear/DequantizeLinear from opset 19 (`saturate`; opset 21: `block_size`,
+/// `output_dtype`, int16/uint16 codes). libonnx 1.12 knows them up to opset 13.
+void buildQdqSchema(onnx::OpSchema &schema, bool quantize) {
+  const std::vector<std::string> floats = {"tensor(float)", "tensor(float16)",
+                                           "tensor(bfloat16)"};
+  const std::vector<std::string> codes = {"tensor(int8)", "tensor(uint8)", "tensor(int16)",
+                                          "tensor(uint16)"};
+  schema.SetName(quantize ? "QuantizeLinear" : "DequantizeLinear")
+      .SetDomain(onnx::ONNX_DOMAIN)
+      .SinceVersion(19)
+      .Attr("axis", "quantization axis", onnx::AttributeProto::INT, static_cast<int64_t>(1))
+      .Attr("block_size", "block size (0: per tensor/axis)", onnx::AttributeProto::INT,
+            static_cast<int64_t>(0));
+  if (quantize) {
+    std::vector<std::string> inputs = floats;
+    inputs.push_back("tensor(int32)");
+    schema
+        .Attr("saturate", "float8 saturation", onnx::AttributeProto::INT, static_cast<int64_t>(1))
+        .Attr("output_dtype", "code dtype", onnx::AttributeProto::INT, static_cast<int64_t>(0))
+        .Attr("precision", "scale precision", onnx::AttributeProto::INT, static_cast<int64_t>(0))
+        .Input(0, "x", "input", "T1")
+        .Input(1, "y_scale", "scale", "T2")
+        .Input(2, "y_zero_point", "zero point", "T3", onnx::OpSchema::Optional)
+        .Output(0, "y", "codes", "T3")
+        .TypeConstraint("T1", inputs, "inputs")
+        .TypeConstraint("T2", inputs, "scales")
+        .TypeConstraint("T3", codes, "codes")
+        .TypeAndShapeInferenceFunction([](onnx::InferenceContext &ctx) {
+          int32_t dtype = static_cast<int32_t>(onnx::getAttribute(ctx, "output_dtype", 0));
+          if (hasOptionalInput(ctx, 2))
+            dtype = ctx.getInputType(2)->tensor_type().elem_type();
+          if (dtype == 0)
+            dtype = onnx::TensorProto::UINT8;
+          // int4/uint4 (libonnx 1.12 cannot name them): checked as int8/uint8.
+          if (dtype == 22 || dtype == 21)
+            dtype = dtype == 22 ? onnx::TensorProto::INT8 : onnx::TensorProto::UINT8;
+          ctx.getOutputType(0)->mutable_tensor_type()->set_elem_type(dtype);
+          if (onnx::hasInputShape(ctx, 0))
+            onnx::propagateShapeFromInputToOutput(ctx, 0, 0);
+        });
+  } else {
+    std::vector<std::string> inputs = codes;
+    inputs.push_back("tensor(int32)");
+    schema.Input(0, "x", "codes", "T1")
+        .Input(1, "x_scale", "scale", "T2")
+        .Input(2, "x_zero_point", "zero point", "T1", onnx::OpSchema::Optional)
+        .Output(0, "y", "output", "T2")
+        .TypeConstraint("T1", inputs, "codes")
+        .TypeConstraint("T2", floats, "scales")
+        .TypeAndShapeInferenceFunction([](onnx::InferenceContext &ctx) {
+          onnx::propagateElemTypeFromInputToOutput(ctx, 1, 0);
+          if (onnx::hasInputShape(ctx, 0))
+            onnx::propagateShapeFromInputToOutput(ctx, 0, 0);
+        });
+  }
+  schema.Finalize();
+}
+
 /// libonnx's registry plus the schemas of newer ops the importer supports.
 class ExtendedSchemaRegistry final : public onnx::ISchemaRegistry {
 public:
@@ -286,11 +410,19 @@ public:
                        /*invStdDevOutput=*/true);
     for (size_t i = 0; i < std::size(kReduceOps18); ++i)
       buildReduce18Schema(reduce18[i], kReduceOps18[i]);
+    buildQdqSchema(quantizeLinear19, /*quantize=*/true);
+    buildQdqSchema(dequantizeLinear19, /*quantize=*/false);
   }
 
   const onnx::OpSchema *GetSchema(const std::string &key, const int maxInclusiveVersion,
                                   const std::string &domain) const override {
     // Newer versions of ops libonnx knows in an older form.
+    if ((domain == onnx::ONNX_DOMAIN || domain == "ai.onnx") && maxInclusiveVersion >= 19) {
+      if (key == "QuantizeLinear")
+        return &quantizeLinear19;
+      if (key == "DequantizeLinear")
+        return &dequantizeLinear19;
+    }
     if ((domain == onnx::ONNX_DOMAIN || domain == "ai.onnx") && maxInclusiveVersion >= 18)
       for (size_t i = 0; i < std::size(kReduceOps18); ++i)
         if (key == kReduceOps18[i])
@@ -321,6 +453,7 @@ private:
   onnx::OpSchema attention23, attention24, rotaryEmbedding;
   onnx::OpSchema rmsNormalization, simplifiedLayerNormalization;
   onnx::OpSchema reduce18[std::size(kReduceOps18)];
+  onnx::OpSchema quantizeLinear19, dequantizeLinear19;
 };
 
 /// Built on first use; construction may throw, so callers hold a try block.
@@ -403,14 +536,14 @@ bool mlir::sqz::import::parseTextualOnnx(llvm::StringRef contents, onnx::ModelPr
 }
 
 bool mlir::sqz::import::parseBinaryOnnx(llvm::StringRef contents, onnx::ModelProto &model,
-                                        std::string &error) {
+                                        std::string &error, bool dropParsedPages) {
   if (contents.size() > static_cast<size_t>(INT_MAX)) {
     error = "models of 2 GiB or more must keep their weights in external data files";
     return false;
   }
   try {
-    google::protobuf::io::CodedInputStream stream(
-        reinterpret_cast<const uint8_t *>(contents.data()), static_cast<int>(contents.size()));
+    ChunkedInputStream chunks(contents, dropParsedPages);
+    google::protobuf::io::CodedInputStream stream(&chunks);
     stream.SetTotalBytesLimit(INT_MAX);
     if (!model.ParseFromCodedStream(&stream) || !stream.ConsumedEntireMessage()) {
       error = "not a valid ONNX ModelProto (protobuf parse error)";
@@ -427,7 +560,8 @@ bool mlir::sqz::import::parseBinaryOnnx(llvm::StringRef contents, onnx::ModelPro
 
 int64_t mlir::sqz::import::maxCheckedIrVersion() { return onnx::IR_VERSION; }
 
-bool mlir::sqz::import::checkOnnxModel(const onnx::ModelProto &model, std::string &error) {
+bool mlir::sqz::import::checkOnnxModel(const onnx::ModelProto &model, std::string &error,
+                                       const std::string &modelDir) {
   // onnx::checker::check_model(ModelProto) cannot take a schema registry, so this mirrors its
   // model-level checks and then checks the graph with the extended registry.
   try {
@@ -439,6 +573,10 @@ bool mlir::sqz::import::checkOnnxModel(const onnx::ModelProto &model, std::strin
     ctx.set_schema_registry(&getRegistry());
     int64_t irVersion = std::min<int64_t>(model.ir_version(), onnx::IR_VERSION);
     ctx.set_ir_version(static_cast<int>(irVersion));
+    // The checker looks for the files of external tensors relative to this folder (the importer
+    // has already checked and mapped them, see GraphImporter.cpp).
+    if (!modelDir.empty())
+      ctx.set_model_dir(modelDir);
     std::unordered_map<std::string, int> opsets;
     for (const onnx::OperatorSetIdProto &opset : model.opset_import())
       opsets[opset.domain()] = static_cast<int>(opset.version());

@@ -32,14 +32,20 @@ bool isTextualOnnx(llvm::StringRef fileName, llvm::StringRef contents);
 /// lit RUN/CHECK lines can live in the file) without changing line numbers.
 bool parseTextualOnnx(llvm::StringRef contents, onnx::ModelProto &model, OnnxParseError &error);
 
-/// Parses a binary ModelProto.
-bool parseBinaryOnnx(llvm::StringRef contents, onnx::ModelProto &model, std::string &error);
+/// Parses a binary ModelProto. With `dropParsedPages` (`contents` is a file mapping,
+/// llvm::MemoryBuffer_MMap), the kernel is asked to reclaim the pages already parsed as the parse
+/// goes (they fault back in from the file if read again), so that the bytes of the model and its
+/// parsed tensors are not both resident.
+bool parseBinaryOnnx(llvm::StringRef contents, onnx::ModelProto &model, std::string &error,
+                     bool dropParsedPages = false);
 
 /// The highest ONNX IR version the linked libonnx checks; newer models are checked as this one.
 int64_t maxCheckedIrVersion();
 
-/// Runs the ONNX checker (with the importer's extra schemas, see OnnxModel.cpp).
-bool checkOnnxModel(const onnx::ModelProto &model, std::string &error);
+/// Runs the ONNX checker (with the importer's extra schemas, see OnnxModel.cpp). `modelDir` is
+/// the folder external data locations are relative to (empty: unknown).
+bool checkOnnxModel(const onnx::ModelProto &model, std::string &error,
+                    const std::string &modelDir = "");
 
 /// Runs strict ONNX type and shape inference, adding value_info for intermediates.
 bool inferOnnxShapes(onnx::ModelProto &model, std::string &error);

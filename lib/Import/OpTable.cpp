@@ -78,6 +78,9 @@ static const OpImporter kOpImporters[] = {
     {"", "Xor", 7, importXor},
     {"com.microsoft", "BiasGelu", 1, importBiasGelu},
     {"com.microsoft", "FastGelu", 1, importFastGelu},
+    {"com.microsoft", "MoE", 1, importMicrosoftMoE},
+    {"com.microsoft", "Gelu", 1, importMsGelu},
+    {"com.microsoft", "QuickGelu", 1, importQuickGelu},
     // ReductionOps.cpp, SoftmaxOp.cpp
     {"", "ArgMax", 1, importArgMax},
     {"", "ArgMin", 1, importArgMin},
@@ -119,8 +122,27 @@ static const OpImporter kOpImporters[] = {
     {"", "Trilu", 14, importTrilu},
     {"", "Unsqueeze", 1, importUnsqueeze},
     {"", "Where", 9, importWhere},
+    // QuantOps.cpp
+    {"", "DynamicQuantizeLinear", 11, importDynamicQuantizeLinear},
+    {"", "MatMulInteger", 10, importMatMulInteger},
+    // QuantizeOps.cpp
+    {"", "DequantizeLinear", 10, importDequantizeLinear},
+    {"", "QuantizeLinear", 10, importQuantizeLinear},
+    {"com.microsoft", "MatMulNBits", 1, importMatMulNBits},
     {"", "Attention", 23, importAttention},
     {"", "RotaryEmbedding", 23, importRotaryEmbedding},
+    // ConvOps.cpp, MiscOps.cpp
+    {"", "AveragePool", 7, importAveragePool},
+    {"", "BatchNormalization", 7, importBatchNormalization},
+    {"", "Conv", 1, importConv},
+    {"", "ConvTranspose", 1, importConvTranspose},
+    {"", "Einsum", 12, importEinsum},
+    {"", "GlobalAveragePool", 1, importGlobalAveragePool},
+    {"", "GlobalMaxPool", 1, importGlobalMaxPool},
+    {"", "MaxPool", 1, importMaxPool},
+    {"", "Pad", 2, importPad},
+    {"", "Resize", 10, importResize},
+    {"", "TopK", 1, importTopK},
 };
 
 ArrayRef<OpImporter> mlir::sqz::import::getOpImporters() { return kOpImporters; }

@@ -78,6 +78,8 @@ LogicalResult importOr(NodeContext &node);
 LogicalResult importXor(NodeContext &node);
 LogicalResult importFastGelu(NodeContext &node);
 LogicalResult importBiasGelu(NodeContext &node);
+LogicalResult importMsGelu(NodeContext &node);
+LogicalResult importQuickGelu(NodeContext &node);
 
 // ReductionOps.cpp
 LogicalResult importReduceSum(NodeContext &node);
@@ -139,6 +141,33 @@ LogicalResult importCast(NodeContext &node);
 LogicalResult importCastLike(NodeContext &node);
 LogicalResult importTrilu(NodeContext &node);
 LogicalResult importCumSum(NodeContext &node);
+
+// QuantOps.cpp
+LogicalResult importDynamicQuantizeLinear(NodeContext &node);
+LogicalResult importMatMulInteger(NodeContext &node);
+
+// QuantizeOps.cpp
+LogicalResult importQuantizeLinear(NodeContext &node);
+LogicalResult importDequantizeLinear(NodeContext &node);
+LogicalResult importMatMulNBits(NodeContext &node);
+
+// ConvOps.cpp
+LogicalResult importConv(NodeContext &node);
+LogicalResult importConvTranspose(NodeContext &node);
+LogicalResult importMaxPool(NodeContext &node);
+LogicalResult importAveragePool(NodeContext &node);
+LogicalResult importGlobalAveragePool(NodeContext &node);
+LogicalResult importGlobalMaxPool(NodeContext &node);
+LogicalResult importBatchNormalization(NodeContext &node);
+LogicalResult importPad(NodeContext &node);
+
+// MiscOps.cpp
+LogicalResult importEinsum(NodeContext &node);
+LogicalResult importTopK(NodeContext &node);
+LogicalResult importResize(NodeContext &node);
+
+// MoEOps.cpp
+LogicalResult importMicrosoftMoE(NodeContext &node);
 
 } // namespace mlir::sqz::import
 

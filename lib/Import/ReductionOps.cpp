@@ -331,67 +331,77 @@ static LogicalResult importReduce(NodeContext &node, ReduceKind kind, int64_t ax
   Type computeType = widen ? Type(b.getF32Type()) : elementType;
   Value x = node.getInput(0);
 
-  // Pre-map.
-  Value lseMax;
-  if (kind == ReduceKind::LogSumExp && !noop) {
-    // log(sum(exp(x - m))) + m with m = max(x) (m = 0 where it is infinite).
-    Value max = buildReduce(b, loc, x, dims, getReduceInit(b, ReduceKind::Max, elementType, false),
-                            [](OpBuilder &nb, Location nl, Value e, Value acc) {
-                              return arith::MaximumFOp::create(nb, nl, e, acc).getResult();
-                            });
-    lseMax = mapElements(b, loc, max, computeType, [&](OpBuilder &nb, Location nl, Value m) {
-      if (widen)
-        m = arith::ExtFOp::create(nb, nl, computeType, m);
-      Value absM = math::AbsFOp::create(nb, nl, m);
-      Value inf = createScalar(nb, nl, computeType, std::numeric_limits<double>::infinity());
-      Value finite = arith::CmpFOp::create(nb, nl, arith::CmpFPredicate::OLT, absM, inf);
-      return arith::SelectOp::create(nb, nl, finite, m, createScalar(nb, nl, computeType, 0.0))
-          .getResult();
-    });
-    AffineMap identity = AffineMap::getMultiDimIdentityMap(rank, b.getContext());
-    AffineMap kept = getKeptDimsMap(b.getContext(), rank, dims);
-    SmallVector<utils::IteratorType> parallel(rank, utils::IteratorType::parallel);
-    Value init = createEmpty(b, loc, type.getShape(), computeType);
-    x = linalg::GenericOp::create(
-            b, loc, TypeRange{init.getType()}, ValueRange{x, lseMax}, ValueRange{init},
-            ArrayRef<AffineMap>{identity, kept, identity}, parallel,
-            [&](OpBuilder &nb, Location nl, ValueRange args) {
-              Value v = args[0];
-              if (widen)
-                v = arith::ExtFOp::create(nb, nl, computeType, v);
-              Value e = math::ExpOp::create(nb, nl, arith::SubFOp::create(nb, nl, v, args[1]));
-              linalg::YieldOp::create(nb, nl, e);
-            })
-            .getResult(0);
-  } else if (widen || kind == ReduceKind::L1 || kind == ReduceKind::L2 ||
-             kind == ReduceKind::SumSquare) {
-    x = mapElements(b, loc, x, computeType, [&](OpBuilder &nb, Location nl, Value v) -> Value {
-      if (widen)
-        v = arith::ExtFOp::create(nb, nl, computeType, v);
-      if (kind == ReduceKind::L2 || kind == ReduceKind::SumSquare)
-        return isFloat ? arith::MulFOp::create(nb, nl, v, v).getResult()
-                       : arith::MulIOp::create(nb, nl, v, v).getResult();
-      if (kind == ReduceKind::L1) {
-        if (isFloat)
-          return math::AbsFOp::create(nb, nl, v);
-        if (isUnsigned)
-          return v;
-        Value zero = createScalar(nb, nl, computeType, 0);
-        Value negative = arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::slt, v, zero);
-        return arith::SelectOp::create(nb, nl, negative,
-                                       arith::SubIOp::create(nb, nl, zero, v), v);
-      }
+  // The per-element pre-map: f16 -> f32, x², |x|, exp(x - max).
+  bool hasPreMap = widen || kind == ReduceKind::L1 || kind == ReduceKind::L2 ||
+                   kind == ReduceKind::SumSquare || kind == ReduceKind::LogSumExp;
+  auto preMap = [&](OpBuilder &nb, Location nl, Value v, Value max) -> Value {
+    if (widen)
+      v = arith::ExtFOp::create(nb, nl, computeType, v);
+    switch (kind) {
+    case ReduceKind::L2:
+    case ReduceKind::SumSquare:
+      return isFloat ? arith::MulFOp::create(nb, nl, v, v).getResult()
+                     : arith::MulIOp::create(nb, nl, v, v).getResult();
+    case ReduceKind::L1: {
+      if (isFloat)
+        return math::AbsFOp::create(nb, nl, v);
+      if (isUnsigned)
+        return v;
+      Value zero = createScalar(nb, nl, computeType, 0);
+      Value negative = arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::slt, v, zero);
+      return arith::SelectOp::create(nb, nl, negative, arith::SubIOp::create(nb, nl, zero, v),
+                                     v);
+    }
+    case ReduceKind::LogSumExp:
+      return max ? math::ExpOp::create(nb, nl, arith::SubFOp::create(nb, nl, v, max)).getResult()
+                 : v;
+    default:
       return v;
-    });
-  }
+    }
+  };
 
-  // Reduce.
-  Value reduced = x;
-  if (!noop && !dims.empty())
-    reduced = buildReduce(b, loc, x, dims, getReduceInit(b, kind, computeType, isUnsigned),
-                          [&](OpBuilder &nb, Location nl, Value e, Value acc) {
-                            return combine(nb, nl, kind, e, acc, isUnsigned);
-                          });
+  Value reduced;
+  Value lseMax;
+  if (noop || dims.empty()) {
+    // No reduction: the pre-map alone (then the post-map below).
+    reduced = !hasPreMap ? x
+                         : mapElements(b, loc, x, computeType,
+                                       [&](OpBuilder &nb, Location nl, Value v) {
+                                         return preMap(nb, nl, v, Value());
+                                       });
+  } else {
+    MLIRContext *context = b.getContext();
+    SmallVector<Value> inputs = {x};
+    SmallVector<AffineMap> maps = {AffineMap::getMultiDimIdentityMap(rank, context)};
+    if (kind == ReduceKind::LogSumExp) {
+      // log(Σ exp(x - m)) + m with m = max(x) (m = 0 where it is infinite).
+      Value max =
+          buildReduce(b, loc, x, dims, getReduceInit(b, ReduceKind::Max, elementType, false),
+                      [](OpBuilder &nb, Location nl, Value e, Value acc) {
+                        return arith::MaximumFOp::create(nb, nl, e, acc).getResult();
+                      });
+      lseMax = mapElements(b, loc, max, computeType, [&](OpBuilder &nb, Location nl, Value m) {
+        if (widen)
+          m = arith::ExtFOp::create(nb, nl, computeType, m);
+        Value absM = math::AbsFOp::create(nb, nl, m);
+        Value inf = createScalar(nb, nl, computeType, std::numeric_limits<double>::infinity());
+        Value finite = arith::CmpFOp::create(nb, nl, arith::CmpFPredicate::OLT, absM, inf);
+        return arith::SelectOp::create(nb, nl, finite, m,
+                                       createScalar(nb, nl, computeType, 0.0))
+            .getResult();
+      });
+      inputs.push_back(lseMax);
+      maps.push_back(getKeptDimsMap(context, rank, dims));
+    }
+    // One reduction generic with the pre-map in its body (no x-sized temporary).
+    reduced = buildReductionGeneric(
+        b, loc, inputs, maps, type.getShape(), dims,
+        getReduceInit(b, kind, computeType, isUnsigned),
+        [&](OpBuilder &nb, Location nl, ValueRange e, Value acc) {
+          Value v = preMap(nb, nl, e[0], e.size() > 1 ? e[1] : Value());
+          return combine(nb, nl, kind, v, acc, isUnsigned);
+        });
+  }
 
   // Post-map.
   bool needsPost = widen || kind == ReduceKind::Mean || kind == ReduceKind::L2 ||
@@ -412,7 +422,7 @@ static LogicalResult importReduce(NodeContext &node, ReduceKind kind, int64_t ax
                              : arith::DivSIOp::create(nb, nl, v, count).getResult();
           } else if (kind == ReduceKind::L2) {
             v = math::SqrtOp::create(nb, nl, v);
-          } else if (kind == ReduceKind::LogSum || (kind == ReduceKind::LogSumExp && !noop)) {
+          } else if (kind == ReduceKind::LogSum || (kind == ReduceKind::LogSumExp && lseMax)) {
             v = math::LogOp::create(nb, nl, v);
             if (lseMax)
               v = arith::AddFOp::create(nb, nl, v, args[1]);

@@ -187,7 +187,7 @@ LogicalResult mlir::sqz::import::importConcat(NodeContext &node) {
   }
 
   if (allInputsConstant(node)) {
-    // Gather each result element from the input that holds it.
+    // Copy the inputs' contiguous chunks (everything from the axis on) in order.
     SmallVector<HostTensor> parts;
     for (unsigned i = 0, e = node.getNumInputs(); i < e; ++i)
       parts.push_back(*node.getConstantInput(i));

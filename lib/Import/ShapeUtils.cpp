@@ -60,26 +60,33 @@ FailureOr<int64_t> mlir::sqz::import::normalizeAxis(NodeContext &node, int64_t a
   return axis < 0 ? axis + rank : axis;
 }
 
-HostTensor
-mlir::sqz::import::gatherHostElements(const HostTensor &source, ArrayRef<int64_t> shape,
-                                      function_ref<int64_t(ArrayRef<int64_t>)> sourceIndex) {
-  HostTensor result = HostTensor::allocate("", source.dtype, shape);
-  int64_t size = getDTypeSize(source.dtype);
-  int64_t count = result.getNumElements();
-  if (count == 0)
-    return result;
-  MutableArrayRef<char> out = result.getMutableData();
+void mlir::sqz::import::forEachIndex(ArrayRef<int64_t> shape,
+                                     function_ref<void(int64_t, ArrayRef<int64_t>)> fn) {
+  int64_t count = getShapeNumElements(shape);
   SmallVector<int64_t> index(shape.size(), 0);
   for (int64_t i = 0; i < count; ++i) {
-    int64_t from = sourceIndex(index);
-    if (from >= 0)
-      std::memcpy(out.data() + i * size, source.data.data() + from * size, size);
+    fn(i, index);
     for (int64_t d = static_cast<int64_t>(shape.size()) - 1; d >= 0; --d) {
       if (++index[d] < shape[d])
         break;
       index[d] = 0;
     }
   }
+}
+
+HostTensor
+mlir::sqz::import::gatherHostElements(const HostTensor &source, ArrayRef<int64_t> shape,
+                                      function_ref<int64_t(ArrayRef<int64_t>)> sourceIndex) {
+  HostTensor result = HostTensor::allocate("", source.dtype, shape);
+  if (result.getNumElements() == 0)
+    return result;
+  int64_t size = getDTypeSize(source.dtype);
+  MutableArrayRef<char> out = result.getMutableData();
+  forEachIndex(shape, [&](int64_t i, ArrayRef<int64_t> index) {
+    int64_t from = sourceIndex(index);
+    if (from >= 0)
+      std::memcpy(out.data() + i * size, source.data.data() + from * size, size);
+  });
   return result;
 }
 

@@ -1,9 +1,9 @@
 //===- ShapeUtils.h - Helpers of the shape/indexing op importers -*- C++ -*-===//
 //
-// Shared by ShapeOps.cpp, IndexingOps.cpp and the host folding of ElementwiseOps.cpp: reading
-// constant int lists and axes, evaluating data-movement ops on `HostTensor`s (so shape-only
-// subgraphs fold to constants at import time), and a `linalg.generic` builder whose body sees
-// the loop indices (for gathers, masks and scans).
+// Shared by ShapeOps.cpp and IndexingOps.cpp: reading constant int lists and axes, evaluating
+// data-movement ops on `HostTensor`s (so shape-only subgraphs fold to constants at import
+// time), and a `linalg.generic` builder whose body sees the loop indices (for gathers, masks and
+// scans).
 //
 //===----------------------------------------------------------------------===//
 
@@ -35,6 +35,9 @@ FailureOr<SmallVector<int64_t>> getConstantInts(NodeContext &node, unsigned inde
 
 /// `axis` in [-rank, rank) made non-negative; emits an error naming `what` otherwise.
 FailureOr<int64_t> normalizeAxis(NodeContext &node, int64_t axis, int64_t rank, StringRef what);
+
+/// Calls `fn(flat, index)` for every multi-index of `shape` in row-major order.
+void forEachIndex(ArrayRef<int64_t> shape, function_ref<void(int64_t, ArrayRef<int64_t>)> fn);
 
 /// A new tensor of `shape` with the dtype of `source` whose element at each (row-major)
 /// multi-index is the element of `source` at flat index `sourceIndex(index)`, or zero where

@@ -1,7 +1,7 @@
 //===- SoftmaxOp.cpp - ONNX Softmax and LogSoftmax ------------------------===//
 //
 // Numerically stable softmax: m = max(x), e = exp(x - m), y = e / sum(e) (LogSoftmax:
-// y = (x - m) - log(sum(e))), reducing over
+// y = (x - m) - log(sum(e))), computed in f32 for f16 inputs, reducing over
 // - opset >= 13: the single dim `axis` (default -1);
 // - opset < 13: every dim from `axis` (default 1) on: ONNX "coerces" the input to 2-D
 //   [prod(d0..axis-1), prod(axis..)] and normalizes rows, which is the same as reducing over
@@ -43,8 +43,23 @@ static LogicalResult importSoftmaxLike(NodeContext &node, bool logSoftmax) {
 
   OpBuilder &b = node.getBuilder();
   Location loc = node.getLoc();
-  auto floatType = cast<FloatType>(type.getElementType());
+  // f16 is computed in f32 (a long row's sum of exponentials would lose digits in f16).
+  Type elementType = type.getElementType();
+  bool widen = elementType.isF16();
+  auto floatType = widen ? b.getF32Type() : cast<FloatType>(elementType);
   Value x = node.getInput(0);
+  auto convert = [&](Value value, Type to) {
+    return buildElementwise(b, loc, {value}, type.getShape(), to,
+                            [&](OpBuilder &nb, Location nl, ValueRange args) -> Value {
+                              if (to.getIntOrFloatBitWidth() > 16)
+                                return arith::ExtFOp::create(nb, nl, to, args[0]);
+                              return arith::TruncFOp::create(nb, nl, to, args[0]);
+                            });
+  };
+  if (widen) {
+    x = convert(x, floatType);
+    type = RankedTensorType::get(type.getShape(), floatType);
+  }
 
   TypedAttr negInf = b.getFloatAttr(
       floatType, llvm::APFloat::getInf(floatType.getFloatSemantics(), /*Negative=*/true));
@@ -91,6 +106,8 @@ static LogicalResult importSoftmaxLike(NodeContext &node, bool logSoftmax) {
       return arith::DivFOp::create(nb, nl, e, s).getResult();
     });
   }
+  if (widen)
+    result = convert(result, elementType);
   node.setResult(0, result, dtype);
   return success();
 }

@@ -115,6 +115,8 @@ readSignature(func::FuncOp fn) {
     // The importer carries ONNX uint8 as signless i8 marked sqz.unsigned.
     if (attrs && attrs.get(sqz::kOnnxUnsignedAttr) && s.dtype == "int8")
       s.dtype = "uint8";
+    if (attrs && attrs.get(sqz::kOnnxUnsignedAttr) && s.dtype == "int16")
+      s.dtype = "uint16";
     s.shape.assign(ranked.getShape().begin(), ranked.getShape().end());
     return s;
   };

@@ -116,6 +116,31 @@ def math_activations():
 
 
 @case
+def math_trig_misc():
+    x = randf(3, 4) * 0.9
+    x64 = x.astype(np.float64)
+    special = f32([[np.nan, np.inf, -np.inf, 1.0]])
+    outputs = {"tan": f32(np.tan(x64)), "atan": f32(np.arctan(x64)),
+               "asin": f32(np.arcsin(x64 / 2)), "acos": f32(np.arccos(x64 / 2)),
+               "sinh": f32(np.sinh(x64)), "cosh": f32(np.cosh(x64)),
+               "asinh": f32(np.arcsinh(x64)), "atanh": f32(np.arctanh(x64 / 2)),
+               "celu": f32(np.maximum(0, x64) + np.minimum(0, 0.5 * np.expm1(x64 / 0.5))),
+               "shrink": f32(np.where(x64 < -0.3, x64 + 0.1, np.where(x64 > 0.3, x64 - 0.1, 0))),
+               "isnan": np.isnan(special), "isinf": np.isinf(special),
+               "isposinf": np.isposinf(special), "drop": x}
+    nodes = [node("Tan", ["x"], ["tan"]), node("Atan", ["x"], ["atan"]),
+             node("Div", ["x", "two"], ["half"]), node("Asin", ["half"], ["asin"]),
+             node("Acos", ["half"], ["acos"]), node("Sinh", ["x"], ["sinh"]),
+             node("Cosh", ["x"], ["cosh"]), node("Asinh", ["x"], ["asinh"]),
+             node("Atanh", ["half"], ["atanh"]), node("Celu", ["x"], ["celu"], alpha=0.5),
+             node("Shrink", ["x"], ["shrink"], bias=0.1, lambd=0.3),
+             node("IsNaN", ["special"], ["isnan"]), node("IsInf", ["special"], ["isinf"]),
+             node("IsInf", ["special"], ["isposinf"], detect_negative=0),
+             node("Dropout", ["x"], ["drop"])]
+    return make(nodes, {"x": x, "special": special}, outputs, {"two": f32(2.0)}, atol=1e-6)
+
+
+@case
 def math_f16():
     # f16 transcendental ops compute in f32 and round once.
     x = randf(2, 8, dtype=np.float16)
@@ -198,9 +223,15 @@ def math_ms_gelu():
     s = (x + b).astype(np.float64)
     fast = 0.5 * s * (1 + np.tanh(math.sqrt(2 / math.pi) * (s + 0.044715 * s ** 3)))
     exact = 0.5 * s * (1 + np.vectorize(math.erf)(s / math.sqrt(2)))
+    x64 = x.astype(np.float64)
+    gelu = 0.5 * x64 * (1 + np.vectorize(math.erf)(x64 / math.sqrt(2)))
+    quick = x64 * sigmoid(1.702 * x64)
     nodes = [node("FastGelu", ["x", "b"], ["fast"], domain="com.microsoft"),
-             node("BiasGelu", ["x", "b"], ["exact"], domain="com.microsoft")]
-    return make(nodes, {"x": x, "b": b}, {"fast": f32(fast), "exact": f32(exact)},
+             node("BiasGelu", ["x", "b"], ["exact"], domain="com.microsoft"),
+             node("Gelu", ["x"], ["gelu"], domain="com.microsoft"),
+             node("QuickGelu", ["x"], ["quick"], domain="com.microsoft")]
+    return make(nodes, {"x": x, "b": b}, {"fast": f32(fast), "exact": f32(exact),
+                                          "gelu": f32(gelu), "quick": f32(quick)},
                 extra_opsets=[("com.microsoft", 1)], atol=1e-5)
 
 
@@ -319,6 +350,19 @@ def reduce_logsoftmax_opset11():
     m = x64.max(axis=(1, 2), keepdims=True)
     y = x64 - m - np.log(np.exp(x64 - m).sum(axis=(1, 2), keepdims=True))
     return make([node("LogSoftmax", ["x"], ["y"])], {"x": x}, {"y": f32(y)}, opset=11, atol=1e-5)
+
+
+@case
+def reduce_softmax_f16():
+    # A long f16 row: the sum of exponentials is accumulated in f32.
+    x = (randf(2, 2048) * 3).astype(np.float16)
+    x64 = x.astype(np.float64)
+    m = x64.max(axis=1, keepdims=True)
+    e = np.exp(x64 - m)
+    outputs = {"sm": (e / e.sum(axis=1, keepdims=True)).astype(np.float16),
+               "lsm": (x64 - m - np.log(e.sum(axis=1, keepdims=True))).astype(np.float16)}
+    nodes = [node("Softmax", ["x"], ["sm"]), node("LogSoftmax", ["x"], ["lsm"])]
+    return make(nodes, {"x": x}, outputs, opset=13, rtol=2e-3, atol=1e-5)
 
 
 #--- Normalization -------------------------------------------------------------------------

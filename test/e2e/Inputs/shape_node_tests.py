@@ -37,8 +37,8 @@ FROZEN = [
 ]
 TESTS = r"^test_(shape|gather_[0-9]|gather_2d|gather_negative|gather_elements|slice|unsqueeze|" \
         r"squeeze|concat|split|constantofshape|expand|range_(float|int32)_type_[a-z_]*delta$|" \
-        r"where|cast_(FLOAT|DOUBLE|FLOAT16)_to_(FLOAT|DOUBLE|FLOAT16)$|tril|triu|tile|flatten|" \
-        r"cumsum)"
+        r"where|cast(like)?_(FLOAT|DOUBLE|FLOAT16)_to_(FLOAT|DOUBLE|FLOAT16)$|tril|triu|tile|" \
+        r"flatten|cumsum)"
 
 
 def load_pb(path):

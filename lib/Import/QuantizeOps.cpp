@@ -1,0 +1,500 @@
+//===- QuantizeOps.cpp - ONNX QuantizeLinear/DequantizeLinear, MatMulNBits
+//-===//
+//
+// Static (QDQ) quantization:
+//   QuantizeLinear(x, y_scale[, y_zero_point])   y = saturate(round_half_even(x
+//   / scale) + zp) DequantizeLinear(x, x_scale[, x_zero_point]) y = (x - zp) ·
+//   scale
+// with per-tensor (scale of rank 0 or shape [1]), per-axis (opset 13: 1-D scale
+// of size x.shape[axis]) and block-wise (opset 21: `block_size` > 0, scale of
+// x's rank with ceil(x.shape[axis] / block_size) along `axis`) parameters.
+// Codes are int8/uint8 (int4/uint4 and int16/uint16 where the importer's dtype
+// table has them); int32 codes dequantize too. Arithmetic is in f32 (float16
+// scales are extended and the result truncated back).
+//
+// A DequantizeLinear whose inputs are all import-time constants (a quantized
+// weight) folds to a float constant on the host, so DQ(W) → MatMul still
+// becomes a `sqz.linear`. Runtime Q/DQ become one `linalg.generic` (block-wise
+// parameters are read with `tensor.extract` at the block index).
+//
+// com.microsoft MatMulNBits (onnxruntime's weight-only 2/4/8-bit block
+// quantization):
+//   A [..., K], B uint8 [N, k_blocks, blob_size] (codes packed low bits first
+//   along K), scales [N·k_blocks] or [N, k_blocks], zero_points (packed uint8
+//   [N·ceil(k_blocks·bits/8)], or unpacked in A's float dtype; default
+//   2^(bits-1)), bias [N] Y = A · dequant(B)ᵀ + bias, dequant(B)[n, k] = (code
+//   - zp[n, k/bs]) · scale[n, k/bs]
+// B is dequantized on the host into a float [N, K] weight and the node becomes
+// `sqz.linear(A, W, bias)`. (Compression II will keep the weight packed
+// instead.)
+//
+//===----------------------------------------------------------------------===//
+
+#include "ImportBuilders.h"
+#include "Ops.h"
+#include "ShapeUtils.h"
+
+#include "sqz/Dialect/Sqz/IR/SqzDialect.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::sqz::import;
+
+namespace {
+
+/// The code range of an integer quantized dtype; false for other dtypes.
+bool getCodeRange(int32_t dtype, int64_t &lo, int64_t &hi) {
+  switch (dtype) {
+  case onnx::TensorProto::INT8:
+    lo = -128, hi = 127;
+    return true;
+  case onnx::TensorProto::UINT8:
+    lo = 0, hi = 255;
+    return true;
+  case onnx::TensorProto::INT16:
+    lo = -32768, hi = 32767;
+    return true;
+  case onnx::TensorProto::UINT16:
+    lo = 0, hi = 65535;
+    return true;
+  case kOnnxInt4:
+    lo = -8, hi = 7;
+    return true;
+  case kOnnxUInt4:
+    lo = 0, hi = 15;
+    return true;
+  default:
+    return false;
+  }
+}
+
+bool isUnsignedCode(int32_t dtype) {
+  return dtype == onnx::TensorProto::UINT8 ||
+         dtype == onnx::TensorProto::UINT16 || dtype == kOnnxUInt4;
+}
+
+/// How scale/zero point elements map onto x.
+struct QuantLayout {
+  enum Kind { PerTensor, PerAxis, Blocked } kind = PerTensor;
+  int64_t axis = 0;
+  int64_t blockSize = 0;
+  SmallVector<int64_t> xShape;
+  SmallVector<int64_t> scaleShape;
+
+  /// Flat scale index of flat x element `i`.
+  int64_t scaleIndex(int64_t i) const {
+    if (kind == PerTensor)
+      return 0;
+    int64_t inner = 1;
+    for (size_t d = axis + 1; d < xShape.size(); ++d)
+      inner *= xShape[d];
+    int64_t dim = xShape[axis];
+    int64_t a = (i / inner) % dim;
+    if (kind == PerAxis)
+      return a;
+    int64_t outer = i / (inner * dim);
+    int64_t blocks = scaleShape[axis];
+    return (outer * blocks + a / blockSize) * inner + i % inner;
+  }
+};
+
+/// Reads axis/block_size and checks the scale (input 1) and zero point (input
+/// 2) shapes.
+FailureOr<QuantLayout> getQuantLayout(NodeContext &node) {
+  RankedTensorType xType = node.getInputType(0);
+  RankedTensorType scaleType = node.getInputType(1);
+  int64_t rank = xType.getRank();
+  FailureOr<int64_t> axisAttr = node.getIntAttr("axis", 1);
+  FailureOr<int64_t> blockAttr = node.getIntAttr("block_size", 0);
+  if (failed(axisAttr) || failed(blockAttr))
+    return failure();
+  QuantLayout layout;
+  layout.xShape.assign(xType.getShape().begin(), xType.getShape().end());
+  layout.scaleShape.assign(scaleType.getShape().begin(),
+                           scaleType.getShape().end());
+  layout.blockSize = *blockAttr;
+  if (*blockAttr < 0)
+    return node.emitError()
+           << "block_size must not be negative, got " << *blockAttr;
+  if (*blockAttr > 0 && node.getOpset() < 21)
+    return node.emitError() << "block_size needs opset 21 or newer";
+  bool scalar = scaleType.getRank() == 0 ||
+                (scaleType.getRank() == 1 && scaleType.getDimSize(0) == 1 &&
+                 *blockAttr == 0);
+  if (scalar) {
+    if (*blockAttr > 0)
+      return node.emitError()
+             << "block_size " << *blockAttr
+             << " needs a scale of the input's rank, got " << scaleType;
+    layout.kind = QuantLayout::PerTensor;
+  } else {
+    int64_t axis = *axisAttr;
+    if (axis < -rank || axis >= rank)
+      return node.emitError()
+             << "axis " << axis << " is out of range for input " << xType;
+    axis = axis < 0 ? axis + rank : axis;
+    layout.axis = axis;
+    if (*blockAttr == 0) {
+      if (scaleType.getRank() != 1 ||
+          scaleType.getDimSize(0) != xType.getDimSize(axis))
+        return node.emitError()
+               << "scale " << scaleType << " does not match input " << xType
+               << " along axis " << axis
+               << " (per-axis scales are 1-D of the axis' size)";
+      layout.kind = QuantLayout::PerAxis;
+    } else {
+      int64_t blocks = (xType.getDimSize(axis) + *blockAttr - 1) / *blockAttr;
+      bool ok = scaleType.getRank() == rank;
+      for (int64_t d = 0; ok && d < rank; ++d)
+        ok = scaleType.getDimSize(d) ==
+             (d == axis ? blocks : xType.getDimSize(d));
+      if (!ok)
+        return node.emitError()
+               << "scale " << scaleType << " does not match input " << xType
+               << " with block_size " << *blockAttr << " along axis " << axis
+               << " (expected " << blocks << " blocks on that axis)";
+      layout.kind = QuantLayout::Blocked;
+    }
+  }
+  // (per-tensor parameters may mix shapes [] and [1])
+  if (node.hasInput(2) &&
+      node.getInputType(2).getShape() != scaleType.getShape() &&
+      !(layout.kind == QuantLayout::PerTensor &&
+        node.getInputType(2).getNumElements() == 1))
+    return node.emitError()
+           << "zero point " << node.getInputType(2)
+           << " must have the shape of the scale " << scaleType;
+  return layout;
+}
+
+/// `value` (a scale or zero point) as a computed tensor that broadcasts
+/// numpy-style against x.
+Value getBroadcastParam(NodeContext &node, unsigned index,
+                        const QuantLayout &layout) {
+  Value value = node.getInput(index);
+  if (layout.kind == QuantLayout::PerTensor && layout.xShape.empty() &&
+      cast<RankedTensorType>(value.getType()).getRank() == 1)
+    return buildReshape(node.getBuilder(), node.getLoc(), value, {});
+  if (layout.kind != QuantLayout::PerAxis)
+    return value;
+  SmallVector<int64_t> shape(layout.xShape.size(), 1);
+  shape[layout.axis] = layout.xShape[layout.axis];
+  return buildReshape(node.getBuilder(), node.getLoc(), value, shape);
+}
+
+/// One elementwise generic over x computing body(x, scale, zp) (zp may be
+/// null).
+Value buildQuantGeneric(
+    NodeContext &node, const QuantLayout &layout, Type resultType,
+    function_ref<Value(OpBuilder &, Location, Value, Value, Value)> body) {
+  OpBuilder &builder = node.getBuilder();
+  Location loc = node.getLoc();
+  bool hasZp = node.hasInput(2);
+  if (layout.kind != QuantLayout::Blocked) {
+    SmallVector<Value> inputs = {node.getInput(0),
+                                 getBroadcastParam(node, 1, layout)};
+    if (hasZp)
+      inputs.push_back(getBroadcastParam(node, 2, layout));
+    return buildElementwise(builder, loc, inputs, layout.xShape, resultType,
+                            [&](OpBuilder &b, Location l, ValueRange args) {
+                              return body(b, l, args[0], args[1],
+                                          hasZp ? args[2] : Value());
+                            });
+  }
+  Value scale = node.getInput(1);
+  Value zp = hasZp ? node.getInput(2) : Value();
+  int64_t rank = layout.xShape.size();
+  AffineMap identity =
+      AffineMap::getMultiDimIdentityMap(rank, node.getContext());
+  return buildIndexedGeneric(
+      builder, loc, {node.getInput(0)}, {identity}, layout.xShape, resultType,
+      [&](OpBuilder &b, Location l, ValueRange indices, ValueRange args) {
+        SmallVector<Value> coords(indices.begin(), indices.end());
+        Value bs = arith::ConstantIndexOp::create(b, l, layout.blockSize);
+        coords[layout.axis] =
+            arith::DivUIOp::create(b, l, coords[layout.axis], bs);
+        Value s = tensor::ExtractOp::create(b, l, scale, coords);
+        Value z = zp ? tensor::ExtractOp::create(b, l, zp, coords).getResult()
+                     : Value();
+        return body(b, l, args[0], s, z);
+      });
+}
+
+/// An integer or float scalar converted to f32 (`isUnsigned` for integer
+/// codes).
+Value toF32(OpBuilder &b, Location loc, Value v, bool isUnsigned) {
+  Type f32 = b.getF32Type();
+  Type type = v.getType();
+  if (type == f32)
+    return v;
+  if (isa<FloatType>(type))
+    return arith::ExtFOp::create(b, loc, f32, v);
+  if (isUnsigned)
+    return arith::UIToFPOp::create(b, loc, f32, v);
+  return arith::SIToFPOp::create(b, loc, f32, v);
+}
+
+} // namespace
+
+LogicalResult mlir::sqz::import::importDequantizeLinear(NodeContext &node) {
+  if (failed(node.checkNumInputs(2, 3)))
+    return failure();
+  int32_t xDType = node.getInputDType(0);
+  int32_t scaleDType = node.getInputDType(1);
+  int64_t lo, hi;
+  bool isInt32 = xDType == onnx::TensorProto::INT32;
+  if (!getCodeRange(xDType, lo, hi) && !isInt32)
+    return node.emitError()
+           << "unsupported quantized dtype '" << getDTypeName(xDType) << "'";
+  if (!isFloatDType(scaleDType))
+    return node.emitError() << "scale must be a float tensor, got '"
+                            << getDTypeName(scaleDType) << "'";
+  if (node.hasInput(2) && node.getInputDType(2) != xDType)
+    return node.emitError()
+           << "zero point dtype '" << getDTypeName(node.getInputDType(2))
+           << "' differs from the input's '" << getDTypeName(xDType) << "'";
+  FailureOr<QuantLayout> layout = getQuantLayout(node);
+  if (failed(layout))
+    return failure();
+
+  // A quantized weight: dequantize on the host.
+  const HostTensor *x = node.getConstantInput(0);
+  const HostTensor *scale = node.getConstantInput(1);
+  const HostTensor *zp = node.hasInput(2) ? node.getConstantInput(2) : nullptr;
+  if (x && scale && (zp || !node.hasInput(2))) {
+    HostTensor y = HostTensor::allocate(node.getNode().output(0), scaleDType,
+                                        layout->xShape);
+    for (int64_t i = 0, e = y.getNumElements(); i < e; ++i) {
+      int64_t s = layout->scaleIndex(i);
+      float code = static_cast<float>(x->getInt(i) - (zp ? zp->getInt(s) : 0));
+      y.setDouble(i, code * static_cast<float>(scale->getDouble(s)));
+    }
+    node.setConstantResult(0, std::move(y));
+    return success();
+  }
+
+  bool isUnsigned = isUnsignedCode(xDType);
+  Type resultType = getElementType(node.getContext(), scaleDType);
+  Value y = buildQuantGeneric(
+      node, *layout, resultType,
+      [&](OpBuilder &b, Location l, Value xv, Value s, Value z) {
+        Value v = toF32(b, l, xv, isUnsigned);
+        if (z)
+          v = arith::SubFOp::create(b, l, v, toF32(b, l, z, isUnsigned));
+        v = arith::MulFOp::create(b, l, v, toF32(b, l, s, false));
+        if (resultType != b.getF32Type())
+          v = arith::TruncFOp::create(b, l, resultType, v);
+        return v;
+      });
+  node.setResult(0, y, scaleDType);
+  return success();
+}
+
+LogicalResult mlir::sqz::import::importQuantizeLinear(NodeContext &node) {
+  if (failed(node.checkNumInputs(2, 3)))
+    return failure();
+  int32_t xDType = node.getInputDType(0);
+  int32_t scaleDType = node.getInputDType(1);
+  if (!isFloatDType(xDType) && xDType != onnx::TensorProto::INT32)
+    return node.emitError() << "input must be float or int32, got '"
+                            << getDTypeName(xDType) << "'";
+  if (!isFloatDType(scaleDType))
+    return node.emitError() << "scale must be a float tensor, got '"
+                            << getDTypeName(scaleDType) << "'";
+  FailureOr<int64_t> outputDType = node.getIntAttr("output_dtype", 0);
+  if (failed(outputDType))
+    return failure();
+  int32_t yDType = onnx::TensorProto::UINT8;
+  if (node.hasInput(2)) {
+    yDType = node.getInputDType(2);
+    if (*outputDType != 0 && *outputDType != yDType)
+      return node.emitError()
+             << "output_dtype " << *outputDType << " ('"
+             << getDTypeName(static_cast<int32_t>(*outputDType))
+             << "') differs from the zero point's dtype '"
+             << getDTypeName(yDType) << "'";
+  } else if (*outputDType != 0) {
+    yDType = static_cast<int32_t>(*outputDType);
+  }
+  int64_t lo, hi;
+  if (!getCodeRange(yDType, lo, hi) ||
+      !getElementType(node.getContext(), yDType))
+    return node.emitError()
+           << "unsupported quantized dtype '" << getDTypeName(yDType) << "'";
+  FailureOr<QuantLayout> layout = getQuantLayout(node);
+  if (failed(layout))
+    return failure();
+
+  // All constant: quantize on the host (round half to even, saturate).
+  const HostTensor *x = node.getConstantInput(0);
+  const HostTensor *scale = node.getConstantInput(1);
+  const HostTensor *zp = node.hasInput(2) ? node.getConstantInput(2) : nullptr;
+  if (x && scale && (zp || !node.hasInput(2))) {
+    HostTensor y =
+        HostTensor::allocate(node.getNode().output(0), yDType, layout->xShape);
+    for (int64_t i = 0, e = y.getNumElements(); i < e; ++i) {
+      int64_t s = layout->scaleIndex(i);
+      float q = std::nearbyint(static_cast<float>(x->getDouble(i)) /
+                               static_cast<float>(scale->getDouble(s)));
+      q += static_cast<float>(zp ? zp->getInt(s) : 0);
+      q = std::max(static_cast<float>(lo), std::min(static_cast<float>(hi), q));
+      y.setInt(i, static_cast<int64_t>(q));
+    }
+    node.setConstantResult(0, std::move(y));
+    return success();
+  }
+
+  bool isUnsigned = isUnsignedCode(yDType);
+  Type codeType = getElementType(node.getContext(), yDType);
+  Value y = buildQuantGeneric(
+      node, *layout, codeType,
+      [&](OpBuilder &b, Location l, Value xv, Value s, Value z) {
+        Type f32 = b.getF32Type();
+        Value v = arith::DivFOp::create(b, l, toF32(b, l, xv, false),
+                                        toF32(b, l, s, false));
+        v = math::RoundEvenOp::create(b, l, v);
+        if (z)
+          v = arith::AddFOp::create(b, l, v, toF32(b, l, z, isUnsigned));
+        // Saturate (a NaN input is unspecified by ONNX for integer codes).
+        v = arith::MaximumFOp::create(
+            b, l, v, createScalar(b, l, f32, static_cast<double>(lo)));
+        v = arith::MinimumFOp::create(
+            b, l, v, createScalar(b, l, f32, static_cast<double>(hi)));
+        if (isUnsigned)
+          return arith::FPToUIOp::create(b, l, codeType, v).getResult();
+        return arith::FPToSIOp::create(b, l, codeType, v).getResult();
+      });
+  node.setResult(0, y, yDType);
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// com.microsoft MatMulNBits
+//===----------------------------------------------------------------------===//
+
+LogicalResult mlir::sqz::import::importMatMulNBits(NodeContext &node) {
+  if (failed(node.checkNumInputs(3, 6)))
+    return failure();
+  FailureOr<int64_t> kAttr = node.getIntAttr("K", -1);
+  FailureOr<int64_t> nAttr = node.getIntAttr("N", -1);
+  FailureOr<int64_t> bitsAttr = node.getIntAttr("bits", 4);
+  FailureOr<int64_t> blockAttr = node.getIntAttr("block_size", -1);
+  if (failed(kAttr) || failed(nAttr) || failed(bitsAttr) || failed(blockAttr))
+    return failure();
+  int64_t k = *kAttr, n = *nAttr, bits = *bitsAttr, blockSize = *blockAttr;
+  if (k <= 0 || n <= 0)
+    return node.emitError()
+           << "attributes K and N must be positive, got K=" << k << " N=" << n;
+  if (bits != 2 && bits != 4 && bits != 8)
+    return node.emitError() << "bits must be 2, 4 or 8, got " << bits;
+  if (blockSize < 16 || (blockSize & (blockSize - 1)) != 0)
+    return node.emitError()
+           << "block_size must be a power of 2 and at least 16, got "
+           << blockSize;
+  if (node.hasInput(4))
+    return node.emitError() << "g_idx (input 4) is not supported";
+  int32_t dtype = node.getInputDType(0);
+  if (!isFloatDType(dtype))
+    return node.emitError()
+           << "A must be a float tensor, got '" << getDTypeName(dtype) << "'";
+  RankedTensorType aType = node.getInputType(0);
+  if (aType.getRank() < 1 || aType.getShape().back() != k)
+    return node.emitError()
+           << "the last dim of A " << aType << " must be K=" << k;
+
+  int64_t blocks = (k + blockSize - 1) / blockSize;
+  int64_t blobSize = blockSize * bits / 8;
+  const HostTensor *b = node.getConstantInput(1);
+  const HostTensor *scales = node.getConstantInput(2);
+  if (!b || !scales)
+    return node.emitError() << "B and scales must be import-time constants";
+  if (b->dtype != onnx::TensorProto::UINT8 ||
+      ArrayRef<int64_t>(b->shape) != ArrayRef<int64_t>({n, blocks, blobSize}))
+    return node.emitError()
+           << "B must be uint8 [N, k_blocks, blob_size] = [" << n << ", "
+           << blocks << ", " << blobSize << "], got " << node.getInputType(1);
+  if (scales->dtype != dtype || scales->getNumElements() != n * blocks ||
+      (scales->shape.size() != 1 && scales->shape.size() != 2))
+    return node.emitError()
+           << "scales must have A's dtype and shape [N * k_blocks] or [N, "
+           << "k_blocks] = [" << n << ", " << blocks << "], got "
+           << node.getInputType(2);
+
+  // Zero points: default 2^(bits-1); packed uint8 rows of ceil(blocks·bits/8)
+  // bytes, or floats.
+  const HostTensor *zp = nullptr;
+  bool floatZp = false;
+  int64_t zpRowBytes = (blocks * bits + 7) / 8;
+  if (node.hasInput(3)) {
+    zp = node.getConstantInput(3);
+    if (!zp)
+      return node.emitError() << "zero_points must be an import-time constant";
+    if (zp->dtype == onnx::TensorProto::UINT8) {
+      if (zp->getNumElements() != n * zpRowBytes)
+        return node.emitError()
+               << "packed uint8 zero_points must have N * ceil(k_blocks * bits "
+               << "/ 8) = " << n * zpRowBytes << " elements, got "
+               << node.getInputType(3);
+    } else if (zp->dtype == dtype) {
+      if (zp->getNumElements() != n * blocks)
+        return node.emitError()
+               << "float zero_points must have N * k_blocks = " << n * blocks
+               << " elements, got " << node.getInputType(3);
+      floatZp = true;
+    } else {
+      return node.emitError() << "zero_points must be uint8 or A's dtype, got '"
+                              << getDTypeName(zp->dtype) << "'";
+    }
+  }
+  const HostTensor *bias = nullptr;
+  if (node.hasInput(5)) {
+    bias = node.getConstantInput(5);
+    RankedTensorType biasType = node.getInputType(5);
+    if (node.getInputDType(5) != dtype || biasType.getRank() != 1 ||
+        biasType.getDimSize(0) != n)
+      return node.emitError() << "bias must be [N] = [" << n
+                              << "] of A's dtype, got " << biasType;
+  }
+
+  // Dequantize B into W [N, K] (the layout of sqz.linear's weight).
+  int64_t mask = (int64_t(1) << bits) - 1;
+  int64_t perByte = 8 / bits;
+  HostTensor w = HostTensor::allocate(node.getNode().input(1), dtype, {n, k});
+  for (int64_t row = 0; row < n; ++row) {
+    for (int64_t blk = 0; blk < blocks; ++blk) {
+      int64_t s = row * blocks + blk;
+      float scale = static_cast<float>(scales->getDouble(s));
+      float zero = static_cast<float>(int64_t(1) << (bits - 1));
+      if (zp && floatZp) {
+        zero = static_cast<float>(zp->getDouble(s));
+      } else if (zp) {
+        int64_t byte = zp->getInt(row * zpRowBytes + blk / perByte);
+        zero = static_cast<float>((byte >> ((blk % perByte) * bits)) & mask);
+      }
+      for (int64_t j = 0; j < blockSize; ++j) {
+        int64_t col = blk * blockSize + j;
+        if (col >= k)
+          break;
+        int64_t byte = b->getInt((row * blocks + blk) * blobSize + j / perByte);
+        int64_t code = (byte >> ((j % perByte) * bits)) & mask;
+        w.setDouble(row * k + col, (static_cast<float>(code) - zero) * scale);
+      }
+    }
+  }
+  Value weight = node.createConstant(std::move(w));
+  Value biasValue = bias || node.hasInput(5) ? node.getInput(5) : Value();
+  SmallVector<int64_t> shape(aType.getShape().drop_back());
+  shape.push_back(n);
+  auto resultType = RankedTensorType::get(shape, aType.getElementType());
+  Value y = sqz::LinearOp::create(node.getBuilder(), node.getLoc(), resultType,
+                                  node.getInput(0), weight, biasValue,
+                                  /*sparsity=*/sqz::SparsityAttr())
+                .getResult();
+  node.setResult(0, y, dtype);
+  return success();
+}
