@@ -8,12 +8,12 @@
 # whole input file while it imports; sqz-compile maps the file instead.
 #
 #   bench/import_memory.sh [DIR] [BUILD]   DIR: where the models are (made when missing;
-#                                          default /tmp/sqz-big), BUILD: build dir (default build)
+#                                          default $TMPDIR/sqz-big), BUILD: build dir (default build)
 # Generating the 1 GiB models takes a few minutes and needs ~4 GiB of memory and 2 GiB of disk.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-DIR="${1:-/tmp/sqz-big}"
+DIR="${1:-${TMPDIR:-/tmp}/sqz-big}"
 BUILD="${2:-$ROOT/build}"
 TRANSLATE="$BUILD/bin/sqz-translate"
 COMPILE="$BUILD/bin/sqz-compile"

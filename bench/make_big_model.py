@@ -8,7 +8,7 @@ the importer's memory, in two layouts:
 Default: 16 layers alternating [2048, 8192] / [8192, 2048] weights, 16 x 64 MiB = 1 GiB. The
 inline variant must stay under protobuf's 2 GiB limit. Writes OUT/weight_bytes (the total).
 
-    /usr/bin/python3 bench/make_big_model.py /tmp/sqz-big [--layers 16 --dim 2048 --ffn 8192]
+    /usr/bin/python3 bench/make_big_model.py "$TMPDIR/sqz-big" [--layers 16 --dim 2048 --ffn 8192]
 
 Do not point OUT into the repository: the files are multi-GB.
 """

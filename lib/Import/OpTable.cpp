@@ -115,6 +115,7 @@ static const OpImporter kOpImporters[] = {
     {"", "GatherElements", 11, importGatherElements},
     {"", "Range", 11, importRange},
     {"", "Shape", 1, importShape},
+    {"", "Size", 1, importSize},
     {"", "Slice", 1, importSlice},
     {"", "Split", 2, importSplit},
     {"", "Squeeze", 1, importSqueeze},

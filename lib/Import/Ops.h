@@ -122,6 +122,7 @@ LogicalResult importTranspose(NodeContext &node);
 
 // ShapeOps.cpp
 LogicalResult importShape(NodeContext &node);
+LogicalResult importSize(NodeContext &node);
 LogicalResult importUnsqueeze(NodeContext &node);
 LogicalResult importSqueeze(NodeContext &node);
 LogicalResult importFlatten(NodeContext &node);

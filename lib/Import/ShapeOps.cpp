@@ -92,6 +92,19 @@ LogicalResult mlir::sqz::import::importShape(NodeContext &node) {
   return success();
 }
 
+/// Size: the element count of a statically shaped tensor, an int64 scalar known at import.
+LogicalResult mlir::sqz::import::importSize(NodeContext &node) {
+  if (failed(node.checkNumInputs(1, 1)))
+    return failure();
+  RankedTensorType type = node.getInputType(0);
+  if (!type.hasStaticShape())
+    return node.emitError() << "the input shape must be static";
+  HostTensor result = HostTensor::allocate("", onnx::TensorProto::INT64, {});
+  result.setInt(0, type.getNumElements());
+  node.setConstantResult(0, std::move(result));
+  return success();
+}
+
 LogicalResult mlir::sqz::import::importUnsqueeze(NodeContext &node) {
   FailureOr<std::optional<SmallVector<int64_t>>> axesOperand = getAxesOperand(node);
   if (failed(axesOperand))
