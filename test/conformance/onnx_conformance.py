@@ -149,8 +149,8 @@ def dtype_name(elem_type):
     return DTYPE_NAMES.get(elem_type, "dtype %d" % elem_type)
 
 
-# Inputs that are shape operands: (op type, input positions). A static-shape compiler takes
-# these as compile-time values.
+# Inputs that are shape operands: (op type, input positions), integer or (Range, Resize scales)
+# float. A static-shape compiler takes these as compile-time values.
 SHAPE_OPERANDS = {
     "Reshape": (1,), "Slice": (1, 2, 3, 4), "Unsqueeze": (1,), "Squeeze": (1,),
     "Expand": (1,), "Tile": (1,), "Range": (0, 1, 2), "ConstantOfShape": (0,), "Split": (1,),
@@ -173,8 +173,6 @@ def frozen_shape_inputs(model, inputs, converted):
         if not uses.get(vi.name) or not all(uses[vi.name]):
             continue
         values = [ins[k][2] for _, ins, _ in converted]
-        if values[0].dtype.kind not in "iu":
-            continue
         if all(v.shape == values[0].shape and (v == values[0]).all() for v in values[1:]):
             frozen[vi.name] = values[0]
     return frozen
@@ -370,6 +368,15 @@ class Harness:
             keep = [i for i, vi in enumerate(inputs) if vi.name not in frozen]
             inputs = [inputs[i] for i in keep]
             converted = [(ds, [ins[i] for i in keep], outs) for ds, ins, outs in converted]
+
+        # The artifact's C ABI passes one non-empty buffer per input and output.
+        for _, ins, outs in converted:
+            for kind, values in (("input", ins), ("output", outs)):
+                for name, _, arr in values:
+                    if arr.size == 0:
+                        r.status, r.reason = "SKIP", (
+                            "%s '%s' is empty, which the artifact ABI cannot carry" % (kind, name))
+                        return
 
         # Compile once; pin the shape of every input whose declared shape is not static.
         art = os.path.join(tmp, "art")
@@ -577,9 +584,10 @@ def write_docs(path, results, notes, suites, args):
                 s, src, sum(c.values()), c["PASS"], c["FAIL"], c["SKIP"],
                 100.0 * c["PASS"] / n if n else 0.0))
     lines.append("")
-    lines.append("Squeeze compiles for static shapes, so integer graph inputs that only feed shape "
+    lines.append("Squeeze compiles for static shapes, so graph inputs that only feed shape "
                  "operands (a Reshape's shape, Slice bounds, reduction axes, TopK's k, Pad's pads, "
-                 "...; see SHAPE_OPERANDS in the harness) are frozen into initializers with the "
+                 "Resize scales, Range bounds...; see SHAPE_OPERANDS in the harness) are frozen "
+                 "into initializers with the "
                  "test's value, as `--input-shape` pins dynamic dims; every other input stays a "
                  "run-time input.")
     lines.append("")
