@@ -5,10 +5,10 @@ set -euo pipefail
 
 PKGS=(
   cmake ninja-build pkg-config git
-  llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools clang-22 lld-22
+  llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools clang-22 lld-22 libomp-22-dev
   libonnx-dev libprotobuf-dev protobuf-compiler libonnx-testdata
   python3-onnx python3-numpy python3-torch python3-yaml python3-pytest
-  libgtest-dev libgmock-dev libbenchmark-dev libeigen3-dev pybind11-dev zlib1g-dev libzstd-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libeigen3-dev pybind11-dev python3-dev zlib1g-dev libzstd-dev
   time
 )
 

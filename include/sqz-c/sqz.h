@@ -26,19 +26,25 @@ extern "C" {
 /* --- The artifact ABI ------------------------------------------------------
  *
  * An artifact is a directory holding manifest.json and a shared library
- * (named by the manifest, normally model.so). Version 1 of the library's ABI:
+ * (named by the manifest, normally model.so). The library's ABI:
  *
- *   uint32_t sqz_abi_version(void);      returns SQZ_ABI_VERSION (1)
+ *   uint32_t sqz_abi_version(void);      1 or 2, as the manifest's abi_version
  *   void <entry>(void **buffers);        entry named by the manifest,
  *                                        normally sqz_model_invoke
+ *   void sqz_model_set_num_threads(int32_t n);   optional: threads of the
+ *                                        parallel loops of later invokes
  *
  * buffers[0 .. nin-1] are the inputs and buffers[nin .. nin+nout-1] the
  * outputs, in manifest order. Each is a caller-owned, dense, C-order buffer of
- * the manifest's dtype and static shape. The entry reads the inputs and fully
- * writes every output. It is reentrant: concurrent calls with distinct output
- * buffers are safe.
+ * the manifest's dtype and static shape. Version 2 adds buffers[nin+nout]:
+ * the start of the data section of the artifact's weights file (safetensors,
+ * memory-mapped read-only by the runtime), whose layout the manifest's
+ * "weights" entry records. The entry reads the inputs and fully writes every
+ * output. It is reentrant: concurrent calls with distinct output buffers are
+ * safe. SQZ_ABI_VERSION is the newest version this header describes; the
+ * runtime loads every version from 1 to it.
  */
-#define SQZ_ABI_VERSION 1
+#define SQZ_ABI_VERSION 2
 
 /* --- Errors ----------------------------------------------------------------
  *
@@ -90,6 +96,14 @@ SQZ_API const char *sqz_model_output_name(const sqz_model *m, size_t i);
 SQZ_API const char *sqz_model_input_dtype(const sqz_model *m, size_t i);
 SQZ_API const char *sqz_model_output_dtype(const sqz_model *m, size_t i);
 
+/* The ONNX dtype the element type carries when it has no NumPy name (the
+ * manifest's "onnx_dtype"): "int4", "uint4", "int2", "uint2" (values, one per
+ * int8/uint8), "bfloat16" (uint16 bit patterns), "float8e4m3fn",
+ * "float8e4m3fnuz", "float8e5m2", "float8e5m2fnuz", "float4e2m1" (uint8 bit
+ * patterns); "" when the dtype is the ONNX dtype. */
+SQZ_API const char *sqz_model_input_onnx_dtype(const sqz_model *m, size_t i);
+SQZ_API const char *sqz_model_output_onnx_dtype(const sqz_model *m, size_t i);
+
 /* Number of dimensions (0 for a scalar). */
 SQZ_API size_t sqz_model_input_rank(const sqz_model *m, size_t i);
 SQZ_API size_t sqz_model_output_rank(const sqz_model *m, size_t i);
@@ -102,6 +116,11 @@ SQZ_API const int64_t *sqz_model_output_shape(const sqz_model *m, size_t i);
 /* Size in bytes of the dense buffer the tensor needs. */
 SQZ_API size_t sqz_model_input_nbytes(const sqz_model *m, size_t i);
 SQZ_API size_t sqz_model_output_nbytes(const sqz_model *m, size_t i);
+
+/* Sets the number of threads the model's parallel loops use in later runs (of
+ * every caller of this model: it is the library's setting). n >= 1. Fails
+ * when the library has no thread control. Returns 0 on success. */
+SQZ_API int sqz_model_set_threads(sqz_model *m, int n);
 
 /* --- Running ---------------------------------------------------------------*/
 

@@ -334,18 +334,15 @@ LogicalResult mlir::sqz::import::importConv(NodeContext &node) {
   if (rank < 3 || wType.getRank() != rank)
     return node.emitError()
            << "X must be [N, C, spatial...] and W [M, C/group, kernel...]";
-  int64_t s = rank - 2;
   FailureOr<int64_t> groupAttr = node.getIntAttr("group", 1);
   if (failed(groupAttr))
     return failure();
   int64_t g = *groupAttr;
-  int64_t n = xType.getDimSize(0), c = xType.getDimSize(1),
-          m = wType.getDimSize(0);
+  int64_t c = xType.getDimSize(1), m = wType.getDimSize(0);
   if (g < 1 || c % g != 0 || m % g != 0 || wType.getDimSize(1) != c / g)
     return node.emitError()
            << "group " << g << " does not divide the channels (X has " << c
            << ", W is " << m << "x" << wType.getDimSize(1) << ")";
-  int64_t cg = c / g, mg = m / g;
   Window w;
   SmallVector<int64_t> kernel(wType.getShape().drop_front(2));
   if (failed(getWindow(node, xType.getShape().drop_front(2), kernel,

@@ -33,7 +33,9 @@ enum DTypeClass : unsigned {
 /// What the scalar body of an elementwise op computes on.
 struct ScalarInfo {
   /// The element type the body computes in: the operand type, or f32 for f16 operands of ops
-  /// that compute f16 in f32 (`ElementwiseSpec::f16InF32`).
+  /// that compute f16 in f32 (`ElementwiseSpec::f16InF32`) and for every bf16 operand (bf16 is
+  /// converted with integer bit operations, SmallFloats.h). float8/float4 and int4/int2 operands
+  /// are rejected (only Cast, Q/DQ and data movement take them).
   Type type;
   bool isFloat;
   bool isUnsigned;

@@ -10,6 +10,7 @@
 #include "ElementwiseCommon.h"
 #include "ImportBuilders.h"
 #include "Ops.h"
+#include "SmallFloats.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -32,8 +33,10 @@ static constexpr int64_t kMaxFoldElements = int64_t(1) << 20;
 static bool isAccepted(unsigned accepted, int32_t dtype) {
   if (dtype == onnx::TensorProto::BOOL)
     return accepted & kBoolDType;
-  if (isFloatDType(dtype))
+  if (isFloatDType(dtype) || dtype == onnx::TensorProto::BFLOAT16)
     return accepted & kFloatDTypes;
+  if (isBitPatternFloatDType(dtype) || isSubByteIntDType(dtype))
+    return false; // only Cast, Q/DQ and data movement take float8/float4/int4/int2
   if (isUnsignedDType(dtype))
     return accepted & kUnsignedDTypes;
   return accepted & kSignedDTypes;
@@ -109,7 +112,8 @@ LogicalResult mlir::sqz::import::importElementwiseOp(NodeContext &node,
     return diag << " do not broadcast";
   }
   int32_t resultDType = spec.boolResult ? int32_t(onnx::TensorProto::BOOL) : dtype;
-  bool isFloat = isFloatDType(dtype);
+  bool isBF16 = dtype == onnx::TensorProto::BFLOAT16;
+  bool isFloat = isFloatDType(dtype) || isBF16;
 
   // Host folding.
   SmallVector<const HostTensor *> constants;
@@ -118,7 +122,9 @@ LogicalResult mlir::sqz::import::importElementwiseOp(NodeContext &node,
   int64_t numElements = 1;
   for (int64_t dim : *shape)
     numElements *= dim;
-  bool canFold = isFloat ? bool(spec.foldFloat) : bool(spec.foldInt);
+  // (uint64 values above INT64_MAX would not fold right through the int64 host functions.)
+  bool canFold = isFloat ? bool(spec.foldFloat)
+                         : bool(spec.foldInt) && dtype != onnx::TensorProto::UINT64;
   if (canFold && numElements <= kMaxFoldElements && llvm::all_of(constants, [](auto *c) {
         return c != nullptr;
       })) {
@@ -144,7 +150,11 @@ LogicalResult mlir::sqz::import::importElementwiseOp(NodeContext &node,
 
   OpBuilder &b = node.getBuilder();
   Type elementType = types.front().getElementType();
-  bool widen = spec.f16InF32 && elementType.isF16();
+  // bfloat16 always computes in f32 (converted with integer bit operations, SmallFloats.h).
+  std::optional<SmallFloatFormat> bf16Format;
+  if (isBF16)
+    bf16Format = getSmallFloatFormat(dtype);
+  bool widen = (spec.f16InF32 && elementType.isF16()) || isBF16;
   ScalarInfo info{widen ? Type(b.getF32Type()) : elementType, isFloat, isUnsignedDType(dtype)};
   Type resultType = spec.boolResult ? Type(b.getI1Type()) : elementType;
   SmallVector<Value> inputs;
@@ -156,12 +166,16 @@ LogicalResult mlir::sqz::import::importElementwiseOp(NodeContext &node,
       [&](OpBuilder &nb, Location loc, ValueRange args) {
         SmallVector<Value> operands(args.begin(), args.end());
         if (widen)
-          for (Value &operand : operands)
+          for (Value &operand : operands) {
             if (operand.getType().isF16())
               operand = arith::ExtFOp::create(nb, loc, nb.getF32Type(), operand);
+            else if (operand.getType().isBF16())
+              operand = buildSmallFloatToF32(nb, loc, *bf16Format, operand);
+          }
         Value value = spec.build(nb, loc, operands, info);
         if (widen && !spec.boolResult)
-          value = arith::TruncFOp::create(nb, loc, elementType, value);
+          value = isBF16 ? buildF32ToSmallFloat(nb, loc, *bf16Format, value, /*saturate=*/false)
+                         : arith::TruncFOp::create(nb, loc, elementType, value).getResult();
         return value;
       });
   node.setResult(0, result, resultDType);

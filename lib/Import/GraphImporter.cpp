@@ -19,6 +19,7 @@
 #include "GraphImporter.h"
 #include "ModelFixups.h"
 #include "OnnxModel.h"
+#include "SmallFloats.h"
 
 #include "sqz/Dialect/Sqz/IR/SqzDialect.h"
 #include "sqz/Import/OnnxImporter.h"
@@ -65,16 +66,27 @@ Type mlir::sqz::import::getElementType(MLIRContext *context, int32_t dtype) {
     return b.getF32Type();
   case onnx::TensorProto::FLOAT16:
     return b.getF16Type();
+  case onnx::TensorProto::BFLOAT16:
+    return b.getBF16Type();
   case onnx::TensorProto::DOUBLE:
     return b.getF64Type();
   case onnx::TensorProto::INT64:
+  case onnx::TensorProto::UINT64:
     return b.getI64Type();
   case onnx::TensorProto::INT32:
+  case onnx::TensorProto::UINT32:
     return b.getI32Type();
   case onnx::TensorProto::INT8:
   case onnx::TensorProto::UINT8:
-  case kOnnxInt4:  // 4-bit codes are unpacked into i8 (QuantizeOps.cpp)
+  case kOnnxInt4: // sub-byte codes are unpacked into i8 (readTensorProto)
   case kOnnxUInt4:
+  case kOnnxInt2:
+  case kOnnxUInt2:
+  case kOnnxFloat8E4M3FN: // float8/float4 bit patterns (SmallFloats.h)
+  case kOnnxFloat8E4M3FNUZ:
+  case kOnnxFloat8E5M2:
+  case kOnnxFloat8E5M2FNUZ:
+  case kOnnxFloat4E2M1:
     return b.getI8Type();
   case onnx::TensorProto::INT16:
   case onnx::TensorProto::UINT16:
@@ -90,11 +102,14 @@ int64_t mlir::sqz::import::getDTypeSize(int32_t dtype) {
   switch (dtype) {
   case onnx::TensorProto::DOUBLE:
   case onnx::TensorProto::INT64:
+  case onnx::TensorProto::UINT64:
     return 8;
   case onnx::TensorProto::FLOAT:
   case onnx::TensorProto::INT32:
+  case onnx::TensorProto::UINT32:
     return 4;
   case onnx::TensorProto::FLOAT16:
+  case onnx::TensorProto::BFLOAT16:
   case onnx::TensorProto::INT16:
   case onnx::TensorProto::UINT16:
     return 2;
@@ -103,6 +118,13 @@ int64_t mlir::sqz::import::getDTypeSize(int32_t dtype) {
   case onnx::TensorProto::BOOL:
   case kOnnxInt4: // one byte per element in a HostTensor (unpacked by readTensorProto)
   case kOnnxUInt4:
+  case kOnnxInt2:
+  case kOnnxUInt2:
+  case kOnnxFloat8E4M3FN:
+  case kOnnxFloat8E4M3FNUZ:
+  case kOnnxFloat8E5M2:
+  case kOnnxFloat8E5M2FNUZ:
+  case kOnnxFloat4E2M1:
     return 1;
   default:
     return 0;
@@ -110,10 +132,30 @@ int64_t mlir::sqz::import::getDTypeSize(int32_t dtype) {
 }
 
 std::string mlir::sqz::import::getDTypeName(int32_t dtype) {
-  if (dtype == kOnnxInt4)
+  switch (dtype) {
+  case kOnnxInt4:
     return "int4";
-  if (dtype == kOnnxUInt4)
+  case kOnnxUInt4:
     return "uint4";
+  case kOnnxInt2:
+    return "int2";
+  case kOnnxUInt2:
+    return "uint2";
+  case kOnnxFloat8E4M3FN:
+    return "float8e4m3fn";
+  case kOnnxFloat8E4M3FNUZ:
+    return "float8e4m3fnuz";
+  case kOnnxFloat8E5M2:
+    return "float8e5m2";
+  case kOnnxFloat8E5M2FNUZ:
+    return "float8e5m2fnuz";
+  case kOnnxFloat4E2M1:
+    return "float4e2m1";
+  case 24:
+    return "float8e8m0";
+  default:
+    break;
+  }
   if (onnx::TensorProto::DataType_IsValid(dtype))
     return llvm::StringRef(
                onnx::TensorProto::DataType_Name(static_cast<onnx::TensorProto::DataType>(dtype)))
@@ -128,7 +170,20 @@ bool mlir::sqz::import::isFloatDType(int32_t dtype) {
 
 bool mlir::sqz::import::isUnsignedDType(int32_t dtype) {
   return dtype == onnx::TensorProto::UINT8 || dtype == onnx::TensorProto::UINT16 ||
-         dtype == kOnnxUInt4;
+         dtype == onnx::TensorProto::UINT32 || dtype == onnx::TensorProto::UINT64 ||
+         dtype == kOnnxUInt4 || dtype == kOnnxUInt2;
+}
+
+bool mlir::sqz::import::isSubByteIntDType(int32_t dtype) {
+  return dtype == kOnnxInt4 || dtype == kOnnxUInt4 || dtype == kOnnxInt2 || dtype == kOnnxUInt2;
+}
+
+int64_t mlir::sqz::import::getPackedElementsPerByte(int32_t dtype) {
+  if (dtype == kOnnxInt2 || dtype == kOnnxUInt2)
+    return 4;
+  if (dtype == kOnnxInt4 || dtype == kOnnxUInt4 || dtype == kOnnxFloat4E2M1)
+    return 2;
+  return 1;
 }
 
 //===----------------------------------------------------------------------===//
@@ -178,6 +233,16 @@ double HostTensor::getDouble(int64_t index) const {
     llvm::APFloat value(llvm::APFloat::IEEEhalf(), llvm::APInt(16, loadAs<uint16_t>(data, index)));
     return value.convertToDouble();
   }
+  case onnx::TensorProto::UINT64:
+    return static_cast<double>(loadAs<uint64_t>(data, index));
+  case onnx::TensorProto::BFLOAT16:
+    return decodeSmallFloat(*getSmallFloatFormat(dtype), loadAs<uint16_t>(data, index));
+  case kOnnxFloat8E4M3FN:
+  case kOnnxFloat8E4M3FNUZ:
+  case kOnnxFloat8E5M2:
+  case kOnnxFloat8E5M2FNUZ:
+  case kOnnxFloat4E2M1:
+    return decodeSmallFloat(*getSmallFloatFormat(dtype), loadAs<uint8_t>(data, index));
   default:
     return static_cast<double>(getInt(index));
   }
@@ -189,11 +254,17 @@ int64_t HostTensor::getInt(int64_t index) const {
     return loadAs<int64_t>(data, index);
   case onnx::TensorProto::INT32:
     return loadAs<int32_t>(data, index);
+  case onnx::TensorProto::UINT32:
+    return loadAs<uint32_t>(data, index);
+  case onnx::TensorProto::UINT64: // values above INT64_MAX wrap to negative
+    return static_cast<int64_t>(loadAs<uint64_t>(data, index));
   case onnx::TensorProto::INT8:
   case kOnnxInt4:
+  case kOnnxInt2:
     return loadAs<int8_t>(data, index);
   case onnx::TensorProto::UINT8:
   case kOnnxUInt4:
+  case kOnnxUInt2:
     return loadAs<uint8_t>(data, index);
   case onnx::TensorProto::INT16:
     return loadAs<int16_t>(data, index);
@@ -220,6 +291,23 @@ void HostTensor::setDouble(int64_t index, double value) {
     return storeAs<uint16_t>(bytes, index,
                              static_cast<uint16_t>(half.bitcastToAPInt().getZExtValue()));
   }
+  case onnx::TensorProto::UINT64:
+    return storeAs<uint64_t>(bytes, index,
+                             value >= 18446744073709551616.0 ? ~uint64_t(0)
+                             : value > 0                     ? static_cast<uint64_t>(value)
+                                                             : 0);
+  case onnx::TensorProto::BFLOAT16:
+    return storeAs<uint16_t>(bytes, index,
+                             static_cast<uint16_t>(encodeSmallFloat(
+                                 *getSmallFloatFormat(dtype), static_cast<float>(value), false)));
+  case kOnnxFloat8E4M3FN: // saturating, as Cast and QuantizeLinear default to
+  case kOnnxFloat8E4M3FNUZ:
+  case kOnnxFloat8E5M2:
+  case kOnnxFloat8E5M2FNUZ:
+  case kOnnxFloat4E2M1:
+    return storeAs<uint8_t>(bytes, index,
+                            static_cast<uint8_t>(encodeSmallFloat(
+                                *getSmallFloatFormat(dtype), static_cast<float>(value), true)));
   default:
     return setInt(index, static_cast<int64_t>(value));
   }
@@ -232,11 +320,17 @@ void HostTensor::setInt(int64_t index, int64_t value) {
     return storeAs<int64_t>(bytes, index, value);
   case onnx::TensorProto::INT32:
     return storeAs<int32_t>(bytes, index, static_cast<int32_t>(value));
+  case onnx::TensorProto::UINT32:
+    return storeAs<uint32_t>(bytes, index, static_cast<uint32_t>(value));
+  case onnx::TensorProto::UINT64:
+    return storeAs<uint64_t>(bytes, index, static_cast<uint64_t>(value));
   case onnx::TensorProto::INT8:
   case kOnnxInt4:
+  case kOnnxInt2:
     return storeAs<int8_t>(bytes, index, static_cast<int8_t>(value));
   case onnx::TensorProto::UINT8:
   case kOnnxUInt4:
+  case kOnnxUInt2:
     return storeAs<uint8_t>(bytes, index, static_cast<uint8_t>(value));
   case onnx::TensorProto::INT16:
     return storeAs<int16_t>(bytes, index, static_cast<int16_t>(value));
@@ -292,9 +386,10 @@ FailureOr<HostTensor> mlir::sqz::import::readTensorProto(const onnx::TensorProto
     numElements *= dim;
   }
 
-  if (dtype == kOnnxInt4 || dtype == kOnnxUInt4) {
-    // Two 4-bit values per byte, low nibble first, in raw_data or one byte per int32_data value.
-    int64_t packedBytes = (numElements + 1) / 2;
+  if (int64_t perByte = getPackedElementsPerByte(dtype); perByte > 1) {
+    // 4-bit (2-bit) values, two (four) per byte, lowest bits first, in raw_data or one byte per
+    // int32_data value.
+    int64_t packedBytes = (numElements + perByte - 1) / perByte;
     int64_t available = proto.has_raw_data() ? static_cast<int64_t>(proto.raw_data().size())
                                              : proto.int32_data_size();
     if (available != packedBytes) {
@@ -302,13 +397,19 @@ FailureOr<HostTensor> mlir::sqz::import::readTensorProto(const onnx::TensorProto
               getDTypeName(dtype) + " bytes, its shape needs " + std::to_string(packedBytes);
       return failure();
     }
+    int64_t bits = 8 / perByte;
+    int64_t mask = (int64_t(1) << bits) - 1;
+    bool isSigned = dtype == kOnnxInt4 || dtype == kOnnxInt2;
     HostTensor tensor = HostTensor::allocate(name, dtype, shape);
+    MutableArrayRef<char> out = tensor.getMutableData();
     for (int64_t i = 0; i < numElements; ++i) {
       uint8_t byte = proto.has_raw_data()
-                         ? static_cast<uint8_t>(proto.raw_data()[i / 2])
-                         : static_cast<uint8_t>(proto.int32_data(static_cast<int>(i / 2)));
-      int64_t nibble = (i % 2 ? byte >> 4 : byte) & 0xF;
-      tensor.setInt(i, dtype == kOnnxInt4 && nibble >= 8 ? nibble - 16 : nibble);
+                         ? static_cast<uint8_t>(proto.raw_data()[i / perByte])
+                         : static_cast<uint8_t>(proto.int32_data(static_cast<int>(i / perByte)));
+      int64_t code = (byte >> ((i % perByte) * bits)) & mask;
+      if (isSigned && code > mask / 2)
+        code -= mask + 1;
+      storeAs<uint8_t>(out, i, static_cast<uint8_t>(code)); // float4: the bit pattern
     }
     return tensor;
   }
@@ -344,7 +445,8 @@ FailureOr<HostTensor> mlir::sqz::import::readTensorProto(const onnx::TensorProto
     copied = copyTypedField(proto.int64_data(), tensor, setInt, error);
     break;
   case onnx::TensorProto::FLOAT16:
-    // float16 values are stored as their bit patterns in int32_data.
+  case onnx::TensorProto::BFLOAT16:
+    // float16 and bfloat16 values are stored as their bit patterns in int32_data.
     copied = copyTypedField(
         proto.int32_data(), tensor,
         [](HostTensor &t, int64_t i, int32_t bits) {
@@ -352,9 +454,27 @@ FailureOr<HostTensor> mlir::sqz::import::readTensorProto(const onnx::TensorProto
         },
         error);
     break;
+  case kOnnxFloat8E4M3FN:
+  case kOnnxFloat8E4M3FNUZ:
+  case kOnnxFloat8E5M2:
+  case kOnnxFloat8E5M2FNUZ:
+    // float8 values are stored as their bit patterns in int32_data.
+    copied = copyTypedField(
+        proto.int32_data(), tensor,
+        [](HostTensor &t, int64_t i, int32_t bits) {
+          storeAs<uint8_t>(t.getMutableData(), i, static_cast<uint8_t>(bits));
+        },
+        error);
+    break;
   case onnx::TensorProto::UINT16:
     // uint16 values live in int32_data (like int16), as their unsigned value.
     copied = copyTypedField(proto.int32_data(), tensor, setInt, error);
+    break;
+  case onnx::TensorProto::UINT32:
+  case onnx::TensorProto::UINT64:
+    copied = copyTypedField(
+        proto.uint64_data(), tensor,
+        [](HostTensor &t, int64_t i, uint64_t v) { t.setInt(i, static_cast<int64_t>(v)); }, error);
     break;
   default: // int32, int16, int8, uint8, bool all live in int32_data.
     copied = copyTypedField(proto.int32_data(), tensor, setInt, error);
@@ -578,17 +698,7 @@ LogicalResult GraphImporter::scanSupport() {
                        "': only tensors are supported");
       return;
     }
-    int32_t dtype = info.type().tensor_type().elem_type();
-    if ((dtype == kOnnxInt4 || dtype == kOnnxUInt4) &&
-        !getInitializerNames().contains(info.name())) {
-      // 4-bit tensors exist only inside the model (initializers, Q/DQ results).
-      problems.add("dtype:" + std::to_string(dtype), loc,
-                   "unsupported ONNX dtype '" + getDTypeName(dtype) + "' of " + what.str() +
-                       " '" + info.name() + "' (4-bit tensors must be initializers)",
-                   "tensor");
-      return;
-    }
-    checkDType(dtype, what, info.name(), loc);
+    checkDType(info.type().tensor_type().elem_type(), what, info.name(), loc);
   };
 
   for (int i = 0, e = graph.node_size(); i < e; ++i) {
@@ -879,10 +989,11 @@ LogicalResult GraphImporter::loadExternalData() {
       fail() << "the tensor has an invalid shape";
       continue;
     }
-    // 4-bit codes are packed two to a byte in the file (and unpacked by readTensorProto).
-    bool packed = proto->data_type() == kOnnxInt4 || proto->data_type() == kOnnxUInt4;
-    uint64_t expected =
-        packed ? (numElements + 1) / 2 : numElements * static_cast<uint64_t>(elementSize);
+    // Sub-byte codes are packed in the file (and unpacked by readTensorProto).
+    uint64_t perByte = static_cast<uint64_t>(getPackedElementsPerByte(proto->data_type()));
+    bool packed = perByte > 1;
+    uint64_t expected = packed ? (numElements + perByte - 1) / perByte
+                               : numElements * static_cast<uint64_t>(elementSize);
     if (length != expected) {
       InFlightDiagnostic diag = fail();
       if (hasLength)
@@ -965,12 +1076,13 @@ void GraphImporter::consumeUse(StringRef name) {
 }
 
 namespace {
-/// libonnx 1.12 throws on the 4-bit dtypes (int4 = 22, uint4 = 21) in type checks: while the
-/// model is checked and shape-inferred they are presented as int8/uint8, then restored.
-class FourBitTypesHidden {
+/// libonnx 1.12 throws on the dtypes newer than it (float8 17-20, uint4/int4 21/22, float4e2m1
+/// 23, uint2/int2 25/26) in type checks: while the model is checked and shape-inferred they are
+/// presented as int8 (int4, int2) or uint8 (the others: unsigned codes and float bit patterns),
+/// then restored.
+class NewDTypesHidden {
 public:
-  explicit FourBitTypesHidden(onnx::ModelProto &model) {
-    onnx::GraphProto &graph = *model.mutable_graph();
+  explicit NewDTypesHidden(onnx::ModelProto &model) : graph(*model.mutable_graph()) {
     for (auto *infos : {graph.mutable_input(), graph.mutable_output(), graph.mutable_value_info()})
       for (onnx::ValueInfoProto &info : *infos)
         if (info.has_type() && info.type().has_tensor_type())
@@ -981,34 +1093,54 @@ public:
       for (onnx::AttributeProto &attr : *node.mutable_attribute())
         if (attr.has_t())
           hide(*attr.mutable_t());
+    if (types.empty() && tensors.empty())
+      return;
+    // Shape inference types untyped graph outputs, possibly with a substitute: those are left
+    // untyped again (the importer types them from what computes them). By index: the checker's
+    // UntypedOutputsHidden takes them out and puts copies back at the same positions.
+    for (int i = 0, e = graph.output_size(); i < e; ++i) {
+      const onnx::ValueInfoProto &output = graph.output(i);
+      if (!output.has_type() || (output.type().has_tensor_type() &&
+                                 output.type().tensor_type().elem_type() == 0))
+        untypedOutputs.push_back(i);
+    }
   }
-  ~FourBitTypesHidden() {
+  ~NewDTypesHidden() {
     for (auto &[type, dtype] : types)
       type->set_elem_type(dtype);
     for (auto &[tensor, dtype] : tensors)
       tensor->set_data_type(dtype);
+    for (int i : untypedOutputs)
+      if (i < graph.output_size() && graph.output(i).type().has_tensor_type())
+        graph.mutable_output(i)->mutable_type()->mutable_tensor_type()->set_elem_type(0);
   }
-  FourBitTypesHidden(const FourBitTypesHidden &) = delete;
-  FourBitTypesHidden &operator=(const FourBitTypesHidden &) = delete;
+  NewDTypesHidden(const NewDTypesHidden &) = delete;
+  NewDTypesHidden &operator=(const NewDTypesHidden &) = delete;
 
 private:
+  static bool isNew(int32_t dtype) {
+    return isSubByteIntDType(dtype) || isBitPatternFloatDType(dtype);
+  }
   static int32_t substitute(int32_t dtype) {
-    return dtype == kOnnxInt4 ? onnx::TensorProto::INT8 : onnx::TensorProto::UINT8;
+    return dtype == kOnnxInt4 || dtype == kOnnxInt2 ? onnx::TensorProto::INT8
+                                                    : onnx::TensorProto::UINT8;
   }
   void hide(onnx::TypeProto_Tensor &type) {
-    if (type.elem_type() == kOnnxInt4 || type.elem_type() == kOnnxUInt4) {
+    if (isNew(type.elem_type())) {
       types.emplace_back(&type, type.elem_type());
       type.set_elem_type(substitute(type.elem_type()));
     }
   }
   void hide(onnx::TensorProto &tensor) {
-    if (tensor.data_type() == kOnnxInt4 || tensor.data_type() == kOnnxUInt4) {
+    if (isNew(tensor.data_type())) {
       tensors.emplace_back(&tensor, tensor.data_type());
       tensor.set_data_type(substitute(tensor.data_type()));
     }
   }
   std::vector<std::pair<onnx::TypeProto_Tensor *, int32_t>> types;
   std::vector<std::pair<onnx::TensorProto *, int32_t>> tensors;
+  onnx::GraphProto &graph;
+  std::vector<int> untypedOutputs;
 };
 } // namespace
 
@@ -1016,7 +1148,7 @@ LogicalResult GraphImporter::validateModel() {
   Location unknown = UnknownLoc::get(context);
   std::string error;
   bool checked;
-  FourBitTypesHidden fourBit(model);
+  NewDTypesHidden newDTypes(model);
   {
     UntypedOutputsHidden hidden(model); // the checker wants a type on each graph output
     checked = checkOnnxModel(model, error, modelDir);
@@ -1083,6 +1215,17 @@ Value GraphImporter::materialize(ValueEntry &entry) {
   return entry.value = cached;
 }
 
+/// The attributes that tell the artifact's manifest how a graph input/output of `dtype` crosses
+/// the C ABI: `sqz.unsigned` for unsigned integers (and the float8/float4 bit patterns, carried
+/// as uint8), `sqz.onnx_dtype` for dtypes the ABI carries widened or as bit patterns.
+static void setAbiDTypeAttrs(MLIRContext *context, int32_t dtype,
+                             function_ref<void(StringRef, Attribute)> set) {
+  if (isUnsignedDType(dtype) || isBitPatternFloatDType(dtype))
+    set(kOnnxUnsignedAttr, UnitAttr::get(context));
+  if (isSubByteIntDType(dtype) || getSmallFloatFormat(dtype))
+    set(kOnnxDTypeAttr, StringAttr::get(context, getDTypeName(dtype)));
+}
+
 OwningOpRef<ModuleOp> GraphImporter::buildModule() {
   const onnx::GraphProto &graph = model.graph();
   Location fileLoc = FileLineColLoc::get(context, fileName, 0, 0);
@@ -1118,8 +1261,9 @@ OwningOpRef<ModuleOp> GraphImporter::buildModule() {
     arg.setLoc(getNameLoc(info->name()));
     int32_t dtype = info->type().tensor_type().elem_type();
     func.setArgAttr(i, kOnnxNameAttr, builder.getStringAttr(info->name()));
-    if (isUnsignedDType(dtype))
-      func.setArgAttr(i, kOnnxUnsignedAttr, builder.getUnitAttr());
+    setAbiDTypeAttrs(context, dtype, [&](StringRef attrName, Attribute attr) {
+      func.setArgAttr(i, attrName, attr);
+    });
     define(info->name(), ValueEntry{arg, nullptr, dtype, {}});
   }
   builder.setInsertionPointToEnd(body);
@@ -1222,8 +1366,9 @@ OwningOpRef<ModuleOp> GraphImporter::buildModule() {
   func.setFunctionType(builder.getFunctionType(argTypes, ValueRange(results).getTypes()));
   for (auto [i, info] : llvm::enumerate(resultInfos)) {
     func.setResultAttr(i, kOnnxNameAttr, builder.getStringAttr(info->name()));
-    if (isUnsignedDType(lookup(info->name())->dtype))
-      func.setResultAttr(i, kOnnxUnsignedAttr, builder.getUnitAttr());
+    setAbiDTypeAttrs(context, lookup(info->name())->dtype, [&](StringRef attrName, Attribute attr) {
+      func.setResultAttr(i, attrName, attr);
+    });
   }
   return module;
 }

@@ -32,13 +32,30 @@ namespace mlir::sqz::import {
 // Data types
 //===----------------------------------------------------------------------===//
 
-/// ONNX's 4-bit integer dtypes (IR version 10), which libonnx 1.12's DataType enum lacks. A
-/// HostTensor holds them unpacked, one byte per element; the IR carries them in i8.
+/// ONNX's 4-bit and 2-bit integer dtypes (IR versions 10 and 11), which libonnx 1.12's DataType
+/// enum lacks. A HostTensor holds them unpacked, one byte per element; the IR carries them in i8
+/// (and the artifact ABI as one int8/uint8 per element).
 inline constexpr int32_t kOnnxUInt4 = 21;
 inline constexpr int32_t kOnnxInt4 = 22;
+inline constexpr int32_t kOnnxUInt2 = 25;
+inline constexpr int32_t kOnnxInt2 = 26;
+/// ONNX's float8 (17-20) and float4 (23) dtypes, also unknown to libonnx 1.12: carried as their
+/// bit patterns in i8 (see SmallFloats.h). bfloat16 (16) is carried as MLIR bf16.
+inline constexpr int32_t kOnnxFloat8E4M3FN = 17;
+inline constexpr int32_t kOnnxFloat8E4M3FNUZ = 18;
+inline constexpr int32_t kOnnxFloat8E5M2 = 19;
+inline constexpr int32_t kOnnxFloat8E5M2FNUZ = 20;
+inline constexpr int32_t kOnnxFloat4E2M1 = 23;
+
+/// int4/uint4/int2/uint2: held one byte per element, packed in TensorProtos.
+bool isSubByteIntDType(int32_t dtype);
+/// Elements per byte of a packed TensorProto of `dtype` (2 for 4-bit, 4 for 2-bit types, else 1).
+int64_t getPackedElementsPerByte(int32_t dtype);
 
 /// The MLIR element type of an ONNX dtype (`onnx::TensorProto::DataType`), or null when the
-/// importer does not support it. uint8 maps to signless i8 (see `isUnsignedDType`), bool to i1.
+/// importer does not support it. Unsigned integers map to signless integers (see
+/// `isUnsignedDType`), bool to i1, int4/int2 to i8, float8/float4 bit patterns to i8, bfloat16
+/// to bf16.
 Type getElementType(MLIRContext *context, int32_t dtype);
 /// Bytes per element of a supported dtype (bool: 1), 0 otherwise.
 int64_t getDTypeSize(int32_t dtype);
@@ -176,7 +193,7 @@ const OpImporter *lookupOpImporter(StringRef domain, StringRef opType);
 
 /// The highest default-domain opset the importer accepts: every op in the table has the
 /// semantics the importer implements up to this version.
-inline constexpr int64_t kMaxDefaultOpset = 24;
+inline constexpr int64_t kMaxDefaultOpset = 25;
 
 } // namespace mlir::sqz::import
 

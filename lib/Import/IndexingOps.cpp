@@ -1,15 +1,17 @@
 //===- IndexingOps.cpp - ONNX gathers, selects, casts, masks and scans ----===//
 //
-// Gather, GatherElements, Where, Cast, CastLike, Trilu and CumSum. Each folds on the host when
-// all its inputs are import-time constants. Otherwise each becomes one `linalg.generic`: gathers
-// read the data with `tensor.extract` at indices computed from `linalg.index` and the index
-// tensor (negative indices count from the end; out-of-range indices are clamped, never read out
-// of bounds), Trilu selects on the loop indices, CumSum is a masked reduction over the scanned
+// Gather, GatherElements, GatherND, Compress, Where, Trilu and CumSum (Cast: CastOps.cpp). Each
+// folds on the host when all its inputs are import-time constants. Otherwise each becomes one
+// `linalg.generic`: gathers read the data with `tensor.extract` at indices computed from
+// `linalg.index` and the index tensor (negative indices count from the end; out-of-range indices
+// are clamped, never read out of bounds; Compress gathers through a constant table of the kept
+// positions), Trilu selects on the loop indices, CumSum is a masked reduction over the scanned
 // axis.
 //
 //===----------------------------------------------------------------------===//
 
 #include "ImportBuilders.h"
+#include "IndexUtils.h"
 #include "Ops.h"
 #include "ShapeUtils.h"
 
@@ -23,13 +25,12 @@
 using namespace mlir;
 using namespace mlir::sqz::import;
 
-static bool isIndexDType(int32_t dtype) {
+bool mlir::sqz::import::isIndexDType(int32_t dtype) {
   return dtype == onnx::TensorProto::INT64 || dtype == onnx::TensorProto::INT32;
 }
 
-/// `index` (an integer element) as an in-bounds `index` for a dim of size `dim`: negative values
-/// count from the end, the rest is clamped to [0, dim - 1].
-static Value buildNormalizedIndex(OpBuilder &b, Location loc, Value index, int64_t dim) {
+Value mlir::sqz::import::buildNormalizedIndex(OpBuilder &b, Location loc, Value index,
+                                             int64_t dim) {
   Value idx = castToIndex(b, loc, index);
   Value zero = arith::ConstantIndexOp::create(b, loc, 0);
   Value size = arith::ConstantIndexOp::create(b, loc, dim);
@@ -41,9 +42,7 @@ static Value buildNormalizedIndex(OpBuilder &b, Location loc, Value index, int64
   return arith::MinSIOp::create(b, loc, idx, last);
 }
 
-/// Checks the index tensor `index` of a gather and, when constant, that its values are in
-/// [-dim, dim).
-static LogicalResult checkIndices(NodeContext &node, unsigned index, int64_t dim) {
+LogicalResult mlir::sqz::import::checkIndices(NodeContext &node, unsigned index, int64_t dim) {
   if (!isIndexDType(node.getInputDType(index)))
     return node.emitError() << "indices must be int32 or int64, got '"
                             << getDTypeName(node.getInputDType(index)) << "'";
@@ -224,110 +223,6 @@ LogicalResult mlir::sqz::import::importWhere(NodeContext &node) {
   return success();
 }
 
-/// The scalar conversion of ONNX Cast from `from` to `to` (dtypes): floats truncate toward zero
-/// when converted to integers, anything non-zero is true, bool and uint8 widen unsigned.
-static Value buildCastScalar(OpBuilder &b, Location loc, Value x, int32_t from, int32_t to,
-                             Type toType) {
-  Type fromType = x.getType();
-  bool toBool = to == onnx::TensorProto::BOOL;
-  if (auto fromFloat = dyn_cast<FloatType>(fromType)) {
-    if (toBool) {
-      Value zero = createScalar(b, loc, fromType, 0.0);
-      return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNE, x, zero);
-    }
-    if (auto toFloat = dyn_cast<FloatType>(toType)) {
-      if (toFloat.getWidth() > fromFloat.getWidth())
-        return arith::ExtFOp::create(b, loc, toType, x);
-      if (toFloat.getWidth() < fromFloat.getWidth())
-        return arith::TruncFOp::create(b, loc, toType, x);
-      return x;
-    }
-    if (isUnsignedDType(to))
-      return arith::FPToUIOp::create(b, loc, toType, x);
-    return arith::FPToSIOp::create(b, loc, toType, x);
-  }
-  bool fromUnsigned = isUnsignedDType(from) || from == onnx::TensorProto::BOOL;
-  if (toBool) {
-    Value zero = createScalar(b, loc, fromType, 0.0);
-    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, x, zero);
-  }
-  if (isa<FloatType>(toType))
-    return fromUnsigned ? arith::UIToFPOp::create(b, loc, toType, x).getResult()
-                        : arith::SIToFPOp::create(b, loc, toType, x).getResult();
-  unsigned fromWidth = fromType.getIntOrFloatBitWidth(), toWidth = toType.getIntOrFloatBitWidth();
-  if (toWidth > fromWidth)
-    return fromUnsigned ? arith::ExtUIOp::create(b, loc, toType, x).getResult()
-                        : arith::ExtSIOp::create(b, loc, toType, x).getResult();
-  if (toWidth < fromWidth)
-    return arith::TruncIOp::create(b, loc, toType, x);
-  return x;
-}
-
-/// Result 0 is input 0 converted to dtype `to` (Cast, CastLike).
-static LogicalResult castInput(NodeContext &node, int32_t to) {
-  Type toType = getElementType(node.getContext(), to);
-  if (!toType)
-    return node.emitError() << "unsupported target dtype '" << getDTypeName(to) << "'";
-  int32_t from = node.getInputDType(0);
-  RankedTensorType inputType = node.getInputType(0);
-
-  if (const HostTensor *data = node.getConstantInput(0)) {
-    HostTensor result = HostTensor::allocate("", to, data->shape);
-    for (int64_t i = 0, e = data->getNumElements(); i < e; ++i) {
-      if (isFloatDType(from)) {
-        double value = data->getDouble(i);
-        if (to == onnx::TensorProto::BOOL)
-          result.setInt(i, value != 0.0 ? 1 : 0); // NaN is true
-        else if (isFloatDType(to))
-          result.setDouble(i, value);
-        else if (std::isfinite(value))
-          result.setInt(i, static_cast<int64_t>(std::trunc(value)));
-        else
-          result.setInt(i, 0);
-      } else if (isFloatDType(to)) {
-        result.setDouble(i, static_cast<double>(data->getInt(i)));
-      } else {
-        result.setInt(i, data->getInt(i)); // setInt wraps to the target width
-      }
-    }
-    node.setConstantResult(0, std::move(result));
-    return success();
-  }
-  if (from == to) {
-    node.forwardInput(0, 0);
-    return success();
-  }
-  Value input = node.getInput(0);
-  if (inputType.getElementType() == toType && from != onnx::TensorProto::BOOL &&
-      to != onnx::TensorProto::BOOL) {
-    node.setResult(0, input, to); // int8 <-> uint8: same bits
-    return success();
-  }
-  Value result = buildElementwise(node.getBuilder(), node.getLoc(), {input}, inputType.getShape(),
-                                  toType, [&](OpBuilder &b, Location loc, ValueRange args) {
-                                    return buildCastScalar(b, loc, args[0], from, to, toType);
-                                  });
-  node.setResult(0, result, to);
-  return success();
-}
-
-LogicalResult mlir::sqz::import::importCast(NodeContext &node) {
-  if (failed(node.checkNumInputs(1, 1)))
-    return failure();
-  if (!node.getAttr("to"))
-    return node.emitError() << "attribute 'to' is required";
-  FailureOr<int64_t> to = node.getIntAttr("to", 0);
-  if (failed(to))
-    return failure();
-  return castInput(node, static_cast<int32_t>(*to));
-}
-
-LogicalResult mlir::sqz::import::importCastLike(NodeContext &node) {
-  if (failed(node.checkNumInputs(2, 2)))
-    return failure();
-  return castInput(node, node.getInputDType(1));
-}
-
 LogicalResult mlir::sqz::import::importTrilu(NodeContext &node) {
   if (failed(node.checkNumInputs(1, 2)))
     return failure();
@@ -471,6 +366,170 @@ LogicalResult mlir::sqz::import::importCumSum(NodeContext &node) {
                        linalg::YieldOp::create(nb, nl, next);
                      })
                      .getResult(0);
+  node.setResult(0, result, dtype);
+  return success();
+}
+
+LogicalResult mlir::sqz::import::importGatherND(NodeContext &node) {
+  if (failed(node.checkNumInputs(2, 2)))
+    return failure();
+  FailureOr<int64_t> batchDims =
+      node.getOpset() >= 12 ? node.getIntAttr("batch_dims", 0) : FailureOr<int64_t>(0);
+  if (failed(batchDims))
+    return failure();
+  RankedTensorType dataType = node.getInputType(0);
+  RankedTensorType indicesType = node.getInputType(1);
+  ArrayRef<int64_t> dataShape = dataType.getShape();
+  ArrayRef<int64_t> indicesShape = indicesType.getShape();
+  int64_t rank = dataShape.size(), indicesRank = indicesShape.size();
+  if (rank == 0 || indicesRank == 0)
+    return node.emitError() << "data " << dataType << " and indices " << indicesType
+                            << " must have rank >= 1";
+  int64_t b = *batchDims;
+  if (b < 0 || b >= std::min(rank, indicesRank))
+    return node.emitError() << "batch_dims " << b << " must be in [0, "
+                            << std::min(rank, indicesRank) << ")";
+  if (dataShape.take_front(b) != indicesShape.take_front(b))
+    return node.emitError() << "the first " << b << " dims of data " << dataType
+                            << " and indices " << indicesType << " must be equal";
+  int64_t k = indicesShape.back();
+  if (k < 1 || k > rank - b)
+    return node.emitError() << "the last dim of indices " << indicesType << " must be in [1, "
+                            << rank - b << "]";
+  if (!isIndexDType(node.getInputDType(1)))
+    return node.emitError() << "indices must be int32 or int64, got '"
+                            << getDTypeName(node.getInputDType(1)) << "'";
+  if (const HostTensor *indices = node.getConstantInput(1))
+    for (int64_t i = 0, e = indices->getNumElements(); i < e; ++i) {
+      int64_t value = indices->getInt(i), dim = dataShape[b + i % k];
+      if (value < -dim || value >= dim)
+        return node.emitError() << "index " << value << " is out of range for a dim of size "
+                                << dim;
+    }
+  // result[i0.., iq-2, j..] = data[i0..ib-1, indices[i0.., iq-2, 0..k-1], j..]
+  SmallVector<int64_t> shape(indicesShape.drop_back());
+  llvm::append_range(shape, dataShape.drop_front(b + k));
+  int64_t positions = indicesRank - 1;
+  int32_t dtype = node.getInputDType(0);
+
+  if (allInputsConstant(node)) {
+    const HostTensor &data = *node.getConstantInput(0);
+    const HostTensor &indices = *node.getConstantInput(1);
+    SmallVector<int64_t> dataStrides = getRowMajorStrides(dataShape);
+    SmallVector<int64_t> indexStrides = getRowMajorStrides(indicesShape);
+    node.setConstantResult(0, gatherHostElements(data, shape, [&](ArrayRef<int64_t> idx) {
+                             int64_t base = 0, flat = 0;
+                             for (int64_t d = 0; d < positions; ++d)
+                               base += idx[d] * indexStrides[d];
+                             for (int64_t d = 0; d < b; ++d)
+                               flat += idx[d] * dataStrides[d];
+                             for (int64_t m = 0; m < k; ++m) {
+                               int64_t at = indices.getInt(base + m);
+                               if (at < 0)
+                                 at += dataShape[b + m];
+                               flat += at * dataStrides[b + m];
+                             }
+                             for (int64_t d = b + k; d < rank; ++d)
+                               flat += idx[positions + d - b - k] * dataStrides[d];
+                             return flat;
+                           }));
+    return success();
+  }
+
+  Value data = node.getInput(0), indices = node.getInput(1);
+  Value result = buildIndexedGeneric(
+      node.getBuilder(), node.getLoc(), {}, {}, shape, dataType.getElementType(),
+      [&](OpBuilder &nb, Location nl, ValueRange ivs, ValueRange) {
+        SmallVector<Value> coords(ivs.take_front(b));
+        SmallVector<Value> indexCoords(ivs.take_front(positions));
+        indexCoords.push_back(Value());
+        for (int64_t m = 0; m < k; ++m) {
+          indexCoords.back() = arith::ConstantIndexOp::create(nb, nl, m);
+          Value index = tensor::ExtractOp::create(nb, nl, indices, indexCoords);
+          coords.push_back(buildNormalizedIndex(nb, nl, index, dataShape[b + m]));
+        }
+        llvm::append_range(coords, ivs.drop_front(positions));
+        return tensor::ExtractOp::create(nb, nl, data, coords).getResult();
+      });
+  node.setResult(0, result, dtype);
+  return success();
+}
+
+LogicalResult mlir::sqz::import::importCompress(NodeContext &node) {
+  if (failed(node.checkNumInputs(2, 2)))
+    return failure();
+  const HostTensor *condition = node.getConstantInput(1);
+  if (!condition)
+    return node.emitError() << "the condition must be an import-time constant (the result "
+                               "shape depends on it)";
+  if (condition->shape.size() != 1)
+    return node.emitError() << "the condition must be 1-D, got rank " << condition->shape.size();
+  RankedTensorType type = node.getInputType(0);
+  SmallVector<int64_t> shape(type.getShape());
+  bool flatten = !node.getAttr("axis");
+  int64_t axis = 0;
+  if (flatten) {
+    shape = {type.getNumElements()};
+  } else {
+    FailureOr<int64_t> axisValue = node.getIntAttr("axis", 0);
+    if (failed(axisValue))
+      return failure();
+    FailureOr<int64_t> normalized =
+        normalizeAxis(node, *axisValue, static_cast<int64_t>(shape.size()), "axis");
+    if (failed(normalized))
+      return failure();
+    axis = *normalized;
+  }
+  int64_t dim = shape[axis];
+  if (condition->shape[0] > dim)
+    return node.emitError() << "the condition has " << condition->shape[0]
+                            << " entries, more than the " << dim << " of the compressed axis";
+  SmallVector<int64_t> selected;
+  for (int64_t i = 0, e = condition->shape[0]; i < e; ++i)
+    if (condition->getInt(i) != 0)
+      selected.push_back(i);
+  SmallVector<int64_t> resultShape(shape);
+  resultShape[axis] = selected.size();
+  int32_t dtype = node.getInputDType(0);
+
+  if (const HostTensor *data = node.getConstantInput(0)) {
+    SmallVector<int64_t> strides = getRowMajorStrides(shape);
+    node.setConstantResult(
+        0, gatherHostElements(*data, resultShape, [&](ArrayRef<int64_t> idx) {
+          int64_t flat = 0;
+          for (int64_t d = 0, e = shape.size(); d < e; ++d)
+            flat += (d == axis ? selected[idx[d]] : idx[d]) * strides[d];
+          return flat;
+        }));
+    return success();
+  }
+
+  OpBuilder &b = node.getBuilder();
+  Location loc = node.getLoc();
+  Type elementType = type.getElementType();
+  Value input = node.getInput(0);
+  if (flatten)
+    input = buildReshape(b, loc, input, shape);
+  if (selected.empty()) {
+    node.setResult(0, createEmpty(b, loc, resultShape, elementType), dtype);
+    return success();
+  }
+  // A gather along the axis through a constant table of the kept positions.
+  HostTensor table = HostTensor::allocate("", onnx::TensorProto::INT64,
+                                          {static_cast<int64_t>(selected.size())});
+  for (auto [i, position] : llvm::enumerate(selected))
+    table.setInt(i, position);
+  Value tableValue = node.createConstant(std::move(table));
+  MLIRContext *context = node.getContext();
+  AffineMap tableMap =
+      AffineMap::get(resultShape.size(), 0, {getAffineDimExpr(axis, context)}, context);
+  Value result = buildIndexedGeneric(
+      b, loc, {tableValue}, {tableMap}, resultShape, elementType,
+      [&](OpBuilder &nb, Location nl, ValueRange ivs, ValueRange args) {
+        SmallVector<Value> coords(ivs);
+        coords[axis] = castToIndex(nb, nl, args[0]);
+        return tensor::ExtractOp::create(nb, nl, input, coords).getResult();
+      });
   node.setResult(0, result, dtype);
   return success();
 }

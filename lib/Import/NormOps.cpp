@@ -1,4 +1,4 @@
-//===- NormOps.cpp - Layer normalizations ---------------------------------===//
+//===- NormOps.cpp - Layer, instance, group and local normalizations ------===//
 //
 // LayerNormalization (opset 17, and the identical ONNX-domain contrib op of onnxruntime that
 // older exports use), RMSNormalization (opset 23), and onnxruntime's
@@ -16,14 +16,21 @@
 // x-sized temporary is materialized), then one elementwise generic for y. Mean / InvStdDev
 // outputs have the input shape with the normalized dims set to 1, in the stash type (f32).
 //
+// The same builder normalizes any set of dims, which gives InstanceNormalization (the spatial
+// dims, per-channel scale/B), GroupNormalization (x viewed as [N, G, C/G, D...]) and
+// MeanVarianceNormalization (`axes`, no affine part, ε added after the square root). LRN sums
+// x² over a window of channels instead.
+//
 //===----------------------------------------------------------------------===//
 
 #include "ImportBuilders.h"
 #include "Ops.h"
+#include "ShapeUtils.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 using namespace mlir;
 using namespace mlir::sqz::import;
@@ -58,19 +65,36 @@ static Value castTensor(OpBuilder &b, Location loc, Value value, Type to) {
                           });
 }
 
-static NormOutputs buildNormalization(OpBuilder &b, Location loc, Value x, int64_t axis,
-                                      double epsilon, bool rms, Value scale, Value bias) {
+namespace {
+/// How `buildNormalization` normalizes.
+struct NormOptions {
+  /// No mean: x / sqrt(mean(x²) + ε) (the RMS forms).
+  bool rms = false;
+  /// inv = 1 / (sqrt(var) + ε) instead of 1 / sqrt(var + ε) (MeanVarianceNormalization).
+  bool epsilonAfterSqrt = false;
+  /// The type of the statistics; null: f32 (f64 for f64 inputs).
+  Type computeType;
+};
+} // namespace
+
+/// Normalizes `x` over `dims` (sorted, unique), then scales and shifts by `scale` / `bias`
+/// (optional, broadcast numpy-style to x).
+static NormOutputs buildNormalization(OpBuilder &b, Location loc, Value x, ArrayRef<int64_t> dims,
+                                      double epsilon, const NormOptions &options, Value scale,
+                                      Value bias) {
   MLIRContext *context = b.getContext();
   auto type = cast<RankedTensorType>(x.getType());
   Type elementType = type.getElementType();
-  Type computeType = elementType.isF64() ? Type(b.getF64Type()) : Type(b.getF32Type());
+  Type computeType = options.computeType;
+  if (!computeType)
+    computeType = elementType.isF64() ? Type(b.getF64Type()) : Type(b.getF32Type());
+  bool rms = options.rms;
   ArrayRef<int64_t> shape = type.getShape();
   int64_t rank = type.getRank();
-  SmallVector<int64_t> dims, reducedShape, keptShape;
+  SmallVector<int64_t> reducedShape, keptShape;
   int64_t count = 1;
   for (int64_t d = 0; d < rank; ++d) {
-    if (d >= axis) {
-      dims.push_back(d);
+    if (llvm::is_contained(dims, d)) {
       count *= shape[d];
       keptShape.push_back(1);
     } else {
@@ -100,7 +124,8 @@ static NormOutputs buildNormalization(OpBuilder &b, Location loc, Value x, int64
                               return divideByCount(nb, nl, args[0]);
                             });
   }
-  // inv = 1 / sqrt(Σ(x - mean)² / N + epsilon), the centering fused into the reduction.
+  // inv = 1 / sqrt(Σ(x - mean)² / N + epsilon) (or 1 / (sqrt(...) + epsilon)), the centering
+  // fused into the reduction.
   SmallVector<Value> sqInputs = {x};
   SmallVector<AffineMap> sqMaps = {identity};
   if (mean) {
@@ -119,9 +144,12 @@ static NormOutputs buildNormalization(OpBuilder &b, Location loc, Value x, int64
       b, loc, {sumSquares}, reducedShape, computeType,
       [&](OpBuilder &nb, Location nl, ValueRange args) {
         Value variance = divideByCount(nb, nl, args[0]);
-        Value shifted =
-            arith::AddFOp::create(nb, nl, variance, createScalar(nb, nl, computeType, epsilon));
-        Value root = math::SqrtOp::create(nb, nl, shifted);
+        Value eps = createScalar(nb, nl, computeType, epsilon);
+        Value root;
+        if (options.epsilonAfterSqrt)
+          root = arith::AddFOp::create(nb, nl, math::SqrtOp::create(nb, nl, variance), eps);
+        else
+          root = math::SqrtOp::create(nb, nl, arith::AddFOp::create(nb, nl, variance, eps));
         return arith::DivFOp::create(nb, nl, createScalar(nb, nl, computeType, 1.0), root)
             .getResult();
       });
@@ -169,6 +197,11 @@ static NormOutputs buildNormalization(OpBuilder &b, Location loc, Value x, int64
               })
               .getResult(0);
   return out;
+}
+
+/// The dims [axis, rank).
+static SmallVector<int64_t> getTrailingDims(int64_t axis, int64_t rank) {
+  return llvm::to_vector(llvm::seq<int64_t>(axis, rank));
 }
 
 /// Checks that operand `index` (scale/bias) is a float tensor that broadcasts to `xShape`
@@ -229,8 +262,11 @@ static LogicalResult importAxisNorm(NodeContext &node, bool rms, bool hasBias,
 
   OpBuilder &b = node.getBuilder();
   Location loc = node.getLoc();
-  NormOutputs out = buildNormalization(b, loc, node.getInput(0), axis, *epsilonAttr, rms,
-                                       node.getInput(1), withBias ? node.getInput(2) : Value());
+  NormOptions options;
+  options.rms = rms;
+  NormOutputs out = buildNormalization(b, loc, node.getInput(0), getTrailingDims(axis, rank),
+                                       *epsilonAttr, options, node.getInput(1),
+                                       withBias ? node.getInput(2) : Value());
   node.setResult(0, out.y, dtype);
   auto [stashDType, stashType] = *stash;
   int invIndex = rms ? 1 : 2;
@@ -298,8 +334,11 @@ static LogicalResult importSkipNorm(NodeContext &node, bool rms) {
                                    s = arith::AddFOp::create(nb, nl, s, v);
                                  return s;
                                });
-  NormOutputs out = buildNormalization(b, loc, sum, type.getRank() - 1, *epsilonAttr, rms,
-                                       node.getInput(2), hasBeta ? node.getInput(3) : Value());
+  NormOptions options;
+  options.rms = rms;
+  NormOutputs out =
+      buildNormalization(b, loc, sum, {type.getRank() - 1}, *epsilonAttr, options,
+                         node.getInput(2), hasBeta ? node.getInput(3) : Value());
   node.setResult(0, out.y, dtype);
   Type f32 = b.getF32Type();
   if (hasOutput(node, 1)) {
@@ -320,4 +359,228 @@ LogicalResult mlir::sqz::import::importSkipLayerNormalization(NodeContext &node)
 
 LogicalResult mlir::sqz::import::importSkipSimplifiedLayerNormalization(NodeContext &node) {
   return importSkipNorm(node, /*rms=*/true);
+}
+
+//===----------------------------------------------------------------------===//
+// Channel normalizations of [N, C, D...] tensors
+//===----------------------------------------------------------------------===//
+
+/// Checks that input 0 is a float tensor of rank >= `minRank`.
+static LogicalResult checkFloatInput(NodeContext &node, int64_t minRank) {
+  int32_t dtype = node.getInputDType(0);
+  if (!isFloatDType(dtype))
+    return node.emitError() << "expected a float tensor, got '" << getDTypeName(dtype) << "'";
+  if (node.getInputType(0).getRank() < minRank)
+    return node.emitError() << "expected an input of rank >= " << minRank << ", got "
+                            << node.getInputType(0);
+  return success();
+}
+
+/// Checks that input `index` is a tensor of `x`'s dtype and exactly `shape`.
+static LogicalResult checkChannelOperand(NodeContext &node, unsigned index, StringRef what,
+                                         ArrayRef<int64_t> shape) {
+  RankedTensorType type = node.getInputType(index);
+  if (node.getInputDType(index) != node.getInputDType(0) || type.getShape() != shape)
+    return node.emitError() << "expected " << what << " of type "
+                            << RankedTensorType::get(shape, node.getInputType(0).getElementType())
+                            << ", got " << type;
+  return success();
+}
+
+/// `value` reshaped to `leading` followed by ones up to `rank` dims (to broadcast a per-channel
+/// operand against the channel dims of a [N, C, D...] tensor).
+static Value padWithUnitDims(OpBuilder &b, Location loc, Value value, ArrayRef<int64_t> leading,
+                             int64_t rank) {
+  SmallVector<int64_t> shape(leading);
+  shape.resize(rank, 1);
+  return buildReshape(b, loc, value, shape);
+}
+
+/// InstanceNormalization: per (n, c), normalized over the spatial dims, then scale[c]·y + B[c].
+LogicalResult mlir::sqz::import::importInstanceNormalization(NodeContext &node) {
+  if (failed(node.checkNumInputs(3, 3)) || failed(checkFloatInput(node, 3)))
+    return failure();
+  FailureOr<float> epsilonAttr = node.getFloatAttr("epsilon", 1e-5f);
+  if (failed(epsilonAttr))
+    return failure();
+  RankedTensorType type = node.getInputType(0);
+  int64_t rank = type.getRank();
+  int64_t channels = type.getDimSize(1);
+  if (failed(checkChannelOperand(node, 1, "scale", {channels})) ||
+      failed(checkChannelOperand(node, 2, "B", {channels})))
+    return failure();
+  OpBuilder &b = node.getBuilder();
+  Location loc = node.getLoc();
+  // scale/B [C] -> [C, 1, ...] broadcasts over [N, C, D...].
+  Value scale = padWithUnitDims(b, loc, node.getInput(1), {channels}, rank - 1);
+  Value bias = padWithUnitDims(b, loc, node.getInput(2), {channels}, rank - 1);
+  NormOutputs out = buildNormalization(b, loc, node.getInput(0), getTrailingDims(2, rank),
+                                       *epsilonAttr, NormOptions(), scale, bias);
+  node.setResult(0, out.y, node.getInputDType(0));
+  return success();
+}
+
+/// GroupNormalization: x [N, C, D...] viewed as [N, G, C/G, D...] and normalized over
+/// [C/G, D...]; scale/bias are per group [G] (opset 18) or per channel [C] (opset 21).
+LogicalResult mlir::sqz::import::importGroupNormalization(NodeContext &node) {
+  if (failed(node.checkNumInputs(3, 3)) || failed(checkFloatInput(node, 2)))
+    return failure();
+  FailureOr<float> epsilonAttr = node.getFloatAttr("epsilon", 1e-5f);
+  FailureOr<int64_t> groupsAttr = node.getIntAttr("num_groups", 0);
+  if (failed(epsilonAttr) || failed(groupsAttr))
+    return failure();
+  NormOptions options;
+  bool perChannel = node.getOpset() >= 21;
+  if (perChannel && node.getAttr("stash_type")) {
+    FailureOr<std::pair<int32_t, Type>> stash = getStashType(node);
+    if (failed(stash))
+      return failure();
+    options.computeType = stash->second;
+  }
+  if (!node.getAttr("num_groups"))
+    return node.emitError() << "missing required attribute 'num_groups'";
+  RankedTensorType type = node.getInputType(0);
+  ArrayRef<int64_t> shape = type.getShape();
+  int64_t rank = type.getRank();
+  int64_t channels = shape[1], groups = *groupsAttr;
+  if (groups <= 0 || channels % groups != 0)
+    return node.emitError() << "num_groups " << groups << " does not divide the " << channels
+                            << " channels";
+  int64_t perGroup = channels / groups;
+  int64_t affineSize = perChannel ? channels : groups;
+  StringRef kind = perChannel ? " (per channel from opset 21)" : " (per group before opset 21)";
+  if (failed(checkChannelOperand(node, 1, ("scale" + kind).str(), {affineSize})) ||
+      failed(checkChannelOperand(node, 2, ("bias" + kind).str(), {affineSize})))
+    return failure();
+
+  OpBuilder &b = node.getBuilder();
+  Location loc = node.getLoc();
+  SmallVector<int64_t> groupedShape = {shape[0], groups, perGroup};
+  groupedShape.append(shape.begin() + 2, shape.end());
+  int64_t groupedRank = rank + 1;
+  Value x = buildReshape(b, loc, node.getInput(0), groupedShape);
+  // The affine operands broadcast against [G, C/G, D...]: [G, 1, 1...] or [G, C/G, 1...].
+  SmallVector<int64_t> affineLeading = {groups};
+  if (perChannel)
+    affineLeading.push_back(perGroup);
+  Value scale = padWithUnitDims(b, loc, node.getInput(1), affineLeading, groupedRank - 1);
+  Value bias = padWithUnitDims(b, loc, node.getInput(2), affineLeading, groupedRank - 1);
+  NormOutputs out = buildNormalization(b, loc, x, getTrailingDims(2, groupedRank), *epsilonAttr,
+                                       options, scale, bias);
+  node.setResult(0, buildReshape(b, loc, out.y, shape), node.getInputDType(0));
+  return success();
+}
+
+/// MeanVarianceNormalization: (x - mean) / (sqrt(var) + 1e-9) over `axes` (default [0, 2, 3]).
+LogicalResult mlir::sqz::import::importMeanVarianceNormalization(NodeContext &node) {
+  if (failed(node.checkNumInputs(1, 1)) || failed(checkFloatInput(node, 1)))
+    return failure();
+  FailureOr<std::optional<SmallVector<int64_t>>> axesAttr = node.getIntsAttr("axes");
+  if (failed(axesAttr))
+    return failure();
+  int64_t rank = node.getInputType(0).getRank();
+  SmallVector<int64_t> axes = axesAttr->value_or(SmallVector<int64_t>{0, 2, 3});
+  SmallVector<int64_t> dims;
+  for (int64_t axis : axes) {
+    FailureOr<int64_t> dim = normalizeAxis(node, axis, rank, "axis");
+    if (failed(dim))
+      return failure();
+    if (llvm::is_contained(dims, *dim))
+      return node.emitError() << "axis " << axis << " is repeated";
+    dims.push_back(*dim);
+  }
+  llvm::sort(dims);
+  NormOptions options;
+  options.epsilonAfterSqrt = true;
+  NormOutputs out = buildNormalization(node.getBuilder(), node.getLoc(), node.getInput(0), dims,
+                                       1e-9, options, Value(), Value());
+  node.setResult(0, out.y, node.getInputDType(0));
+  return success();
+}
+
+/// LRN across channels: y = x / (bias + alpha/size · Σ x²)^beta, the sum over the channels
+/// [c - ⌊(size-1)/2⌋, c + ⌈(size-1)/2⌉] (clipped to the tensor). x² is written into a tensor
+/// zero-padded along C, so the window sum is an affine `linalg.generic` reading (n, c + k, ...).
+LogicalResult mlir::sqz::import::importLRN(NodeContext &node) {
+  if (failed(node.checkNumInputs(1, 1)) || failed(checkFloatInput(node, 3)))
+    return failure();
+  FailureOr<int64_t> sizeAttr = node.getIntAttr("size", 0);
+  FailureOr<float> alphaAttr = node.getFloatAttr("alpha", 1e-4f);
+  FailureOr<float> betaAttr = node.getFloatAttr("beta", 0.75f);
+  FailureOr<float> biasAttr = node.getFloatAttr("bias", 1.0f);
+  if (failed(sizeAttr) || failed(alphaAttr) || failed(betaAttr) || failed(biasAttr))
+    return failure();
+  if (!node.getAttr("size"))
+    return node.emitError() << "missing required attribute 'size'";
+  int64_t size = *sizeAttr;
+  if (size <= 0)
+    return node.emitError() << "size must be positive, got " << size;
+
+  OpBuilder &b = node.getBuilder();
+  Location loc = node.getLoc();
+  MLIRContext *context = b.getContext();
+  Value x = node.getInput(0);
+  RankedTensorType type = node.getInputType(0);
+  Type elementType = type.getElementType();
+  Type computeType = elementType.isF64() ? Type(b.getF64Type()) : Type(b.getF32Type());
+  ArrayRef<int64_t> shape = type.getShape();
+  int64_t rank = type.getRank();
+  int64_t channels = shape[1];
+  int64_t before = (size - 1) / 2;
+
+  // padded[n, p, ...] = x[n, p - before, ...]² inside the channels, else 0.
+  SmallVector<int64_t> paddedShape(shape);
+  paddedShape[1] = channels + size - 1;
+  Value squares = buildIndexedGeneric(
+      b, loc, {}, {}, paddedShape, computeType,
+      [&](OpBuilder &nb, Location nl, ValueRange indices, ValueRange) -> Value {
+        Value shifted = arith::SubIOp::create(nb, nl, indices[1],
+                                              arith::ConstantIndexOp::create(nb, nl, before));
+        Value zero = arith::ConstantIndexOp::create(nb, nl, 0);
+        Value last = arith::ConstantIndexOp::create(nb, nl, channels - 1);
+        Value inside = arith::AndIOp::create(
+            nb, nl, arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::sge, shifted, zero),
+            arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::sle, shifted, last));
+        Value clamped = arith::MinSIOp::create(nb, nl, arith::MaxSIOp::create(nb, nl, shifted, zero),
+                                               last);
+        SmallVector<Value> xIndices(indices);
+        xIndices[1] = clamped;
+        Value v = castFloat(nb, nl, tensor::ExtractOp::create(nb, nl, x, xIndices), computeType);
+        Value square = arith::MulFOp::create(nb, nl, v, v);
+        return arith::SelectOp::create(nb, nl, inside, square,
+                                       createScalar(nb, nl, computeType, 0.0));
+      });
+
+  // sum[n, c, ...] = Σ_k padded[n, c + k, ...] over the iteration space shape + [size].
+  SmallVector<int64_t> windowShape(shape);
+  windowShape.push_back(size);
+  SmallVector<AffineExpr> exprs;
+  for (int64_t d = 0; d < rank; ++d)
+    exprs.push_back(getAffineDimExpr(d, context));
+  exprs[1] = exprs[1] + getAffineDimExpr(rank, context);
+  AffineMap windowMap = AffineMap::get(rank + 1, 0, exprs, context);
+  // A shape-only [size] operand gives the window loop its range.
+  Value window = createEmpty(b, loc, {size}, computeType);
+  AffineMap windowOnly = AffineMap::get(rank + 1, 0, {getAffineDimExpr(rank, context)}, context);
+  Value sum = buildReductionGeneric(
+      b, loc, {squares, window}, {windowMap, windowOnly}, windowShape, {rank},
+      b.getFloatAttr(computeType, 0.0),
+      [](OpBuilder &nb, Location nl, ValueRange e, Value acc) -> Value {
+        return arith::AddFOp::create(nb, nl, acc, e[0]);
+      });
+
+  double alphaOverSize = static_cast<double>(*alphaAttr) / static_cast<double>(size);
+  double bias = *biasAttr, beta = *betaAttr;
+  Value y = buildElementwise(
+      b, loc, {x, sum}, shape, elementType, [&](OpBuilder &nb, Location nl, ValueRange args) {
+        Value base = arith::AddFOp::create(
+            nb, nl, createScalar(nb, nl, computeType, bias),
+            arith::MulFOp::create(nb, nl, createScalar(nb, nl, computeType, alphaOverSize),
+                                  args[1]));
+        Value denom = math::PowFOp::create(nb, nl, base, createScalar(nb, nl, computeType, beta));
+        Value v = arith::DivFOp::create(nb, nl, castFloat(nb, nl, args[0], computeType), denom);
+        return castFloat(nb, nl, v, elementType);
+      });
+  node.setResult(0, y, node.getInputDType(0));
+  return success();
 }

@@ -387,10 +387,43 @@ void buildQdqSchema(onnx::OpSchema &schema, bool quantize) {
   schema.Finalize();
 }
 
+/// Ops whose signature changed after opset 17, the newest libonnx 1.12 knows, in ways its old
+/// schema rejects (Split-18's num_outputs attribute, Pad-18's axes input, Resize-18's antialias,
+/// Cast-19's saturate...), with the opset of the change. The importer checks these itself.
+struct NewerVersion {
+  const char *opType;
+  int sinceVersion;
+};
+const NewerVersion kNewerVersions[] = {
+    {"Split", 18},      {"Pad", 18},         {"Resize", 18},         {"ScatterElements", 18},
+    {"ScatterND", 18},  {"LpPool", 18},      {"AveragePool", 19},    {"Cast", 19},
+    {"CastLike", 19},   {"DFT", 20},         {"GridSample", 20},     {"ConstantOfShape", 20},
+    {"IsInf", 20},      {"IsNaN", 20},       {"GroupNormalization", 21},
+};
+
 /// libonnx's registry plus the schemas of newer ops the importer supports.
+///
+/// Two views: the checker's view gives every ONNX-domain op libonnx cannot describe at the
+/// model's opset (a newer op, or a newer version from kNewerVersions) a permissive schema (any
+/// inputs, outputs and attributes), so that the rest of the graph is still checked; shape
+/// inference's view has no schema for them, which makes ONNX shape inference treat them as it
+/// treats contrib ops (outputs left untyped, later inference errors not fatal). Such ops are
+/// only reachable for ops in the importer's table (scanSupport rejects the others first), and
+/// their import functions validate operands and type their results themselves.
 class ExtendedSchemaRegistry final : public onnx::ISchemaRegistry {
 public:
-  ExtendedSchemaRegistry() {
+  explicit ExtendedSchemaRegistry(bool permissiveForNewerOps)
+      : permissiveForNewerOps(permissiveForNewerOps) {
+    permissive.SetName("SqzPermissive")
+        .SetDomain(onnx::ONNX_DOMAIN)
+        .SinceVersion(1)
+        .AllowUncheckedAttributes()
+        .Input(0, "inputs", "any inputs", "T", onnx::OpSchema::Variadic,
+               /*is_homogeneous=*/false, /*min_arity=*/0)
+        .Output(0, "outputs", "any outputs", "T", onnx::OpSchema::Variadic,
+                /*is_homogeneous=*/false, /*min_arity=*/0)
+        .TypeConstraint("T", onnx::OpSchema::all_tensor_types_with_bfloat(), "any tensor");
+    permissive.Finalize();
     gelu.SetName("Gelu")
         .SetDomain(onnx::ONNX_DOMAIN)
         .SinceVersion(20)
@@ -416,6 +449,22 @@ public:
 
   const onnx::OpSchema *GetSchema(const std::string &key, const int maxInclusiveVersion,
                                   const std::string &domain) const override {
+    const onnx::OpSchema *schema = getKnownSchema(key, maxInclusiveVersion, domain);
+    bool onnxDomain = domain == onnx::ONNX_DOMAIN || domain == "ai.onnx";
+    if (!onnxDomain)
+      return schema;
+    bool newer = !schema;
+    for (const NewerVersion &version : kNewerVersions)
+      if (key == version.opType && maxInclusiveVersion >= version.sinceVersion)
+        newer = true;
+    if (!newer)
+      return schema;
+    return permissiveForNewerOps ? &permissive : nullptr;
+  }
+
+private:
+  const onnx::OpSchema *getKnownSchema(const std::string &key, const int maxInclusiveVersion,
+                                       const std::string &domain) const {
     // Newer versions of ops libonnx knows in an older form.
     if ((domain == onnx::ONNX_DOMAIN || domain == "ai.onnx") && maxInclusiveVersion >= 19) {
       if (key == "QuantizeLinear")
@@ -448,7 +497,8 @@ public:
     return nullptr;
   }
 
-private:
+  bool permissiveForNewerOps;
+  onnx::OpSchema permissive;
   onnx::OpSchema gelu;
   onnx::OpSchema attention23, attention24, rotaryEmbedding;
   onnx::OpSchema rmsNormalization, simplifiedLayerNormalization;
@@ -457,8 +507,12 @@ private:
 };
 
 /// Built on first use; construction may throw, so callers hold a try block.
-const ExtendedSchemaRegistry &getRegistry() {
-  static ExtendedSchemaRegistry registry;
+const ExtendedSchemaRegistry &getCheckerRegistry() {
+  static ExtendedSchemaRegistry registry(/*permissiveForNewerOps=*/true);
+  return registry;
+}
+const ExtendedSchemaRegistry &getInferenceRegistry() {
+  static ExtendedSchemaRegistry registry(/*permissiveForNewerOps=*/false);
   return registry;
 }
 
@@ -570,7 +624,7 @@ bool mlir::sqz::import::checkOnnxModel(const onnx::ModelProto &model, std::strin
       return false;
     }
     onnx::checker::CheckerContext ctx;
-    ctx.set_schema_registry(&getRegistry());
+    ctx.set_schema_registry(&getCheckerRegistry());
     int64_t irVersion = std::min<int64_t>(model.ir_version(), onnx::IR_VERSION);
     ctx.set_ir_version(static_cast<int>(irVersion));
     // The checker looks for the files of external tensors relative to this folder (the importer
@@ -604,7 +658,7 @@ bool mlir::sqz::import::inferOnnxShapes(onnx::ModelProto &model, std::string &er
   try {
     onnx::ShapeInferenceOptions options(/*check_type_val=*/true, /*strict_mode_val=*/1,
                                         /*data_prop_val=*/false);
-    onnx::shape_inference::InferShapes(model, &getRegistry(), options);
+    onnx::shape_inference::InferShapes(model, &getInferenceRegistry(), options);
     return true;
   } catch (const std::exception &e) {
     error = e.what();

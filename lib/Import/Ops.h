@@ -101,14 +101,36 @@ LogicalResult importRMSNormalization(NodeContext &node);
 LogicalResult importSimplifiedLayerNormalization(NodeContext &node);
 LogicalResult importSkipLayerNormalization(NodeContext &node);
 LogicalResult importSkipSimplifiedLayerNormalization(NodeContext &node);
+LogicalResult importInstanceNormalization(NodeContext &node);
+LogicalResult importGroupNormalization(NodeContext &node);
+LogicalResult importMeanVarianceNormalization(NodeContext &node);
+LogicalResult importLRN(NodeContext &node);
+
+// RecurrentOps.cpp
+LogicalResult importRNN(NodeContext &node);
+LogicalResult importGRU(NodeContext &node);
+LogicalResult importLSTM(NodeContext &node);
 
 // AttentionOps.cpp
 LogicalResult importAttention(NodeContext &node);
 LogicalResult importRotaryEmbedding(NodeContext &node);
+LogicalResult importMsAttention(NodeContext &node);
+LogicalResult importMsGroupQueryAttention(NodeContext &node);
+LogicalResult importMsMultiHeadAttention(NodeContext &node);
+LogicalResult importMsRotaryEmbedding(NodeContext &node);
 
 // SoftmaxOp.cpp
 LogicalResult importSoftmax(NodeContext &node);
 LogicalResult importLogSoftmax(NodeContext &node);
+LogicalResult importHardmax(NodeContext &node);
+
+// LossOps.cpp
+LogicalResult importNegativeLogLikelihoodLoss(NodeContext &node);
+LogicalResult importSoftmaxCrossEntropyLoss(NodeContext &node);
+
+// GeneratorOps.cpp
+LogicalResult importOneHot(NodeContext &node);
+LogicalResult importEyeLike(NodeContext &node);
 
 // LinearOps.cpp
 LogicalResult importMatMul(NodeContext &node);
@@ -119,6 +141,8 @@ LogicalResult importConstant(NodeContext &node);
 LogicalResult importIdentity(NodeContext &node);
 LogicalResult importReshape(NodeContext &node);
 LogicalResult importTranspose(NodeContext &node);
+LogicalResult importDepthToSpace(NodeContext &node);
+LogicalResult importSpaceToDepth(NodeContext &node);
 
 // ShapeOps.cpp
 LogicalResult importShape(NodeContext &node);
@@ -142,6 +166,14 @@ LogicalResult importCast(NodeContext &node);
 LogicalResult importCastLike(NodeContext &node);
 LogicalResult importTrilu(NodeContext &node);
 LogicalResult importCumSum(NodeContext &node);
+LogicalResult importGatherND(NodeContext &node);
+LogicalResult importCompress(NodeContext &node);
+
+// ScatterOps.cpp
+LogicalResult importScatter(NodeContext &node);
+LogicalResult importScatterElements(NodeContext &node);
+LogicalResult importScatterND(NodeContext &node);
+LogicalResult importTensorScatter(NodeContext &node);
 
 // QuantOps.cpp
 LogicalResult importDynamicQuantizeLinear(NodeContext &node);

@@ -8,9 +8,12 @@
 // with per-tensor (scale of rank 0 or shape [1]), per-axis (opset 13: 1-D scale
 // of size x.shape[axis]) and block-wise (opset 21: `block_size` > 0, scale of
 // x's rank with ceil(x.shape[axis] / block_size) along `axis`) parameters.
-// Codes are int8/uint8 (int4/uint4 and int16/uint16 where the importer's dtype
-// table has them); int32 codes dequantize too. Arithmetic is in f32 (float16
-// scales are extended and the result truncated back).
+// Codes are int8/uint8, int16/uint16, int4/uint4 and int2/uint2; int32 codes
+// dequantize too. float8 (e4m3fn, e4m3fnuz, e5m2, e5m2fnuz) and float4e2m1 codes
+// have no rounding to an integer: QuantizeLinear converts x / scale (+ zero
+// point) to the format (SmallFloats.h; `saturate`, default 1, decides float8
+// overflow), DequantizeLinear converts the code to f32. Arithmetic is in f32
+// (float16 scales are extended and the result truncated back).
 //
 // A DequantizeLinear whose inputs are all import-time constants (a quantized
 // weight) folds to a float constant on the host, so DQ(W) → MatMul still
@@ -33,6 +36,7 @@
 #include "ImportBuilders.h"
 #include "Ops.h"
 #include "ShapeUtils.h"
+#include "SmallFloats.h"
 
 #include "sqz/Dialect/Sqz/IR/SqzDialect.h"
 
@@ -68,14 +72,24 @@ bool getCodeRange(int32_t dtype, int64_t &lo, int64_t &hi) {
   case kOnnxUInt4:
     lo = 0, hi = 15;
     return true;
+  case kOnnxInt2:
+    lo = -2, hi = 1;
+    return true;
+  case kOnnxUInt2:
+    lo = 0, hi = 3;
+    return true;
   default:
     return false;
   }
 }
 
-bool isUnsignedCode(int32_t dtype) {
-  return dtype == onnx::TensorProto::UINT8 ||
-         dtype == onnx::TensorProto::UINT16 || dtype == kOnnxUInt4;
+bool isUnsignedCode(int32_t dtype) { return isUnsignedDType(dtype); }
+
+/// The float8/float4 format of a code dtype, or std::nullopt (integer codes).
+std::optional<SmallFloatFormat> getFloatCodeFormat(int32_t dtype) {
+  if (!isBitPatternFloatDType(dtype))
+    return std::nullopt;
+  return getSmallFloatFormat(dtype);
 }
 
 /// How scale/zero point elements map onto x.
@@ -248,7 +262,8 @@ LogicalResult mlir::sqz::import::importDequantizeLinear(NodeContext &node) {
   int32_t scaleDType = node.getInputDType(1);
   int64_t lo, hi;
   bool isInt32 = xDType == onnx::TensorProto::INT32;
-  if (!getCodeRange(xDType, lo, hi) && !isInt32)
+  std::optional<SmallFloatFormat> floatCode = getFloatCodeFormat(xDType);
+  if (!getCodeRange(xDType, lo, hi) && !isInt32 && !floatCode)
     return node.emitError()
            << "unsupported quantized dtype '" << getDTypeName(xDType) << "'";
   if (!isFloatDType(scaleDType))
@@ -271,7 +286,9 @@ LogicalResult mlir::sqz::import::importDequantizeLinear(NodeContext &node) {
                                         layout->xShape);
     for (int64_t i = 0, e = y.getNumElements(); i < e; ++i) {
       int64_t s = layout->scaleIndex(i);
-      float code = static_cast<float>(x->getInt(i) - (zp ? zp->getInt(s) : 0));
+      float code =
+          floatCode ? static_cast<float>(x->getDouble(i)) - (zp ? static_cast<float>(zp->getDouble(s)) : 0.0f)
+                    : static_cast<float>(x->getInt(i) - (zp ? zp->getInt(s) : 0));
       y.setDouble(i, code * static_cast<float>(scale->getDouble(s)));
     }
     node.setConstantResult(0, std::move(y));
@@ -283,9 +300,13 @@ LogicalResult mlir::sqz::import::importDequantizeLinear(NodeContext &node) {
   Value y = buildQuantGeneric(
       node, *layout, resultType,
       [&](OpBuilder &b, Location l, Value xv, Value s, Value z) {
-        Value v = toF32(b, l, xv, isUnsigned);
+        auto codeToF32 = [&](Value code) {
+          return floatCode ? buildSmallFloatToF32(b, l, *floatCode, code)
+                           : toF32(b, l, code, isUnsigned);
+        };
+        Value v = codeToF32(xv);
         if (z)
-          v = arith::SubFOp::create(b, l, v, toF32(b, l, z, isUnsigned));
+          v = arith::SubFOp::create(b, l, v, codeToF32(z));
         v = arith::MulFOp::create(b, l, v, toF32(b, l, s, false));
         if (resultType != b.getF32Type())
           v = arith::TruncFOp::create(b, l, resultType, v);
@@ -321,8 +342,13 @@ LogicalResult mlir::sqz::import::importQuantizeLinear(NodeContext &node) {
   } else if (*outputDType != 0) {
     yDType = static_cast<int32_t>(*outputDType);
   }
-  int64_t lo, hi;
-  if (!getCodeRange(yDType, lo, hi) ||
+  int64_t lo = 0, hi = 0;
+  std::optional<SmallFloatFormat> floatCode = getFloatCodeFormat(yDType);
+  FailureOr<int64_t> saturateAttr = node.getIntAttr("saturate", 1);
+  if (failed(saturateAttr))
+    return failure();
+  bool saturate = *saturateAttr != 0;
+  if ((!getCodeRange(yDType, lo, hi) && !floatCode) ||
       !getElementType(node.getContext(), yDType))
     return node.emitError()
            << "unsupported quantized dtype '" << getDTypeName(yDType) << "'";
@@ -339,6 +365,13 @@ LogicalResult mlir::sqz::import::importQuantizeLinear(NodeContext &node) {
         HostTensor::allocate(node.getNode().output(0), yDType, layout->xShape);
     for (int64_t i = 0, e = y.getNumElements(); i < e; ++i) {
       int64_t s = layout->scaleIndex(i);
+      if (floatCode) {
+        float q = static_cast<float>(x->getDouble(i)) / static_cast<float>(scale->getDouble(s));
+        if (zp)
+          q += static_cast<float>(zp->getDouble(s));
+        y.getMutableData()[i] = static_cast<char>(encodeSmallFloat(*floatCode, q, saturate));
+        continue;
+      }
       float q = std::nearbyint(static_cast<float>(x->getDouble(i)) /
                                static_cast<float>(scale->getDouble(s)));
       q += static_cast<float>(zp ? zp->getInt(s) : 0);
@@ -357,6 +390,13 @@ LogicalResult mlir::sqz::import::importQuantizeLinear(NodeContext &node) {
         Type f32 = b.getF32Type();
         Value v = arith::DivFOp::create(b, l, toF32(b, l, xv, false),
                                         toF32(b, l, s, false));
+        if (floatCode) {
+          // float8/float4: x / scale (+ zero point) rounded to the format.
+          if (z)
+            v = arith::AddFOp::create(b, l, v,
+                                      buildSmallFloatToF32(b, l, *floatCode, z));
+          return buildF32ToSmallFloat(b, l, *floatCode, v, saturate);
+        }
         v = math::RoundEvenOp::create(b, l, v);
         if (z)
           v = arith::AddFOp::create(b, l, v, toF32(b, l, z, isUnsigned));

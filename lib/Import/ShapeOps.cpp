@@ -507,10 +507,11 @@ LogicalResult mlir::sqz::import::importSplit(NodeContext &node) {
                             << " of dim " << *axis;
 
   SmallVector<int64_t> offsets(rank, 0), sizes(inputShape), steps(rank, 1);
-  for (int64_t i = 0; i < numOutputs; ++i) {
+  for (int64_t i = 0, start = 0; i < numOutputs; start += splits[i], ++i) {
+    // An empty piece starts at 0: a slice may not start at the end of its dim.
+    offsets[*axis] = splits[i] > 0 ? start : 0;
     sizes[*axis] = splits[i];
     setSlice(node, i, offsets, sizes, steps);
-    offsets[*axis] += splits[i];
   }
   return success();
 }

@@ -1,13 +1,16 @@
 //===- TensorOps.cpp - ONNX data movement ops -----------------------------===//
 //
-// Constant, Identity, Reshape and Transpose. Reshape and Transpose of import-time constants are
-// folded on the host (so e.g. MatMul(x, Transpose(W)) still sees a constant weight); otherwise
-// they become tensor.collapse_shape/expand_shape and linalg.transpose.
+// Constant, Identity, Reshape, Transpose, DepthToSpace and SpaceToDepth. Reshape and Transpose
+// of import-time constants are folded on the host (so e.g. MatMul(x, Transpose(W)) still sees a
+// constant weight); otherwise they become tensor.collapse_shape/expand_shape and
+// linalg.transpose. DepthToSpace and SpaceToDepth are a reshape to 6-D, a transpose and a
+// reshape back to 4-D.
 //
 //===----------------------------------------------------------------------===//
 
 #include "ImportBuilders.h"
 #include "Ops.h"
+#include "ShapeUtils.h"
 
 using namespace mlir;
 using namespace mlir::sqz::import;
@@ -152,4 +155,76 @@ LogicalResult mlir::sqz::import::importTranspose(NodeContext &node) {
   node.setResult(0, buildTranspose(node.getBuilder(), node.getLoc(), node.getInput(0), perm),
                  dtype);
   return success();
+}
+
+/// Result 0 is input 0 reshaped to `expanded`, transposed by `perm` and reshaped to `shape`
+/// (DepthToSpace, SpaceToDepth); folded on the host for a constant input.
+static LogicalResult importBlockShuffle(NodeContext &node, ArrayRef<int64_t> expanded,
+                                        ArrayRef<int64_t> perm, ArrayRef<int64_t> shape) {
+  int32_t dtype = node.getInputDType(0);
+  if (const HostTensor *data = node.getConstantInput(0)) {
+    HostTensor shuffled = transposeHostTensor(reshapeHostTensor(*data, expanded), perm);
+    node.setConstantResult(0, reshapeHostTensor(shuffled, shape));
+    return success();
+  }
+  OpBuilder &b = node.getBuilder();
+  Location loc = node.getLoc();
+  Value value = buildReshape(b, loc, node.getInput(0), expanded);
+  value = buildTranspose(b, loc, value, perm);
+  node.setResult(0, buildReshape(b, loc, value, shape), dtype);
+  return success();
+}
+
+/// The `blocksize` attribute (required, >= 1) of DepthToSpace/SpaceToDepth and the 4-D input
+/// shape.
+static FailureOr<int64_t> getBlockSize(NodeContext &node, ArrayRef<int64_t> &shape) {
+  if (failed(node.checkNumInputs(1, 1)))
+    return failure();
+  if (!node.getAttr("blocksize"))
+    return node.emitError() << "attribute 'blocksize' is required";
+  FailureOr<int64_t> blockSize = node.getIntAttr("blocksize", 1);
+  if (failed(blockSize))
+    return failure();
+  if (*blockSize < 1)
+    return node.emitError() << "blocksize must be >= 1, got " << *blockSize;
+  RankedTensorType type = node.getInputType(0);
+  if (type.getRank() != 4)
+    return node.emitError() << "the input must be 4-D [N, C, H, W], got " << type;
+  shape = type.getShape();
+  return blockSize;
+}
+
+LogicalResult mlir::sqz::import::importDepthToSpace(NodeContext &node) {
+  ArrayRef<int64_t> shape;
+  FailureOr<int64_t> blockSize = getBlockSize(node, shape);
+  if (failed(blockSize))
+    return failure();
+  FailureOr<std::string> mode = node.getOpset() >= 11 ? node.getStringAttr("mode", "DCR")
+                                                       : FailureOr<std::string>(std::string("DCR"));
+  if (failed(mode))
+    return failure();
+  if (*mode != "DCR" && *mode != "CRD")
+    return node.emitError() << "unsupported mode '" << *mode << "' (supported: DCR, CRD)";
+  int64_t bs = *blockSize, n = shape[0], c = shape[1], h = shape[2], w = shape[3];
+  if (c % (bs * bs) != 0)
+    return node.emitError() << "the channels " << c << " are not a multiple of blocksize² "
+                            << bs * bs;
+  int64_t depth = c / (bs * bs);
+  SmallVector<int64_t> result = {n, depth, h * bs, w * bs};
+  if (*mode == "DCR")
+    return importBlockShuffle(node, {n, bs, bs, depth, h, w}, {0, 3, 4, 1, 5, 2}, result);
+  return importBlockShuffle(node, {n, depth, bs, bs, h, w}, {0, 1, 4, 2, 5, 3}, result);
+}
+
+LogicalResult mlir::sqz::import::importSpaceToDepth(NodeContext &node) {
+  ArrayRef<int64_t> shape;
+  FailureOr<int64_t> blockSize = getBlockSize(node, shape);
+  if (failed(blockSize))
+    return failure();
+  int64_t bs = *blockSize, n = shape[0], c = shape[1], h = shape[2], w = shape[3];
+  if (h % bs != 0 || w % bs != 0)
+    return node.emitError() << "the spatial dims " << h << "x" << w
+                            << " are not multiples of blocksize " << bs;
+  return importBlockShuffle(node, {n, c, h / bs, bs, w / bs, bs}, {0, 3, 5, 1, 2, 4},
+                            {n, c * bs * bs, h / bs, w / bs});
 }

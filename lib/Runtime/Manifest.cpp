@@ -37,6 +37,7 @@ private:
                    const char *name, std::string &out) const;
   Status readTensors(const JsonValue &root, const char *name,
                      std::vector<TensorSpec> &tensors) const;
+  Status readWeights(const JsonValue &root, Manifest &manifest) const;
 
   const std::string &fileName;
 };
@@ -104,6 +105,11 @@ Status ManifestReader::readTensors(const JsonValue &root, const char *name,
                                         "\" (expected one of " +
                                         listDTypeNames() + ")");
     spec.dtype = *dtype;
+    if (const JsonValue *onnxDType = entry.find("onnx_dtype")) {
+      if (!onnxDType->isString())
+        return typeError(path + ".onnx_dtype", "string", *onnxDType);
+      spec.onnxDType = onnxDType->getString();
+    }
 
     const JsonValue *shape;
     if (Status s =
@@ -145,12 +151,16 @@ Status ManifestReader::read(const JsonValue &root, Manifest &manifest) {
       !s)
     return s;
   manifest.abiVersion = abi->getInt();
-  if (manifest.abiVersion != kArtifactAbiVersion)
+  if (manifest.abiVersion < kMinArtifactAbiVersion ||
+      manifest.abiVersion > kArtifactAbiVersion)
     return error("abi_version",
                  "artifact ABI version " + std::to_string(abi->getInt()) +
                      " is not supported by this runtime (it supports " +
+                     std::to_string(kMinArtifactAbiVersion) + " to " +
                      std::to_string(kArtifactAbiVersion) +
                      "); recompile the model or use a matching sqz-run");
+  if (Status s = readWeights(root, manifest); !s)
+    return s;
 
   if (Status s = getString(root, "", "library", manifest.library); !s)
     return s;
@@ -174,6 +184,63 @@ Status ManifestReader::read(const JsonValue &root, Manifest &manifest) {
   if (Status s = readTensors(root, "inputs", manifest.inputs); !s)
     return s;
   return readTensors(root, "outputs", manifest.outputs);
+}
+
+/// "weights": {"file": "model.safetensors", "bytes": N, "tensors": [{"name", "dtype",
+/// "shape", "offset"}, ...]}: required from ABI 2 on, absent before.
+Status ManifestReader::readWeights(const JsonValue &root, Manifest &manifest) const {
+  manifest.weightsFile.clear();
+  manifest.weightsBytes = 0;
+  manifest.weights.clear();
+  const JsonValue *weights = root.find("weights");
+  if (manifest.abiVersion < 2) {
+    if (weights)
+      return error("weights", "a weights file needs abi_version 2");
+    return Status::success();
+  }
+  const JsonValue *object;
+  if (Status s = getMember(root, "", "weights", JsonValue::Kind::Object, object); !s)
+    return s;
+  if (Status s = getString(*object, "weights", "file", manifest.weightsFile); !s)
+    return s;
+  if (manifest.weightsFile.empty() || manifest.weightsFile[0] == '/' ||
+      manifest.weightsFile.find("..") != std::string::npos)
+    return error("weights.file", "must be a relative path inside the artifact directory, got \"" +
+                                     manifest.weightsFile + "\"");
+  const JsonValue *bytes, *tensors;
+  if (Status s = getMember(*object, "weights", "bytes", JsonValue::Kind::Int, bytes); !s)
+    return s;
+  if (bytes->getInt() < 0)
+    return error("weights.bytes", "must not be negative");
+  manifest.weightsBytes = static_cast<uint64_t>(bytes->getInt());
+  if (Status s = getMember(*object, "weights", "tensors", JsonValue::Kind::Array, tensors); !s)
+    return s;
+  for (size_t i = 0; i < tensors->size(); ++i) {
+    std::string path = "weights.tensors[" + std::to_string(i) + "]";
+    const JsonValue &t = (*tensors)[i];
+    if (!t.isObject())
+      return typeError(path, "object", t);
+    WeightSpec spec;
+    const JsonValue *shape, *offset;
+    if (Status s = getString(t, path, "name", spec.name); !s)
+      return s;
+    if (Status s = getString(t, path, "dtype", spec.dtype); !s)
+      return s;
+    if (Status s = getMember(t, path, "shape", JsonValue::Kind::Array, shape); !s)
+      return s;
+    for (size_t d = 0; d < shape->size(); ++d) {
+      if (!(*shape)[d].isInt() || (*shape)[d].getInt() < 0)
+        return error(path + ".shape", "dims must be non-negative integers");
+      spec.shape.push_back((*shape)[d].getInt());
+    }
+    if (Status s = getMember(t, path, "offset", JsonValue::Kind::Int, offset); !s)
+      return s;
+    if (offset->getInt() < 0)
+      return error(path + ".offset", "must not be negative");
+    spec.offset = static_cast<uint64_t>(offset->getInt());
+    manifest.weights.push_back(std::move(spec));
+  }
+  return Status::success();
 }
 
 Status sqz::runtime::parseManifest(std::string_view text,

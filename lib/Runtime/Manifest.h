@@ -22,20 +22,38 @@
 namespace sqz {
 namespace runtime {
 
-/// The artifact ABI this runtime implements (see include/sqz-c/sqz.h).
-constexpr int64_t kArtifactAbiVersion = 1;
+/// The newest artifact ABI this runtime implements (see include/sqz-c/sqz.h); it also loads
+/// every version from kMinArtifactAbiVersion on. Version 2 adds the weights file.
+constexpr int64_t kArtifactAbiVersion = 2;
+constexpr int64_t kMinArtifactAbiVersion = 1;
 
 /// One input or output of the model.
 struct TensorSpec {
   std::string name;
   DType dtype = DType::Float32;
+  /// The manifest's optional "onnx_dtype": the ONNX dtype `dtype` carries widened or as bit
+  /// patterns ("int4", "bfloat16", "float8e4m3fn", ...); empty when absent.
+  std::string onnxDType;
   std::vector<int64_t> shape;
   size_t numElements = 0;
   size_t numBytes = 0;
 };
 
+/// A tensor of the weights file as the library was compiled for it.
+struct WeightSpec {
+  std::string name;
+  std::string dtype; ///< safetensors dtype name ("F32", "I8", ...)
+  std::vector<int64_t> shape;
+  uint64_t offset = 0; ///< in the file's data section
+};
+
 struct Manifest {
   int64_t abiVersion = 0;
+  /// ABI 2: the safetensors file holding the large weights (relative to the artifact
+  /// directory), its data section's size and the layout the library expects.
+  std::string weightsFile;
+  uint64_t weightsBytes = 0;
+  std::vector<WeightSpec> weights;
   /// Path of the shared library, relative to the artifact directory.
   std::string library;
   /// Name of the entry symbol, `void entry(void **buffers)`.

@@ -8,10 +8,12 @@
 #include "sqz-c/sqz.h"
 
 #include "Runtime/Manifest.h"
+#include "Runtime/Safetensors.h"
 
 #include <cerrno>
 #include <cstring>
 #include <dlfcn.h>
+#include <memory>
 #include <string>
 #include <sys/stat.h>
 #include <vector>
@@ -26,6 +28,9 @@ struct sqz_model {
   std::string libraryPath;
   void *handle = nullptr;
   void (*entry)(void **) = nullptr;
+  void (*setNumThreads)(int32_t) = nullptr;
+  /// ABI 2: the mapped weights file.
+  std::unique_ptr<MappedSafetensors> weights;
 
   ~sqz_model() {
     if (handle)
@@ -109,12 +114,43 @@ static bool loadModel(const std::string &dir, sqz_model &model) {
     return false;
   }
   uint32_t abiVersion = symbolAs<uint32_t (*)(void)>(abiSymbol)();
-  if (abiVersion != SQZ_ABI_VERSION) {
+  if (abiVersion != model.manifest.abiVersion) {
     setError("'" + model.libraryPath + "' has ABI version " +
-             std::to_string(abiVersion) + ", but this runtime supports " +
-             std::to_string(SQZ_ABI_VERSION));
+             std::to_string(abiVersion) + ", but its manifest says " +
+             std::to_string(model.manifest.abiVersion) +
+             " (the library and manifest.json come from different compiles)");
     return false;
   }
+  if (abiVersion >= 2) {
+    std::string path = dir + "/" + model.manifest.weightsFile;
+    model.weights = std::make_unique<MappedSafetensors>();
+    if (Status s = model.weights->open(path); !s) {
+      setError(s.message());
+      return false;
+    }
+    if (model.weights->dataSize() != model.manifest.weightsBytes) {
+      setError("weights file '" + path + "' has " +
+               std::to_string(model.weights->dataSize()) + " bytes of data, the library " +
+               "was compiled for " + std::to_string(model.manifest.weightsBytes) +
+               " (a weights file from another compile?)");
+      return false;
+    }
+    for (const WeightSpec &spec : model.manifest.weights) {
+      const SafetensorsEntry *entry = model.weights->find(spec.name);
+      if (!entry || entry->dtype != spec.dtype || entry->shape != spec.shape ||
+          entry->begin != spec.offset) {
+        setError("weights file '" + path + "' does not match the library: tensor '" +
+                 spec.name + "' is " +
+                 (entry ? "laid out differently" : std::string("missing")) +
+                 " (a weights file from another compile?)");
+        return false;
+      }
+    }
+  }
+  // Optional: older libraries have no thread control.
+  dlerror();
+  if (void *threads = dlsym(model.handle, "sqz_model_set_num_threads"))
+    model.setNumThreads = symbolAs<void (*)(int32_t)>(threads);
   void *entrySymbol =
       lookupSymbol(model.handle, model.manifest.entry.c_str(), error);
   if (!entrySymbol) {
@@ -196,6 +232,10 @@ static const int64_t kNoDims[1] = {0};
     const TensorSpec *t = getTensor(m, i, IS_OUTPUT, __func__);                \
     return t ? dtypeName(t->dtype) : nullptr;                                  \
   }                                                                            \
+  const char *sqz_model_##KIND##_onnx_dtype(const sqz_model *m, size_t i) {    \
+    const TensorSpec *t = getTensor(m, i, IS_OUTPUT, __func__);                \
+    return t ? t->onnxDType.c_str() : nullptr;                                 \
+  }                                                                            \
   size_t sqz_model_##KIND##_rank(const sqz_model *m, size_t i) {               \
     const TensorSpec *t = getTensor(m, i, IS_OUTPUT, __func__);                \
     return t ? t->shape.size() : 0;                                            \
@@ -237,7 +277,7 @@ int sqz_model_run(sqz_model *m, const void *const *inputs,
   alignas(64) static unsigned char emptyTensor[64];
   // Runs may be hot (benchmarks, serving loops): no allocation for the
   // common case of a few tensors.
-  size_t numBuffers = ins.size() + outs.size();
+  size_t numBuffers = ins.size() + outs.size() + (m->weights ? 1 : 0);
   void *stackBuffers[16];
   std::vector<void *> heapBuffers;
   void **buffers = stackBuffers;
@@ -262,6 +302,27 @@ int sqz_model_run(sqz_model *m, const void *const *inputs,
   for (size_t i = 0; i < outs.size(); ++i)
     if (!bind(ins.size() + i, outs[i], outputs[i], "output", i))
       return 1;
+  if (m->weights)
+    buffers[numBuffers - 1] = const_cast<uint8_t *>(m->weights->data());
   m->entry(buffers);
+  return 0;
+}
+
+int sqz_model_set_threads(sqz_model *m, int n) {
+  if (!m) {
+    setError("sqz_model_set_threads: model is NULL");
+    return 1;
+  }
+  if (n < 1) {
+    setError("sqz_model_set_threads: the thread count must be at least 1, got " +
+             std::to_string(n));
+    return 1;
+  }
+  if (!m->setNumThreads) {
+    setError("'" + m->libraryPath + "' has no thread control (sqz_model_set_num_threads); "
+             "recompile it with a newer sqz-compile");
+    return 1;
+  }
+  m->setNumThreads(static_cast<int32_t>(n));
   return 0;
 }

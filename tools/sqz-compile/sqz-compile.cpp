@@ -7,9 +7,13 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "sqz/Compression/Calibration.h"
+#include "sqz/Compression/Recipe.h"
 #include "sqz/Import/OnnxImporter.h"
 #include "sqz/InitAll.h"
 #include "sqz/Target/CPU/Codegen.h"
+
+#include "Runtime/Safetensors.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/AsmState.h"
@@ -30,6 +34,8 @@
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
+
+#include <unistd.h>
 
 using namespace mlir;
 namespace cl = llvm::cl;
@@ -65,10 +71,31 @@ static cl::opt<Phase> compileTo(
 static cl::opt<bool> printPipeline("print-pipeline",
                                    cl::desc("Print the pass pipeline and exit"),
                                    cl::init(false), cl::cat(cat));
+static cl::opt<bool> inlineWeights(
+    "inline-weights",
+    cl::desc("Keep every weight inside model.so instead of model.safetensors"),
+    cl::init(false), cl::cat(cat));
+static cl::opt<std::string>
+    recipeFile("recipe", cl::desc("Compress with a recipe (YAML list of stages; recipes/)"),
+               cl::value_desc("recipe.yaml"), cl::cat(cat));
+static cl::opt<std::string> calibData(
+    "calib-data",
+    cl::desc("Calibration inputs for the recipe: an .npy of stacked samples of the model's "
+             "input (e.g. int64 [N, L] token ids) or a folder of input sets"),
+    cl::value_desc("path"), cl::cat(cat));
+static cl::opt<int> calibSamples("calib-samples",
+                                 cl::desc("Use at most N calibration samples (default: all)"),
+                                 cl::value_desc("N"), cl::init(-1), cl::cat(cat));
+static cl::opt<double> calibMemoryLimit(
+    "calib-memory-limit",
+    cl::desc("GiB the calibration statistics may use (default: half the physical memory)"),
+    cl::value_desc("GiB"), cl::init(0), cl::cat(cat));
 
 namespace {
 struct TensorSig {
   std::string name, dtype;
+  /// The ONNX dtype when the ABI dtype only carries it ("int4", "float8e4m3fn", ...), else empty.
+  std::string onnxDType;
   SmallVector<int64_t> shape;
 };
 } // namespace
@@ -81,6 +108,8 @@ static std::optional<std::string> numpyDType(Type t) {
     return "float32";
   if (t.isF64())
     return "float64";
+  if (t.isBF16())
+    return "uint16"; // bfloat16 bit patterns (the manifest also says "onnx_dtype")
   if (t.isInteger(1))
     return "bool";
   if (auto it = dyn_cast<IntegerType>(t)) {
@@ -112,11 +141,12 @@ readSignature(func::FuncOp fn) {
       return failure();
     }
     s.dtype = *dt;
-    // The importer carries ONNX uint8 as signless i8 marked sqz.unsigned.
-    if (attrs && attrs.get(sqz::kOnnxUnsignedAttr) && s.dtype == "int8")
-      s.dtype = "uint8";
-    if (attrs && attrs.get(sqz::kOnnxUnsignedAttr) && s.dtype == "int16")
-      s.dtype = "uint16";
+    // The importer carries ONNX unsigned integers as signless integers marked sqz.unsigned.
+    if (attrs && attrs.get(mlir::sqz::kOnnxUnsignedAttr) && StringRef(s.dtype).starts_with("int"))
+      s.dtype = "u" + s.dtype;
+    // Dtypes the ABI carries widened or as bit patterns (int4 in int8, float8 in uint8, ...).
+    if (auto onnxDType = attrs ? attrs.getAs<StringAttr>(mlir::sqz::kOnnxDTypeAttr) : StringAttr())
+      s.onnxDType = onnxDType.str();
     s.shape.assign(ranked.getShape().begin(), ranked.getShape().end());
     return s;
   };
@@ -142,17 +172,20 @@ static llvm::json::Value toJson(ArrayRef<TensorSig> sigs) {
     llvm::json::Array shape;
     for (int64_t d : s.shape)
       shape.push_back(d);
-    arr.push_back(llvm::json::Object{
-        {"name", s.name}, {"dtype", s.dtype}, {"shape", std::move(shape)}});
+    llvm::json::Object tensor{
+        {"name", s.name}, {"dtype", s.dtype}, {"shape", std::move(shape)}};
+    if (!s.onnxDType.empty())
+      tensor["onnx_dtype"] = s.onnxDType;
+    arr.push_back(std::move(tensor));
   }
   return arr;
 }
 
 /// Parses --input-shape values into importer options (the importer owns the syntax).
-static LogicalResult parseInputShapes(sqz::OnnxImportOptions &opts) {
+static LogicalResult parseInputShapes(mlir::sqz::OnnxImportOptions &opts) {
   for (const std::string &spec : inputShapes) {
     std::string error;
-    if (!sqz::parseOnnxInputShape(spec, opts, error)) {
+    if (!mlir::sqz::parseOnnxInputShape(spec, opts, error)) {
       llvm::errs() << "sqz-compile: error: " << error << "\n";
       return failure();
     }
@@ -160,10 +193,17 @@ static LogicalResult parseInputShapes(sqz::OnnxImportOptions &opts) {
   return success();
 }
 
-static void buildPipeline(OpPassManager &pm) {
-  sqz::buildImportCleanupPipeline(pm);
-  sqz::LowerToCPUOptions lowerOpts;
-  sqz::buildLowerToCPUPipeline(pm, lowerOpts);
+/// Physical memory in bytes (0 if unknown).
+static uint64_t physicalMemory() {
+  long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && size > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(size) : 0;
+}
+
+static void buildLowering(OpPassManager &pm, StringRef weightsFile) {
+  mlir::sqz::LowerToCPUOptions lowerOpts;
+  lowerOpts.targetCPU = targetCPU;
+  lowerOpts.weightsFile = weightsFile.str();
+  mlir::sqz::buildLowerToCPUPipeline(pm, lowerOpts);
 }
 
 /// Writes `contents` to `path` (used for the manifest).
@@ -189,6 +229,190 @@ static int fail(const std::string &msg) {
   return 1;
 }
 
+/// Lowers `module` (graph IR after cleanup) and writes a complete artifact into `dir`
+/// (model.so, manifest.json and, unless --inline-weights, model.safetensors).
+static LogicalResult emitArtifact(ModuleOp module, StringRef dir, std::string &error) {
+  auto entry = module.lookupSymbol<func::FuncOp>("main");
+  if (!entry) {
+    error = "the module has no entry function @main";
+    return failure();
+  }
+  auto sig = readSignature(entry);
+  if (failed(sig)) {
+    error = "unsupported entry signature";
+    return failure();
+  }
+  SmallString<256> objPath(dir), soPath(dir), manifestPath(dir), weightsPath(dir);
+  llvm::sys::path::append(objPath, "model.o");
+  llvm::sys::path::append(soPath, "model.so");
+  llvm::sys::path::append(manifestPath, "manifest.json");
+  llvm::sys::path::append(weightsPath, "model.safetensors");
+
+  PassManager pm(module.getContext(), ModuleOp::getOperationName());
+  if (failed(applyPassManagerCLOptions(pm))) {
+    error = "bad pass manager options";
+    return failure();
+  }
+  buildLowering(pm, inlineWeights ? StringRef() : StringRef(weightsPath));
+  if (failed(pm.run(module))) {
+    error = "lowering '" + inputFile + "' failed";
+    return failure();
+  }
+  bool externalWeights = module->hasAttr("sqz.weights_file");
+  mlir::sqz::CPUCodegenOptions cgOpts;
+  cgOpts.targetCPU = targetCPU;
+  llvm::LLVMContext llvmCtx;
+  std::unique_ptr<llvm::Module> llvmModule =
+      mlir::sqz::translateToOptimizedLLVMIR(module, llvmCtx, cgOpts);
+  if (!llvmModule) {
+    error = "translation to LLVM IR failed";
+    return failure();
+  }
+  if (failed(mlir::sqz::emitObjectFile(*llvmModule, objPath, cgOpts, error)) ||
+      failed(mlir::sqz::linkSharedLibrary(objPath, soPath, error)))
+    return failure();
+  llvm::sys::fs::remove(objPath);
+
+  llvm::json::Object manifest{
+      {"format", "sqz-artifact"},
+      {"abi_version", externalWeights ? 2 : 1},
+      {"library", "model.so"},
+      {"entry", "sqz_model_invoke"},
+      {"source", llvm::sys::path::filename(inputFile).str()},
+      {"target", "cpu"},
+      {"target_cpu", targetCPU.getValue()},
+      {"inputs", toJson(sig->first)},
+      {"outputs", toJson(sig->second)},
+  };
+  if (externalWeights) {
+    // The layout the library was compiled for, read back from the file the pass wrote.
+    ::sqz::runtime::MappedSafetensors weights;
+    if (::sqz::runtime::Status s = weights.open(weightsPath.str().str()); !s) {
+      error = s.message();
+      return failure();
+    }
+    llvm::json::Array tensors;
+    for (const ::sqz::runtime::SafetensorsEntry &e : weights.entries()) {
+      llvm::json::Array shape;
+      for (int64_t d : e.shape)
+        shape.push_back(d);
+      tensors.push_back(llvm::json::Object{{"name", e.name},
+                                           {"dtype", e.dtype},
+                                           {"shape", std::move(shape)},
+                                           {"offset", static_cast<int64_t>(e.begin)}});
+    }
+    manifest["weights"] = llvm::json::Object{
+        {"file", "model.safetensors"},
+        {"bytes", static_cast<int64_t>(weights.dataSize())},
+        {"tensors", std::move(tensors)}};
+  }
+  std::string text;
+  llvm::raw_string_ostream(text)
+      << llvm::formatv("{0:2}", llvm::json::Value(std::move(manifest))) << "\n";
+  return writeFile(manifestPath, text, error);
+}
+
+/// A temporary directory beside `near` (removed by the returned guard's owner).
+static LogicalResult makeTempDir(StringRef near, SmallString<256> &tmpDir, std::string &error) {
+  if (std::error_code ec = llvm::sys::fs::createUniqueDirectory(near + ".sqz-tmp", tmpDir)) {
+    error = "cannot create a temporary directory beside '" + near.str() + "': " + ec.message();
+    return failure();
+  }
+  return success();
+}
+
+/// The recipe's pipeline, with `stats=<statsFile>` added to every stage that takes
+/// statistics and does not name a file itself.
+static std::string recipePipeline(const ::sqz::compression::Recipe &recipe,
+                                  StringRef statsFile) {
+  std::string text;
+  for (const ::sqz::compression::RecipeStage &stage : recipe.stages) {
+    ::sqz::compression::RecipeStage s = stage;
+    std::vector<std::string> options = ::sqz::compression::getPassOptionNames(s.passArgument());
+    if (!statsFile.empty() && !s.has("stats") && llvm::is_contained(options, "stats"))
+      s.options.emplace_back("stats", "\"" + statsFile.str() + "\"");
+    text += (text.empty() ? "" : ",") + s.textualPipeline();
+  }
+  return text;
+}
+
+/// Runs the calibration build of `module` on --calib-data and writes the statistics to
+/// `statsPath`. Taps go on the linears each stage selects.
+static LogicalResult calibrate(ModuleOp module, const ::sqz::compression::Recipe &recipe,
+                               StringRef workDir, StringRef statsPath, std::string &error) {
+  OwningOpRef<ModuleOp> clone(module.clone());
+  PassManager pm(module.getContext(), ModuleOp::getOperationName());
+  std::string instrument;
+  for (const ::sqz::compression::RecipeStage &stage : recipe.stages) {
+    if (stage.name == "instrument")
+      continue;
+    std::string options;
+    for (const auto &[key, value] : stage.options)
+      if (key == "targets" || key == "ignore")
+        options += (options.empty() ? "" : " ") + key + "=" + value;
+    instrument += (instrument.empty() ? "" : ",") + std::string("sqz-instrument") +
+                  (options.empty() ? "" : "{" + options + "}");
+  }
+  if (instrument.empty())
+    instrument = "sqz-instrument";
+  std::string errorText;
+  llvm::raw_string_ostream errorStream(errorText);
+  if (failed(parsePassPipeline(instrument + ",sqz-expose-taps", pm, errorStream))) {
+    error = "calibration pipeline: " + errorText;
+    return failure();
+  }
+  // The taps (and the statistics they ask for) before sqz-expose-taps turns them into outputs.
+  PassManager instrumentOnly(module.getContext(), ModuleOp::getOperationName());
+  (void)parsePassPipeline(instrument, instrumentOnly, errorStream);
+  if (failed(instrumentOnly.run(*clone))) {
+    error = "instrumenting the calibration build failed";
+    return failure();
+  }
+  std::vector<::sqz::compression::TapRequest> taps;
+  clone->walk([&](mlir::sqz::ObserveOp tap) {
+    ::sqz::compression::TapRequest request;
+    request.name = tap.getTap().str();
+    mlir::sqz::ObserveStat stats = tap.getStats();
+    request.sumsq = mlir::sqz::bitEnumContainsAny(stats, mlir::sqz::ObserveStat::SumSq);
+    request.absmax = mlir::sqz::bitEnumContainsAny(stats, mlir::sqz::ObserveStat::AbsMax);
+    request.xtx = mlir::sqz::bitEnumContainsAny(stats, mlir::sqz::ObserveStat::XtX);
+    taps.push_back(request);
+  });
+  if (taps.empty()) {
+    error = "the recipe selects no layers to calibrate";
+    return failure();
+  }
+  PassManager expose(module.getContext(), ModuleOp::getOperationName());
+  (void)parsePassPipeline("sqz-expose-taps", expose, errorStream);
+  if (failed(expose.run(*clone))) {
+    error = "building the calibration outputs failed";
+    return failure();
+  }
+  SmallString<256> calibDir(workDir);
+  llvm::sys::path::append(calibDir, "calibration-build");
+  if (std::error_code ec = llvm::sys::fs::create_directories(calibDir)) {
+    error = "cannot create '" + calibDir.str().str() + "': " + ec.message();
+    return failure();
+  }
+  llvm::errs() << "sqz-compile: calibration build with " << taps.size() << " taps\n";
+  if (failed(emitArtifact(*clone, calibDir, error))) {
+    error = "calibration build: " + error;
+    return failure();
+  }
+  ::sqz::compression::CalibrationData data;
+  data.path = calibData;
+  data.maxSamples = calibSamples;
+  uint64_t limit = calibMemoryLimit > 0
+                       ? static_cast<uint64_t>(calibMemoryLimit * 1073741824.0)
+                       : std::max<uint64_t>(physicalMemory() / 2, uint64_t(1) << 30);
+  if (llvm::Error e = ::sqz::compression::runCalibration(calibDir.str().str(), taps, data,
+                                                       statsPath.str(), limit, llvm::errs())) {
+    error = llvm::toString(std::move(e));
+    return failure();
+  }
+  return success();
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM y(argc, argv);
   // Accept MLIR's printing/debugging flags (e.g. --mlir-elide-resource-strings-if-larger,
@@ -201,7 +425,7 @@ int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(
       argc, argv,
       "Squeeze compiler: compiles an ONNX model into a runnable artifact\n\n"
-      "  sqz-compile model.onnx -o out/   writes out/model.so and "
+      "  sqz-compile model.onnx -o out/   writes out/model.so, out/model.safetensors and "
       "out/manifest.json\n");
 
   if (target != "cpu")
@@ -211,17 +435,57 @@ int main(int argc, char **argv) {
   DialectRegistry registry;
   registerAllDialects(registry);
   registerAllExtensions(registry);
-  sqz::registerSqzDialects(registry);
+  mlir::sqz::registerSqzDialects(registry);
   MLIRContext ctx(registry);
   // The pipelines name upstream passes textually, so they must be registered.
   registerAllPasses();
-  sqz::registerAllSqzPasses();
+  mlir::sqz::registerAllSqzPasses();
+
+  std::optional<::sqz::compression::Recipe> recipe;
+  if (!recipeFile.empty()) {
+    llvm::Expected<::sqz::compression::Recipe> parsed = ::sqz::compression::loadRecipe(recipeFile);
+    if (!parsed)
+      return fail(llvm::toString(parsed.takeError()));
+    recipe = std::move(*parsed);
+  } else if (!calibData.empty()) {
+    return fail("--calib-data calibrates a --recipe; give one");
+  }
+  if (!calibData.empty() && !llvm::sys::fs::exists(calibData))
+    return fail("calibration data '" + calibData + "' does not exist");
 
   if (printPipeline) {
-    PassManager pm(&ctx, ModuleOp::getOperationName());
-    buildPipeline(pm);
-    pm.printAsTextualPipeline(llvm::outs());
-    llvm::outs() << "\n";
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    PassManager cleanup(&ctx, ModuleOp::getOperationName());
+    mlir::sqz::buildImportCleanupPipeline(cleanup);
+    cleanup.printAsTextualPipeline(os);
+    if (recipe)
+      os << "," << recipePipeline(*recipe, calibData.empty() ? "" : "<calibration statistics>");
+    PassManager lower(&ctx, ModuleOp::getOperationName());
+    buildLowering(lower, inlineWeights ? "" : "<out>/model.safetensors");
+    os << ",";
+    lower.printAsTextualPipeline(os);
+    // One pipeline: strip the per-manager builtin.module(...) wrappers.
+    std::string joined;
+    for (StringRef part : {StringRef(text)}) {
+      std::string t = part.str();
+      size_t at;
+      while ((at = t.find("builtin.module(")) != std::string::npos) {
+        size_t depth = 0, end = at + 15;
+        for (; end < t.size(); ++end) {
+          if (t[end] == '(')
+            ++depth;
+          else if (t[end] == ')') {
+            if (depth == 0)
+              break;
+            --depth;
+          }
+        }
+        t = t.substr(0, at) + t.substr(at + 15, end - at - 15) + t.substr(end + 1);
+      }
+      joined = t;
+    }
+    llvm::outs() << "builtin.module(" << joined << ")\n";
     return 0;
   }
   if (compileTo == Phase::Artifact && outputDir.empty())
@@ -236,15 +500,15 @@ int main(int argc, char **argv) {
     module = parseSourceFile<ModuleOp>(inputFile, sourceMgr,
                                        ParserConfig(&ctx));
   } else {
-    sqz::OnnxImportOptions importOpts;
+    mlir::sqz::OnnxImportOptions importOpts;
     if (failed(parseInputShapes(importOpts)))
       return 1;
-    module = sqz::importOnnxFile(inputFile, &ctx, importOpts);
+    module = mlir::sqz::importOnnxFile(inputFile, &ctx, importOpts);
   }
   if (!module)
     return fail("could not load '" + inputFile + "'");
 
-  if (compileTo == Phase::Import) {
+  if (compileTo == Phase::Import && !recipe) {
     module->print(llvm::outs());
     llvm::outs() << "\n";
     return 0;
@@ -253,88 +517,135 @@ int main(int argc, char **argv) {
   auto entry = module->lookupSymbol<func::FuncOp>("main");
   if (!entry)
     return fail("'" + inputFile + "' has no entry function @main");
-  auto sig = readSignature(entry);
-  if (failed(sig))
+  if (failed(readSignature(entry)))
     return 1;
 
-  PassManager pm(&ctx, ModuleOp::getOperationName());
-  if (failed(applyPassManagerCLOptions(pm)))
-    return fail("bad pass manager options");
-  buildPipeline(pm);
-  if (failed(pm.run(*module)))
-    return fail("lowering '" + inputFile + "' failed");
-  if (compileTo == Phase::Lower) {
-    module->print(llvm::outs());
-    llvm::outs() << "\n";
-    return 0;
+  // Build in a temporary directory beside out/ (or in $TMPDIR when only printing), then
+  // rename into place: nothing half-written is ever left in out/.
+  SmallString<256> outAbs(outputDir.empty() ? "sqz-compile" : outputDir.getValue());
+  if (outputDir.empty()) {
+    SmallString<256> tmp;
+    llvm::sys::path::system_temp_directory(/*erasedOnReboot=*/true, tmp);
+    llvm::sys::path::append(tmp, "sqz-compile");
+    outAbs = tmp;
   }
-
-  sqz::CPUCodegenOptions cgOpts;
-  cgOpts.targetCPU = targetCPU;
-  llvm::LLVMContext llvmCtx;
-  std::unique_ptr<llvm::Module> llvmModule =
-      sqz::translateToOptimizedLLVMIR(*module, llvmCtx, cgOpts);
-  if (!llvmModule)
-    return 1;
-  if (compileTo == Phase::LLVMIR) {
-    llvmModule->print(llvm::outs(), nullptr);
-    return 0;
-  }
-
-  // Build the artifact in a temporary directory beside out/, then rename into place.
-  SmallString<256> outAbs(outputDir);
   llvm::sys::fs::make_absolute(outAbs);
   llvm::sys::path::remove_dots(outAbs, /*remove_dot_dot=*/true);
   StringRef parent = llvm::sys::path::parent_path(outAbs);
   if (std::error_code ec = llvm::sys::fs::create_directories(parent))
     return fail("cannot create '" + parent.str() + "': " + ec.message());
+  std::string error;
   SmallString<256> tmpDir;
-  if (std::error_code ec = llvm::sys::fs::createUniqueDirectory(
-          outAbs + ".sqz-tmp", tmpDir))
-    return fail("cannot create a temporary directory beside '" +
-                outAbs.str().str() + "': " + ec.message());
+  if (failed(makeTempDir(outAbs, tmpDir, error)))
+    return fail(error);
   auto cleanup = llvm::make_scope_exit(
       [&] { llvm::sys::fs::remove_directories(tmpDir); });
 
-  std::string error;
-  SmallString<256> objPath(tmpDir), soPath(tmpDir), manifestPath(tmpDir);
-  llvm::sys::path::append(objPath, "model.o");
-  llvm::sys::path::append(soPath, "model.so");
-  llvm::sys::path::append(manifestPath, "manifest.json");
-  if (failed(sqz::emitObjectFile(*llvmModule, objPath, cgOpts, error)) ||
-      failed(sqz::linkSharedLibrary(objPath, soPath, error)))
-    return fail(error);
+  {
+    PassManager pm(&ctx, ModuleOp::getOperationName());
+    if (failed(applyPassManagerCLOptions(pm)))
+      return fail("bad pass manager options");
+    mlir::sqz::buildImportCleanupPipeline(pm);
+    if (failed(pm.run(*module)))
+      return fail("cleaning up '" + inputFile + "' failed");
+  }
+  bool haveStats = false;
+  if (recipe) {
+    SmallString<256> statsPath(tmpDir);
+    llvm::sys::path::append(statsPath, "calibration.safetensors");
+    if (!calibData.empty()) {
+      if (failed(calibrate(*module, *recipe, tmpDir, statsPath, error)))
+        return fail(error);
+      haveStats = true;
+    }
+    PassManager pm(&ctx, ModuleOp::getOperationName());
+    if (failed(applyPassManagerCLOptions(pm)))
+      return fail("bad pass manager options");
+    std::string errorText;
+    llvm::raw_string_ostream errorStream(errorText);
+    if (failed(parsePassPipeline(recipePipeline(*recipe, haveStats ? statsPath.str() : ""), pm,
+                                 errorStream)))
+      return fail("recipe '" + recipeFile + "': " + errorText);
+    if (failed(pm.run(*module)))
+      return fail("compressing '" + inputFile + "' with recipe '" + recipeFile + "' failed");
+    if (compileTo == Phase::Import) {
+      module->print(llvm::outs());
+      llvm::outs() << "\n";
+      return 0;
+    }
+  }
 
-  llvm::json::Object manifest{
-      {"format", "sqz-artifact"},
-      {"abi_version", 1},
-      {"library", "model.so"},
-      {"entry", "sqz_model_invoke"},
-      {"source", llvm::sys::path::filename(inputFile).str()},
-      {"target", "cpu"},
-      {"target_cpu", targetCPU.getValue()},
-      {"inputs", toJson(sig->first)},
-      {"outputs", toJson(sig->second)},
-  };
-  std::string text;
-  llvm::raw_string_ostream(text)
-      << llvm::formatv("{0:2}", llvm::json::Value(std::move(manifest))) << "\n";
-  if (failed(writeFile(manifestPath, text, error)))
+  if (compileTo == Phase::Lower || compileTo == Phase::LLVMIR) {
+    PassManager pm(&ctx, ModuleOp::getOperationName());
+    if (failed(applyPassManagerCLOptions(pm)))
+      return fail("bad pass manager options");
+    buildLowering(pm, "");
+    if (failed(pm.run(*module)))
+      return fail("lowering '" + inputFile + "' failed");
+    if (compileTo == Phase::Lower) {
+      module->print(llvm::outs());
+      llvm::outs() << "\n";
+      return 0;
+    }
+    mlir::sqz::CPUCodegenOptions cgOpts;
+    cgOpts.targetCPU = targetCPU;
+    llvm::LLVMContext llvmCtx;
+    std::unique_ptr<llvm::Module> llvmModule =
+        mlir::sqz::translateToOptimizedLLVMIR(*module, llvmCtx, cgOpts);
+    if (!llvmModule)
+      return 1;
+    llvmModule->print(llvm::outs(), nullptr);
+    return 0;
+  }
+
+  SmallString<256> artifactDir(tmpDir);
+  llvm::sys::path::append(artifactDir, "artifact");
+  if (std::error_code ec = llvm::sys::fs::create_directories(artifactDir))
+    return fail("cannot create '" + artifactDir.str().str() + "': " + ec.message());
+  size_t numInputs = 0, numOutputs = 0;
+  if (auto fn = module->lookupSymbol<func::FuncOp>("main")) {
+    numInputs = fn.getNumArguments();
+    numOutputs = fn.getNumResults();
+  }
+  if (failed(emitArtifact(*module, artifactDir, error)))
     return fail(error);
+  if (haveStats) {
+    SmallString<256> from(tmpDir), to(artifactDir);
+    llvm::sys::path::append(from, "calibration.safetensors");
+    llvm::sys::path::append(to, "calibration.safetensors");
+    if (std::error_code ec = llvm::sys::fs::rename(from, to))
+      return fail("cannot move the calibration statistics: " + ec.message());
+  }
 
   if (std::error_code ec = llvm::sys::fs::create_directories(outAbs))
     return fail("cannot create '" + outAbs.str().str() + "': " + ec.message());
-  // The library first, the manifest last: a reader that finds a manifest finds its library.
-  for (StringRef file : {"model.so", "manifest.json"}) {
-    SmallString<256> from(tmpDir), to(outAbs);
+  // Data first, the manifest last: a reader that finds a manifest finds its files. A weights
+  // file or statistics of an earlier compile that this one does not write are removed.
+  for (StringRef file : {"model.safetensors", "calibration.safetensors", "model.so",
+                         "manifest.json"}) {
+    SmallString<256> from(artifactDir), to(outAbs);
     llvm::sys::path::append(from, file);
     llvm::sys::path::append(to, file);
+    if (!llvm::sys::fs::exists(from)) {
+      llvm::sys::fs::remove(to);
+      continue;
+    }
     if (std::error_code ec = llvm::sys::fs::rename(from, to))
-      return fail("cannot move '" + from.str().str() + "' to '" +
-                  to.str().str() + "': " + ec.message());
+      return fail("cannot move '" + from.str().str() + "' to '" + to.str().str() +
+                  "': " + ec.message());
   }
-  llvm::outs() << "sqz-compile: wrote " << outAbs << "/model.so and "
-               << outAbs << "/manifest.json (" << sig->first.size()
-               << " inputs, " << sig->second.size() << " outputs)\n";
+  llvm::outs() << "sqz-compile: wrote " << outAbs << "/model.so and " << outAbs
+               << "/manifest.json (" << numInputs << " inputs, " << numOutputs
+               << " outputs)\n";
+  SmallString<256> weightsPath(outAbs);
+  llvm::sys::path::append(weightsPath, "model.safetensors");
+  if (llvm::sys::fs::exists(weightsPath)) {
+    ::sqz::runtime::MappedSafetensors weights;
+    if (::sqz::runtime::Status st = weights.open(weightsPath.str().str()); !st)
+      return fail(st.message());
+    llvm::outs() << "sqz-compile: weights in " << weightsPath << " ("
+                 << weights.entries().size() << " tensors, " << weights.dataSize()
+                 << " bytes)\n";
+  }
   return 0;
 }

@@ -1,7 +1,10 @@
 //===- sqz-run.cpp - Run a compiled Squeeze artifact on .npy files --------===//
 //
 // sqz-run <artifact-dir> --input NAME=FILE.npy ... [--expect NAME=FILE.npy ...]
-//         [--rtol R] [--atol A] [--output-dir DIR] [--bench N]
+//         [--rtol R] [--atol A] [--output-dir DIR] [--bench N] [--threads N]
+// sqz-run <artifact-dir> --generate N (--prompt-ids FILE.npy | --prompt TEXT) [--tokenizer F]
+//         [--temperature T] [--top-k K] [--seed S] [--stop-token ID]
+// sqz-run <artifact-dir> --eval-tokens FILE.npy [--window W] [--compare-to DIR]
 //
 // Loads the artifact through the C API, feeds it the inputs, writes every
 // output as DIR/<name>.npy, and optionally compares outputs with reference
@@ -14,13 +17,17 @@
 
 #include "Runtime/AlignedBuffer.h"
 #include "Runtime/DType.h"
+#include "Runtime/Evaluate.h"
+#include "Runtime/Generate.h"
 #include "Runtime/Npy.h"
+#include "Runtime/Tokenizer.h"
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <charconv>
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -58,7 +65,26 @@ const char kUsage[] =
     "                       directory; created if missing)\n"
     "  --bench N            after the run above (the warm-up), time N more\n"
     "                       runs and print 'min', 'median' and 'max' lines\n"
+    "  --threads N          threads of the model's parallel loops (default:\n"
+    "                       all cores)\n"
     "  --help               print this help\n"
+    "\n"
+    "Decoding (decoder LMs with token ids [1, L] -> logits [1, L, vocab]):\n"
+    "  --generate N         generate N tokens after the prompt and print them,\n"
+    "                       with prefill and decode tokens/s\n"
+    "  --prompt-ids FILE    the prompt: an integer .npy of token ids\n"
+    "  --prompt TEXT        the prompt as text (needs --tokenizer; BOS first)\n"
+    "  --tokenizer FILE     a llama2.c tokenizer (tok512.bin...): print text\n"
+    "  --temperature T      0 (default): greedy; else sample softmax(l / T)\n"
+    "  --top-k K            sample among the K most likely tokens (0: all)\n"
+    "  --seed S             seed of the sampler (default 0)\n"
+    "  --stop-token ID      stop after generating ID (default: never)\n"
+    "\n"
+    "Evaluation (same models):\n"
+    "  --eval-tokens FILE   int64 [rows, len] tokens: print 'perplexity: <v>'\n"
+    "  --window W           tokens per evaluation window (default 256)\n"
+    "  --compare-to DIR     a reference artifact (the dense model): also\n"
+    "                       print mean KL divergence and top-1 agreement"
     "\n"
     "Options also accept --opt=VALUE. Exit status: 0 success, 1 an --expect\n"
     "mismatched, 2 usage, input or load error.\n";
@@ -77,12 +103,40 @@ struct Options {
   bool toleranceGiven = false;
   std::string outputDir = ".";
   long benchRuns = 0;
+  long threads = 0;
+  // Decoding.
+  long generate = -1;
+  std::string promptIds, promptText, tokenizer;
+  double temperature = 0;
+  long topK = 0;
+  unsigned long long seed = 0;
+  long stopToken = -1;
+  // Evaluation.
+  std::string evalTokens, compareTo;
+  long window = 256;
 };
+
+/// Parses an integer option value in [lo, hi].
+bool parseInteger(const std::string &flag, const std::string &text, long long lo, long long hi,
+                  long long &value, std::string &error) {
+  char *end = nullptr;
+  errno = 0;
+  long long n = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || errno != 0 || n < lo || n > hi) {
+    error = flag + " needs an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) +
+            "], got '" + text + "'";
+    return false;
+  }
+  value = n;
+  return true;
+}
 
 /// A tensor's declared type, read from the C API.
 struct Signature {
   std::string name;
   DType dtype;
+  /// The ONNX dtype `dtype` carries ("int4", "float8e4m3fn", ...), or "".
+  std::string onnxDType;
   std::vector<int64_t> shape;
   size_t numBytes;
 };
@@ -144,8 +198,12 @@ int parseOptions(int argc, char **argv, Options &options) {
       value = arg.substr(eq + 1);
       hasValue = true;
     }
-    if (flag != "--input" && flag != "--expect" && flag != "--rtol" &&
-        flag != "--atol" && flag != "--output-dir" && flag != "--bench")
+    static const char *const kFlags[] = {
+        "--input",       "--expect",     "--rtol",       "--atol",      "--output-dir",
+        "--bench",       "--threads",    "--generate",   "--prompt-ids", "--prompt",
+        "--tokenizer",   "--temperature", "--top-k",     "--seed",      "--stop-token",
+        "--eval-tokens", "--window",     "--compare-to"};
+    if (std::find(std::begin(kFlags), std::end(kFlags), flag) == std::end(kFlags))
       return fail("unknown option '" + flag + "' (see --help)");
     if (!hasValue) {
       if (i + 1 >= argc)
@@ -166,6 +224,39 @@ int parseOptions(int argc, char **argv, Options &options) {
                           error))
         return fail(error);
       options.toleranceGiven = true;
+    } else if (flag == "--threads" || flag == "--generate" || flag == "--top-k" ||
+               flag == "--stop-token" || flag == "--window" || flag == "--seed") {
+      long long n;
+      long long hi = flag == "--threads" ? 4096 : flag == "--seed" ? LLONG_MAX : 100000000;
+      long long lo = flag == "--threads" || flag == "--window" ? 1 : 0;
+      if (!parseInteger(flag, value, lo, hi, n, error))
+        return fail(error);
+      if (flag == "--threads")
+        options.threads = static_cast<long>(n);
+      else if (flag == "--generate")
+        options.generate = static_cast<long>(n);
+      else if (flag == "--top-k")
+        options.topK = static_cast<long>(n);
+      else if (flag == "--stop-token")
+        options.stopToken = static_cast<long>(n);
+      else if (flag == "--window")
+        options.window = static_cast<long>(n);
+      else
+        options.seed = static_cast<unsigned long long>(n);
+    } else if (flag == "--temperature") {
+      if (!parseTolerance(flag, value, options.temperature, error))
+        return fail(error);
+    } else if (flag == "--prompt-ids" || flag == "--prompt" || flag == "--tokenizer" ||
+               flag == "--eval-tokens" || flag == "--compare-to") {
+      if (value.empty() && flag != "--prompt")
+        return fail(flag + " needs a non-empty value");
+      (flag == "--prompt-ids"    ? options.promptIds
+       : flag == "--prompt"      ? options.promptText
+       : flag == "--tokenizer"   ? options.tokenizer
+       : flag == "--eval-tokens" ? options.evalTokens
+                                 : options.compareTo) = value;
+      if (flag == "--prompt" && options.promptText.empty())
+        options.promptText = std::string(1, '\0'); // "given, empty": BOS only
     } else if (flag == "--bench") {
       char *end = nullptr;
       errno = 0;
@@ -182,6 +273,23 @@ int parseOptions(int argc, char **argv, Options &options) {
   }
   if (options.artifactDir.empty())
     return fail("no artifact directory given (see --help)");
+  bool decoding = options.generate >= 0, evaluating = !options.evalTokens.empty();
+  if (decoding && evaluating)
+    return fail("--generate and --eval-tokens are separate modes; give one");
+  if ((decoding || evaluating) &&
+      (!options.inputs.empty() || !options.expects.empty() || options.benchRuns))
+    return fail(std::string(decoding ? "--generate" : "--eval-tokens") +
+                " does not take --input, --expect or --bench");
+  if (decoding && options.promptIds.empty() == options.promptText.empty())
+    return fail("--generate needs exactly one of --prompt-ids and --prompt");
+  if (!options.promptText.empty() && options.tokenizer.empty())
+    return fail("--prompt needs --tokenizer to turn the text into token ids");
+  if (!decoding && (!options.promptIds.empty() || !options.promptText.empty() ||
+                    options.temperature != 0 || options.topK || options.stopToken >= 0))
+    return fail("--prompt-ids, --prompt, --temperature, --top-k and --stop-token go with "
+                "--generate");
+  if (!evaluating && !options.compareTo.empty())
+    return fail("--compare-to goes with --eval-tokens");
   return -1;
 }
 
@@ -235,6 +343,8 @@ std::vector<Signature> readSignatures(const sqz_model *model, bool outputs) {
     // The runtime only hands out dtype names it knows.
     sig.dtype = *parseDTypeName(outputs ? sqz_model_output_dtype(model, i)
                                         : sqz_model_input_dtype(model, i));
+    sig.onnxDType = outputs ? sqz_model_output_onnx_dtype(model, i)
+                            : sqz_model_input_onnx_dtype(model, i);
     size_t rank = outputs ? sqz_model_output_rank(model, i)
                           : sqz_model_input_rank(model, i);
     const int64_t *shape = outputs ? sqz_model_output_shape(model, i)
@@ -284,6 +394,14 @@ bool matchBindings(const std::vector<Binding> &bindings,
   return true;
 }
 
+/// "int8[4]", or "int8[4] (onnx int4)" when the dtype carries another ONNX dtype.
+std::string formatSignature(const Signature &sig) {
+  std::string text = formatTensorType(sig.dtype, sig.shape);
+  if (!sig.onnxDType.empty())
+    text += " (onnx " + sig.onnxDType + ")";
+  return text;
+}
+
 /// Reads `path` and checks it holds exactly the type `sig` declares.
 bool readMatching(const Binding &binding, const Signature &sig,
                   const char *what, NpyArray &array, std::string &error) {
@@ -293,8 +411,8 @@ bool readMatching(const Binding &binding, const Signature &sig,
   }
   if (array.dtype != sig.dtype || array.shape != sig.shape) {
     error = std::string(what) + " '" + sig.name + "': the model declares " +
-            formatTensorType(sig.dtype, sig.shape) + ", but '" + binding.path +
-            "' holds " + formatTensorType(array.dtype, array.shape);
+            formatSignature(sig) + ", but '" + binding.path + "' holds " +
+            formatTensorType(array.dtype, array.shape);
     return false;
   }
   return true;
@@ -434,6 +552,99 @@ struct ModelDeleter {
   void operator()(sqz_model *m) const { sqz_model_unload(m); }
 };
 
+/// `--generate`: prints the prompt, the new ids (and text with --tokenizer), and tokens/s.
+int runGenerate(sqz_model *model, const Options &options) {
+  Tokenizer tokenizer;
+  bool haveTokenizer = !options.tokenizer.empty();
+  if (haveTokenizer)
+    if (Status s = tokenizer.load(options.tokenizer); !s)
+      return fail(s.message());
+  std::vector<int64_t> prompt;
+  if (!options.promptIds.empty()) {
+    NpyArray ids;
+    if (Status s = readNpyFile(options.promptIds, ids); !s)
+      return fail(s.message());
+    if (ids.dtype != DType::Int64 && ids.dtype != DType::Int32)
+      return fail("--prompt-ids must hold int64 or int32 token ids, got " +
+                  std::string(dtypeName(ids.dtype)));
+    size_t n = ids.data.size() / dtypeSize(ids.dtype);
+    for (size_t i = 0; i < n; ++i)
+      prompt.push_back(ids.dtype == DType::Int64
+                           ? reinterpret_cast<const int64_t *>(ids.data.data())[i]
+                           : reinterpret_cast<const int32_t *>(ids.data.data())[i]);
+  } else {
+    std::string text = options.promptText == std::string(1, '\0') ? "" : options.promptText;
+    prompt = tokenizer.encode(text, /*bos=*/true);
+  }
+  SamplingOptions sampling;
+  sampling.temperature = static_cast<float>(options.temperature);
+  sampling.topK = options.topK;
+  sampling.seed = options.seed;
+  sampling.stopToken = options.stopToken;
+  std::string promptLine;
+  for (int64_t id : prompt)
+    promptLine += (promptLine.empty() ? "" : " ") + std::to_string(id);
+  std::printf("prompt: %s\n", promptLine.c_str());
+  std::fflush(stdout);
+  std::vector<int64_t> generated;
+  GenerateStats stats;
+  if (Status s = generate(model, prompt, options.generate, sampling, generated, stats, {}); !s)
+    return fail(s.message());
+  std::string ids;
+  for (int64_t id : generated)
+    ids += (ids.empty() ? "" : " ") + std::to_string(id);
+  std::printf("generated: %s\n", ids.c_str());
+  if (haveTokenizer) {
+    std::vector<int64_t> all(prompt);
+    all.insert(all.end(), generated.begin(), generated.end());
+    std::printf("text: %s\n", tokenizer.decode(all).c_str());
+  }
+  auto rate = [](int64_t tokens, double seconds) {
+    return seconds > 0 ? tokens / seconds : 0.0;
+  };
+  std::printf("prefill: %lld tokens in %.3f ms (%.1f tokens/s)\n",
+              static_cast<long long>(stats.prefillTokens), stats.prefillSeconds * 1e3,
+              rate(stats.prefillTokens, stats.prefillSeconds));
+  std::printf("decode: %lld tokens in %.3f ms (%.1f tokens/s)\n",
+              static_cast<long long>(stats.decodeTokens), stats.decodeSeconds * 1e3,
+              rate(stats.decodeTokens, stats.decodeSeconds));
+  return kExitOk;
+}
+
+/// `--eval-tokens`: prints 'perplexity: <v>' (and KL/top-1 with --compare-to).
+int runEval(sqz_model *model, const Options &options) {
+  NpyArray tokens;
+  if (Status s = readNpyFile(options.evalTokens, tokens); !s)
+    return fail(s.message());
+  if (tokens.dtype != DType::Int64 || tokens.shape.size() != 2)
+    return fail("--eval-tokens must be an int64 [rows, len] array, got " +
+                formatTensorType(tokens.dtype, tokens.shape));
+  std::unique_ptr<sqz_model, ModelDeleter> reference;
+  if (!options.compareTo.empty()) {
+    reference.reset(sqz_model_load(options.compareTo.c_str()));
+    if (!reference)
+      return fail(std::string("--compare-to: ") + sqz_last_error());
+    if (options.threads > 0 && sqz_model_set_threads(reference.get(),
+                                                         static_cast<int>(options.threads)))
+      return fail(sqz_last_error());
+  }
+  const int64_t *data = reinterpret_cast<const int64_t *>(tokens.data.data());
+  std::vector<int64_t> ids(data, data + tokens.shape[0] * tokens.shape[1]);
+  EvalResult result;
+  if (Status s = evaluateLM(model, reference.get(), ids, tokens.shape[0], tokens.shape[1],
+                            options.window, result);
+      !s)
+    return fail(s.message());
+  std::printf("tokens: %lld predictions in windows of %ld\n",
+              static_cast<long long>(result.predictions), options.window);
+  std::printf("perplexity: %.6f\n", result.perplexity);
+  if (result.compared) {
+    std::printf("kl-divergence: %.6g\n", result.meanKl);
+    std::printf("top1-agreement: %.6f\n", result.top1Agreement);
+  }
+  return kExitOk;
+}
+
 int run(int argc, char **argv) {
   Options options;
   if (int code = parseOptions(argc, argv, options); code >= 0)
@@ -443,6 +654,13 @@ int run(int argc, char **argv) {
       sqz_model_load(options.artifactDir.c_str()));
   if (!model)
     return fail(sqz_last_error());
+  if (options.threads > 0 &&
+      sqz_model_set_threads(model.get(), static_cast<int>(options.threads)) != 0)
+    return fail(sqz_last_error());
+  if (options.generate >= 0)
+    return runGenerate(model.get(), options);
+  if (!options.evalTokens.empty())
+    return runEval(model.get(), options);
   std::vector<Signature> inputSigs = readSignatures(model.get(), false);
   std::vector<Signature> outputSigs = readSignatures(model.get(), true);
 
@@ -458,8 +676,7 @@ int run(int argc, char **argv) {
   for (size_t i = 0; i < inputSigs.size(); ++i)
     if (inputBinding[i] < 0)
       missing += (missing.empty() ? "" : ", ") + inputSigs[i].name + " (" +
-                 formatTensorType(inputSigs[i].dtype, inputSigs[i].shape) +
-                 ")";
+                 formatSignature(inputSigs[i]) + ")";
   if (!missing.empty())
     return fail("missing --input for model input(s): " + missing);
 

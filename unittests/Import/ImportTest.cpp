@@ -84,6 +84,62 @@ TEST(HostTensor, DecodesTypedFieldsAndRawData) {
   EXPECT_EQ(tensor->data.data(), raw.raw_data().data()) << "raw data is used in place";
 }
 
+TEST(HostTensor, DecodesNewerDTypes) {
+  std::string error;
+  // uint32/uint64 live in uint64_data; a uint64 above INT64_MAX keeps its bits.
+  onnx::TensorProto wide;
+  wide.set_name("u");
+  wide.set_data_type(onnx::TensorProto::UINT64);
+  wide.add_dims(2);
+  wide.add_uint64_data(~uint64_t(0));
+  wide.add_uint64_data(5);
+  FailureOr<HostTensor> tensor = readTensorProto(wide, error);
+  ASSERT_TRUE(succeeded(tensor)) << error;
+  EXPECT_EQ(tensor->getInt(0), -1);
+  EXPECT_EQ(tensor->getDouble(0), 18446744073709551615.0);
+  EXPECT_EQ(tensor->getInt(1), 5);
+  wide.set_data_type(onnx::TensorProto::UINT32);
+  wide.set_uint64_data(0, 4294967295u);
+  tensor = readTensorProto(wide, error);
+  ASSERT_TRUE(succeeded(tensor)) << error;
+  EXPECT_EQ(tensor->getInt(0), 4294967295);
+
+  // int2: four values per byte, lowest bits first, sign-extended (0b01'11'10'00 = 1, -1, -2, 0).
+  onnx::TensorProto int2;
+  int2.set_name("i");
+  int2.set_data_type(kOnnxInt2);
+  int2.add_dims(5);
+  int2.set_raw_data(std::string("\x78\x03", 2));
+  tensor = readTensorProto(int2, error);
+  ASSERT_TRUE(succeeded(tensor)) << error;
+  std::vector<int64_t> values;
+  for (int64_t i = 0; i < 5; ++i)
+    values.push_back(tensor->getInt(i));
+  EXPECT_EQ(values, (std::vector<int64_t>{0, -2, -1, 1, -1}));
+
+  // float8e4m3fn bit patterns in int32_data decode to their values; float4e2m1 is packed.
+  onnx::TensorProto f8;
+  f8.set_name("f");
+  f8.set_data_type(kOnnxFloat8E4M3FN);
+  f8.add_dims(2);
+  f8.add_int32_data(0x38); // 1.0
+  f8.add_int32_data(0xFE); // -448
+  tensor = readTensorProto(f8, error);
+  ASSERT_TRUE(succeeded(tensor)) << error;
+  EXPECT_EQ(tensor->getDouble(0), 1.0);
+  EXPECT_EQ(tensor->getDouble(1), -448.0);
+  onnx::TensorProto f4;
+  f4.set_name("g");
+  f4.set_data_type(kOnnxFloat4E2M1);
+  f4.add_dims(3);
+  f4.set_raw_data(std::string("\xF1\x07", 2)); // 0.5, -6, 6
+  tensor = readTensorProto(f4, error);
+  ASSERT_TRUE(succeeded(tensor)) << error;
+  EXPECT_EQ(tensor->getDouble(0), 0.5);
+  EXPECT_EQ(tensor->getDouble(1), -6.0);
+  EXPECT_EQ(tensor->getDouble(2), 6.0);
+}
+
 TEST(HostTensor, RejectsBadTensors) {
   std::string error;
   onnx::TensorProto shortData;
@@ -94,11 +150,20 @@ TEST(HostTensor, RejectsBadTensors) {
   EXPECT_TRUE(failed(readTensorProto(shortData, error)));
   EXPECT_EQ(error, "tensor 'w' has 1 values, its shape needs 3");
 
-  onnx::TensorProto bf16;
-  bf16.set_name("b");
-  bf16.set_data_type(onnx::TensorProto::BFLOAT16);
-  EXPECT_TRUE(failed(readTensorProto(bf16, error)));
-  EXPECT_EQ(error, "unsupported ONNX dtype 'bfloat16' of tensor 'b'");
+  onnx::TensorProto complex;
+  complex.set_name("b");
+  complex.set_data_type(onnx::TensorProto::COMPLEX64);
+  EXPECT_TRUE(failed(readTensorProto(complex, error)));
+  EXPECT_EQ(error, "unsupported ONNX dtype 'complex64' of tensor 'b'");
+
+  // Packed sub-byte tensors need ceil(n / per-byte) bytes: 5 uint2 values fit in 2.
+  onnx::TensorProto shortPacked;
+  shortPacked.set_name("p");
+  shortPacked.set_data_type(kOnnxUInt2);
+  shortPacked.add_dims(5);
+  shortPacked.set_raw_data(std::string(1, '\x1b'));
+  EXPECT_TRUE(failed(readTensorProto(shortPacked, error)));
+  EXPECT_EQ(error, "tensor 'p' has 1 packed uint2 bytes, its shape needs 2");
 
   onnx::TensorProto external;
   external.set_name("e");
@@ -183,19 +248,19 @@ TEST(Import, ReportsEveryDistinctProblemOnce) {
     <ir_version: 8, opset_import: ["" : 17]>
     g (float[4] x) => (float[4] y)
     {
-      a = LSTM(x)
-      b = LSTM(x)
-      c = NonMaxSuppression(x)
+      a = StringNormalizer(x)
+      b = StringNormalizer(x)
+      c = TfIdfVectorizer(x)
       y = Relu(x)
     }
   )",
                                             errors);
   EXPECT_FALSE(module);
   ASSERT_EQ(errors.size(), 2u);
-  EXPECT_EQ(errors[0], "unsupported ONNX op 'LSTM' (domain '', opset 17) at node 'LSTM_0' (and "
-                       "1 more node)");
-  EXPECT_EQ(errors[1], "unsupported ONNX op 'NonMaxSuppression' (domain '', opset 17) at node "
-                       "'NonMaxSuppression_2'");
+  EXPECT_EQ(errors[0], "unsupported ONNX op 'StringNormalizer' (domain '', opset 17) at node "
+                       "'StringNormalizer_0' (and 1 more node)");
+  EXPECT_EQ(errors[1], "unsupported ONNX op 'TfIdfVectorizer' (domain '', opset 17) at node "
+                       "'TfIdfVectorizer_2'");
 }
 
 TEST(Import, NeverThrowsOnGarbage) {

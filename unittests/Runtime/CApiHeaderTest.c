@@ -20,6 +20,8 @@ int sqzCApiCompilesAsC(void) {
       (void (*)(void))sqz_model_output_name,
       (void (*)(void))sqz_model_input_dtype,
       (void (*)(void))sqz_model_output_dtype,
+      (void (*)(void))sqz_model_input_onnx_dtype,
+      (void (*)(void))sqz_model_output_onnx_dtype,
       (void (*)(void))sqz_model_input_rank,
       (void (*)(void))sqz_model_output_rank,
       (void (*)(void))sqz_model_input_shape,
@@ -32,5 +34,5 @@ int sqzCApiCompilesAsC(void) {
   for (i = 0; i < sizeof(fns) / sizeof(fns[0]); ++i)
     if (!fns[i])
       return 0;
-  return SQZ_ABI_VERSION == 1;
+  return SQZ_ABI_VERSION == 2;
 }

@@ -92,6 +92,21 @@ TEST(ManifestTest, EveryDType) {
   }
 }
 
+TEST(ManifestTest, OnnxDType) {
+  // "onnx_dtype" names the ONNX dtype a widened or bit-pattern dtype carries.
+  Manifest m;
+  std::string text =
+      edited(R"("dtype": "float32", "shape": [4, 16])",
+             R"("dtype": "int8", "shape": [4], "onnx_dtype": "int4")");
+  Status s = parseManifest(text, "m.json", m);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(m.inputs[0].dtype, DType::Int8);
+  EXPECT_EQ(m.inputs[0].onnxDType, "int4");
+  EXPECT_EQ(m.outputs[0].onnxDType, "");
+  expectError(edited(R"("shape": [4, 16])", R"("shape": [4, 16], "onnx_dtype": 4)"),
+              "'inputs[0].onnx_dtype': expected string, got integer");
+}
+
 TEST(ManifestTest, JsonErrorsNameFileAndOffset) {
   expectError(edited("\"abi_version\": 1,", "\"abi_version\": 1"),
               "invalid JSON at offset 51 (line 4, column 3): unexpected "
@@ -106,10 +121,33 @@ TEST(ManifestTest, FormatAndVersion) {
               "missing required key \"format\"");
   expectError(edited("\"sqz-artifact\"", "\"onnx\""),
               "'format': expected \"sqz-artifact\", got \"onnx\"");
+  expectError(edited("\"abi_version\": 1", "\"abi_version\": 3"),
+              "'abi_version': artifact ABI version 3 is not supported by this runtime (it "
+              "supports 1 to 2); recompile the model or use a matching sqz-run");
+  // ABI 2 needs the weights entry; ABI 1 must not have one.
   expectError(edited("\"abi_version\": 1", "\"abi_version\": 2"),
-              "'abi_version': artifact ABI version 2 is not supported by "
-              "this runtime (it supports 1); recompile the model or use a "
-              "matching sqz-run");
+              "missing required key \"weights\"");
+  expectError(edited("\"abi_version\": 1", "\"abi_version\": 1, \"weights\": {}"),
+              "'weights': a weights file needs abi_version 2");
+  expectError(edited("\"abi_version\": 1",
+                     "\"abi_version\": 2, \"weights\": {\"file\": \"../w\", \"bytes\": 0, "
+                     "\"tensors\": []}"),
+              "'weights.file': must be a relative path inside the artifact directory, got "
+              "\"../w\"");
+  {
+    Manifest m;
+    Status st = parseManifest(
+        edited("\"abi_version\": 1",
+               "\"abi_version\": 2, \"weights\": {\"file\": \"model.safetensors\", "
+               "\"bytes\": 64, \"tensors\": [{\"name\": \"w\", \"dtype\": \"F32\", "
+               "\"shape\": [4, 4], \"offset\": 0}]}"),
+        "m.json", m);
+    ASSERT_TRUE(st.ok()) << st.message();
+    EXPECT_EQ(m.weightsFile, "model.safetensors");
+    EXPECT_EQ(m.weightsBytes, 64u);
+    ASSERT_EQ(m.weights.size(), 1u);
+    EXPECT_EQ(m.weights[0].shape, (std::vector<int64_t>{4, 4}));
+  }
   expectError(edited("\"abi_version\": 1", "\"abi_version\": \"1\""),
               "'abi_version': expected integer, got string");
   expectError(edited("\"abi_version\": 1", "\"abi_version\": 1.0"),

@@ -236,7 +236,7 @@ TEST(ModelTest, AbiChecks) {
                                  "undefined symbol: sqz_abi_version"});
   makeArtifact(badAbi.path(), SQZ_TEST_MODEL_ABI2, testModelManifest());
   expectLoadError(badAbi.path(),
-                  {"has ABI version 2, but this runtime supports 1"});
+                  {"has ABI version 2, but its manifest says 1"});
   makeArtifact(noEntry.path(), SQZ_TEST_MODEL, testModelManifest("main_graph"));
   expectLoadError(noEntry.path(), {"has no entry symbol 'main_graph' named by "
                                    "the manifest (",

@@ -10,7 +10,7 @@
 include "mlir/Pass/PassBase.td"
 
 def ConvertSqzToLinalg : Pass<"convert-sqz-to-linalg"> {
-  let summary = "Lower dense sqz.linear to linalg on tensors";
+  let summary = "Lower sqz.linear and sqz.sparse_linear to linalg on tensors";
   let description = [{
     Lowers each dense `sqz.linear` to a `linalg` contraction over the flattened leading
     dimensions, with the bias broadcast into the accumulator:
@@ -26,7 +26,13 @@ def ConvertSqzToLinalg : Pass<"convert-sqz-to-linalg"> {
             ins(%x2, %w : ...) outs(%init : tensor<6x8xf32>) -> tensor<6x8xf32>
     %y = tensor.expand_shape %y2 [[0, 1], [2]] output_shape [2, 3, 8] : ...
     ```
-    Without a bias the accumulator is a zero fill. `sqz.observe` taps must be gone
+    Without a bias the accumulator is a zero fill.
+
+    An `sqz.sparse_linear` (compressed n:m weight) first decompresses its weight at run time
+    with one `linalg.generic` over the dense [out, in] elements (each reads its group's packed
+    indices and picks its kept value or 0; the artifact keeps the compressed constants), then
+    contracts exactly as a dense linear (with `transpose-weights`, the generic produces
+    [in, out] directly). `sqz.observe` taps must be gone
     (`sqz-strip-observe`); any sqz op left is an error.
 
     With `transpose-weights`, the constant weight is transposed at compile time to [in, out]

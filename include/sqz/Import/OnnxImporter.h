@@ -38,8 +38,14 @@ struct OnnxImportOptions {
 
 /// The name of the argument/result attribute that carries the ONNX graph input/output name.
 inline constexpr llvm::StringLiteral kOnnxNameAttr = "sqz.name";
-/// Unit attribute set on arguments/results whose ONNX dtype is uint8 (carried as signless i8).
+/// Unit attribute set on arguments/results whose ONNX dtype is an unsigned integer (uint8/16/32/64
+/// carried as signless integers; also uint4/uint2 and the float8/float4 bit patterns, carried in
+/// i8 as uint8).
 inline constexpr llvm::StringLiteral kOnnxUnsignedAttr = "sqz.unsigned";
+/// String attribute naming the ONNX dtype of an argument/result that the ABI carries widened or
+/// as raw bit patterns: "int4"/"uint4"/"int2"/"uint2" (one int8/uint8 per element), float8
+/// ("float8e4m3fn", ...) and "float4e2m1" (uint8 bit patterns), "bfloat16" (uint16 bits).
+inline constexpr llvm::StringLiteral kOnnxDTypeAttr = "sqz.onnx_dtype";
 
 /// Parses one `--input-shape` value, `name=DxDx...` (dims separated by `x` or `,`; an empty
 /// dim list, `name=`, pins a scalar), and appends it to `options`. On failure returns false and

@@ -3,6 +3,7 @@
 // `sqz-cpu-prepare-entry` (before bufferization) and `sqz-cpu-emit-c-abi` (after lowering to
 // the LLVM dialect) together give a compiled model the artifact ABI v1 that lib/Runtime loads:
 //   uint32_t sqz_abi_version(void);  void sqz_model_invoke(void **buffers);
+//   void sqz_model_set_num_threads(int32_t n);  // OpenMP threads of later invokes
 //
 //===----------------------------------------------------------------------===//
 
@@ -23,8 +24,11 @@ namespace mlir::sqz {
 using namespace mlir;
 using namespace mlir::sqz;
 
-/// Version of the artifact ABI; lib/Runtime checks it at load.
+/// Versions of the artifact ABI; lib/Runtime checks them at load. Version 2: the entry takes
+/// the weights file's data after the outputs (the module is marked sqz.weights_file by
+/// sqz-cpu-externalize-weights).
 static constexpr int32_t kAbiVersion = 1;
+static constexpr int32_t kAbiVersionWithWeights = 2;
 
 namespace {
 struct SqzCPUPrepareEntryPass
@@ -91,7 +95,8 @@ struct SqzCPUEmitCABIPass
       return signalPassFailure();
     }
     if (module.lookupSymbol("sqz_model_invoke") ||
-        module.lookupSymbol("sqz_abi_version")) {
+        module.lookupSymbol("sqz_abi_version") ||
+        module.lookupSymbol("sqz_model_set_num_threads")) {
       module.emitError() << "module already defines the C ABI symbols";
       return signalPassFailure();
     }
@@ -113,8 +118,36 @@ struct SqzCPUEmitCABIPass
     {
       OpBuilder::InsertionGuard g(b);
       b.setInsertionPointToStart(version.addEntryBlock(b));
-      Value v = LLVM::ConstantOp::create(b, loc, i32Ty, kAbiVersion);
+      Value v = LLVM::ConstantOp::create(
+          b, loc, i32Ty,
+          module->hasAttr("sqz.weights_file") ? kAbiVersionWithWeights : kAbiVersion);
       LLVM::ReturnOp::create(b, loc, v);
+    }
+
+    // Thread count of the OpenMP regions: 0 (the default) leaves libomp's default, the
+    // number of cores or OMP_NUM_THREADS. It is applied on the invoking thread at every
+    // invoke, since omp_set_num_threads only sets the calling thread's ICV.
+    auto voidTy = LLVM::LLVMVoidType::get(ctx);
+    auto threadsVar = LLVM::GlobalOp::create(
+        b, loc, i32Ty, /*isConstant=*/false, LLVM::Linkage::Internal,
+        "sqz_num_threads", b.getI32IntegerAttr(0));
+    auto ompSet = LLVM::LLVMFuncOp::create(
+        b, loc, "omp_set_num_threads",
+        LLVM::LLVMFunctionType::get(voidTy, {i32Ty}));
+    auto setThreads = LLVM::LLVMFuncOp::create(
+        b, loc, "sqz_model_set_num_threads",
+        LLVM::LLVMFunctionType::get(voidTy, {i32Ty}));
+    {
+      OpBuilder::InsertionGuard g(b);
+      Block *entryBlock = setThreads.addEntryBlock(b);
+      b.setInsertionPointToStart(entryBlock);
+      Value zero = LLVM::ConstantOp::create(b, loc, i32Ty, 0);
+      Value n = entryBlock->getArgument(0);
+      Value positive = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::sgt, n, zero);
+      Value clamped = LLVM::SelectOp::create(b, loc, positive, n, zero);
+      Value addr = LLVM::AddressOfOp::create(b, loc, threadsVar);
+      LLVM::StoreOp::create(b, loc, clamped, addr);
+      LLVM::ReturnOp::create(b, loc, ValueRange{});
     }
 
     auto invoke = LLVM::LLVMFuncOp::create(
@@ -123,6 +156,19 @@ struct SqzCPUEmitCABIPass
     OpBuilder::InsertionGuard g(b);
     Block *body = invoke.addEntryBlock(b);
     b.setInsertionPointToStart(body);
+    {
+      Value addr = LLVM::AddressOfOp::create(b, loc, threadsVar);
+      Value n = LLVM::LoadOp::create(b, loc, i32Ty, addr);
+      Value zero = LLVM::ConstantOp::create(b, loc, i32Ty, 0);
+      Value set = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::sgt, n, zero);
+      Block *call = invoke.addBlock();
+      Block *rest = invoke.addBlock();
+      LLVM::CondBrOp::create(b, loc, set, call, rest);
+      b.setInsertionPointToStart(call);
+      LLVM::CallOp::create(b, loc, ompSet, ValueRange{n});
+      LLVM::BrOp::create(b, loc, rest);
+      b.setInsertionPointToStart(rest);
+    }
     SmallVector<Value> args;
     for (unsigned i = 0, e = fnTy.getNumParams(); i < e; ++i) {
       Value slot = LLVM::GEPOp::create(

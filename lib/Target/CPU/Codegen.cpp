@@ -1,7 +1,7 @@
 //===- Codegen.cpp - LLVM-dialect module to a shared library --------------===//
 //
 // MLIR LLVM dialect → LLVM IR (O3 for the chosen CPU) → object (LLVM's x86 backend) →
-// shared library (the clang-22 driver linking with lld).
+// shared library (the clang-22 driver linking with lld and libomp).
 //
 //===----------------------------------------------------------------------===//
 
@@ -10,6 +10,7 @@
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/MC/TargetRegistry.h"
@@ -27,6 +28,9 @@ using namespace mlir::sqz;
 
 #ifndef SQZ_CLANG_PATH
 #define SQZ_CLANG_PATH "clang-22"
+#endif
+#ifndef SQZ_LIBOMP_DIR
+#define SQZ_LIBOMP_DIR "/usr/lib/llvm-22/lib"
 #endif
 
 static std::unique_ptr<llvm::TargetMachine>
@@ -62,6 +66,7 @@ mlir::sqz::translateToOptimizedLLVMIR(ModuleOp module, llvm::LLVMContext &llvmCt
                                       const CPUCodegenOptions &opts) {
   registerBuiltinDialectTranslation(*module->getContext());
   registerLLVMDialectTranslation(*module->getContext());
+  registerOpenMPDialectTranslation(*module->getContext());
   std::unique_ptr<llvm::Module> llvmModule =
       translateModuleToLLVMIR(module, llvmCtx, "sqz_model");
   if (!llvmModule) {
@@ -128,7 +133,9 @@ LogicalResult mlir::sqz::linkSharedLibrary(llvm::StringRef objPath,
   }
   llvm::SmallVector<llvm::StringRef> args = {
       clang, "-shared", "-fuse-ld=lld", "-Wl,--no-undefined", "-o", soPath,
-      objPath, "-lm"};
+      objPath, "-lm",
+      // The OpenMP runtime of the parallel loops (and sqz_model_set_num_threads).
+      "-L" SQZ_LIBOMP_DIR, "-Wl,-rpath," SQZ_LIBOMP_DIR, "-lomp"};
   std::string execError;
   int rc = llvm::sys::ExecuteAndWait(clang, args, std::nullopt, {}, 0, 0,
                                      &execError);

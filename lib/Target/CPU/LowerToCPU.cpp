@@ -5,37 +5,87 @@
 // ownership-based deallocation, loops, and the upstream conversions to LLVM. The entry
 // function gets the bare-pointer calling convention and the artifact C ABI.
 //
+// Contractions are tiled for threads (scf.forall -> scf.parallel -> OpenMP), cache and
+// registers and vectorized to vector.contract before bufferization; after it their
+// accumulators are hoisted into registers and vector.contract lowers to vector.fma
+// (outer products). docs/Codegen.md describes the generated code.
+//
 //===----------------------------------------------------------------------===//
 
 #include "sqz/Target/CPU/Passes.h"
 
 #include "mlir/Pass/PassRegistry.h"
+#include "llvm/MC/MCSubtargetInfo.h"
+#include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/TargetParser/Host.h"
 
 using namespace mlir;
+
+int64_t mlir::sqz::getCPUVectorWidth(llvm::StringRef targetCPU) {
+  if (targetCPU.empty() || targetCPU == "native") {
+    llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
+    if (features.lookup("avx512f"))
+      return 16;
+    return features.lookup("avx") ? 8 : 4;
+  }
+  llvm::InitializeNativeTarget();
+  std::string error;
+  llvm::Triple triple(llvm::sys::getProcessTriple());
+  const llvm::Target *target = llvm::TargetRegistry::lookupTarget(triple, error);
+  if (!target)
+    return 4;
+  std::unique_ptr<llvm::MCSubtargetInfo> sti(
+      target->createMCSubtargetInfo(triple, targetCPU, ""));
+  if (!sti)
+    return 4;
+  auto has = [&](llvm::StringRef feature) {
+    return sti->checkFeatures(("+" + feature).str());
+  };
+  if (has("avx512f"))
+    return 16;
+  return has("avx") ? 8 : 4;
+}
+
+/// A pass option value in a textual pipeline: quoted, so paths with spaces or braces survive.
+static std::string quoteOption(llvm::StringRef value) {
+  std::string out = "\"";
+  for (char c : value) {
+    if (c == '"' || c == '\\')
+      out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
 
 void mlir::sqz::buildLowerToCPUPipeline(OpPassManager &pm,
                                         const LowerToCPUOptions &opts) {
   std::string entry = opts.entry;
+  int64_t vectorWidth = getCPUVectorWidth(opts.targetCPU);
   // Upstream passes are named textually: their textual names are the stable interface
   // across MLIR releases (the C++ factory names are not).
   std::string pipeline = llvm::formatv(
       "sqz-strip-observe,sqz-lower-moe,convert-sqz-to-linalg{{transpose-weights},canonicalize,cse,"
       "func.func(convert-elementwise-to-linalg,sqz-cpu-fuse-elementwise,"
-      "sqz-cpu-tile-contractions,canonicalize),"
+      "sqz-cpu-tile-contractions{{vector-width={1}},canonicalize),"
       "sqz-cpu-prepare-entry{{entry={0}},"
       "one-shot-bufferize{{bufferize-function-boundaries "
       "function-boundary-type-conversion=identity-layout-map},"
       "buffer-results-to-out-params{{hoist-static-allocs modify-public-functions},"
       "buffer-deallocation-pipeline,"
-      "func.func(convert-linalg-to-loops),"
+      "sqz-cpu-externalize-weights{{entry={0} weights-file={2}},"
+      "func.func(sqz-cpu-optimize-vectors,convert-linalg-to-loops,canonicalize),"
+      "scf-forall-to-parallel,convert-scf-to-openmp,canonicalize,"
+      "convert-vector-to-scf{{full-unroll},"
       "convert-scf-to-cf,expand-strided-metadata,lower-affine,"
       "finalize-memref-to-llvm,"
+      "convert-vector-to-llvm{{vector-contract-lowering=outerproduct},"
       "convert-math-to-llvm,convert-math-to-libm,"
       "convert-arith-to-llvm,convert-index-to-llvm,"
       "convert-func-to-llvm{{use-bare-ptr-memref-call-conv},"
-      "convert-cf-to-llvm,reconcile-unrealized-casts",
-      entry);
+      "convert-cf-to-llvm,convert-ub-to-llvm,convert-openmp-to-llvm,reconcile-unrealized-casts",
+      entry, vectorWidth, quoteOption(opts.weightsFile));
   if (opts.emitCABI)
     pipeline += llvm::formatv(",sqz-cpu-emit-c-abi{{entry={0}}", entry).str();
   if (failed(parsePassPipeline(pipeline, pm, llvm::errs())))

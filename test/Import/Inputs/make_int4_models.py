@@ -4,7 +4,7 @@ cannot make them: the codes are packed by hand, two per byte, low nibble first).
 usage: make_int4_models.py OUT_DIR
   weight.onnx  DequantizeLinear of an int4 [2, 3] initializer (codes -8, -1, 7, 0, 3, -5; raw_data)
                and a uint4 [3] one in int32_data (codes 15, 0, 9; zero point 8, scale 0.5)
-  input.onnx   an int4 graph input (rejected: 4-bit tensors must be initializers)
+  input.onnx   an int4 graph input, dequantized
 """
 import os
 import sys

@@ -13,6 +13,7 @@
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Pass/Pass.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassOptions.h"
@@ -31,7 +32,22 @@ struct LowerToCPUOptions : public PassPipelineOptions<LowerToCPUOptions> {
       *this, "emit-c-abi",
       llvm::cl::desc("Add the artifact C ABI entry points (sqz_model_invoke)"),
       llvm::cl::init(true)};
+  PassOptions::Option<std::string> weightsFile{
+      *this, "weights-file",
+      llvm::cl::desc("Write the large constant weights to this safetensors file and read "
+                     "them from the artifact's weights buffer (ABI 2); empty: keep them in "
+                     "the library"),
+      llvm::cl::init("")};
+  PassOptions::Option<std::string> targetCPU{
+      *this, "target-cpu",
+      llvm::cl::desc("CPU the code is for (native or an LLVM CPU name); sets the "
+                     "vector width of the contraction kernels"),
+      llvm::cl::init("native")};
 };
+
+/// f32 lanes of the widest SIMD register of `targetCPU` (`native`: the host): 16 with
+/// AVX-512F, 8 with AVX, otherwise 4.
+int64_t getCPUVectorWidth(llvm::StringRef targetCPU);
 
 /// `sqz-lower-to-cpu`: sqz graph IR (tensors) to the LLVM dialect.
 void buildLowerToCPUPipeline(OpPassManager &pm, const LowerToCPUOptions &opts);

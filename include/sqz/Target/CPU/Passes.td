@@ -58,27 +58,71 @@ def SqzCPUFuseElementwise : Pass<"sqz-cpu-fuse-elementwise", "::mlir::func::Func
 }
 
 def SqzCPUTileContractions : Pass<"sqz-cpu-tile-contractions", "::mlir::func::FuncOp"> {
-  let summary = "Cache-block (m, k, n) contractions for the CPU";
+  let summary = "Parallel, cache and register tiling and vectorization of (m, k, n) contractions";
   let description = [{
-    Tiles every `linalg.generic` whose loops are (parallel m, reduction k, parallel n) — the
-    form `convert-sqz-to-linalg{transpose-weights}` produces — into blocks of `tile-k` × `tile-n`
-    of the [in, out] weight, with the n-block loop outermost. Each weight block is then reused
-    from cache by every row m, and each output block is finished before the next starts. The
-    innermost loop stays the contiguous n loop, which LLVM vectorizes.
+    Rewrites every statically shaped `linalg.generic` whose loops are (parallel m, reduction
+    k, parallel n) — the form `convert-sqz-to-linalg{transpose-weights}` produces, reading an
+    [in, out] weight — into
 
     ```mlir
-    %y = linalg.generic {iterator_types = ["parallel", "reduction", "parallel"], ...}
-           ins(%x, %wt : tensor<128x4096xf32>, tensor<4096x4096xf32>) ...
+    scf.forall (%m, %n) in (M/mp, N/np)        // parallel blocks, one OpenMP task each
+      scf.for %kb (step kc)                    // the kc x np weight block stays in cache
+        scf.for %mr (step mr), scf.for %nr (step nr)   // register tile
+          scf.for %k (step 1)
+            vector.contract (mr x 1) * (1 x nr) -> mr x nr
     ```
-    becomes `scf.for %n` (step tile-n) { `scf.for %k` (step tile-k) { the same generic on
-    `tensor.extract_slice`s } }.
+
+    `vector-width` is the number of f32 lanes of the target (16 with AVX-512, 8 with AVX2):
+    the register tile is nr = 2 * vector-width lanes by up to mr = 8 (AVX-512) or 6 rows,
+    as many accumulators as the register file holds. Every tile size divides its loop bound, so
+    all tiles are static and vectorize without masks. Contractions under `min-parallel-work`
+    multiply-adds, or with a single block, get no `scf.forall`; a body the vectorizer
+    refuses stays a scalar register tile.
   }];
   let options = [
-    Option<"tileK", "tile-k", "int64_t", /*default=*/"128", "Block size along k (rows of the [in, out] weight)">,
-    Option<"tileN", "tile-n", "int64_t", /*default=*/"256", "Block size along n (output columns)">
+    Option<"tileK", "tile-k", "int64_t", /*default=*/"128", "Largest cache block along k (rows of the [in, out] weight)">,
+    Option<"tileN", "tile-n", "int64_t", /*default=*/"256", "Largest parallel block along n (output columns)">,
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"16", "f32 lanes of one SIMD register">,
+    Option<"minParallelWork", "min-parallel-work", "int64_t", /*default=*/"262144",
+           "Smallest m*k*n that is split across threads">,
+    Option<"parallel", "parallel", "bool", /*default=*/"true", "Emit scf.forall over the parallel blocks">,
+    Option<"vectorize", "vectorize", "bool", /*default=*/"true", "Register-tile and vectorize">
   ];
   let dependentDialects = ["::mlir::scf::SCFDialect", "::mlir::tensor::TensorDialect",
-                           "::mlir::affine::AffineDialect", "::mlir::arith::ArithDialect"];
+                           "::mlir::affine::AffineDialect", "::mlir::arith::ArithDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
+def SqzCPUOptimizeVectors : Pass<"sqz-cpu-optimize-vectors", "::mlir::func::FuncOp"> {
+  let summary = "Keep the accumulators of vectorized register tiles in registers";
+  let description = [{
+    Runs after bufferization: hoists loop-invariant code and then the read/write pairs of
+    each register tile's accumulator (`vector.transfer_read`/`transfer_write` at the same
+    loop-invariant position) out of the k loop, so the loop body is only loads of A and B
+    and FMAs.
+  }];
+  let dependentDialects = ["::mlir::vector::VectorDialect"];
+}
+
+def SqzCPUExternalizeWeights : Pass<"sqz-cpu-externalize-weights", "::mlir::ModuleOp"> {
+  let summary = "Move large constant weights into the artifact's safetensors file";
+  let description = [{
+    After bufferization: every constant `memref.global` of at least `min-bytes` bytes that
+    only the entry function reads (f32/f16/bf16/f64 or 8/16/32/64-bit integers) is written to
+    `weights-file` (safetensors, 64-byte-aligned data section, see lib/Runtime/Safetensors.h)
+    and removed from the module. The entry function gets one more argument after its outputs,
+    `memref<N x i8> {sqz.name = "__weights__"}` (N: the data section's size), and each read of
+    a moved global becomes a `memref.view` of it at the tensor's offset. The module is marked
+    `sqz.weights_file`, which makes `sqz-cpu-emit-c-abi` declare ABI version 2. Tensors are
+    named after the resource key of their constant (the ONNX initializer, suffixed `.t` when
+    the importer transposed it). With an empty `weights-file` the pass does nothing.
+  }];
+  let options = [
+    Option<"entry", "entry", "std::string", /*default=*/"\"main\"", "Entry function">,
+    Option<"weightsFile", "weights-file", "std::string", /*default=*/"", "Path of the safetensors file to write (empty: keep weights in the library)">,
+    Option<"minBytes", "min-bytes", "int64_t", /*default=*/"1024", "Smallest constant moved to the file">
+  ];
+  let dependentDialects = ["::mlir::memref::MemRefDialect", "::mlir::arith::ArithDialect"];
 }
 
 #endif // SQZ_TARGET_CPU_PASSES_TD

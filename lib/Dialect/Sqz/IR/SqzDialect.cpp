@@ -185,6 +185,148 @@ LogicalResult LinearOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
+// SparseLinearOp
+//===----------------------------------------------------------------------===//
+
+int64_t SparseLinearOp::Layout::indexBits() const {
+  int64_t bits = 1;
+  while ((int64_t{1} << bits) < m)
+    ++bits;
+  return bits;
+}
+
+int64_t SparseLinearOp::Layout::readIndex(const uint8_t *row, int64_t k) const {
+  int64_t b = indexBits(), bit = k * b, value = 0;
+  for (int64_t i = 0; i < b; ++i, ++bit)
+    value |= static_cast<int64_t>((row[bit / 8] >> (bit % 8)) & 1) << i;
+  return value;
+}
+
+void SparseLinearOp::Layout::writeIndex(uint8_t *row, int64_t k,
+                                        int64_t index) const {
+  int64_t b = indexBits(), bit = k * b;
+  for (int64_t i = 0; i < b; ++i, ++bit)
+    if ((index >> i) & 1)
+      row[bit / 8] |= static_cast<uint8_t>(1u << (bit % 8));
+}
+
+/// The bytes of an i8 constant, if they are available (not an elided blob); a
+/// splat is expanded into `storage`.
+static std::optional<ArrayRef<char>>
+getI8ConstantBytes(Attribute value, std::vector<char> &storage) {
+  if (auto dense = dyn_cast<DenseIntElementsAttr>(value)) {
+    if (!dense.isSplat())
+      return dense.getRawData();
+    storage.assign(dense.getNumElements(),
+                   static_cast<char>(dense.getSplatValue<int8_t>()));
+    return ArrayRef<char>(storage);
+  }
+  if (auto blob = dyn_cast<DenseResourceElementsAttr>(value)) {
+    if (AsmResourceBlob *data = blob.getRawHandle().getBlob())
+      return data->getData();
+  }
+  return std::nullopt;
+}
+
+LogicalResult SparseLinearOp::verify() {
+  RankedTensorType xTy = getInput().getType();
+  RankedTensorType vTy = getValues().getType();
+  RankedTensorType iTy = getIndices().getType();
+  RankedTensorType yTy = getResult().getType();
+  Type elt = vTy.getElementType();
+  if (!isa<FloatType>(elt))
+    return emitOpError() << "values element type must be a float type, got "
+                         << elt;
+  if (xTy.getElementType() != elt || yTy.getElementType() != elt)
+    return emitOpError() << "input, values and result must share one element "
+                            "type, got "
+                         << xTy.getElementType() << ", " << elt << ", "
+                         << yTy.getElementType();
+  if (xTy.getRank() < 1 ||
+      ShapedType::isDynamic(xTy.getDimSize(xTy.getRank() - 1)))
+    return emitOpError() << "input must have a static last dimension (the "
+                            "dense input features), got "
+                         << xTy;
+  if (vTy.getRank() != 2 || !vTy.hasStaticShape())
+    return emitOpError() << "values must be a static 2-D tensor, got " << vTy;
+  if (iTy.getRank() != 2 || !iTy.hasStaticShape() ||
+      !iTy.getElementType().isInteger(8))
+    return emitOpError() << "indices must be a static 2-D tensor of i8, got "
+                         << iTy;
+  Layout layout = getLayout();
+  int64_t out = vTy.getDimSize(0), in = layout.in;
+  if (vTy.getDimSize(1) != layout.valuesPerRow())
+    return emitOpError() << "values must be [" << out << ", "
+                         << layout.valuesPerRow() << "] for " << in
+                         << " input features at sparsity " << layout.n << ":"
+                         << layout.m << " (" << layout.groups() << " groups of "
+                         << layout.n << " kept values + " << layout.tail()
+                         << " dense tail columns), got " << vTy;
+  if (iTy.getDimSize(0) != out ||
+      iTy.getDimSize(1) != layout.indexBytesPerRow())
+    return emitOpError() << "indices must be [" << out << ", "
+                         << layout.indexBytesPerRow() << "] ("
+                         << layout.indexBits() << "-bit indices of "
+                         << layout.groups() * layout.n
+                         << " kept values per row), got " << iTy;
+  if (Value bias = getBias()) {
+    auto bTy = cast<RankedTensorType>(bias.getType());
+    if (bTy.getElementType() != elt || bTy.getRank() != 1 ||
+        bTy.getDimSize(0) != out)
+      return emitOpError() << "bias must be a 1-D tensor of " << out << " "
+                           << elt << " elements, got " << bTy;
+  }
+  if (yTy.getRank() != xTy.getRank())
+    return emitOpError() << "result rank " << yTy.getRank()
+                         << " differs from input rank " << xTy.getRank();
+  for (int64_t d = 0, e = xTy.getRank() - 1; d < e; ++d)
+    if (yTy.getDimSize(d) != xTy.getDimSize(d))
+      return emitOpError() << "result dim " << d << " (" << yTy.getDimSize(d)
+                           << ") differs from input dim (" << xTy.getDimSize(d)
+                           << ")";
+  if (yTy.getDimSize(yTy.getRank() - 1) != out)
+    return emitOpError() << "result last dim must be out=" << out << ", got "
+                         << yTy.getDimSize(yTy.getRank() - 1);
+
+  if (!matchPattern(getValues(), m_Constant()))
+    return emitOpError() << "values must be produced by a constant op";
+  Attribute indexValue;
+  if (!matchPattern(getIndices(), m_Constant(&indexValue)))
+    return emitOpError() << "indices must be produced by a constant op";
+  std::vector<char> splat;
+  std::optional<ArrayRef<char>> bytes = getI8ConstantBytes(indexValue, splat);
+  if (!bytes)
+    return success(); // Elided blob: nothing more to check.
+  int64_t rowBytes = layout.indexBytesPerRow(),
+          kept = layout.groups() * layout.n;
+  if (static_cast<int64_t>(bytes->size()) != out * rowBytes)
+    return emitOpError() << "indices constant holds " << bytes->size()
+                         << " bytes, expected " << out * rowBytes;
+  int64_t usedBits = kept * layout.indexBits();
+  for (int64_t o = 0; o < out; ++o) {
+    const auto *row =
+        reinterpret_cast<const uint8_t *>(bytes->data() + o * rowBytes);
+    for (int64_t g = 0; g < layout.groups(); ++g) {
+      int64_t previous = -1;
+      for (int64_t r = 0; r < layout.n; ++r) {
+        int64_t index = layout.readIndex(row, g * layout.n + r);
+        if (index >= layout.m || index <= previous)
+          return emitOpError()
+                 << "indices of row " << o << ", group " << g
+                 << " must be strictly increasing and below " << layout.m
+                 << ", got " << index << " after " << previous;
+        previous = index;
+      }
+    }
+    for (int64_t bit = usedBits; bit < rowBytes * 8; ++bit)
+      if ((row[bit / 8] >> (bit % 8)) & 1)
+        return emitOpError()
+               << "padding bits of indices row " << o << " must be 0";
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // ObserveOp
 //===----------------------------------------------------------------------===//
 

@@ -47,6 +47,81 @@ def Sqz_LinearOp : Sqz_Op<"linear", [Pure]> {
   }];
 }
 
+def Sqz_SparseLinearOp : Sqz_Op<"sparse_linear", [Pure]> {
+  let summary = "y = x·Wᵀ + b with W [out, in] stored in compressed n:m form";
+  let description = [{
+    The compressed form of an n:m-sparse `sqz.linear` (produced by `sqz-sparsify-nm`): it
+    computes `result[..., o] = sum_i input[..., i] * W[o, i] + bias[o]` where the dense weight
+    W [out, in] is given by its kept values and their positions. With
+    `sparsity = #sqz.sparsity<n:m>`, `in` the (static) last dimension of `input`,
+    `G = in floordiv m` full groups and a tail of `t = in mod m` columns:
+
+    - `values` [out, G·n + t], a constant of the input's float type: row o holds, for each
+      group g in order, the n kept weights of columns [g·m, g·m + m) in increasing column order,
+      then the t tail weights (columns G·m .. in-1) densely. Kept weights may themselves be 0.
+    - `indices` [out, ceil(G·n·b / 8)] i8, a constant: with b = ceil(log2 m) bits per index,
+      kept value k = g·n + r of a row (0 <= r < n) has its position within its group,
+      `i(k)` in [0, m), stored in bits [k·b, k·b + b) of that row's bytes, little-endian: bit
+      p of the row is bit (p mod 8) of byte (p floordiv 8), and an index's low bit comes
+      first. Unused high bits of the last byte of a row are 0. Then
+      `W[o, g·m + i(g·n + r)] = values[o, g·n + r]` and every other W[o, g·m + j] is 0.
+
+    For 2:4 (b = 2) each group is one nibble, the low 2 bits being the first kept index and the
+    high 2 bits the second, and byte j holds group 2j in its low nibble and group 2j + 1 in
+    its high nibble: keeping columns 1 and 2 of a group gives nibble 0x9, keeping 0 and 1
+    gives 0x4 (the `mma.sp` metadata nibble of sparse tensor cores, before any hardware tile
+    reordering). For 4:8, b = 3 and an index may straddle two bytes.
+
+    The verifier checks the shapes and, when the constants are readable, that the indices of
+    each group are strictly increasing and below m and that the padding bits are 0.
+
+    ```mlir
+    %y = sqz.sparse_linear %x, %vals, %idx, %b {sparsity = #sqz.sparsity<2:4>}
+           : tensor<4x16xf32>, tensor<8x8xf32>, tensor<8x2xi8>, tensor<8xf32> -> tensor<4x8xf32>
+    ```
+  }];
+  let arguments = (ins
+    AnyRankedTensor:$input,
+    AnyRankedTensor:$values,
+    AnyRankedTensor:$indices,
+    Optional<AnyRankedTensor>:$bias,
+    Sqz_SparsityAttr:$sparsity
+  );
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $values `,` $indices (`,` $bias^)? attr-dict `:` type($input) `,` type($values)
+    `,` type($indices) (`,` type($bias)^)? `->` type($result)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    int64_t getOutFeatures() { return getValues().getType().getDimSize(0); }
+    /// The dense input dimension (the last dimension of the input, static).
+    int64_t getInFeatures() {
+      return getInput().getType().getDimSize(getInput().getType().getRank() - 1);
+    }
+
+    /// The compressed layout of an n:m weight with `in` input columns (see the description).
+    struct Layout {
+      int64_t n, m, in;
+      int64_t groups() const { return in / m; }
+      int64_t tail() const { return in % m; }
+      /// Bits per index: ceil(log2 m).
+      int64_t indexBits() const;
+      /// Columns of `values`: groups·n kept values, then the dense tail.
+      int64_t valuesPerRow() const { return groups() * n + tail(); }
+      /// Columns (bytes) of `indices`.
+      int64_t indexBytesPerRow() const { return (groups() * n * indexBits() + 7) / 8; }
+      /// Index of kept value k of a row, read from that row's bytes.
+      int64_t readIndex(const uint8_t *row, int64_t k) const;
+      /// Stores index `i` of kept value k into a zero-initialized row.
+      void writeIndex(uint8_t *row, int64_t k, int64_t i) const;
+    };
+    Layout getLayout() {
+      return Layout{getSparsity().getN(), getSparsity().getM(), getInFeatures()};
+    }
+  }];
+}
+
 def Sqz_ObserveOp : Sqz_Op<"observe", [
     AllTypesMatch<["input", "result"]>,
     DeclareOpInterfaceMethods<MemoryEffectsOpInterface>]> {

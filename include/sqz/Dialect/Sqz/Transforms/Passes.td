@@ -47,4 +47,147 @@ def SqzLowerMoE : Pass<"sqz-lower-moe"> {
   ];
 }
 
+def SqzExposeTaps : Pass<"sqz-expose-taps", "::mlir::ModuleOp"> {
+  let summary = "Turn calibration taps into extra results of the entry function";
+  let description = [{
+    The calibration build of a model: every `sqz.observe` in the entry function is replaced by
+    its input, and that input, flattened to [tokens, channels] (all dimensions but the last
+    are tokens), becomes an extra result of the entry named `__tap__/<tap>`
+    (`sqz.name`), after the model's own results. Running the compiled artifact then hands the
+    calibration driver (lib/Compression/Calibration.cpp, `sqz-compile --calib-data`) every
+    tapped activation, from which it accumulates the statistics each tap asks for. Taps
+    outside the entry function are an error. Taps with the same name are an error.
+  }];
+  let options = [
+    Option<"entry", "entry", "std::string", /*default=*/"\"main\"", "Entry function">
+  ];
+  let dependentDialects = ["::mlir::tensor::TensorDialect"];
+}
+
+// Options every compression pass shares: which layers, and where calibration statistics are.
+defvar SqzLayerSelectionOptions = [
+  ListOption<"targets", "targets", "std::string",
+             "ECMAScript regexes searched in each linear's name (its NameLoc); a linear is a "
+             "candidate if one matches. Default: every linear inside a numbered block, "
+             "(^|[/.])(layers|layer|h|blocks?)[./]\\d+. Quote a regex that contains a comma">,
+  ListOption<"ignore", "ignore", "std::string",
+             "ECMAScript regexes; a candidate whose name one of them matches is left alone. "
+             "Default: embeddings, lm_head and MoE routers "
+             "((^|[/._])(lm_head|embed_tokens|embed_in|embed_out|tok_embeddings|embeddings?|"
+             "wte|wpe|router)([/._]|$))">,
+  Option<"stats", "stats", "std::string", /*default=*/"\"\"",
+         "Calibration statistics (a safetensors file with L/sumsq, L/absmax, L/xtx, L/tokens "
+         "per linear L, see docs/Compression.md); required by wanda and sparsegpt">
+];
+
+def SqzPrune : Pass<"sqz-prune", "::mlir::ModuleOp"> {
+  let summary = "Unstructured pruning of selected linears (magnitude, Wanda, SparseGPT)";
+  let description = [{
+    Zeroes a fraction `sparsity` of the weights of every selected `sqz.linear` (see
+    `targets`/`ignore`) and replaces its weight constant by a new `dense_resource` constant
+    holding the pruned weights (same type and location). The weight stays dense; this pass
+    changes values, not the form of the op.
+
+    - `magnitude`: scores |W|, no calibration.
+    - `wanda`: scores |W_ij|·sqrt(Σ x_j²) with `L/sumsq` from `stats`.
+    - `sparsegpt`: SparseGPT with the Hessian `L/xtx` from `stats`: per block of
+      `block-size` columns, the mask is chosen over all rows × the block on the
+      already-updated weights, and the kept weights absorb the OBS compensation. The Hessian
+      is damped by `damp`·mean(diag H); dead inputs (H_jj = 0) have their weights zeroed; if
+      the damped Hessian is not positive definite, the layer is pruned without compensation
+      and a warning says so.
+
+    Magnitude and Wanda prune exactly floor(count · sparsity) weights of each comparison group:
+    each output row (`granularity=row`, the default, Wanda's group) or the whole matrix
+    (`granularity=layer`, global magnitude; with Wanda it is the per-layer comparison group of
+    the Wanda paper's ablation). SparseGPT's group is fixed (rows × block-size columns), so it
+    takes no `granularity`. The reference implementations compare with `<=` a threshold and
+    prune one more weight per group when there are no ties; we prune the exact count.
+
+    A selected linear that already carries `sparsity = #sqz.sparsity<n:m>` keeps it while the
+    pruned weights still satisfy it (SparseGPT's updates may break it; then it is dropped).
+
+    Errors: sparsity outside [0, 1), an unknown method or granularity, wanda/sparsegpt without
+    `stats`, a selected linear missing from the statistics (the diagnostic names it), a bad
+    regex.
+
+    ```mlir
+    // sqz-opt --sqz-prune="method=wanda sparsity=0.5 stats=calib.safetensors targets=mlp"
+    ```
+  }];
+  let options = !listconcat([
+    Option<"method", "method", "std::string", /*default=*/"\"magnitude\"",
+           "How weights are scored: magnitude, wanda or sparsegpt">,
+    Option<"sparsity", "sparsity", "double", /*default=*/"0.5",
+           "Fraction of the weights to prune, in [0, 1)">,
+    Option<"granularity", "granularity", "std::string", /*default=*/"\"row\"",
+           "Comparison group of magnitude and wanda: row (each output row) or layer (the "
+           "whole matrix); sparsegpt accepts only the default">,
+    Option<"blockSize", "block-size", "int64_t", /*default=*/"128",
+           "SparseGPT: columns per lazy-update block (also its mask's comparison group)">,
+    Option<"damp", "damp", "double", /*default=*/"0.01",
+           "SparseGPT: Hessian damping, as a fraction of the mean diagonal">
+  ], SqzLayerSelectionOptions);
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
+def SqzSparsifyNM : Pass<"sqz-sparsify-nm", "::mlir::ModuleOp"> {
+  let summary = "Prune selected linears to n:m and store them compressed (sqz.sparse_linear)";
+  let description = [{
+    Prunes every selected `sqz.linear` so that each aligned group of `m` consecutive weights
+    along the input dimension keeps its `n` best-scored weights (magnitude, Wanda on
+    `L/sumsq`, or SparseGPT on `L/xtx` with its n:m mask and compensation), then replaces the
+    linear by an `sqz.sparse_linear` holding the kept values [out, in·n/m] and their
+    positions packed in i8 (the bit layout is in the op's description and
+    docs/Compression.md; for 2:4, one nibble per group with the first kept index in the low
+    2 bits). Ties are broken by position (the lower column is pruned).
+
+    When m does not divide the input dimension, `tail=error` (the default) is a diagnostic
+    naming the layer; `tail=dense` keeps the last `in mod m` columns unpruned and stores them
+    densely after the kept values. (The reference code prunes a partial group entirely.)
+
+    Errors: n < 1 or n >= m, m > 64, an unknown method or tail policy, a SparseGPT
+    `block-size` that is not a multiple of m, wanda/sparsegpt without `stats`, a selected
+    linear missing from the statistics, a bad regex.
+
+    ```mlir
+    %y = sqz.linear %x, %w : tensor<4x8xf32>, tensor<2x8xf32> -> tensor<4x2xf32> loc("layers.0/q")
+    // sqz-opt --sqz-sparsify-nm="n=2 m=4"
+    %y = sqz.sparse_linear %x, %vals, %idx {sparsity = #sqz.sparsity<2:4>}
+           : tensor<4x8xf32>, tensor<2x4xf32>, tensor<2x1xi8> -> tensor<4x2xf32> loc("layers.0/q")
+    ```
+  }];
+  let options = !listconcat([
+    Option<"n", "n", "int64_t", /*default=*/"2", "Weights kept per group">,
+    Option<"m", "m", "int64_t", /*default=*/"4",
+           "Group size along the input dimension (2..64)">,
+    Option<"method", "method", "std::string", /*default=*/"\"magnitude\"",
+           "How weights are scored: magnitude, wanda or sparsegpt">,
+    Option<"tail", "tail", "std::string", /*default=*/"\"error\"",
+           "When m does not divide the input dimension: error, or dense (keep the tail)">,
+    Option<"blockSize", "block-size", "int64_t", /*default=*/"128",
+           "SparseGPT: columns per lazy-update block, a multiple of m">,
+    Option<"damp", "damp", "double", /*default=*/"0.01",
+           "SparseGPT: Hessian damping, as a fraction of the mean diagonal">
+  ], SqzLayerSelectionOptions);
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
+def SqzInstrument : Pass<"sqz-instrument", "::mlir::ModuleOp"> {
+  let summary = "Insert calibration taps on the inputs of the selected linears";
+  let description = [{
+    Puts an `sqz.observe` on the input of every selected `sqz.linear`, named after the layer
+    (its location name) and asking for the statistics in `stats`. Selection as in every
+    compression pass (`targets`/`ignore` regexes searched in the layer name; default: the
+    linears inside numbered decoder blocks, never embeddings or the LM head; see
+    docs/Compression.md). A linear that already has a tap keeps it. `sqz-expose-taps` then
+    makes the taps outputs of the calibration build.
+  }];
+  let options = [
+    ListOption<"targets", "targets", "std::string", "Regexes selecting layers by name (default: decoder-block linears)">,
+    ListOption<"ignore", "ignore", "std::string", "Regexes of layers to leave alone (default: embeddings, LM head, routers)">,
+    ListOption<"stats", "stats", "std::string", "Statistics to collect: sumsq, absmax, xtx (default: all three)">
+  ];
+}
+
 #endif // SQZ_DIALECT_SQZ_TRANSFORMS_PASSES_TD
