@@ -23,4 +23,9 @@ echo "== run on the golden prompt; compare with the reference logits (atol 1e-4)
 echo "== what the model says"
 /usr/bin/python3 "$root/python/llama2c_tokens.py" "$model/tok512.bin" \
   "$model/golden/prompt_ids.npy" "$out/stories260K/outputs/logits.npy"
+echo "== compile for 120 positions and let it tell a story (greedy, token by token)"
+"$build/bin/sqz-compile" "$model/stories260K_opset17.onnx" --input-shape input_ids=1x120 \
+  -o "$out/stories260K-120"
+"$build/bin/sqz-run" "$out/stories260K-120" --generate 119 --prompt "" \
+  --tokenizer "$model/tok512.bin"
 echo "== done: stories260K compiled by Squeeze matches its reference logits"

@@ -215,7 +215,10 @@ llvm::Error sqz::compression::runCalibration(const std::string &artifactDir,
       if (s.request->xtx) {
         Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>
             block(x, s.tokens, s.channels);
-        s.xtx.selfadjointView<Eigen::Lower>().rankUpdate(block.cast<double>().transpose());
+        // One sample's XᵀX in float (a few hundred tokens at most), accumulated in double.
+        Eigen::MatrixXf partial = Eigen::MatrixXf::Zero(s.channels, s.channels);
+        partial.selfadjointView<Eigen::Lower>().rankUpdate(block.transpose());
+        s.xtx.triangularView<Eigen::Lower>() += partial.cast<double>();
       }
       s.seen += s.tokens;
     }

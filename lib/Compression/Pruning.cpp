@@ -190,7 +190,14 @@ llvm::Error sqz::compression::sparseGPT(MutableArrayRef<float> weight, int64_t r
     u = RowMajor::Identity(cols, cols);
   }
 
+  // The weights are updated in double; each row's arithmetic has a fixed order (and the lazy
+  // block updates run on fixed 64-row chunks), so the result does not depend on the threads.
+  RowMajor wd = Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic,
+                                               Eigen::RowMajor>>(weight.data(), rows, cols)
+                    .cast<double>();
   std::vector<double> rowLoss(rows, 0.0);
+  RowMajor err(rows, options.blockSize);
+  constexpr int64_t kChunk = 64;
   for (int64_t i1 = 0; i1 < cols; i1 += options.blockSize) {
     int64_t i2 = std::min(i1 + options.blockSize, cols), count = i2 - i1;
     // The unstructured mask of the block, on the weights updated so far.
@@ -198,7 +205,7 @@ llvm::Error sqz::compression::sparseGPT(MutableArrayRef<float> weight, int64_t r
       std::vector<float> scores(rows * count);
       for (int64_t r = 0; r < rows; ++r)
         for (int64_t i = 0; i < count; ++i) {
-          double w = weight[r * cols + i1 + i], d = u(i1 + i, i1 + i);
+          double w = wd(r, i1 + i), d = u(i1 + i, i1 + i);
           scores[r * count + i] = static_cast<float>(w * w / (d * d));
         }
       std::vector<uint8_t> blockKeep(rows * count);
@@ -210,9 +217,8 @@ llvm::Error sqz::compression::sparseGPT(MutableArrayRef<float> weight, int64_t r
           keep[r * cols + i1 + i] = blockKeep[r * count + i];
     }
     llvm::parallelFor(0, rows, [&](size_t r) {
-      float *row = weight.data() + r * cols;
+      double *w1 = &wd(r, i1);
       uint8_t *k = keep.data() + r * cols;
-      std::vector<double> w1(row + i1, row + i2), err(count);
       double loss = 0;
       for (int64_t i = 0; i < count; ++i) {
         int64_t c = i1 + i;
@@ -232,23 +238,26 @@ llvm::Error sqz::compression::sparseGPT(MutableArrayRef<float> weight, int64_t r
         double d = u(c, c), w = w1[i], q = k[c] ? w : 0.0;
         loss += (w - q) * (w - q) / (d * d) / 2;
         double e = (w - q) / d;
+        const double *uRow = &u(c, i1);
         for (int64_t j = i; j < count; ++j)
-          w1[j] -= e * u(c, i1 + j);
+          w1[j] -= e * uRow[j];
         w1[i] = q;
-        err[i] = e;
-      }
-      for (int64_t i = 0; i < count; ++i)
-        row[i1 + i] = static_cast<float>(w1[i]);
-      // The lazy update of the columns after the block.
-      for (int64_t j = i2; j < cols; ++j) {
-        double delta = 0;
-        for (int64_t i = 0; i < count; ++i)
-          delta += err[i] * u(i1 + i, j);
-        row[j] = static_cast<float>(row[j] - delta);
+        err(r, i) = e;
       }
       rowLoss[r] += loss;
     });
+    // The lazy update of the columns after the block: W[:, i2:] -= Err · U[i1:i2, i2:].
+    int64_t rest = cols - i2;
+    if (rest > 0)
+      llvm::parallelFor(0, (rows + kChunk - 1) / kChunk, [&](size_t chunk) {
+        int64_t r0 = static_cast<int64_t>(chunk) * kChunk, nr = std::min(kChunk, rows - r0);
+        wd.block(r0, i2, nr, rest).noalias() -=
+            err.block(r0, 0, nr, count) * u.block(i1, i2, count, rest);
+      });
   }
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c)
+      weight[r * cols + c] = static_cast<float>(wd(r, c));
   for (double loss : rowLoss)
     result.loss += loss;
   // Pruned weights are exactly zero (q = 0 was stored), kept ones carry the update.

@@ -89,7 +89,8 @@ std::vector<std::string> sqz::compression::getPassOptionNames(llvm::StringRef pa
   llvm::StringRef(help).split(lines, '\n');
   for (size_t i = 1; i < lines.size(); ++i) {
     llvm::StringRef line = lines[i].ltrim();
-    if (!line.consume_front("--"))
+    // "--name=<type>", or "-n <type>" for one-letter options.
+    if (!line.consume_front("--") && !line.consume_front("-"))
       continue;
     size_t end = line.find_first_of("= ");
     names.push_back(line.take_front(end).str());

@@ -9,6 +9,7 @@
 
 #include "sqz/Compression/Calibration.h"
 #include "sqz/Compression/Recipe.h"
+#include "sqz/Dialect/Sqz/Transforms/CompressionReport.h"
 #include "sqz/Import/OnnxImporter.h"
 #include "sqz/InitAll.h"
 #include "sqz/Target/CPU/Codegen.h"
@@ -83,6 +84,10 @@ static cl::opt<std::string> calibData(
     cl::desc("Calibration inputs for the recipe: an .npy of stacked samples of the model's "
              "input (e.g. int64 [N, L] token ids) or a folder of input sets"),
     cl::value_desc("path"), cl::cat(cat));
+static cl::opt<std::string> reportFile(
+    "report",
+    cl::desc("With --recipe: write the per-layer compression report (JSON) to this file"),
+    cl::value_desc("report.json"), cl::cat(cat));
 static cl::opt<int> calibSamples("calib-samples",
                                  cl::desc("Use at most N calibration samples (default: all)"),
                                  cl::value_desc("N"), cl::init(-1), cl::cat(cat));
@@ -449,6 +454,8 @@ int main(int argc, char **argv) {
     recipe = std::move(*parsed);
   } else if (!calibData.empty()) {
     return fail("--calib-data calibrates a --recipe; give one");
+  } else if (!reportFile.empty()) {
+    return fail("--report describes what a --recipe did; give one");
   }
   if (!calibData.empty() && !llvm::sys::fs::exists(calibData))
     return fail("calibration data '" + calibData + "' does not exist");
@@ -558,16 +565,55 @@ int main(int argc, char **argv) {
         return fail(error);
       haveStats = true;
     }
-    PassManager pm(&ctx, ModuleOp::getOperationName());
-    if (failed(applyPassManagerCLOptions(pm)))
-      return fail("bad pass manager options");
-    std::string errorText;
-    llvm::raw_string_ostream errorStream(errorText);
-    if (failed(parsePassPipeline(recipePipeline(*recipe, haveStats ? statsPath.str() : ""), pm,
-                                 errorStream)))
-      return fail("recipe '" + recipeFile + "': " + errorText);
-    if (failed(pm.run(*module)))
-      return fail("compressing '" + inputFile + "' with recipe '" + recipeFile + "' failed");
+    // One stage at a time, so the report can say which stage changed which layer.
+    std::map<std::string, mlir::sqz::LayerWeight> before =
+        mlir::sqz::collectLayerWeights(*module);
+    std::map<std::string, mlir::sqz::LayerWeight> current = before;
+    std::map<std::string, std::string> methods;
+    for (const ::sqz::compression::RecipeStage &stage : recipe->stages) {
+      ::sqz::compression::Recipe one;
+      one.stages.push_back(stage);
+      PassManager pm(&ctx, ModuleOp::getOperationName());
+      if (failed(applyPassManagerCLOptions(pm)))
+        return fail("bad pass manager options");
+      std::string errorText;
+      llvm::raw_string_ostream errorStream(errorText);
+      if (failed(parsePassPipeline(recipePipeline(one, haveStats ? statsPath.str() : ""), pm,
+                                   errorStream)))
+        return fail("recipe '" + recipeFile + "': " + errorText);
+      if (failed(pm.run(*module)))
+        return fail("compressing '" + inputFile + "' with recipe '" + recipeFile +
+                    "' failed in stage '" + stage.textualPipeline() + "'");
+      std::map<std::string, mlir::sqz::LayerWeight> next = mlir::sqz::collectLayerWeights(*module);
+      for (const auto &[name, layer] : next) {
+        auto old = current.find(name);
+        bool changed = old == current.end() || old->second.dense != layer.dense ||
+                       old->second.form != layer.form;
+        if (changed) {
+          std::string &m = methods[name];
+          // The stage and its method options (selection and statistics are not the method).
+          ::sqz::compression::RecipeStage label;
+          label.name = stage.name;
+          for (const auto &option : stage.options)
+            if (option.first != "targets" && option.first != "ignore" && option.first != "stats")
+              label.options.push_back(option);
+          m += (m.empty() ? "" : " + ") + label.textualPipeline().substr(4); // drop "sqz-"
+        }
+      }
+      current = std::move(next);
+    }
+    std::vector<mlir::sqz::LayerReport> report = mlir::sqz::compareLayers(
+        before, current, methods, haveStats ? statsPath.str().str() : std::string());
+    mlir::sqz::printReport(report, llvm::outs());
+    if (!reportFile.empty()) {
+      std::string text;
+      llvm::raw_string_ostream(text)
+          << llvm::formatv("{0:2}", mlir::sqz::reportToJson(report)) << "\n";
+      SmallString<256> reportTmp(tmpDir);
+      llvm::sys::path::append(reportTmp, "report.json");
+      if (failed(writeFile(reportTmp, text, error)))
+        return fail(error);
+    }
     if (compileTo == Phase::Import) {
       module->print(llvm::outs());
       llvm::outs() << "\n";
@@ -633,6 +679,18 @@ int main(int argc, char **argv) {
     if (std::error_code ec = llvm::sys::fs::rename(from, to))
       return fail("cannot move '" + from.str().str() + "' to '" + to.str().str() +
                   "': " + ec.message());
+  }
+  if (!reportFile.empty() && recipe) {
+    SmallString<256> reportTmp(tmpDir);
+    llvm::sys::path::append(reportTmp, "report.json");
+    SmallString<256> reportAbs(reportFile.getValue());
+    llvm::sys::fs::make_absolute(reportAbs);
+    if (std::error_code ec =
+            llvm::sys::fs::create_directories(llvm::sys::path::parent_path(reportAbs)))
+      return fail("cannot create the report's directory: " + ec.message());
+    if (std::error_code ec = llvm::sys::fs::copy_file(reportTmp, reportAbs))
+      return fail("cannot write the report '" + reportAbs.str().str() + "': " + ec.message());
+    llvm::outs() << "sqz-compile: wrote the compression report " << reportAbs << "\n";
   }
   llvm::outs() << "sqz-compile: wrote " << outAbs << "/model.so and " << outAbs
                << "/manifest.json (" << numInputs << " inputs, " << numOutputs

@@ -6,8 +6,8 @@
 // function gets the bare-pointer calling convention and the artifact C ABI.
 //
 // Contractions are tiled for threads (scf.forall -> scf.parallel -> OpenMP), cache and
-// registers and vectorized to vector.contract before bufferization; after it their
-// accumulators are hoisted into registers and vector.contract lowers to vector.fma
+// registers and vectorized before bufferization; after it their accumulators are
+// hoisted into registers and each multiply-accumulate becomes a vector.fma
 // (outer products). docs/Codegen.md describes the generated code.
 //
 //===----------------------------------------------------------------------===//

@@ -118,28 +118,29 @@ struct SqzCPUTileContractionsPass
     });
     IRRewriter rewriter(&getContext());
     for (linalg::GenericOp op : candidates) {
+      Location loc = op.getLoc();
       SmallVector<int64_t> b = op.getStaticLoopRanges();
       TilePlan p = planTiles(b, vectorWidth, tileK, tileN, minParallelWork);
       // The (m, n) blocks: in parallel when worth it, else a sequential cache blocking.
       if (p.mp < b[0] || p.np < b[2]) {
         op = tile(rewriter, op, {p.mp, 0, p.np}, /*forall=*/p.parallel && parallel);
         if (!op)
-          return fail(op);
+          return fail(loc);
       }
       if (p.kc < b[1]) {
         op = tile(rewriter, op, {0, p.kc, 0}, /*forall=*/false);
         if (!op)
-          return fail(op);
+          return fail(loc);
       }
       if (!vectorize)
         continue;
       op = tile(rewriter, op, {p.mr, 0, p.nr}, /*forall=*/false);
       if (!op)
-        return fail(op);
+        return fail(loc);
       if (op.getStaticLoopRanges()[1] > 1) {
         op = tile(rewriter, op, {0, 1, 0}, /*forall=*/false);
         if (!op)
-          return fail(op);
+          return fail(loc);
       }
       // The multiply and the accumulate may fuse into an FMA.
       op.getRegion().walk([&](Operation *inner) {
@@ -166,8 +167,8 @@ struct SqzCPUTileContractionsPass
     }
   }
 
-  void fail(linalg::GenericOp) {
-    getOperation().emitError() << "sqz-cpu-tile-contractions: tiling failed";
+  void fail(Location loc) {
+    emitError(loc) << "sqz-cpu-tile-contractions: tiling failed";
     signalPassFailure();
   }
 };

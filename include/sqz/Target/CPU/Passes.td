@@ -69,15 +69,20 @@ def SqzCPUTileContractions : Pass<"sqz-cpu-tile-contractions", "::mlir::func::Fu
       scf.for %kb (step kc)                    // the kc x np weight block stays in cache
         scf.for %mr (step mr), scf.for %nr (step nr)   // register tile
           scf.for %k (step 1)
-            vector.contract (mr x 1) * (1 x nr) -> mr x nr
+            acc[mr x nr] += A[mr x 1] * B[1 x nr]   // vector ops; a multiply marked contract
     ```
 
-    `vector-width` is the number of f32 lanes of the target (16 with AVX-512, 8 with AVX2):
-    the register tile is nr = 2 * vector-width lanes by up to mr = 8 (AVX-512) or 6 rows,
-    as many accumulators as the register file holds. Every tile size divides its loop bound, so
-    all tiles are static and vectorize without masks. Contractions under `min-parallel-work`
-    multiply-adds, or with a single block, get no `scf.forall`; a body the vectorizer
-    refuses stays a scalar register tile.
+    `vector-width` is the number of f32 lanes of the target (16 with AVX-512, 8 with AVX2).
+    The register tile has mr = the largest divisor of M up to 8 (AVX-512) or 6 rows and nr
+    lanes, a multiple of the vector width dividing N (else any divisor of N), with
+    mr * nr / vector-width at most 16 (AVX-512) or 12 accumulator registers: 8 x 32 for a
+    GEMM, 1 x 256 for a GEMV (each k step then reads a long contiguous run of the weight
+    row). Every tile size divides its loop
+    bound, so all tiles are static and vectorize without masks. Contractions under
+    `min-parallel-work` multiply-adds get sequential `scf.for` blocks instead of the
+    `scf.forall`; a body the vectorizer refuses stays a scalar register tile. The multiplies
+    and adds of the body get `fastmath<contract>`, which `sqz-cpu-optimize-vectors` turns into
+    `vector.fma`.
   }];
   let options = [
     Option<"tileK", "tile-k", "int64_t", /*default=*/"128", "Largest cache block along k (rows of the [in, out] weight)">,

@@ -173,6 +173,53 @@ def SqzSparsifyNM : Pass<"sqz-sparsify-nm", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::arith::ArithDialect"];
 }
 
+def SqzPruneStructured : Pass<"sqz-prune-structured", "::mlir::ModuleOp"> {
+  let summary = "Structured pruning: remove whole FFN neurons, shrinking the weights";
+  let description = [{
+    Physically shrinks the selected FFN blocks: no zeros are stored and no sparse kernel is
+    needed, the linears simply get smaller. An FFN block is found behind each selected
+    `sqz.linear` (the down projection, weight [H, I]) whose input is computed by elementwise
+    ops only (`linalg.generic` with parallel loops and no `linalg.index`, `arith`/`math` ops on
+    tensors) from one or more producer linears (gate/up, weight [I, H'], optional bias [I])
+    that all read the same value, with nothing else using the intermediate values. Selection
+    (`targets`/`ignore`) applies to the down projection's name.
+
+    Each of the I neurons is scored and the floor(I · `ratio`) lowest of each block are removed
+    (ties: the lower index first): the producers lose those rows (and bias entries), the down
+    projection loses those columns, and every tensor between them shrinks from I to I' along
+    its last dimension (fresh `tensor.empty` inits, resized splat constants).
+
+    - `score=l2`: Σ W² over the neuron's producer rows and down-projection column.
+    - `score=activation`: Σ_o |W_down[o, i]| · sqrt(Σ x_i²), the Wanda score of the neuron's
+      down-projection column, with `L/sumsq` of the down projection L from `stats` (Σ x² of
+      the intermediate activation); the producer rows do not enter.
+
+    A selected linear whose input reaches a linear through elementwise or shape ops but not
+    in the supported form (a reshape, a reduction across I, another user of the intermediate,
+    producers reading different inputs, a non-constant weight) is left alone with a warning
+    naming it and the reason; other linears (attention projections, ...) are skipped silently.
+
+    `unit=attention-head` is not supported yet: it is an error (the imported attention graph
+    between q/k/v and o, with its reshapes, rotary embedding and GQA repeat, is not rewritten).
+
+    Errors: ratio outside [0, 1), an unknown unit or score, score=activation without `stats`,
+    a down projection missing from the statistics, a bad regex.
+
+    ```mlir
+    // sqz-opt --sqz-prune-structured="unit=ffn-neuron ratio=0.25 targets=/w2$"
+    ```
+  }];
+  let options = !listconcat([
+    Option<"unit", "unit", "std::string", /*default=*/"\"ffn-neuron\"",
+           "What is removed: ffn-neuron (attention-head is not supported yet)">,
+    Option<"ratio", "ratio", "double", /*default=*/"0.25",
+           "Fraction of the units of each block to remove, in [0, 1)">,
+    Option<"score", "score", "std::string", /*default=*/"\"l2\"",
+           "How units are scored: l2 (weights only) or activation (needs stats)">
+  ], SqzLayerSelectionOptions);
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::tensor::TensorDialect"];
+}
+
 def SqzInstrument : Pass<"sqz-instrument", "::mlir::ModuleOp"> {
   let summary = "Insert calibration taps on the inputs of the selected linears";
   let description = [{

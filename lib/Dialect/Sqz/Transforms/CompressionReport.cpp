@@ -1,0 +1,218 @@
+//===- CompressionReport.cpp - What compression did to each layer ---------===//
+
+#include "sqz/Dialect/Sqz/Transforms/CompressionReport.h"
+
+#include "CompressionSupport.h"
+#include "LayerSelection.h"
+
+#include "sqz/Dialect/Sqz/IR/SqzDialect.h"
+
+#include "Runtime/Safetensors.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/IR/BuiltinDialect.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+#include "llvm/Support/FormatVariadic.h"
+
+#include <cmath>
+#include <cstring>
+
+using namespace mlir;
+using namespace mlir::sqz;
+namespace rt = ::sqz::runtime;
+
+/// The constant attribute behind `value`, or null.
+static Attribute getConstantValue(Value value) {
+  if (auto cst = value.getDefiningOp<arith::ConstantOp>())
+    return cst.getValue();
+  return {};
+}
+
+/// The bytes of an i8 constant (dense or dense_resource), or none.
+static std::optional<std::vector<uint8_t>> readI8Constant(Attribute value) {
+  if (auto dense = dyn_cast_or_null<DenseIntElementsAttr>(value)) {
+    std::vector<uint8_t> bytes;
+    for (APInt v : dense.getValues<APInt>())
+      bytes.push_back(static_cast<uint8_t>(v.getZExtValue()));
+    return bytes;
+  }
+  if (auto blob = dyn_cast_or_null<DenseResourceElementsAttr>(value))
+    if (AsmResourceBlob *data = blob.getRawHandle().getBlob()) {
+      ArrayRef<char> raw = data->getData();
+      return std::vector<uint8_t>(raw.begin(), raw.end());
+    }
+  return std::nullopt;
+}
+
+std::map<std::string, LayerWeight> mlir::sqz::collectLayerWeights(ModuleOp module) {
+  std::map<std::string, LayerWeight> layers;
+  module.walk([&](Operation *op) {
+    std::string name = getLayerName(op);
+    if (name.empty())
+      return;
+    std::string error;
+    if (auto linear = dyn_cast<LinearOp>(op)) {
+      FailureOr<std::vector<float>> w =
+          readFloatConstant(getConstantValue(linear.getWeight()), error);
+      if (failed(w))
+        return;
+      LayerWeight l;
+      l.name = name;
+      l.out = linear.getOutFeatures();
+      l.in = linear.getInFeatures();
+      l.dense = std::move(*w);
+      Type element = linear.getWeight().getType().getElementType();
+      l.bytes = l.out * l.in * ((element.getIntOrFloatBitWidth() + 7) / 8);
+      l.form = linear.getSparsity() ? llvm::formatv("dense {0} ({1}:{2} pattern)", element,
+                                                    linear.getSparsity()->getN(),
+                                                    linear.getSparsity()->getM())
+                                          .str()
+                                    : llvm::formatv("dense {0}", element).str();
+      layers[name] = std::move(l);
+      return;
+    }
+    if (auto sparse = dyn_cast<SparseLinearOp>(op)) {
+      FailureOr<std::vector<float>> values =
+          readFloatConstant(getConstantValue(sparse.getValues()), error);
+      std::optional<std::vector<uint8_t>> indices =
+          readI8Constant(getConstantValue(sparse.getIndices()));
+      if (failed(values) || !indices)
+        return;
+      SparseLinearOp::Layout layout = sparse.getLayout();
+      LayerWeight l;
+      l.name = name;
+      l.out = sparse.getOutFeatures();
+      l.in = sparse.getInFeatures();
+      l.dense.assign(l.out * l.in, 0.0f);
+      int64_t perRow = layout.valuesPerRow(), bytesPerRow = layout.indexBytesPerRow();
+      for (int64_t r = 0; r < l.out; ++r) {
+        const float *v = values->data() + r * perRow;
+        const uint8_t *idx = indices->data() + r * bytesPerRow;
+        for (int64_t g = 0; g < layout.groups(); ++g)
+          for (int64_t k = 0; k < layout.n; ++k) {
+            int64_t kept = g * layout.n + k;
+            l.dense[r * l.in + g * layout.m + layout.readIndex(idx, kept)] = v[kept];
+          }
+        for (int64_t t = 0; t < layout.tail(); ++t)
+          l.dense[r * l.in + layout.groups() * layout.m + t] = v[layout.groups() * layout.n + t];
+      }
+      Type element = sparse.getValues().getType().getElementType();
+      l.bytes = l.out * perRow * ((element.getIntOrFloatBitWidth() + 7) / 8) +
+                static_cast<int64_t>(indices->size());
+      l.form = llvm::formatv("{0}:{1} sparse {2}", layout.n, layout.m, element).str();
+      layers[name] = std::move(l);
+    }
+  });
+  return layers;
+}
+
+std::vector<LayerReport>
+mlir::sqz::compareLayers(const std::map<std::string, LayerWeight> &before,
+                         const std::map<std::string, LayerWeight> &after,
+                         const std::map<std::string, std::string> &methods,
+                         const std::string &statsPath) {
+  std::unique_ptr<rt::MappedSafetensors> stats;
+  if (!statsPath.empty()) {
+    stats = std::make_unique<rt::MappedSafetensors>();
+    if (!stats->open(statsPath))
+      stats.reset();
+  }
+  std::vector<LayerReport> reports;
+  for (const auto &[name, now] : after) {
+    LayerReport r;
+    r.name = name;
+    r.out = now.out;
+    r.in = now.in;
+    r.form = now.form;
+    r.numel = now.out * now.in;
+    for (float w : now.dense)
+      r.zeros += w == 0.0f;
+    auto method = methods.find(name);
+    r.method = method == methods.end() ? "-" : method->second;
+    r.bytesAfter = now.bytes;
+    auto old = before.find(name);
+    r.bytesBefore = old == before.end() ? now.bytes : old->second.bytes;
+    if (stats && old != before.end() && old->second.out == now.out &&
+        old->second.in == now.in) {
+      const rt::SafetensorsEntry *xtx = stats->find(name + "/xtx");
+      if (xtx && xtx->dtype == "F64" && xtx->shape == std::vector<int64_t>{now.in, now.in}) {
+        std::vector<double> a(now.in * now.in);
+        std::memcpy(a.data(), stats->data() + xtx->begin, a.size() * sizeof(double));
+        double num = 0, den = 0;
+        std::vector<double> d(now.in), w(now.in);
+        for (int64_t row = 0; row < now.out; ++row) {
+          for (int64_t j = 0; j < now.in; ++j) {
+            w[j] = old->second.dense[row * now.in + j];
+            d[j] = w[j] - now.dense[row * now.in + j];
+          }
+          for (int64_t i = 0; i < now.in; ++i) {
+            double ad = 0, aw = 0;
+            const double *ai = a.data() + i * now.in;
+            for (int64_t j = 0; j < now.in; ++j) {
+              ad += ai[j] * d[j];
+              aw += ai[j] * w[j];
+            }
+            num += d[i] * ad;
+            den += w[i] * aw;
+          }
+        }
+        if (den > 0)
+          r.relativeError = num / den;
+      }
+    }
+    reports.push_back(std::move(r));
+  }
+  return reports;
+}
+
+llvm::json::Value mlir::sqz::reportToJson(const std::vector<LayerReport> &layers) {
+  llvm::json::Array rows;
+  int64_t zeros = 0, numel = 0, before = 0, after = 0;
+  for (const LayerReport &r : layers) {
+    llvm::json::Object row{{"name", r.name},
+                           {"shape", llvm::json::Array{r.out, r.in}},
+                           {"method", r.method},
+                           {"form", r.form},
+                           {"zeros", r.zeros},
+                           {"numel", r.numel},
+                           {"sparsity", r.numel ? double(r.zeros) / r.numel : 0.0},
+                           {"bytes_before", r.bytesBefore},
+                           {"bytes_after", r.bytesAfter}};
+    row["relative_error"] =
+        r.relativeError ? llvm::json::Value(*r.relativeError) : llvm::json::Value(nullptr);
+    rows.push_back(std::move(row));
+    zeros += r.zeros;
+    numel += r.numel;
+    before += r.bytesBefore;
+    after += r.bytesAfter;
+  }
+  return llvm::json::Object{
+      {"layers", std::move(rows)},
+      {"totals", llvm::json::Object{{"layers", static_cast<int64_t>(layers.size())},
+                                    {"zeros", zeros},
+                                    {"numel", numel},
+                                    {"sparsity", numel ? double(zeros) / numel : 0.0},
+                                    {"bytes_before", before},
+                                    {"bytes_after", after}}}};
+}
+
+void mlir::sqz::printReport(const std::vector<LayerReport> &layers, llvm::raw_ostream &os) {
+  os << llvm::formatv("{0,-28} {1,-11} {2,-40} {3,9} {4,11} {5,11} {6,10}\n", "layer", "shape",
+                      "method", "sparsity", "bytes", "after", "rel.err");
+  int64_t zeros = 0, numel = 0, before = 0, after = 0;
+  for (const LayerReport &r : layers) {
+    std::string shape = llvm::formatv("{0}x{1}", r.out, r.in).str();
+    std::string method = r.method.size() > 40 ? r.method.substr(0, 37) + "..." : r.method;
+    std::string err = r.relativeError ? llvm::formatv("{0:e2}", *r.relativeError).str() : "-";
+    os << llvm::formatv("{0,-28} {1,-11} {2,-40} {3,8:P1} {4,11} {5,11} {6,10}\n", r.name, shape,
+                        method, r.numel ? double(r.zeros) / r.numel : 0.0, r.bytesBefore,
+                        r.bytesAfter, err);
+    zeros += r.zeros;
+    numel += r.numel;
+    before += r.bytesBefore;
+    after += r.bytesAfter;
+  }
+  os << llvm::formatv("{0,-28} {1,-11} {2,-40} {3,8:P1} {4,11} {5,11}\n", "total",
+                      llvm::formatv("{0} layers", layers.size()).str(), "",
+                      numel ? double(zeros) / numel : 0.0, before, after);
+}
