@@ -79,6 +79,7 @@ static const OpImporter kOpImporters[] = {
     {"com.microsoft", "BiasGelu", 1, importBiasGelu},
     {"com.microsoft", "FastGelu", 1, importFastGelu},
     {"com.microsoft", "MoE", 1, importMicrosoftMoE},
+    {"com.microsoft", "QMoE", 1, importMicrosoftQMoE},
     {"com.microsoft", "Gelu", 1, importMsGelu},
     {"com.microsoft", "QuickGelu", 1, importQuickGelu},
     // ReductionOps.cpp, SoftmaxOp.cpp

@@ -201,6 +201,7 @@ LogicalResult importResize(NodeContext &node);
 
 // MoEOps.cpp
 LogicalResult importMicrosoftMoE(NodeContext &node);
+LogicalResult importMicrosoftQMoE(NodeContext &node);
 
 } // namespace mlir::sqz::import
 

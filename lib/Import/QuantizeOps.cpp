@@ -35,6 +35,7 @@
 
 #include "ImportBuilders.h"
 #include "Ops.h"
+#include "QuantUtils.h"
 #include "ShapeUtils.h"
 #include "SmallFloats.h"
 
@@ -414,6 +415,35 @@ LogicalResult mlir::sqz::import::importQuantizeLinear(NodeContext &node) {
 }
 
 //===----------------------------------------------------------------------===//
+// Packed N-bit codes (QuantUtils.h)
+//===----------------------------------------------------------------------===//
+
+int64_t mlir::sqz::import::getPackedCode(const HostTensor &bytes, int64_t index,
+                                         int64_t bits) {
+  int64_t perByte = 8 / bits;
+  int64_t byte = bytes.getInt(index / perByte);
+  return (byte >> ((index % perByte) * bits)) & ((int64_t(1) << bits) - 1);
+}
+
+void mlir::sqz::import::dequantizePackedRows(
+    const HostTensor &codes, int64_t rowStride, int64_t rows, int64_t cols,
+    int64_t bits, int64_t blockSize,
+    llvm::function_ref<float(int64_t, int64_t)> scale,
+    llvm::function_ref<float(int64_t, int64_t)> zero, HostTensor &out) {
+  for (int64_t row = 0; row < rows; ++row) {
+    for (int64_t start = 0, blk = 0; start < cols; start += blockSize, ++blk) {
+      float s = scale(row, blk);
+      float z = zero(row, blk);
+      int64_t end = std::min(start + blockSize, cols);
+      for (int64_t col = start; col < end; ++col) {
+        int64_t code = getPackedCode(codes, row * rowStride + col, bits);
+        out.setDouble(row * cols + col, (static_cast<float>(code) - z) * s);
+      }
+    }
+  }
+}
+
+//===----------------------------------------------------------------------===//
 // com.microsoft MatMulNBits
 //===----------------------------------------------------------------------===//
 
@@ -502,30 +532,22 @@ LogicalResult mlir::sqz::import::importMatMulNBits(NodeContext &node) {
   }
 
   // Dequantize B into W [N, K] (the layout of sqz.linear's weight).
-  int64_t mask = (int64_t(1) << bits) - 1;
   int64_t perByte = 8 / bits;
   HostTensor w = HostTensor::allocate(node.getNode().input(1), dtype, {n, k});
-  for (int64_t row = 0; row < n; ++row) {
-    for (int64_t blk = 0; blk < blocks; ++blk) {
-      int64_t s = row * blocks + blk;
-      float scale = static_cast<float>(scales->getDouble(s));
-      float zero = static_cast<float>(int64_t(1) << (bits - 1));
-      if (zp && floatZp) {
-        zero = static_cast<float>(zp->getDouble(s));
-      } else if (zp) {
-        int64_t byte = zp->getInt(row * zpRowBytes + blk / perByte);
-        zero = static_cast<float>((byte >> ((blk % perByte) * bits)) & mask);
-      }
-      for (int64_t j = 0; j < blockSize; ++j) {
-        int64_t col = blk * blockSize + j;
-        if (col >= k)
-          break;
-        int64_t byte = b->getInt((row * blocks + blk) * blobSize + j / perByte);
-        int64_t code = (byte >> ((j % perByte) * bits)) & mask;
-        w.setDouble(row * k + col, (static_cast<float>(code) - zero) * scale);
-      }
-    }
-  }
+  dequantizePackedRows(
+      *b, blocks * blockSize, n, k, bits, blockSize,
+      [&](int64_t row, int64_t blk) {
+        return static_cast<float>(scales->getDouble(row * blocks + blk));
+      },
+      [&](int64_t row, int64_t blk) {
+        if (zp && floatZp)
+          return static_cast<float>(zp->getDouble(row * blocks + blk));
+        if (zp)
+          return static_cast<float>(
+              getPackedCode(*zp, row * zpRowBytes * perByte + blk, bits));
+        return static_cast<float>(int64_t(1) << (bits - 1));
+      },
+      w);
   Value weight = node.createConstant(std::move(w));
   Value biasValue = bias || node.hasInput(5) ? node.getInput(5) : Value();
   SmallVector<int64_t> shape(aType.getShape().drop_back());
