@@ -11,12 +11,15 @@
 //   4. IR construction: graph inputs become `func.func @main` arguments, initializers and
 //      Constant outputs become import-time `HostTensor`s materialized as `arith.constant` on
 //      first use, each node is imported by its op table entry (a node whose import fails
-//      poisons its outputs, so independent problems are still all reported);
+//      poisons its outputs, so independent problems are still all reported); a node with
+//      bfloat16 inputs whose op has no bf16 path of its own is imported in f32 and its results
+//      rounded back to bf16 (`importInF32`);
 //   5. verification of the module.
 //
 //===----------------------------------------------------------------------===//
 
 #include "GraphImporter.h"
+#include "ImportBuilders.h"
 #include "ModelFixups.h"
 #include "OnnxModel.h"
 #include "SmallFloats.h"
@@ -604,6 +607,12 @@ private:
   /// Counts down the uses of a node input; frees the data of a constant nobody needs any more.
   void consumeUse(StringRef name);
   OwningOpRef<ModuleOp> buildModule();
+  /// Imports a node that has bfloat16 inputs but whose op does not take bf16 itself: the bf16
+  /// inputs are widened to f32 (exactly; constants on the host), the op is imported in f32 and
+  /// its f32 results are rounded back to bf16 (round to nearest even).
+  LogicalResult importInF32(NodeContext &node, const OpImporter &entry);
+  /// The element type the graph declares for value `name` (value_info or graph output), or 0.
+  int32_t getDeclaredDType(StringRef name) const;
 
   int64_t getOpsetVersion(StringRef domain) const;
   std::string getNodeName(int index) const;
@@ -1302,7 +1311,7 @@ OwningOpRef<ModuleOp> GraphImporter::buildModule() {
     const OpImporter *entry = lookupOpImporter(node.domain(), node.op_type());
     if (!skip && entry) {
       NodeContext nodeContext(*this, node, name, loc, getOpsetVersion(node.domain()), builder);
-      skip = failed(entry->import(nodeContext));
+      skip = failed(importInF32(nodeContext, *entry));
       for (const std::string &output : node.output()) {
         if (skip || output.empty() || lookup(output))
           continue;
@@ -1371,6 +1380,109 @@ OwningOpRef<ModuleOp> GraphImporter::buildModule() {
     });
   }
   return module;
+}
+
+/// Ops that take bfloat16 operands themselves: Cast, Q/DQ, the elementwise ops (which compute
+/// bf16 in f32 and round each result, ElementwiseCommon.h) and data movement, which copies the
+/// bf16 values unchanged. Every other op computes bf16 in f32 (`GraphImporter::importInF32`).
+static bool takesBF16(StringRef domain, StringRef opType) {
+  static const llvm::StringSet<> defaultDomainOps = {
+      // Conversions.
+      "Cast", "CastLike", "QuantizeLinear", "DequantizeLinear",
+      // Elementwise (importElementwiseOp).
+      "Abs", "Add", "Ceil", "Celu", "Clip", "Cos", "Div", "Elu", "Equal", "Erf", "Exp", "Floor",
+      "Gelu", "Greater", "GreaterOrEqual", "HardSigmoid", "HardSwish", "IsInf", "IsNaN",
+      "LeakyRelu", "Less", "LessOrEqual", "Log", "Max", "Mean", "Min", "Mod", "Mul", "Neg", "Pow",
+      "PRelu", "Reciprocal", "Relu", "Round", "Selu", "Sigmoid", "Sign", "Shrink", "Sin",
+      "Softplus", "Softsign", "Sqrt", "Sub", "Sum", "Tanh", "ThresholdedRelu",
+      // Data movement.
+      "Identity", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "Concat", "Slice",
+      "Gather", "Expand", "Shape", "Size"};
+  static const llvm::StringSet<> microsoftOps = {"BiasGelu", "FastGelu", "Gelu", "QuickGelu"};
+  if (isDefaultDomain(domain))
+    return defaultDomainOps.contains(opType);
+  return domain == "com.microsoft" && microsoftOps.contains(opType);
+}
+
+int32_t GraphImporter::getDeclaredDType(StringRef name) const {
+  for (const onnx::ValueInfoProto &info : model.graph().value_info())
+    if (info.name() == name && info.type().has_tensor_type())
+      return info.type().tensor_type().elem_type();
+  for (const onnx::ValueInfoProto &info : model.graph().output())
+    if (info.name() == name && info.type().has_tensor_type())
+      return info.type().tensor_type().elem_type();
+  return 0;
+}
+
+LogicalResult GraphImporter::importInF32(NodeContext &node, const OpImporter &entry) {
+  const onnx::NodeProto &proto = node.getNode();
+  bool hasBF16Input = llvm::any_of(proto.input(), [&](const std::string &input) {
+    return !input.empty() && lookup(input)->dtype == onnx::TensorProto::BFLOAT16;
+  });
+  if (!hasBF16Input || takesBF16(proto.domain(), proto.op_type()))
+    return entry.import(node);
+
+  // Widen the bf16 inputs in place of their entries for the duration of the import.
+  SmallFloatFormat format = *getSmallFloatFormat(onnx::TensorProto::BFLOAT16);
+  Location loc = node.getLoc();
+  Type f32 = builder.getF32Type();
+  llvm::StringMap<ValueEntry> saved;
+  for (const std::string &input : proto.input()) {
+    if (input.empty() || saved.count(input))
+      continue;
+    ValueEntry original = *lookup(input);
+    if (original.dtype != onnx::TensorProto::BFLOAT16)
+      continue;
+    saved[input] = original;
+    ValueEntry widened{nullptr, nullptr, onnx::TensorProto::FLOAT, original.loc};
+    if (original.constant) {
+      HostTensor tensor = HostTensor::allocate(original.constant->name, onnx::TensorProto::FLOAT,
+                                               original.constant->shape);
+      for (int64_t i = 0, e = tensor.getNumElements(); i < e; ++i)
+        tensor.setDouble(i, original.constant->getDouble(i));
+      widened.constant = addConstant(std::move(tensor));
+    } else {
+      auto type = cast<RankedTensorType>(original.value.getType());
+      widened.value = buildElementwise(builder, loc, {original.value}, type.getShape(), f32,
+                                       [&](OpBuilder &b, Location l, ValueRange args) {
+                                         return buildSmallFloatToF32(b, l, format, args[0]);
+                                       });
+    }
+    values[input] = widened;
+  }
+  LogicalResult result = entry.import(node);
+  for (auto &[input, original] : saved)
+    values[input] = original;
+  if (failed(result))
+    return failure();
+
+  // Round the f32 results back to bf16, except the f32 statistics of the layer normalizations
+  // (mean, inverse standard deviation: ONNX's stash type U) and results declared f32.
+  bool isLayerNorm = StringRef(proto.op_type()).ends_with("LayerNormalization");
+  for (auto [index, output] : llvm::enumerate(proto.output())) {
+    ValueEntry *computed = output.empty() ? nullptr : lookup(output);
+    if (!computed || computed->dtype != onnx::TensorProto::FLOAT ||
+        (isLayerNorm && (index == 1 || index == 2)) ||
+        getDeclaredDType(output) == onnx::TensorProto::FLOAT)
+      continue;
+    if (computed->constant) {
+      HostTensor tensor =
+          HostTensor::allocate(output, onnx::TensorProto::BFLOAT16, computed->constant->shape);
+      for (int64_t i = 0, e = tensor.getNumElements(); i < e; ++i)
+        tensor.setDouble(i, computed->constant->getDouble(i));
+      define(output, {nullptr, addConstant(std::move(tensor)), onnx::TensorProto::BFLOAT16, loc});
+      continue;
+    }
+    Value value = materialize(*computed);
+    auto type = cast<RankedTensorType>(value.getType());
+    Value rounded = buildElementwise(builder, loc, {value}, type.getShape(), builder.getBF16Type(),
+                                     [&](OpBuilder &b, Location l, ValueRange args) {
+                                       return buildF32ToSmallFloat(b, l, format, args[0],
+                                                                   /*saturate=*/false);
+                                     });
+    define(output, {rounded, nullptr, onnx::TensorProto::BFLOAT16, {}});
+  }
+  return success();
 }
 
 OwningOpRef<ModuleOp> GraphImporter::run() {
