@@ -346,7 +346,6 @@ static std::string recipePipeline(const ::sqz::compression::Recipe &recipe,
 static LogicalResult calibrate(ModuleOp module, const ::sqz::compression::Recipe &recipe,
                                StringRef workDir, StringRef statsPath, std::string &error) {
   OwningOpRef<ModuleOp> clone(module.clone());
-  PassManager pm(module.getContext(), ModuleOp::getOperationName());
   std::string instrument;
   for (const ::sqz::compression::RecipeStage &stage : recipe.stages) {
     if (stage.name == "instrument")
@@ -362,13 +361,13 @@ static LogicalResult calibrate(ModuleOp module, const ::sqz::compression::Recipe
     instrument = "sqz-instrument";
   std::string errorText;
   llvm::raw_string_ostream errorStream(errorText);
-  if (failed(parsePassPipeline(instrument + ",sqz-expose-taps", pm, errorStream))) {
+  // The taps first, to read which statistics each asks for before sqz-expose-taps turns them
+  // into outputs.
+  PassManager instrumentOnly(module.getContext(), ModuleOp::getOperationName());
+  if (failed(parsePassPipeline(instrument, instrumentOnly, errorStream))) {
     error = "calibration pipeline: " + errorText;
     return failure();
   }
-  // The taps (and the statistics they ask for) before sqz-expose-taps turns them into outputs.
-  PassManager instrumentOnly(module.getContext(), ModuleOp::getOperationName());
-  (void)parsePassPipeline(instrument, instrumentOnly, errorStream);
   if (failed(instrumentOnly.run(*clone))) {
     error = "instrumenting the calibration build failed";
     return failure();
@@ -545,8 +544,7 @@ int main(int argc, char **argv) {
   SmallString<256> tmpDir;
   if (failed(makeTempDir(outAbs, tmpDir, error)))
     return fail(error);
-  auto cleanup = llvm::make_scope_exit(
-      [&] { llvm::sys::fs::remove_directories(tmpDir); });
+  llvm::scope_exit cleanup([&] { llvm::sys::fs::remove_directories(tmpDir); });
 
   {
     PassManager pm(&ctx, ModuleOp::getOperationName());

@@ -2,6 +2,8 @@
 
 #include "CompressionSupport.h"
 
+#include "sqz/Dialect/Sqz/IR/SqzDialect.h"
+
 #include "Runtime/Safetensors.h"
 
 #include "mlir/IR/AsmState.h"
@@ -219,4 +221,35 @@ std::string mlir::sqz::getBlobKeyBase(StringRef layerName) {
     if (!llvm::isAlnum(c) && c != '_' && c != '.')
       c = '_';
   return key;
+}
+
+LogicalResult mlir::sqz::checkMethodHasStats(PruneMethod kind, StringRef method, StringRef stats,
+                                             function_ref<InFlightDiagnostic()> emitError) {
+  if (kind == PruneMethod::Magnitude || !stats.empty())
+    return success();
+  emitError() << "method '" << method << "' needs calibration statistics (stats=<file>, "
+              << (kind == PruneMethod::Wanda ? "L/sumsq" : "L/xtx") << " per layer)";
+  return failure();
+}
+
+FailureOr<CompressionTargets> mlir::sqz::selectCompressionTargets(
+    ModuleOp module, ArrayRef<std::string> targets, ArrayRef<std::string> ignore,
+    StringRef statsPath, function_ref<InFlightDiagnostic()> emitError) {
+  FailureOr<LayerSelector> selector = LayerSelector::create(targets, ignore, emitError);
+  if (failed(selector))
+    return failure();
+  CompressionTargets result;
+  if (!statsPath.empty()) {
+    FailureOr<std::unique_ptr<CalibrationStats>> opened =
+        CalibrationStats::open(statsPath, emitError);
+    if (failed(opened))
+      return failure();
+    result.stats = std::move(*opened);
+  }
+  FailureOr<SmallVector<SelectedLayer>> layers =
+      selectLayers(module, *selector, [](Operation *op) { return isa<LinearOp>(op); });
+  if (failed(layers))
+    return failure();
+  result.layers = std::move(*layers);
+  return result;
 }

@@ -9,7 +9,10 @@
 #ifndef SQZ_LIB_DIALECT_SQZ_TRANSFORMS_COMPRESSIONSUPPORT_H
 #define SQZ_LIB_DIALECT_SQZ_TRANSFORMS_COMPRESSIONSUPPORT_H
 
+#include "LayerSelection.h"
+
 #include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/Operation.h"
@@ -74,6 +77,24 @@ std::string getResourceKey(Attribute value);
 /// A blob key made from a layer name (characters other than [A-Za-z0-9_.] become '_'), for
 /// weights that were not blobs; "sqz_weight" for an unnamed layer.
 std::string getBlobKeyBase(StringRef layerName);
+
+/// `method` (scoring `kind`) needs a statistics file: an error when `stats` is empty
+/// ("method 'wanda' needs calibration statistics (stats=<file>, L/sumsq per layer)").
+LogicalResult checkMethodHasStats(PruneMethod kind, StringRef method, StringRef stats,
+                                  function_ref<InFlightDiagnostic()> emitError);
+
+/// What a compression pass works on: the selected `sqz.linear`s (walk order) and, when the
+/// pass was given a statistics file, that file opened.
+struct CompressionTargets {
+  SmallVector<SelectedLayer> layers;
+  std::unique_ptr<CalibrationStats> stats; ///< null without a file
+};
+
+/// Compiles the `targets`/`ignore` regexes, opens `statsPath` (if not empty) and selects the
+/// linears of `module`; every failure is reported through `emitError`.
+FailureOr<CompressionTargets> selectCompressionTargets(
+    ModuleOp module, ArrayRef<std::string> targets, ArrayRef<std::string> ignore,
+    StringRef statsPath, function_ref<InFlightDiagnostic()> emitError);
 
 } // namespace mlir::sqz
 

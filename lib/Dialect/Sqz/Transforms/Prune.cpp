@@ -76,28 +76,15 @@ struct SqzPrunePass : public mlir::sqz::impl::SqzPruneBase<SqzPrunePass> {
                   << static_cast<int64_t>(blockSize) << " and " << static_cast<double>(damp);
       return signalPassFailure();
     }
-    if (kind != PruneMethod::Magnitude && stats.empty()) {
-      emitError() << "method '" << StringRef(method)
-                  << "' needs calibration statistics (stats=<file>, "
-                  << (kind == PruneMethod::Wanda ? "L/sumsq" : "L/xtx") << " per layer)";
+    if (failed(checkMethodHasStats(kind, method, stats, emitError)))
       return signalPassFailure();
-    }
-    FailureOr<LayerSelector> selector = LayerSelector::create(targets, ignore, emitError);
-    if (failed(selector))
+    FailureOr<CompressionTargets> selected =
+        selectCompressionTargets(module, targets, ignore, stats, emitError);
+    if (failed(selected))
       return signalPassFailure();
-    std::unique_ptr<CalibrationStats> calibration;
-    if (!stats.empty()) {
-      FailureOr<std::unique_ptr<CalibrationStats>> opened =
-          CalibrationStats::open(stats, emitError);
-      if (failed(opened))
-        return signalPassFailure();
-      calibration = std::move(*opened);
-    }
-    FailureOr<SmallVector<SelectedLayer>> layers =
-        selectLayers(module, *selector, [](Operation *op) { return isa<LinearOp>(op); });
-    if (failed(layers))
-      return signalPassFailure();
-    for (const SelectedLayer &layer : *layers)
+    std::unique_ptr<CalibrationStats> &calibration = selected->stats;
+    SmallVector<SelectedLayer> &layers = selected->layers;
+    for (const SelectedLayer &layer : layers)
       if (failed(prune(cast<LinearOp>(layer.op), layer.name, kind, group,
                        calibration.get())))
         return signalPassFailure();

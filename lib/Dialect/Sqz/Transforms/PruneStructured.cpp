@@ -295,24 +295,15 @@ struct SqzPruneStructuredPass
                      "each down projection L)";
       return signalPassFailure();
     }
-    FailureOr<LayerSelector> selector = LayerSelector::create(targets, ignore, emitError);
-    if (failed(selector))
+    FailureOr<CompressionTargets> selected =
+        selectCompressionTargets(module, targets, ignore, stats, emitError);
+    if (failed(selected))
       return signalPassFailure();
-    std::unique_ptr<CalibrationStats> calibration;
-    if (!stats.empty()) {
-      FailureOr<std::unique_ptr<CalibrationStats>> opened =
-          CalibrationStats::open(stats, emitError);
-      if (failed(opened))
-        return signalPassFailure();
-      calibration = std::move(*opened);
-    }
-    FailureOr<SmallVector<SelectedLayer>> layers =
-        selectLayers(module, *selector, [](Operation *op) { return isa<LinearOp>(op); });
-    if (failed(layers))
-      return signalPassFailure();
+    std::unique_ptr<CalibrationStats> &calibration = selected->stats;
+    SmallVector<SelectedLayer> &layers = selected->layers;
     // Linears are rewritten in place, so the selected ops stay valid while earlier blocks
     // shrink.
-    for (const SelectedLayer &layer : *layers) {
+    for (const SelectedLayer &layer : layers) {
       auto consumer = cast<LinearOp>(layer.op);
       std::string reason;
       bool sawProducer = false;
