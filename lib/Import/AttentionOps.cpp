@@ -77,10 +77,13 @@ Value buildContraction(OpBuilder &b, Location loc, Value lhs,
   MLIRContext *context = b.getContext();
   unsigned numLoops = loopSizes.size();
   Type elementType = cast<RankedTensorType>(lhs.getType()).getElementType();
-  SmallVector<int64_t> outShape;
+  SmallVector<OpFoldResult> sizes = getLoopSizes(
+      b, loc, loopSizes, ValueRange{lhs, rhs},
+      {getDimsMap(context, numLoops, lhsDims), getDimsMap(context, numLoops, rhsDims)});
+  SmallVector<OpFoldResult> outSizes;
   for (unsigned d : outDims)
-    outShape.push_back(loopSizes[d]);
-  Value init = createFilled(b, loc, outShape, elementType,
+    outSizes.push_back(sizes[d]);
+  Value init = createFilled(b, loc, outSizes, elementType,
                             b.getFloatAttr(elementType, 0.0));
   SmallVector<utils::IteratorType> iterators(numLoops,
                                              utils::IteratorType::reduction);
@@ -125,6 +128,11 @@ Value convertFloat(OpBuilder &b, Location loc, Value input, Type elementType) {
 Value buildJoin(OpBuilder &b, Location loc, Value first, Value second,
                 int64_t dim, int64_t paddedSize, TypedAttr fill) {
   auto firstType = cast<RankedTensorType>(first.getType());
+  if (second && (!firstType.hasStaticShape() ||
+                 !cast<RankedTensorType>(second.getType()).hasStaticShape()))
+    // Dynamic sizes (a part may be empty at run time): tensor.concat, whose
+    // strided copies the CPU pipeline turns into loops.
+    return tensor::ConcatOp::create(b, loc, dim, ValueRange{first, second});
   SmallVector<int64_t> shape(firstType.getShape());
   int64_t firstSize = shape[dim];
   shape[dim] =
@@ -195,9 +203,13 @@ Value copySlice(OpBuilder &b, Location loc, Value value, int64_t dim,
     strides.push_back(b.getIndexAttr(1));
   }
   shape[dim] = size;
+  if (!type.hasStaticShape()) {
+    sizes = getMixedSizes(b, loc, value);
+    sizes[dim] = b.getIndexAttr(size);
+  }
   Value slice =
       tensor::ExtractSliceOp::create(b, loc, value, offsets, sizes, strides);
-  Value init = createEmpty(b, loc, shape, type.getElementType());
+  Value init = createEmpty(b, loc, sizes, type.getElementType());
   return linalg::CopyOp::create(b, loc, ValueRange{slice}, ValueRange{init})
       .getResult(0);
 }
@@ -249,7 +261,8 @@ Value buildRotary(OpBuilder &b, Location loc, Value x, unsigned seqDim,
   int64_t half = rotaryDim / 2;
   int64_t maxPosition =
       cast<RankedTensorType>(cosCache.getType()).getDimSize(0);
-  Value init = createEmpty(b, loc, xType.getShape(), xType.getElementType());
+  Value init = createEmpty(b, loc, xType.getShape(), xType.getElementType(),
+                           ValueRange{x});
   MLIRContext *context = b.getContext();
   AffineMap identity = AffineMap::getMultiDimIdentityMap(4, context);
   SmallVector<utils::IteratorType> parallel(4, utils::IteratorType::parallel);
@@ -336,11 +349,17 @@ Value buildRotary(OpBuilder &b, Location loc, Value x, unsigned seqDim,
 /// the scores `full` = [B, Hq, Sq, T].
 bool broadcastsToScores(ArrayRef<int64_t> maskShape, ArrayRef<int64_t> full) {
   int64_t rank = maskShape.size();
-  if (rank < 1 || rank > 4 || maskShape.back() > full[3] ||
-      maskShape.back() < 1)
+  if (rank < 1 || rank > 4)
+    return false;
+  // A dynamic dim stands for the size it meets.
+  if (!ShapedType::isDynamic(maskShape.back()) &&
+      ((!ShapedType::isDynamic(full[3]) && maskShape.back() > full[3]) ||
+       maskShape.back() < 1))
     return false;
   for (int64_t i = 0; i + 1 < rank; ++i)
-    if (maskShape[i] != 1 && maskShape[i] != full[4 - rank + i])
+    if (maskShape[i] != 1 && maskShape[i] != full[4 - rank + i] &&
+        !ShapedType::isDynamic(maskShape[i]) &&
+        !ShapedType::isDynamic(full[4 - rank + i]))
       return false;
   return true;
 }
@@ -355,7 +374,8 @@ std::pair<Value, AffineMap> prepareScoreMask(OpBuilder &b, Location loc,
   int64_t total = scoreShape[4];
   ArrayRef<int64_t> maskShape =
       cast<RankedTensorType>(mask.getType()).getShape();
-  if (maskShape.back() < total)
+  if (!ShapedType::isDynamic(maskShape.back()) &&
+      !ShapedType::isDynamic(total) && maskShape.back() < total)
     mask = buildJoin(b, loc, mask, Value(), maskShape.size() - 1, total, fill);
   SmallVector<int64_t> mask4(4 - maskShape.size(), 1);
   llvm::append_range(mask4, cast<RankedTensorType>(mask.getType()).getShape());
@@ -451,7 +471,7 @@ Value buildAttentionCore(OpBuilder &b, Location loc, Value q, Value k, Value v,
         AffineMap::getMultiDimIdentityMap(5, context)};
     llvm::append_range(maps, bias->maps);
     maps.push_back(AffineMap::getMultiDimIdentityMap(5, context));
-    Value init = createEmpty(b, loc, scoreShape, computeType);
+    Value init = createEmpty(b, loc, scoreShape, computeType, ValueRange{capped});
     SmallVector<utils::IteratorType> parallel(5, utils::IteratorType::parallel);
     biased =
         linalg::GenericOp::create(
@@ -485,7 +505,8 @@ Value buildAttentionCore(OpBuilder &b, Location loc, Value q, Value k, Value v,
   auto withRowValue =
       [&](Value full, Value row,
           function_ref<Value(OpBuilder &, Location, Value, Value)> fn) {
-        Value init = createEmpty(b, loc, scoreShape, computeType);
+        Value init =
+            createEmpty(b, loc, scoreShape, computeType, ValueRange{full});
         return linalg::GenericOp::create(
                    b, loc, TypeRange{init.getType()}, ValueRange{full, row},
                    ValueRange{init},
@@ -756,8 +777,12 @@ LogicalResult mlir::sqz::import::importAttention(NodeContext &node) {
            << "Q, K and V must all be 3-D [batch, seq, hidden] or all 4-D "
               "[batch, heads, seq, head_size], got ranks "
            << rank << ", " << kType.getRank() << ", " << vType.getRank();
+  // Dims compare equal when either is dynamic (dynamic dims never broadcast).
+  auto same = [](int64_t a, int64_t b) {
+    return a == b || ShapedType::isDynamic(a) || ShapedType::isDynamic(b);
+  };
   int64_t batch = qType.getDimSize(0);
-  if (kType.getDimSize(0) != batch || vType.getDimSize(0) != batch)
+  if (!same(kType.getDimSize(0), batch) || !same(vType.getDimSize(0), batch))
     return node.emitError() << "Q, K and V must have the same batch size";
 
   int64_t qHeads, kvHeads, qSeq, kvSeq, headSize, vHeadSize;
@@ -784,7 +809,7 @@ LogicalResult mlir::sqz::import::importAttention(NodeContext &node) {
       return node.emitError() << "Q and K head sizes differ (" << headSize
                               << " vs " << kType.getDimSize(2) / kvHeads << ")";
     vHeadSize = vType.getDimSize(2) / kvHeads;
-    if (vType.getDimSize(1) != kvSeq)
+    if (!same(vType.getDimSize(1), kvSeq))
       return node.emitError() << "K and V must have the same sequence length";
   } else {
     qHeads = qType.getDimSize(1);
@@ -802,7 +827,7 @@ LogicalResult mlir::sqz::import::importAttention(NodeContext &node) {
     if (kType.getDimSize(3) != headSize)
       return node.emitError() << "Q and K head sizes differ (" << headSize
                               << " vs " << kType.getDimSize(3) << ")";
-    if (vType.getDimSize(1) != kvHeads || vType.getDimSize(2) != kvSeq)
+    if (vType.getDimSize(1) != kvHeads || !same(vType.getDimSize(2), kvSeq))
       return node.emitError()
              << "K and V must have the same heads and sequence length";
   }
@@ -822,11 +847,12 @@ LogicalResult mlir::sqz::import::importAttention(NodeContext &node) {
     RankedTensorType pkType = node.getInputType(4);
     RankedTensorType pvType = node.getInputType(5);
     pastSeq = pkType.getRank() == 4 ? pkType.getDimSize(2) : -1;
-    if (pkType.getRank() != 4 || pvType.getRank() != 4 ||
-        pkType.getShape() !=
-            ArrayRef<int64_t>{batch, kvHeads, pastSeq, headSize} ||
-        pvType.getShape() !=
-            ArrayRef<int64_t>{batch, kvHeads, pastSeq, vHeadSize}) {
+    auto matches = [&](RankedTensorType t, int64_t size) {
+      return t.getRank() == 4 && same(t.getDimSize(0), batch) &&
+             t.getDimSize(1) == kvHeads && same(t.getDimSize(2), pastSeq) &&
+             t.getDimSize(3) == size;
+    };
+    if (!matches(pkType, headSize) || !matches(pvType, vHeadSize)) {
       InFlightDiagnostic diag = node.emitError()
                                 << "past_key/past_value must have shapes ["
                                 << batch << "," << kvHeads << ",P," << headSize
@@ -838,7 +864,9 @@ LogicalResult mlir::sqz::import::importAttention(NodeContext &node) {
       return diag;
     }
   }
-  int64_t total = pastSeq + kvSeq;
+  int64_t total = ShapedType::isDynamic(pastSeq) || ShapedType::isDynamic(kvSeq)
+                      ? ShapedType::kDynamic
+                      : pastSeq + kvSeq;
 
   // attn_mask: broadcastable to [B, Hq, Sq, T], the last dim possibly shorter
   // than T.
@@ -867,7 +895,7 @@ LogicalResult mlir::sqz::import::importAttention(NodeContext &node) {
   if (hasNonpad) {
     RankedTensorType nonpadType = node.getInputType(6);
     if (node.getInputDType(6) != onnx::TensorProto::INT64 ||
-        nonpadType.getRank() != 1 || nonpadType.getDimSize(0) != batch)
+        nonpadType.getRank() != 1 || !same(nonpadType.getDimSize(0), batch))
       return node.emitError()
              << "nonpad_kv_seqlen must be an int64 tensor of shape [" << batch
              << "]";
@@ -885,8 +913,14 @@ LogicalResult mlir::sqz::import::importAttention(NodeContext &node) {
   Value q = toHeads(node.getInput(0), qHeads);
   Value k = toHeads(node.getInput(1), kvHeads);
   Value v = toHeads(node.getInput(2), kvHeads);
-  // An empty past (P = 0) adds nothing.
-  if (hasPast && pastSeq > 0) {
+  // An empty past (P = 0) adds nothing. The past length as an i64 value (for
+  // the causal mask).
+  Value pastLength;
+  if (hasPast && ShapedType::isDynamic(pastSeq))
+    pastLength = arith::IndexCastOp::create(
+        b, loc, b.getI64Type(),
+        tensor::DimOp::create(b, loc, node.getInput(4), 2));
+  if (hasPast && pastSeq != 0) {
     k = buildJoin(b, loc, node.getInput(4), k, 2, 0, {});
     v = buildJoin(b, loc, node.getInput(5), v, 2, 0, {});
   }
@@ -946,9 +980,17 @@ LogicalResult mlir::sqz::import::importAttention(NodeContext &node) {
     if (isCausal) {
       // Key j is visible to query i iff j <= i + offset.
       Value offset;
-      if (!hasPast && hasNonpad)
+      if (!hasPast && hasNonpad && ShapedType::isDynamic(qSeq))
+        offset = arith::SubIOp::create(
+            nb, nl, nonpad,
+            arith::IndexCastOp::create(
+                nb, nl, nb.getI64Type(),
+                tensor::DimOp::create(nb, nl, node.getInput(0), rank - 2)));
+      else if (!hasPast && hasNonpad)
         offset = arith::SubIOp::create(
             nb, nl, nonpad, createScalar(nb, nl, nb.getI64Type(), qSeq));
+      else if (pastLength)
+        offset = pastLength;
       else
         offset = createScalar(nb, nl, nb.getI64Type(), pastSeq);
       Value limit = arith::AddIOp::create(nb, nl, i, offset);

@@ -48,6 +48,7 @@
 #include <algorithm>
 #include <cstring>
 #include <deque>
+#include <map>
 
 #if defined(__unix__)
 #include <sys/mman.h>
@@ -578,6 +579,7 @@ public:
     const HostTensor *constant = nullptr; // set when known at import time
     int32_t dtype = 0;
     LocationAttr loc; // where a constant is materialized
+    std::shared_ptr<const SymbolicInts> symbolic; // set for symbolic shape values
   };
 
   ValueEntry *lookup(StringRef name) {
@@ -611,6 +613,7 @@ private:
   /// inputs are widened to f32 (exactly; constants on the host), the op is imported in f32 and
   /// its f32 results are rounded back to bf16 (round to nearest even).
   LogicalResult importInF32(NodeContext &node, const OpImporter &entry);
+  LogicalResult checkDynamicSupport(NodeContext &node);
   /// The element type the graph declares for value `name` (value_info or graph output), or 0.
   int32_t getDeclaredDType(StringRef name) const;
 
@@ -639,6 +642,8 @@ private:
   /// over the names that stand for it: a constant whose count drops to zero is freed (a weight
   /// only used transposed does not stay in memory next to its transposed copy).
   llvm::StringMap<unsigned> remainingUses;
+  /// --dynamic-dim bounds: input name -> axis -> max (-1: none).
+  llvm::StringMap<std::map<int64_t, int64_t>> dynamicBounds;
   DenseMap<const HostTensor *, unsigned> constantUses;
   DenseMap<const HostTensor *, Value> materialized;
 };
@@ -817,28 +822,56 @@ LogicalResult GraphImporter::pinInputShapes() {
   if (!ok)
     return failure();
 
+  // --dynamic-dim: the dim becomes symbolic (keeping its dim_param, else named input.axis).
+  for (const OnnxImportOptions::DynamicDim &dyn : options.dynamicDims) {
+    std::string spec = dyn.input + ":" + std::to_string(dyn.axis);
+    onnx::ValueInfoProto *input = nullptr;
+    for (onnx::ValueInfoProto &candidate : *graph.mutable_input())
+      if (candidate.name() == dyn.input && !initializers.contains(dyn.input))
+        input = &candidate;
+    if (!input || !input->type().has_tensor_type() ||
+        !input->type().tensor_type().has_shape()) {
+      error(unknown) << "--dynamic-dim " << spec << " names '" << dyn.input
+                     << "', which is not an input of the model with a known rank";
+      continue;
+    }
+    onnx::TensorShapeProto *shape =
+        input->mutable_type()->mutable_tensor_type()->mutable_shape();
+    int64_t rank = shape->dim_size();
+    int64_t axis = dyn.axis < 0 ? dyn.axis + rank : dyn.axis;
+    if (axis < 0 || axis >= rank) {
+      error(getNameLoc(dyn.input)) << "--dynamic-dim " << spec << ": axis " << dyn.axis
+                                   << " is out of range for input '" << dyn.input
+                                   << "' of rank " << rank;
+      continue;
+    }
+    if (pinned.contains(dyn.input)) {
+      error(getNameLoc(dyn.input)) << "--dynamic-dim " << spec << " conflicts with --input-shape "
+                                   << "of input '" << dyn.input << "'";
+      continue;
+    }
+    onnx::TensorShapeProto_Dimension *dim = shape->mutable_dim(static_cast<int>(axis));
+    std::string name = dim->has_dim_param() && !dim->dim_param().empty()
+                           ? dim->dim_param()
+                           : dyn.input + "." + std::to_string(axis);
+    dim->set_dim_param(name);
+    if (!dynamicBounds[dyn.input].try_emplace(axis, dyn.max).second)
+      error(getNameLoc(dyn.input)) << "--dynamic-dim gives axis " << axis << " of input '"
+                                   << dyn.input << "' more than once";
+  }
+  if (!ok)
+    return failure();
+
+  // Remaining unknown dims stay dynamic, unbounded; a dim_param is the dim's name.
   for (const onnx::ValueInfoProto &input : graph.input()) {
     if (initializers.contains(input.name()) || !input.type().has_tensor_type())
       continue;
     const onnx::TypeProto_Tensor &tensorType = input.type().tensor_type();
     Location loc = getNameLoc(input.name());
-    if (!tensorType.has_shape()) {
+    if (!tensorType.has_shape())
       error(loc) << "input '" << input.name()
                  << "' has an unknown rank; pin its shape with --input-shape " << input.name()
                  << "=<dims>";
-      continue;
-    }
-    for (int d = 0; d < tensorType.shape().dim_size(); ++d) {
-      const onnx::TensorShapeProto_Dimension &dim = tensorType.shape().dim(d);
-      if (dim.has_dim_value() && dim.dim_value() >= 0)
-        continue;
-      InFlightDiagnostic diag = error(loc)
-                                << "input '" << input.name() << "' has dynamic dimension " << d;
-      if (dim.has_dim_param() && !dim.dim_param().empty())
-        diag << " ('" << dim.dim_param() << "')";
-      diag << "; only static shapes are supported: pin it with --input-shape " << input.name()
-           << "=<dims>";
-    }
   }
   return success(ok);
 }
@@ -1173,6 +1206,8 @@ LogicalResult GraphImporter::validateModel() {
 RankedTensorType GraphImporter::getType(const ValueEntry &entry) {
   if (entry.value)
     return cast<RankedTensorType>(entry.value.getType());
+  if (entry.symbolic)
+    return RankedTensorType::get(entry.symbolic->shape, getElementType(context, entry.dtype));
   return RankedTensorType::get(entry.constant->shape, getElementType(context, entry.dtype));
 }
 
@@ -1189,6 +1224,22 @@ static std::string getBlobKey(StringRef name) {
 Value GraphImporter::materialize(ValueEntry &entry) {
   if (entry.value)
     return entry.value;
+  if (entry.symbolic) {
+    // A shape value read as data: the elements, cast to the integer type, in a tensor.
+    RankedTensorType type = getType(entry);
+    Location loc = entry.loc ? Location(entry.loc) : UnknownLoc::get(context);
+    SmallVector<Value> elements;
+    for (OpFoldResult element : entry.symbolic->elements) {
+      if (auto attr = dyn_cast<Attribute>(element))
+        elements.push_back(arith::ConstantOp::create(
+            builder, loc, builder.getIntegerAttr(type.getElementType(),
+                                                 cast<IntegerAttr>(attr).getInt())));
+      else
+        elements.push_back(arith::IndexCastOp::create(builder, loc, type.getElementType(),
+                                                      cast<Value>(element)));
+    }
+    return entry.value = tensor::FromElementsOp::create(builder, loc, type, elements);
+  }
   // Names that alias one constant (Identity) share its arith.constant.
   Value &cached = materialized[entry.constant];
   if (cached)
@@ -1258,7 +1309,8 @@ OwningOpRef<ModuleOp> GraphImporter::buildModule() {
     const onnx::TypeProto_Tensor &tensorType = input.type().tensor_type();
     SmallVector<int64_t> shape;
     for (const onnx::TensorShapeProto_Dimension &dim : tensorType.shape().dim())
-      shape.push_back(dim.dim_value());
+      shape.push_back(dim.has_dim_value() && !dim.has_dim_param() ? dim.dim_value()
+                                                                  : ShapedType::kDynamic);
     argTypes.push_back(
         RankedTensorType::get(shape, getElementType(context, tensorType.elem_type())));
     argInfos.push_back(&input);
@@ -1270,6 +1322,21 @@ OwningOpRef<ModuleOp> GraphImporter::buildModule() {
     arg.setLoc(getNameLoc(info->name()));
     int32_t dtype = info->type().tensor_type().elem_type();
     func.setArgAttr(i, kOnnxNameAttr, builder.getStringAttr(info->name()));
+    auto argType = cast<RankedTensorType>(argTypes[i]);
+    if (!argType.hasStaticShape()) {
+      SmallVector<Attribute> names;
+      SmallVector<int64_t> maxShape;
+      const auto &bounds = dynamicBounds[info->name()];
+      for (auto [d, dim] : llvm::enumerate(info->type().tensor_type().shape().dim())) {
+        bool dynamic = argType.isDynamicDim(d);
+        names.push_back(builder.getStringAttr(dynamic ? dim.dim_param() : ""));
+        auto bound = bounds.find(static_cast<int64_t>(d));
+        maxShape.push_back(!dynamic ? argType.getDimSize(d)
+                                    : bound == bounds.end() ? -1 : bound->second);
+      }
+      func.setArgAttr(i, kDimNamesAttr, builder.getArrayAttr(names));
+      func.setArgAttr(i, kMaxShapeAttr, builder.getDenseI64ArrayAttr(maxShape));
+    }
     setAbiDTypeAttrs(context, dtype, [&](StringRef attrName, Attribute attr) {
       func.setArgAttr(i, attrName, attr);
     });
@@ -1311,7 +1378,10 @@ OwningOpRef<ModuleOp> GraphImporter::buildModule() {
     const OpImporter *entry = lookupOpImporter(node.domain(), node.op_type());
     if (!skip && entry) {
       NodeContext nodeContext(*this, node, name, loc, getOpsetVersion(node.domain()), builder);
-      skip = failed(importInF32(nodeContext, *entry));
+      if (!foldSymbolic(nodeContext)) {
+        skip = failed(checkDynamicSupport(nodeContext));
+        skip = skip || failed(importInF32(nodeContext, *entry));
+      }
       for (const std::string &output : node.output()) {
         if (skip || output.empty() || lookup(output))
           continue;
@@ -1356,7 +1426,7 @@ OwningOpRef<ModuleOp> GraphImporter::buildModule() {
     if (declared.has_shape()) {
       bool match = declared.shape().dim_size() == type.getRank();
       for (int d = 0; match && d < declared.shape().dim_size(); ++d)
-        match = !declared.shape().dim(d).has_dim_value() ||
+        match = !declared.shape().dim(d).has_dim_value() || type.isDynamicDim(d) ||
                 declared.shape().dim(d).dim_value() == type.getDimSize(d);
       if (!match) {
         mlir::emitError(loc) << "graph output '" << output.name()
@@ -1375,11 +1445,43 @@ OwningOpRef<ModuleOp> GraphImporter::buildModule() {
   func.setFunctionType(builder.getFunctionType(argTypes, ValueRange(results).getTypes()));
   for (auto [i, info] : llvm::enumerate(resultInfos)) {
     func.setResultAttr(i, kOnnxNameAttr, builder.getStringAttr(info->name()));
+    auto resultType = cast<RankedTensorType>(results[i].getType());
+    if (!resultType.hasStaticShape()) {
+      SmallVector<Attribute> names;
+      const onnx::TypeProto_Tensor &declared = info->type().tensor_type();
+      for (int64_t d = 0; d < resultType.getRank(); ++d) {
+        std::string name;
+        if (resultType.isDynamicDim(d) && declared.has_shape() &&
+            d < declared.shape().dim_size())
+          name = declared.shape().dim(static_cast<int>(d)).dim_param();
+        names.push_back(builder.getStringAttr(name));
+      }
+      func.setResultAttr(i, kDimNamesAttr, builder.getArrayAttr(names));
+    }
     setAbiDTypeAttrs(context, lookup(info->name())->dtype, [&](StringRef attrName, Attribute attr) {
       func.setResultAttr(i, attrName, attr);
     });
   }
   return module;
+}
+
+/// Operands with dynamic dims reach only the importers that handle them.
+LogicalResult GraphImporter::checkDynamicSupport(NodeContext &node) {
+  const onnx::NodeProto &proto = node.getNode();
+  for (auto [i, input] : llvm::enumerate(proto.input())) {
+    if (input.empty())
+      continue;
+    ValueEntry *entry = lookup(input);
+    if (!entry || entry->constant || entry->symbolic)
+      continue;
+    RankedTensorType type = getType(*entry);
+    if (type.hasStaticShape() || supportsDynamicShapes(proto.domain(), proto.op_type()))
+      continue;
+    return node.emitError() << "input '" << input << "' has dynamic dims (" << type
+                            << ") and this op supports only static shapes; pin the model's "
+                               "dynamic dims with --input-shape";
+  }
+  return success();
 }
 
 /// Ops that take bfloat16 operands themselves: Cast, Q/DQ, the elementwise ops (which compute
@@ -1535,6 +1637,30 @@ const HostTensor *NodeContext::getConstantInput(unsigned index) const {
   return importer.lookup(node.input(index))->constant;
 }
 
+const SymbolicInts *NodeContext::getSymbolicInput(unsigned index) const {
+  if (!hasInput(index))
+    return nullptr;
+  GraphImporter::ValueEntry *entry = importer.lookup(node.input(index));
+  return entry ? entry->symbolic.get() : nullptr;
+}
+
+void NodeContext::setSymbolicResult(unsigned index, SymbolicInts value, int32_t dtype) {
+  if (index >= static_cast<unsigned>(node.output_size()))
+    return;
+  if (llvm::all_of(value.elements, [](OpFoldResult e) { return isa<Attribute>(e); })) {
+    HostTensor tensor = HostTensor::allocate("", dtype, value.shape);
+    for (auto [i, element] : llvm::enumerate(value.elements))
+      tensor.setInt(i, cast<IntegerAttr>(cast<Attribute>(element)).getInt());
+    setConstantResult(index, std::move(tensor));
+    return;
+  }
+  GraphImporter::ValueEntry entry;
+  entry.symbolic = std::make_shared<const SymbolicInts>(std::move(value));
+  entry.dtype = dtype;
+  entry.loc = loc;
+  importer.define(node.output(index), entry);
+}
+
 Value NodeContext::getInput(unsigned index) {
   return importer.materialize(*importer.lookup(node.input(index)));
 }
@@ -1645,6 +1771,30 @@ bool mlir::sqz::parseOnnxInputShape(StringRef spec, OnnxImportOptions &options,
     }
   }
   options.inputShapes.emplace_back(name.str(), std::move(dims));
+  return true;
+}
+
+bool mlir::sqz::parseOnnxDynamicDim(StringRef spec, OnnxImportOptions &options,
+                                    std::string &error) {
+  auto fail = [&](const Twine &why) {
+    error = ("invalid --dynamic-dim '" + spec + "': " + why +
+             " (expected input:axis[:max], e.g. input_ids:1:2048)")
+                .str();
+    return false;
+  };
+  SmallVector<StringRef> parts;
+  spec.split(parts, ':');
+  if (parts.size() < 2 || parts.size() > 3)
+    return fail("expected 2 or 3 ':'-separated fields");
+  OnnxImportOptions::DynamicDim dim;
+  dim.input = parts[0].trim().str();
+  if (dim.input.empty())
+    return fail("missing input name");
+  if (parts[1].trim().getAsInteger(10, dim.axis))
+    return fail("'" + parts[1] + "' is not an axis");
+  if (parts.size() == 3 && (parts[2].trim().getAsInteger(10, dim.max) || dim.max < 0))
+    return fail("'" + parts[2] + "' is not a bound (a size >= 0)");
+  options.dynamicDims.push_back(std::move(dim));
   return true;
 }
 

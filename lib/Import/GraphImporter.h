@@ -96,6 +96,16 @@ struct HostTensor {
   void setInt(int64_t index, int64_t value);
 };
 
+/// An integer tensor of rank 0 or 1 whose elements are known at import time as constants or as
+/// `index` SSA values computed from dynamic dims (`tensor.dim`): the value of a shape
+/// computation (Shape -> Gather -> Concat -> Reshape) on a tensor with dynamic dims. Consumers
+/// that need sizes (Reshape, Expand, ConstantOfShape, Range, Slice) read it with
+/// `getMixedInts`; any other consumer gets it materialized as a tensor.
+struct SymbolicInts {
+  SmallVector<int64_t> shape; // [] or [n]
+  SmallVector<OpFoldResult> elements;
+};
+
 /// Reads an ONNX TensorProto (raw_data or the typed fields). Returns failure with `error` set when
 /// the dtype is unsupported, the data is external (the importer resolves external initializers
 /// itself, see GraphImporter.cpp) or does not match the shape.
@@ -142,12 +152,17 @@ public:
   RankedTensorType getInputType(unsigned index) const;
   /// The import-time value of input `index`, or null if it is computed at run time.
   const HostTensor *getConstantInput(unsigned index) const;
-  /// The SSA value of input `index` (materializes constants as `arith.constant`).
+  /// The import-time symbolic value of input `index` (see SymbolicInts), or null.
+  const SymbolicInts *getSymbolicInput(unsigned index) const;
+  /// The SSA value of input `index` (materializes constants as `arith.constant` and symbolic
+  /// values as `tensor.from_elements`).
   Value getInput(unsigned index);
 
   //--- Results.
   void setResult(unsigned index, Value value, int32_t dtype);
   void setConstantResult(unsigned index, HostTensor tensor);
+  /// Sets a symbolic integer result (all-constant elements become a constant result).
+  void setSymbolicResult(unsigned index, SymbolicInts value, int32_t dtype);
   /// Materializes an import-time tensor derived by the op (e.g. a transposed weight) as an
   /// `arith.constant`, located at `tensor.name` (or the node when unnamed).
   Value createConstant(HostTensor tensor);
@@ -194,6 +209,15 @@ const OpImporter *lookupOpImporter(StringRef domain, StringRef opType);
 /// The highest default-domain opset the importer accepts: every op in the table has the
 /// semantics the importer implements up to this version.
 inline constexpr int64_t kMaxDefaultOpset = 25;
+
+/// True when the importer of (domain, opType) handles operands with dynamic dims.
+bool supportsDynamicShapes(StringRef domain, StringRef opType);
+
+/// Folds a node on symbolic shape values (SymbolicShapes.cpp): when every input is an
+/// import-time constant or SymbolicInts, at least one symbolic, and the op is a shape
+/// computation (Gather, Concat, Slice, Unsqueeze, Squeeze, Reshape, Cast, Identity, Add, Sub,
+/// Mul, Div, Min, Max, Neg, ...), sets symbolic results and returns true.
+bool foldSymbolic(NodeContext &node);
 
 } // namespace mlir::sqz::import
 

@@ -31,17 +31,135 @@ mlir::sqz::import::broadcastShapes(ArrayRef<ArrayRef<int64_t>> shapes) {
       int64_t &out = result[offset + i];
       if (dim == out || dim == 1)
         continue;
-      if (out != 1)
-        return std::nullopt;
-      out = dim;
+      if (out == 1 || (ShapedType::isDynamic(out) && !ShapedType::isDynamic(dim))) {
+        out = dim; // a static size wins over a dynamic dim (which must equal it)
+        continue;
+      }
+      if (ShapedType::isDynamic(dim))
+        continue; // dynamic dims never broadcast: it equals `out`
+      return std::nullopt;
     }
   }
   return result;
 }
 
-Value mlir::sqz::import::createEmpty(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
+SmallVector<OpFoldResult> mlir::sqz::import::getMixedSizes(OpBuilder &b, Location loc,
+                                                           Value tensor) {
+  auto type = cast<RankedTensorType>(tensor.getType());
+  SmallVector<OpFoldResult> sizes;
+  for (int64_t d = 0; d < type.getRank(); ++d) {
+    if (type.isDynamicDim(d))
+      sizes.push_back(tensor::DimOp::create(b, loc, tensor, d).getResult());
+    else
+      sizes.push_back(b.getIndexAttr(type.getDimSize(d)));
+  }
+  return sizes;
+}
+
+std::optional<int64_t> mlir::sqz::import::getConstantSize(OpFoldResult size) {
+  if (auto attr = dyn_cast<Attribute>(size))
+    return cast<IntegerAttr>(attr).getInt();
+  return std::nullopt;
+}
+
+Value mlir::sqz::import::getIndexValue(OpBuilder &b, Location loc, OpFoldResult size) {
+  if (std::optional<int64_t> c = getConstantSize(size))
+    return arith::ConstantIndexOp::create(b, loc, *c);
+  return cast<Value>(size);
+}
+
+SmallVector<int64_t> mlir::sqz::import::getStaticSizes(ArrayRef<OpFoldResult> sizes) {
+  SmallVector<int64_t> shape;
+  for (OpFoldResult size : sizes)
+    shape.push_back(getConstantSize(size).value_or(ShapedType::kDynamic));
+  return shape;
+}
+
+SmallVector<OpFoldResult> mlir::sqz::import::getLoopSizes(OpBuilder &b, Location loc,
+                                                          ArrayRef<int64_t> shape,
+                                                          ValueRange inputs,
+                                                          ArrayRef<AffineMap> maps) {
+  SmallVector<OpFoldResult> sizes;
+  for (auto [d, dim] : llvm::enumerate(shape)) {
+    if (!ShapedType::isDynamic(dim)) {
+      sizes.push_back(b.getIndexAttr(dim));
+      continue;
+    }
+    Value size;
+    for (auto [input, map] : llvm::zip(inputs, maps)) {
+      auto type = cast<RankedTensorType>(input.getType());
+      for (auto [p, expr] : llvm::enumerate(map.getResults())) {
+        auto dimExpr = dyn_cast<AffineDimExpr>(expr);
+        if (dimExpr && dimExpr.getPosition() == d && type.isDynamicDim(p)) {
+          size = tensor::DimOp::create(b, loc, input, p);
+          break;
+        }
+      }
+      if (size)
+        break;
+    }
+    if (!size)
+      llvm::report_fatal_error("sqz importer: no operand gives the size of a dynamic loop dim");
+    sizes.push_back(size);
+  }
+  return sizes;
+}
+
+OpFoldResult mlir::sqz::import::buildIndexOp(OpBuilder &b, Location loc, StringRef op,
+                                         OpFoldResult lhs, OpFoldResult rhs) {
+  auto constant = [&](int64_t v) -> OpFoldResult { return b.getIndexAttr(v); };
+  std::optional<int64_t> l = getConstantSize(lhs), r = getConstantSize(rhs);
+  if (l && r) {
+    if (op == "Add")
+      return constant(*l + *r);
+    if (op == "Sub")
+      return constant(*l - *r);
+    if (op == "Mul")
+      return constant(*l * *r);
+    if (op == "Div")
+      return constant(*r == 0 ? 0 : *l / *r);
+    if (op == "Mod")
+      return constant(*r == 0 ? 0 : ((*l % *r) + *r) % *r);
+    if (op == "Min")
+      return constant(std::min(*l, *r));
+    return constant(std::max(*l, *r));
+  }
+  // x*1, x+0, x-0, x/1 stay x.
+  if (r && ((*r == 0 && (op == "Add" || op == "Sub")) ||
+            (*r == 1 && (op == "Mul" || op == "Div"))))
+    return lhs;
+  if (l && ((*l == 0 && op == "Add") || (*l == 1 && op == "Mul")))
+    return rhs;
+  Value x = getIndexValue(b, loc, lhs), y = getIndexValue(b, loc, rhs);
+  if (op == "Add")
+    return arith::AddIOp::create(b, loc, x, y).getResult();
+  if (op == "Sub")
+    return arith::SubIOp::create(b, loc, x, y).getResult();
+  if (op == "Mul")
+    return arith::MulIOp::create(b, loc, x, y).getResult();
+  if (op == "Div")
+    return arith::DivSIOp::create(b, loc, x, y).getResult();
+  if (op == "Mod")
+    return arith::RemSIOp::create(b, loc, x, y).getResult();
+  if (op == "Min")
+    return arith::MinSIOp::create(b, loc, x, y).getResult();
+  return arith::MaxSIOp::create(b, loc, x, y).getResult();
+}
+
+Value mlir::sqz::import::createEmpty(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> sizes,
                                      Type elementType) {
-  return tensor::EmptyOp::create(b, loc, shape, elementType);
+  return tensor::EmptyOp::create(b, loc, sizes, elementType);
+}
+
+Value mlir::sqz::import::createEmpty(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
+                                     Type elementType, ValueRange sizeSources) {
+  if (!ShapedType::isDynamicShape(shape))
+    return tensor::EmptyOp::create(b, loc, shape, elementType);
+  SmallVector<AffineMap> maps;
+  for (Value source : sizeSources)
+    maps.push_back(getBroadcastMap(b.getContext(),
+                                   cast<RankedTensorType>(source.getType()).getShape(), shape));
+  return createEmpty(b, loc, getLoopSizes(b, loc, shape, sizeSources, maps), elementType);
 }
 
 Value mlir::sqz::import::createScalar(OpBuilder &b, Location loc, Type elementType, double value) {
@@ -53,16 +171,24 @@ Value mlir::sqz::import::createScalar(OpBuilder &b, Location loc, Type elementTy
   return arith::ConstantOp::create(b, loc, attr);
 }
 
-Value mlir::sqz::import::createFilled(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
+Value mlir::sqz::import::createFilled(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> sizes,
                                       Type elementType, TypedAttr value) {
-  Value empty = createEmpty(b, loc, shape, elementType);
+  Value empty = createEmpty(b, loc, sizes, elementType);
+  Value scalar = arith::ConstantOp::create(b, loc, value);
+  return linalg::FillOp::create(b, loc, ValueRange{scalar}, ValueRange{empty}).getResult(0);
+}
+
+Value mlir::sqz::import::createFilled(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
+                                      Type elementType, TypedAttr value, ValueRange sizeSources) {
+  Value empty = createEmpty(b, loc, shape, elementType, sizeSources);
   Value scalar = arith::ConstantOp::create(b, loc, value);
   return linalg::FillOp::create(b, loc, ValueRange{scalar}, ValueRange{empty}).getResult(0);
 }
 
 Value mlir::sqz::import::buildElementwise(OpBuilder &b, Location loc, ValueRange inputs,
                                           ArrayRef<int64_t> resultShape, Type resultElementType,
-                                          ElementwiseBodyFn body) {
+                                          ElementwiseBodyFn body,
+                                          ArrayRef<OpFoldResult> resultSizes) {
   MLIRContext *context = b.getContext();
   int64_t rank = resultShape.size();
   SmallVector<AffineMap> maps;
@@ -81,7 +207,12 @@ Value mlir::sqz::import::buildElementwise(OpBuilder &b, Location loc, ValueRange
   }
   maps.push_back(AffineMap::getMultiDimIdentityMap(rank, context));
   SmallVector<utils::IteratorType> iterators(rank, utils::IteratorType::parallel);
-  Value init = createEmpty(b, loc, resultShape, resultElementType);
+  Value init = createEmpty(
+      b, loc,
+      !resultSizes.empty()
+          ? SmallVector<OpFoldResult>(resultSizes)
+          : getLoopSizes(b, loc, resultShape, inputs, ArrayRef(maps).drop_back()),
+      resultElementType);
   auto resultType = RankedTensorType::get(resultShape, resultElementType);
   auto generic = linalg::GenericOp::create(
       b, loc, TypeRange{resultType}, inputs, ValueRange{init}, maps, iterators,
@@ -96,11 +227,11 @@ Value mlir::sqz::import::buildReduce(
     OpBuilder &b, Location loc, Value input, ArrayRef<int64_t> dims, TypedAttr init,
     function_ref<Value(OpBuilder &, Location, Value, Value)> combine) {
   auto inputType = cast<RankedTensorType>(input.getType());
-  SmallVector<int64_t> keptShape;
-  for (auto [i, dim] : llvm::enumerate(inputType.getShape()))
+  SmallVector<OpFoldResult> keptSizes;
+  for (auto [i, size] : llvm::enumerate(getMixedSizes(b, loc, input)))
     if (!llvm::is_contained(dims, static_cast<int64_t>(i)))
-      keptShape.push_back(dim);
-  Value filled = createFilled(b, loc, keptShape, inputType.getElementType(), init);
+      keptSizes.push_back(size);
+  Value filled = createFilled(b, loc, keptSizes, inputType.getElementType(), init);
   auto reduce =
       linalg::ReduceOp::create(b, loc, ValueRange{input}, ValueRange{filled}, dims,
                                [&](OpBuilder &nested, Location nestedLoc, ValueRange args) {
@@ -138,15 +269,16 @@ Value mlir::sqz::import::buildReductionGeneric(
     function_ref<Value(OpBuilder &, Location, ValueRange, Value)> combine) {
   MLIRContext *context = b.getContext();
   int64_t rank = shape.size();
-  SmallVector<int64_t> keptShape;
+  SmallVector<OpFoldResult> loopSizes = getLoopSizes(b, loc, shape, inputs, inputMaps);
+  SmallVector<OpFoldResult> keptSizes;
   SmallVector<utils::IteratorType> iterators;
   for (int64_t d = 0; d < rank; ++d) {
     bool reduced = llvm::is_contained(dims, d);
     iterators.push_back(reduced ? utils::IteratorType::reduction : utils::IteratorType::parallel);
     if (!reduced)
-      keptShape.push_back(shape[d]);
+      keptSizes.push_back(loopSizes[d]);
   }
-  Value filled = createFilled(b, loc, keptShape, init.getType(), init);
+  Value filled = createFilled(b, loc, keptSizes, init.getType(), init);
   SmallVector<AffineMap> maps(inputMaps);
   maps.push_back(getKeptDimsMap(context, rank, dims));
   return linalg::GenericOp::create(
@@ -166,22 +298,66 @@ Value mlir::sqz::import::buildTranspose(OpBuilder &b, Location loc, Value input,
   if (identity)
     return input;
   auto inputType = cast<RankedTensorType>(input.getType());
-  SmallVector<int64_t> shape;
+  SmallVector<OpFoldResult> inputSizes = getMixedSizes(b, loc, input), sizes;
   for (int64_t p : perm)
-    shape.push_back(inputType.getDimSize(p));
-  Value init = createEmpty(b, loc, shape, inputType.getElementType());
+    sizes.push_back(inputSizes[p]);
+  Value init = createEmpty(b, loc, sizes, inputType.getElementType());
   return linalg::TransposeOp::create(b, loc, input, init, b.getDenseI64ArrayAttr(perm))
       .getResult()[0];
 }
 
-Value mlir::sqz::import::buildReshape(OpBuilder &b, Location loc, Value input,
-                                      ArrayRef<int64_t> shape) {
+/// Reshape through `tensor.reshape` with a shape operand: any element-count-preserving reshape
+/// of dynamic shapes (`sizes` gives the result dims).
+static Value buildShapeOperandReshape(OpBuilder &b, Location loc, Value input,
+                                      ArrayRef<OpFoldResult> sizes) {
   auto inputType = cast<RankedTensorType>(input.getType());
-  if (inputType.getShape() == shape)
+  SmallVector<Value> dims;
+  for (OpFoldResult size : sizes)
+    dims.push_back(arith::IndexCastOp::create(b, loc, b.getI64Type(), getIndexValue(b, loc, size)));
+  Value shape = tensor::FromElementsOp::create(
+      b, loc, RankedTensorType::get({static_cast<int64_t>(sizes.size())}, b.getI64Type()), dims);
+  auto resultType = RankedTensorType::get(getStaticSizes(sizes), inputType.getElementType());
+  return tensor::ReshapeOp::create(b, loc, resultType, input, shape);
+}
+
+Value mlir::sqz::import::buildReshape(OpBuilder &b, Location loc, Value input,
+                                      ArrayRef<int64_t> shape, ArrayRef<OpFoldResult> sizes) {
+  auto inputType = cast<RankedTensorType>(input.getType());
+  if (inputType.getShape() == shape && !ShapedType::isDynamicShape(shape))
     return input;
   auto resultType = RankedTensorType::get(shape, inputType.getElementType());
   int64_t inputRank = inputType.getRank();
   int64_t resultRank = resultType.getRank();
+  bool dynamic = !inputType.hasStaticShape() || !resultType.hasStaticShape();
+  if (dynamic) {
+    // Regroupings whose groups hold at most one dynamic dim keep expand/collapse (fusable);
+    // anything else goes through tensor.reshape with the sizes.
+    if (inputRank > resultRank && resultRank > 0) {
+      if (auto reassociation = getReassociationIndicesForReshape(inputType, resultType))
+        return tensor::CollapseShapeOp::create(b, loc, resultType, input, *reassociation);
+    } else if (inputRank < resultRank && inputRank > 0) {
+      if (auto reassociation = getReassociationIndicesForReshape(inputType, resultType)) {
+        bool inferable = true;
+        for (const ReassociationIndices &group : *reassociation)
+          inferable &= llvm::count_if(group, [&](int64_t d) {
+                         return resultType.isDynamicDim(d);
+                       }) <= 1;
+        if (inferable)
+          return tensor::ExpandShapeOp::create(b, loc, resultType, input, *reassociation);
+        if (!sizes.empty())
+          return tensor::ExpandShapeOp::create(b, loc, resultType, input, *reassociation, sizes);
+      }
+    }
+    if (sizes.empty() && resultType.hasStaticShape()) {
+      SmallVector<OpFoldResult> staticSizes;
+      for (int64_t d : shape)
+        staticSizes.push_back(b.getIndexAttr(d));
+      return buildShapeOperandReshape(b, loc, input, staticSizes);
+    }
+    if (sizes.empty())
+      llvm::report_fatal_error("sqz importer: a dynamic reshape needs its result sizes");
+    return buildShapeOperandReshape(b, loc, input, sizes);
+  }
   if (inputRank > 0 && resultRank > 0) {
     if (inputRank > resultRank) {
       if (auto reassociation = getReassociationIndicesForReshape(inputType, resultType))
@@ -216,10 +392,9 @@ Value mlir::sqz::import::buildReshape(OpBuilder &b, Location loc, Value input,
 
 Value mlir::sqz::import::buildMatmul(OpBuilder &b, Location loc, Value lhs, Value rhs) {
   auto lhsType = cast<RankedTensorType>(lhs.getType());
-  auto rhsType = cast<RankedTensorType>(rhs.getType());
   Type elementType = lhsType.getElementType();
-  SmallVector<int64_t> shape = {lhsType.getDimSize(0), rhsType.getDimSize(1)};
-  Value init = createFilled(b, loc, shape, elementType, b.getZeroAttr(elementType));
+  SmallVector<OpFoldResult> sizes = {getMixedSizes(b, loc, lhs)[0], getMixedSizes(b, loc, rhs)[1]};
+  Value init = createFilled(b, loc, sizes, elementType, b.getZeroAttr(elementType));
   return linalg::MatmulOp::create(b, loc, TypeRange{init.getType()}, ValueRange{lhs, rhs},
                                   ValueRange{init})
       .getResult(0);
@@ -230,7 +405,9 @@ static Value dropUnitDim(OpBuilder &b, Location loc, Value value, int64_t dim) {
   auto type = cast<RankedTensorType>(value.getType());
   SmallVector<int64_t> shape(type.getShape());
   shape.erase(shape.begin() + dim);
-  return buildReshape(b, loc, value, shape);
+  SmallVector<OpFoldResult> sizes = getMixedSizes(b, loc, value);
+  sizes.erase(sizes.begin() + dim);
+  return buildReshape(b, loc, value, shape, sizes);
 }
 
 Value mlir::sqz::import::buildOnnxMatmul(OpBuilder &b, Location loc, Value lhs, Value rhs) {
@@ -245,9 +422,11 @@ Value mlir::sqz::import::buildOnnxMatmul(OpBuilder &b, Location loc, Value lhs, 
   bool lhsPromoted = lhsType.getRank() == 1;
   bool rhsPromoted = rhsType.getRank() == 1;
   if (lhsPromoted)
-    lhs = buildReshape(b, loc, lhs, {1, lhsType.getDimSize(0)});
+    lhs = buildReshape(b, loc, lhs, {1, lhsType.getDimSize(0)},
+                       {b.getIndexAttr(1), getMixedSizes(b, loc, lhs)[0]});
   if (rhsPromoted)
-    rhs = buildReshape(b, loc, rhs, {rhsType.getDimSize(0), 1});
+    rhs = buildReshape(b, loc, rhs, {rhsType.getDimSize(0), 1},
+                       {getMixedSizes(b, loc, rhs)[0], b.getIndexAttr(1)});
   lhsType = cast<RankedTensorType>(lhs.getType());
   rhsType = cast<RankedTensorType>(rhs.getType());
 
@@ -256,8 +435,11 @@ Value mlir::sqz::import::buildOnnxMatmul(OpBuilder &b, Location loc, Value lhs, 
   int64_t m = lhsShape[lhsShape.size() - 2];
   int64_t k = lhsShape.back();
   int64_t n = rhsShape.back();
-  if (rhsShape[rhsShape.size() - 2] != k)
-    return nullptr;
+  int64_t rhsK = rhsShape[rhsShape.size() - 2];
+  if (rhsK != k && !ShapedType::isDynamic(k) && !ShapedType::isDynamic(rhsK))
+    return nullptr; // a dynamic contraction dim must equal the other side's
+  if (ShapedType::isDynamic(k))
+    k = rhsK;
   ArrayRef<int64_t> lhsBatch = lhsShape.drop_back(2);
   ArrayRef<int64_t> rhsBatch = rhsShape.drop_back(2);
   std::optional<SmallVector<int64_t>> batch = broadcastShapes({lhsBatch, rhsBatch});
@@ -266,16 +448,33 @@ Value mlir::sqz::import::buildOnnxMatmul(OpBuilder &b, Location loc, Value lhs, 
   int64_t batchRank = batch->size();
   SmallVector<int64_t> resultShape(*batch);
   resultShape.append({m, n});
+  // Result sizes: batch dims from whichever operand has them (dynamic dims never broadcast).
+  SmallVector<OpFoldResult> lhsSizes = getMixedSizes(b, loc, lhs);
+  SmallVector<OpFoldResult> rhsSizes = getMixedSizes(b, loc, rhs);
+  SmallVector<OpFoldResult> resultSizes;
+  for (int64_t i = 0; i < batchRank; ++i) {
+    int64_t li = i - (batchRank - static_cast<int64_t>(lhsBatch.size()));
+    int64_t ri = i - (batchRank - static_cast<int64_t>(rhsBatch.size()));
+    if (!ShapedType::isDynamic((*batch)[i]))
+      resultSizes.push_back(b.getIndexAttr((*batch)[i]));
+    else if (li >= 0 && ShapedType::isDynamic(lhsBatch[li]))
+      resultSizes.push_back(lhsSizes[li]);
+    else
+      resultSizes.push_back(rhsSizes[ri]);
+  }
+  resultSizes.append({lhsSizes[lhsSizes.size() - 2], rhsSizes.back()});
+  bool dynamic = ShapedType::isDynamicShape(resultShape) || !lhsType.hasStaticShape() ||
+                 !rhsType.hasStaticShape();
 
   Value result;
   if (batchRank == 0) {
     result = buildMatmul(b, loc, lhs, rhs);
   } else if (rhsBatch.empty()) {
     // [..., M, K] x [K, N]: one matmul over the flattened rows.
-    int64_t rows = lhsType.getNumElements() / k;
+    int64_t rows = lhsType.hasStaticShape() ? lhsType.getNumElements() / k : ShapedType::kDynamic;
     Value flat = buildReshape(b, loc, lhs, {rows, k});
-    result = buildReshape(b, loc, buildMatmul(b, loc, flat, rhs), resultShape);
-  } else if (lhsBatch == rhsBatch) {
+    result = buildReshape(b, loc, buildMatmul(b, loc, flat, rhs), resultShape, resultSizes);
+  } else if (lhsBatch == rhsBatch && !dynamic) {
     // Same batch dims: linalg.batch_matmul over the flattened batch.
     int64_t batchSize = 1;
     for (int64_t dim : lhsBatch)
@@ -313,7 +512,7 @@ Value mlir::sqz::import::buildOnnxMatmul(OpBuilder &b, Location loc, Value lhs, 
                                    AffineMap::get(numLoops, 0, outExprs, context)};
     SmallVector<utils::IteratorType> iterators(numLoops - 1, utils::IteratorType::parallel);
     iterators.push_back(utils::IteratorType::reduction);
-    Value init = createFilled(b, loc, resultShape, elementType, b.getZeroAttr(elementType));
+    Value init = createFilled(b, loc, resultSizes, elementType, b.getZeroAttr(elementType));
     bool isFloat = isa<FloatType>(elementType);
     result = linalg::GenericOp::create(
                  b, loc, TypeRange{init.getType()}, ValueRange{lhs, rhs}, ValueRange{init}, maps,

@@ -2,7 +2,7 @@
 //
 // Helpers that op import functions share to emit upstream tensor IR: numpy-style broadcasting
 // elementwise `linalg.generic`s, reductions, transposes, reshapes and matmuls. All shapes are
-// static.
+// static or dynamic (dynamic dims never broadcast).
 //
 //===----------------------------------------------------------------------===//
 
@@ -22,12 +22,38 @@ namespace mlir::sqz::import {
 /// are incompatible.
 std::optional<SmallVector<int64_t>> broadcastShapes(ArrayRef<ArrayRef<int64_t>> shapes);
 
-/// `tensor.empty` of the given shape.
-Value createEmpty(OpBuilder &b, Location loc, ArrayRef<int64_t> shape, Type elementType);
+/// The sizes of a ranked tensor: constants for static dims, `tensor.dim` for dynamic ones.
+SmallVector<OpFoldResult> getMixedSizes(OpBuilder &b, Location loc, Value tensor);
+/// The value of a constant size, or std::nullopt for an SSA size.
+std::optional<int64_t> getConstantSize(OpFoldResult size);
+/// A size as an `index` value (constants materialized).
+Value getIndexValue(OpBuilder &b, Location loc, OpFoldResult size);
+/// Integer arithmetic on mixed sizes: `op` is "Add", "Sub", "Mul", "Div" (truncating), "Mod",
+/// "Min" or "Max"; constants fold, anything else becomes `arith` on `index`.
+OpFoldResult buildIndexOp(OpBuilder &b, Location loc, StringRef op, OpFoldResult lhs,
+                          OpFoldResult rhs);
+/// The static shape of mixed sizes (kDynamic for SSA sizes).
+SmallVector<int64_t> getStaticSizes(ArrayRef<OpFoldResult> sizes);
+
+/// The sizes of the dims of an iteration space `shape` whose operands `inputs` are read through
+/// `maps`: static dims as constants, each dynamic dim from the first operand that indexes it
+/// directly (`tensor.dim`). Dynamic dims are assumed never to broadcast.
+SmallVector<OpFoldResult> getLoopSizes(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
+                                       ValueRange inputs, ArrayRef<AffineMap> maps);
+
+/// `tensor.empty` of mixed sizes.
+Value createEmpty(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> sizes, Type elementType);
+/// `tensor.empty` of the given shape (static, or with dynamic dims whose sizes come from
+/// `sizeSources` broadcast numpy-style: right-aligned, first source with a dynamic dim there).
+Value createEmpty(OpBuilder &b, Location loc, ArrayRef<int64_t> shape, Type elementType,
+                  ValueRange sizeSources = {});
 /// A scalar `arith.constant` of `elementType` (float or integer) holding `value`.
 Value createScalar(OpBuilder &b, Location loc, Type elementType, double value);
 /// `linalg.fill` of a new tensor with `value`.
 Value createFilled(OpBuilder &b, Location loc, ArrayRef<int64_t> shape, Type elementType,
+                   TypedAttr value, ValueRange sizeSources = {});
+/// `linalg.fill` of a new tensor of mixed sizes with `value`.
+Value createFilled(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> sizes, Type elementType,
                    TypedAttr value);
 
 /// Computes the scalar body of an elementwise op from the (broadcast) operand elements.
@@ -35,8 +61,10 @@ using ElementwiseBodyFn = function_ref<Value(OpBuilder &, Location, ValueRange)>
 
 /// A `linalg.generic` over `resultShape` whose inputs are broadcast to it numpy-style through
 /// their indexing maps (size-1 dims read index 0, missing leading dims are dropped).
+/// Dynamic result dims take their sizes from `resultSizes` when given, else from the inputs.
 Value buildElementwise(OpBuilder &b, Location loc, ValueRange inputs, ArrayRef<int64_t> resultShape,
-                       Type resultElementType, ElementwiseBodyFn body);
+                       Type resultElementType, ElementwiseBodyFn body,
+                       ArrayRef<OpFoldResult> resultSizes = {});
 
 /// `linalg.reduce` of `input` over `dims` (sorted, unique) starting from `init`; the result
 /// drops the reduced dims. `combine(b, loc, element, accumulator)` folds one element.
@@ -67,8 +95,12 @@ Value buildTranspose(OpBuilder &b, Location loc, Value input, ArrayRef<int64_t> 
 
 /// Reshapes `input` to `shape` (same element count): nothing if equal, one
 /// `tensor.collapse_shape` or `tensor.expand_shape` when one shape regroups the other, else
-/// collapse to 1-D and expand (rank-0 sides use empty reassociations).
-Value buildReshape(OpBuilder &b, Location loc, Value input, ArrayRef<int64_t> shape);
+/// collapse to 1-D and expand (rank-0 sides use empty reassociations). With dynamic dims:
+/// expand/collapse when the regrouping is clear, else `tensor.reshape`; `sizes` (the result
+/// dims, mixed) is needed when a result group has several dynamic dims or the reshape is not a
+/// regrouping.
+Value buildReshape(OpBuilder &b, Location loc, Value input, ArrayRef<int64_t> shape,
+                   ArrayRef<OpFoldResult> sizes = {});
 
 /// A 2-D `linalg.matmul` (`lhs` [M,K] x `rhs` [K,N]) accumulating into zeros.
 Value buildMatmul(OpBuilder &b, Location loc, Value lhs, Value rhs);

@@ -18,6 +18,8 @@ bool isIndexDType(int32_t dtype);
 /// `index` (an integer element) as an in-bounds `index` for a dim of size `dim`: negative values
 /// count from the end, the rest is clamped to [0, dim - 1].
 Value buildNormalizedIndex(OpBuilder &b, Location loc, Value index, int64_t dim);
+/// The same for a dim whose size may be dynamic.
+Value buildNormalizedIndex(OpBuilder &b, Location loc, Value index, OpFoldResult dim);
 
 /// Checks the index tensor `index` of a gather or scatter: int32/int64 and, when constant, its
 /// values in [-dim, dim).

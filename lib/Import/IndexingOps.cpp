@@ -30,6 +30,22 @@ bool mlir::sqz::import::isIndexDType(int32_t dtype) {
 }
 
 Value mlir::sqz::import::buildNormalizedIndex(OpBuilder &b, Location loc, Value index,
+                                             OpFoldResult dim) {
+  if (std::optional<int64_t> size = getConstantSize(dim))
+    return buildNormalizedIndex(b, loc, index, *size);
+  Value idx = castToIndex(b, loc, index);
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  Value size = getIndexValue(b, loc, dim);
+  Value isNegative = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, idx, zero);
+  Value wrapped = arith::AddIOp::create(b, loc, idx, size);
+  idx = arith::SelectOp::create(b, loc, isNegative, wrapped, idx);
+  idx = arith::MaxSIOp::create(b, loc, idx, zero);
+  Value last = arith::MaxSIOp::create(b, loc, arith::SubIOp::create(b, loc, size, one), zero);
+  return arith::MinSIOp::create(b, loc, idx, last);
+}
+
+Value mlir::sqz::import::buildNormalizedIndex(OpBuilder &b, Location loc, Value index,
                                              int64_t dim) {
   Value idx = castToIndex(b, loc, index);
   Value zero = arith::ConstantIndexOp::create(b, loc, 0);
@@ -46,7 +62,7 @@ LogicalResult mlir::sqz::import::checkIndices(NodeContext &node, unsigned index,
   if (!isIndexDType(node.getInputDType(index)))
     return node.emitError() << "indices must be int32 or int64, got '"
                             << getDTypeName(node.getInputDType(index)) << "'";
-  if (const HostTensor *indices = node.getConstantInput(index))
+  if (const HostTensor *indices = node.getConstantInput(index); indices && dim >= 0)
     for (int64_t i = 0, e = indices->getNumElements(); i < e; ++i) {
       int64_t value = indices->getInt(i);
       if (value < -dim || value >= dim)
@@ -106,6 +122,10 @@ LogicalResult mlir::sqz::import::importGather(NodeContext &node) {
   MLIRContext *context = node.getContext();
   Value data = node.getInput(0);
   int64_t resultRank = shape.size();
+  SmallVector<OpFoldResult> dataSizes = getMixedSizes(b, node.getLoc(), data);
+  SmallVector<OpFoldResult> sizes(ArrayRef(dataSizes).take_front(*axis));
+  llvm::append_range(sizes, getMixedSizes(b, node.getLoc(), node.getInput(1)));
+  llvm::append_range(sizes, ArrayRef(dataSizes).drop_front(*axis + 1));
   SmallVector<AffineExpr> indexExprs;
   for (int64_t q = 0; q < indicesRank; ++q)
     indexExprs.push_back(getAffineDimExpr(*axis + q, context));
@@ -114,10 +134,11 @@ LogicalResult mlir::sqz::import::importGather(NodeContext &node) {
       b, node.getLoc(), {node.getInput(1)}, {indicesMap}, shape, dataType.getElementType(),
       [&](OpBuilder &nb, Location nl, ValueRange indices, ValueRange args) {
         SmallVector<Value> coords(indices.take_front(*axis));
-        coords.push_back(buildNormalizedIndex(nb, nl, args[0], dim));
+        coords.push_back(buildNormalizedIndex(nb, nl, args[0], dataSizes[*axis]));
         llvm::append_range(coords, indices.drop_front(*axis + indicesRank));
         return tensor::ExtractOp::create(nb, nl, data, coords).getResult();
-      });
+      },
+      sizes);
   node.setResult(0, result, dtype);
   return success();
 }

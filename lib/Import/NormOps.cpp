@@ -177,7 +177,7 @@ static NormOutputs buildNormalization(OpBuilder &b, Location loc, Value x, Array
         getBroadcastMap(context, cast<RankedTensorType>(operand.getType()).getShape(), shape));
   }
   maps.push_back(identity);
-  Value init = createEmpty(b, loc, shape, elementType);
+  Value init = createEmpty(b, loc, shape, elementType, ValueRange{x});
   SmallVector<utils::IteratorType> parallel(rank, utils::IteratorType::parallel);
   out.y = linalg::GenericOp::create(
               b, loc, TypeRange{init.getType()}, inputs, ValueRange{init}, maps, parallel,

@@ -181,6 +181,34 @@ LogicalResult mlir::sqz::import::importConcat(NodeContext &node) {
   FailureOr<int64_t> axis = normalizeAxis(node, *axisValue, rank, "axis");
   if (failed(axis))
     return failure();
+  bool dynamic = false;
+  for (unsigned i = 0, e = node.getNumInputs(); i < e; ++i)
+    dynamic |= !node.getConstantInput(i) && !node.getInputType(i).hasStaticShape();
+  if (dynamic) {
+    // Dynamic dims: tensor.concat (outside the axis, a dynamic dim meets the same size).
+    SmallVector<Value> parts;
+    for (unsigned i = 0, e = node.getNumInputs(); i < e; ++i) {
+      if (node.getInputDType(i) != dtype || node.getInputType(i).getRank() != rank)
+        return node.emitError() << "input " << i << " of type " << node.getInputType(i)
+                                << " does not match input 0 of type " << firstType;
+      Value part = node.getInput(i);
+      if (!node.getInputType(i).isDynamicDim(*axis) && node.getInputType(i).getDimSize(*axis) == 0)
+        continue;
+      parts.push_back(part);
+    }
+    if (parts.empty())
+      parts.push_back(node.getInput(0));
+    if (parts.size() == 1) {
+      node.setResult(0, parts[0], dtype);
+      return success();
+    }
+    // tensor.concat: parts whose dynamic size is 0 at run time copy nothing (the CPU pipeline
+    // turns the strided copies into loops, sqz-cpu-legalize-memrefs).
+    node.setResult(
+        0, tensor::ConcatOp::create(node.getBuilder(), node.getLoc(), *axis, parts).getResult(),
+        dtype);
+    return success();
+  }
   SmallVector<int64_t> shape(firstType.getShape());
   shape[*axis] = 0;
   for (unsigned i = 0, e = node.getNumInputs(); i < e; ++i) {
@@ -349,7 +377,115 @@ static void setSlice(NodeContext &node, unsigned index, ArrayRef<int64_t> offset
   node.setResult(index, result, dtype);
 }
 
+/// Result `index` is the box (mixed offsets and sizes, positive static steps) of input 0, which
+/// has dynamic dims or a box whose bounds are known only at run time.
+static void setDynamicSlice(NodeContext &node, unsigned index, ArrayRef<OpFoldResult> offsets,
+                            ArrayRef<OpFoldResult> sizes, ArrayRef<int64_t> steps) {
+  OpBuilder &b = node.getBuilder();
+  Location loc = node.getLoc();
+  Value input = node.getInput(0);
+  RankedTensorType inputType = node.getInputType(0);
+  SmallVector<OpFoldResult> stepAttrs;
+  for (int64_t step : steps)
+    stepAttrs.push_back(b.getIndexAttr(step));
+  Value slice = tensor::ExtractSliceOp::create(b, loc, input, offsets, sizes, stepAttrs);
+  Value init = createEmpty(b, loc, sizes, inputType.getElementType());
+  node.setResult(index,
+                 linalg::CopyOp::create(b, loc, ValueRange{slice}, ValueRange{init}).getResult(0),
+                 node.getInputDType(0));
+}
+
+/// Slice of a tensor with dynamic dims or run-time bounds (positive steps): ONNX's clamping
+/// computed on `index` values.
+static LogicalResult importDynamicSlice(NodeContext &node, ArrayRef<OpFoldResult> starts,
+                                        ArrayRef<OpFoldResult> ends, ArrayRef<int64_t> axes,
+                                        ArrayRef<int64_t> steps) {
+  OpBuilder &b = node.getBuilder();
+  Location loc = node.getLoc();
+  SmallVector<OpFoldResult> sizes = getMixedSizes(b, loc, node.getInput(0));
+  int64_t rank = sizes.size();
+  SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0));
+  SmallVector<int64_t> strides(rank, 1);
+  SmallVector<bool> seen(rank, false);
+  OpFoldResult zero = b.getIndexAttr(0);
+  for (size_t i = 0; i < axes.size(); ++i) {
+    FailureOr<int64_t> axis = normalizeAxis(node, axes[i], rank, "axis");
+    if (failed(axis))
+      return failure();
+    if (seen[*axis])
+      return node.emitError() << "axis " << axes[i] << " is repeated";
+    seen[*axis] = true;
+    if (steps[i] <= 0)
+      return node.emitError() << "negative steps need static shapes and bounds; pin the "
+                                 "dynamic dims with --input-shape";
+    OpFoldResult dim = sizes[*axis];
+    // Negative values count from the end; then clamp to [0, dim].
+    auto normalize = [&](OpFoldResult v) -> OpFoldResult {
+      if (std::optional<int64_t> c = getConstantSize(v)) {
+        if (*c < 0)
+          return buildIndexOp(b, loc, "Max", buildIndexOp(b, loc, "Add", v, dim), zero);
+        return buildIndexOp(b, loc, "Min", v, dim);
+      }
+      Value value = getIndexValue(b, loc, v);
+      Value isNegative = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, value,
+                                               arith::ConstantIndexOp::create(b, loc, 0));
+      Value wrapped = getIndexValue(b, loc, buildIndexOp(b, loc, "Add", v, dim));
+      OpFoldResult picked = arith::SelectOp::create(b, loc, isNegative, wrapped, value).getResult();
+      return buildIndexOp(b, loc, "Min", buildIndexOp(b, loc, "Max", picked, zero), dim);
+    };
+    OpFoldResult start = normalize(starts[i]), end = normalize(ends[i]);
+    OpFoldResult extent =
+        buildIndexOp(b, loc, "Max", buildIndexOp(b, loc, "Sub", end, start), zero);
+    OpFoldResult size = extent;
+    if (steps[i] != 1)
+      size = buildIndexOp(
+          b, loc, "Div",
+          buildIndexOp(b, loc, "Add", extent, b.getIndexAttr(steps[i] - 1)),
+          b.getIndexAttr(steps[i]));
+    // An empty slice starts at 0 (a slice may not start past the end of its dim).
+    if (std::optional<int64_t> c = getConstantSize(size); c && *c == 0)
+      start = zero;
+    offsets[*axis] = start;
+    sizes[*axis] = size;
+    strides[*axis] = steps[i];
+  }
+  setDynamicSlice(node, 0, offsets, sizes, strides);
+  return success();
+}
+
 LogicalResult mlir::sqz::import::importSlice(NodeContext &node) {
+  if (node.getOpset() >= 10 &&
+      ((!node.getConstantInput(0) && !node.getInputType(0).hasStaticShape()) ||
+       node.getSymbolicInput(1) || node.getSymbolicInput(2))) {
+    if (failed(node.checkNumInputs(3, 5)))
+      return failure();
+    FailureOr<SmallVector<OpFoldResult>> starts = getMixedInts(node, 1, "starts");
+    FailureOr<SmallVector<OpFoldResult>> ends = getMixedInts(node, 2, "ends");
+    if (failed(starts) || failed(ends))
+      return failure();
+    SmallVector<int64_t> axes, steps;
+    if (node.hasInput(3)) {
+      FailureOr<SmallVector<int64_t>> axesIn = getConstantInts(node, 3, "axes");
+      if (failed(axesIn))
+        return failure();
+      axes = *axesIn;
+    } else {
+      axes.assign(llvm::seq<int64_t>(0, starts->size()).begin(),
+                  llvm::seq<int64_t>(0, starts->size()).end());
+    }
+    if (node.hasInput(4)) {
+      FailureOr<SmallVector<int64_t>> stepsIn = getConstantInts(node, 4, "steps");
+      if (failed(stepsIn))
+        return failure();
+      steps = *stepsIn;
+    } else {
+      steps.assign(starts->size(), 1);
+    }
+    if (ends->size() != starts->size() || axes.size() != starts->size() ||
+        steps.size() != starts->size())
+      return node.emitError() << "starts, ends, axes and steps must have the same length";
+    return importDynamicSlice(node, *starts, *ends, axes, steps);
+  }
   SmallVector<int64_t> starts, ends, steps;
   std::optional<SmallVector<int64_t>> axes;
   if (node.getOpset() < 10) {
@@ -458,6 +594,9 @@ LogicalResult mlir::sqz::import::importSplit(NodeContext &node) {
   if (failed(axis))
     return failure();
   int64_t dim = inputShape[*axis];
+  if (ShapedType::isDynamic(dim))
+    return node.emitError() << "cannot split dynamic dim " << *axis
+                            << "; pin the dynamic dims with --input-shape";
 
   SmallVector<int64_t> splits;
   const onnx::AttributeProto *numOutputsAttr =
@@ -506,6 +645,17 @@ LogicalResult mlir::sqz::import::importSplit(NodeContext &node) {
     return node.emitError() << "split sizes add up to " << total << ", not to the size " << dim
                             << " of dim " << *axis;
 
+  if (!node.getInputType(0).hasStaticShape()) {
+    OpBuilder &b = node.getBuilder();
+    SmallVector<OpFoldResult> sizes = getMixedSizes(b, node.getLoc(), node.getInput(0));
+    SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0));
+    for (int64_t i = 0, start = 0; i < numOutputs; start += splits[i], ++i) {
+      offsets[*axis] = b.getIndexAttr(splits[i] > 0 ? start : 0);
+      sizes[*axis] = b.getIndexAttr(splits[i]);
+      setDynamicSlice(node, i, offsets, sizes, SmallVector<int64_t>(rank, 1));
+    }
+    return success();
+  }
   SmallVector<int64_t> offsets(rank, 0), sizes(inputShape), steps(rank, 1);
   for (int64_t i = 0, start = 0; i < numOutputs; start += splits[i], ++i) {
     // An empty piece starts at 0: a slice may not start at the end of its dim.
@@ -519,6 +669,40 @@ LogicalResult mlir::sqz::import::importSplit(NodeContext &node) {
 LogicalResult mlir::sqz::import::importExpand(NodeContext &node) {
   if (failed(node.checkNumInputs(2, 2)))
     return failure();
+  if (node.getSymbolicInput(1) ||
+      (!node.getConstantInput(0) && !node.getInputType(0).hasStaticShape())) {
+    FailureOr<SmallVector<OpFoldResult>> target = getMixedInts(node, 1, "shape");
+    if (failed(target))
+      return failure();
+    OpBuilder &b = node.getBuilder();
+    Location loc = node.getLoc();
+    Value input = node.getInput(0);
+    SmallVector<OpFoldResult> inSizes = getMixedSizes(b, loc, input);
+    int64_t rank = std::max<int64_t>(inSizes.size(), target->size());
+    // numpy broadcasting of the input dims and the target (1s stretch; a dynamic dim meets
+    // 1 or its own size).
+    SmallVector<OpFoldResult> sizes;
+    for (int64_t d = 0; d < rank; ++d) {
+      int64_t ti = d - (rank - static_cast<int64_t>(target->size()));
+      int64_t ii = d - (rank - static_cast<int64_t>(inSizes.size()));
+      OpFoldResult t = ti >= 0 ? (*target)[ti] : OpFoldResult(b.getIndexAttr(1));
+      OpFoldResult in = ii >= 0 ? inSizes[ii] : OpFoldResult(b.getIndexAttr(1));
+      std::optional<int64_t> tc = getConstantSize(t), ic = getConstantSize(in);
+      if (tc && *tc < 0)
+        return node.emitError() << "the shape must not have negative dims";
+      if (tc && ic && *tc != *ic && *tc != 1 && *ic != 1)
+        return node.emitError() << "cannot expand dim " << d << " of size " << *ic << " to "
+                                << *tc;
+      sizes.push_back(tc && *tc == 1 ? in : (ic && *ic == 1) ? t : ic ? in : t);
+    }
+    SmallVector<int64_t> shape = getStaticSizes(sizes);
+    RankedTensorType inputType = node.getInputType(0);
+    Value result = buildElementwise(
+        b, loc, {input}, shape, inputType.getElementType(),
+        [](OpBuilder &, Location, ValueRange args) { return args[0]; }, sizes);
+    node.setResult(0, result, node.getInputDType(0));
+    return success();
+  }
   FailureOr<SmallVector<int64_t>> target = getConstantInts(node, 1, "shape");
   if (failed(target))
     return failure();
@@ -602,11 +786,13 @@ LogicalResult mlir::sqz::import::importTile(NodeContext &node) {
 LogicalResult mlir::sqz::import::importConstantOfShape(NodeContext &node) {
   if (failed(node.checkNumInputs(1, 1)))
     return failure();
-  FailureOr<SmallVector<int64_t>> shape = getConstantInts(node, 0, "shape");
-  if (failed(shape))
+  FailureOr<SmallVector<OpFoldResult>> mixedShape = getMixedInts(node, 0, "shape");
+  if (failed(mixedShape))
     return failure();
+  SmallVector<int64_t> staticShape = getStaticSizes(*mixedShape);
+  FailureOr<SmallVector<int64_t>> shape = staticShape;
   for (int64_t dim : *shape)
-    if (dim < 0)
+    if (dim < 0 && !ShapedType::isDynamic(dim))
       return node.emitError() << "the shape must not have negative dims";
   HostTensor value = HostTensor::allocate("", onnx::TensorProto::FLOAT, {1});
   if (const onnx::AttributeProto *attr = node.getAttr("value")) {
@@ -620,12 +806,24 @@ LogicalResult mlir::sqz::import::importConstantOfShape(NodeContext &node) {
       return node.emitError() << "attribute 'value' must hold one element";
     value = std::move(*read);
   }
+  OpBuilder &b = node.getBuilder();
+  if (ShapedType::isDynamicShape(*shape)) {
+    Type elementType = getElementType(node.getContext(), value.dtype);
+    Value scalar = node.createConstant(reshapeHostTensor(value, {}));
+    Value empty = createEmpty(b, node.getLoc(), *mixedShape, elementType);
+    Value element = tensor::ExtractOp::create(b, node.getLoc(), scalar, ValueRange{});
+    node.setResult(0,
+                   linalg::FillOp::create(b, node.getLoc(), ValueRange{element},
+                                          ValueRange{empty})
+                       .getResult(0),
+                   value.dtype);
+    return success();
+  }
   if (getShapeNumElements(*shape) <= kMaxFoldElements) {
     node.setConstantResult(
         0, gatherHostElements(value, *shape, [](ArrayRef<int64_t>) { return int64_t(0); }));
     return success();
   }
-  OpBuilder &b = node.getBuilder();
   auto scalarType = RankedTensorType::get({}, getElementType(node.getContext(), value.dtype));
   Value scalar = node.createConstant(reshapeHostTensor(value, {}));
   Value result = buildElementwise(b, node.getLoc(), {scalar}, *shape, scalarType.getElementType(),
@@ -641,6 +839,46 @@ LogicalResult mlir::sqz::import::importRange(NodeContext &node) {
   for (unsigned i = 1; i < 3; ++i)
     if (node.getInputDType(i) != dtype)
       return node.emitError() << "start, limit and delta must have the same dtype";
+  if (!isFloatDType(dtype) && node.getConstantInput(2) &&
+      llvm::all_of(llvm::seq(0u, 2u), [&](unsigned i) {
+        return node.getConstantInput(i) || node.getSymbolicInput(i);
+      }) &&
+      !allInputsConstant(node)) {
+    // Integer bounds known as run-time sizes: ceil((limit - start) / delta) elements.
+    FailureOr<SmallVector<OpFoldResult>> start = getMixedInts(node, 0, "start");
+    FailureOr<SmallVector<OpFoldResult>> limit = getMixedInts(node, 1, "limit");
+    if (failed(start) || failed(limit))
+      return failure();
+    int64_t delta = node.getConstantInput(2)->getInt(0);
+    if (start->size() != 1 || limit->size() != 1 || node.getConstantInput(2)->getNumElements() != 1)
+      return node.emitError() << "start, limit and delta must be scalars";
+    if (delta == 0)
+      return node.emitError() << "delta must not be 0";
+    OpBuilder &b = node.getBuilder();
+    Location loc = node.getLoc();
+    OpFoldResult zero = b.getIndexAttr(0);
+    OpFoldResult extent = delta > 0 ? buildIndexOp(b, loc, "Sub", (*limit)[0], (*start)[0])
+                                    : buildIndexOp(b, loc, "Sub", (*start)[0], (*limit)[0]);
+    int64_t step = delta > 0 ? delta : -delta;
+    OpFoldResult count = buildIndexOp(
+        b, loc, "Div",
+        buildIndexOp(b, loc, "Add", buildIndexOp(b, loc, "Max", extent, zero),
+                     b.getIndexAttr(step - 1)),
+        b.getIndexAttr(step));
+    Type elementType = getElementType(node.getContext(), dtype);
+    Value first = getIndexValue(b, loc, (*start)[0]);
+    Value result = buildIndexedGeneric(
+        b, loc, {}, {}, getStaticSizes({count}), elementType,
+        [&](OpBuilder &nb, Location nl, ValueRange indices, ValueRange) {
+          Value offset = arith::MulIOp::create(nb, nl, indices[0],
+                                               arith::ConstantIndexOp::create(nb, nl, delta));
+          Value value = arith::AddIOp::create(nb, nl, first, offset);
+          return arith::IndexCastOp::create(nb, nl, elementType, value).getResult();
+        },
+        {count});
+    node.setResult(0, result, dtype);
+    return success();
+  }
   if (!allInputsConstant(node))
     return node.emitError() << "start, limit and delta must be import-time constants (the result "
                                "shape depends on them)";

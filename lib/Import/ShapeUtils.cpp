@@ -108,13 +108,17 @@ HostTensor mlir::sqz::import::reshapeHostTensor(const HostTensor &source, ArrayR
 Value mlir::sqz::import::buildIndexedGeneric(OpBuilder &b, Location loc, ValueRange inputs,
                                              ArrayRef<AffineMap> inputMaps,
                                              ArrayRef<int64_t> resultShape, Type resultElementType,
-                                             IndexedBodyFn body) {
+                                             IndexedBodyFn body,
+                                             ArrayRef<OpFoldResult> resultSizes) {
   MLIRContext *context = b.getContext();
   int64_t rank = resultShape.size();
   SmallVector<AffineMap> maps(inputMaps.begin(), inputMaps.end());
   maps.push_back(AffineMap::getMultiDimIdentityMap(rank, context));
   SmallVector<utils::IteratorType> iterators(rank, utils::IteratorType::parallel);
-  Value init = createEmpty(b, loc, resultShape, resultElementType);
+  Value init = !resultSizes.empty()
+                   ? createEmpty(b, loc, resultSizes, resultElementType)
+                   : createEmpty(b, loc, getLoopSizes(b, loc, resultShape, inputs, inputMaps),
+                                 resultElementType);
   auto resultType = RankedTensorType::get(resultShape, resultElementType);
   auto generic = linalg::GenericOp::create(
       b, loc, TypeRange{resultType}, inputs, ValueRange{init}, maps, iterators,

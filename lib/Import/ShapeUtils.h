@@ -33,6 +33,11 @@ bool allInputsConstant(const NodeContext &node);
 /// 0 or 1 (`what` names it in the diagnostic).
 FailureOr<SmallVector<int64_t>> getConstantInts(NodeContext &node, unsigned index, StringRef what);
 
+/// Like getConstantInts, but also accepts a symbolic shape value (SymbolicInts): the elements
+/// as constants (IntegerAttr) or `index` values.
+FailureOr<SmallVector<OpFoldResult>> getMixedInts(NodeContext &node, unsigned index,
+                                                  StringRef what);
+
 /// `axis` in [-rank, rank) made non-negative; emits an error naming `what` otherwise.
 FailureOr<int64_t> normalizeAxis(NodeContext &node, int64_t axis, int64_t rank, StringRef what);
 
@@ -57,10 +62,12 @@ using IndexedBodyFn =
     function_ref<Value(OpBuilder &, Location, ValueRange indices, ValueRange args)>;
 
 /// A parallel `linalg.generic` over `resultShape` (identity output map) reading `inputs` through
-/// `inputMaps`; the body gets the `linalg.index` of every loop dim.
+/// `inputMaps`; the body gets the `linalg.index` of every loop dim. Dynamic result dims take
+/// their sizes from `resultSizes` when given, else from the inputs that index them.
 Value buildIndexedGeneric(OpBuilder &b, Location loc, ValueRange inputs,
                           ArrayRef<AffineMap> inputMaps, ArrayRef<int64_t> resultShape,
-                          Type resultElementType, IndexedBodyFn body);
+                          Type resultElementType, IndexedBodyFn body,
+                          ArrayRef<OpFoldResult> resultSizes = {});
 
 /// Converts an integer scalar (i64/i32/...) to `index` (signed).
 Value castToIndex(OpBuilder &b, Location loc, Value value);

@@ -59,7 +59,7 @@ Value mlir::sqz::import::buildSoftmax(OpBuilder &b, Location loc, Value x, Array
   SmallVector<utils::IteratorType> parallel(rank, utils::IteratorType::parallel);
   auto broadcastWithReduced = [&](Value full, Value reduced,
                                   function_ref<Value(OpBuilder &, Location, Value, Value)> fn) {
-    Value init = createEmpty(b, loc, type.getShape(), floatType);
+    Value init = createEmpty(b, loc, type.getShape(), floatType, ValueRange{x});
     return linalg::GenericOp::create(
                b, loc, TypeRange{type}, ValueRange{full, reduced}, ValueRange{init},
                ArrayRef<AffineMap>{identity, kept, identity}, parallel,

@@ -58,9 +58,62 @@ LogicalResult mlir::sqz::import::importIdentity(NodeContext &node) {
   return success();
 }
 
+/// Reshape of a tensor with dynamic dims, or to a shape known only as run-time sizes: 0 copies
+/// the input dim (unless allowzero), -1 is the element count over the other dims.
+static LogicalResult importDynamicReshape(NodeContext &node) {
+  FailureOr<SmallVector<OpFoldResult>> target = getMixedInts(node, 1, "shape");
+  if (failed(target))
+    return failure();
+  FailureOr<int64_t> allowZero =
+      node.getOpset() >= 14 ? node.getIntAttr("allowzero", 0) : FailureOr<int64_t>(0);
+  if (failed(allowZero))
+    return failure();
+  OpBuilder &b = node.getBuilder();
+  Location loc = node.getLoc();
+  Value input = node.getInput(0);
+  SmallVector<OpFoldResult> inSizes = getMixedSizes(b, loc, input);
+  SmallVector<OpFoldResult> sizes;
+  int64_t inferred = -1;
+  OpFoldResult known = b.getIndexAttr(1), total = b.getIndexAttr(1);
+  for (OpFoldResult size : inSizes)
+    total = buildIndexOp(b, loc, "Mul", total, size);
+  for (auto [i, entry] : llvm::enumerate(*target)) {
+    std::optional<int64_t> c = getConstantSize(entry);
+    OpFoldResult size = entry;
+    if (c && *c == 0 && !*allowZero) {
+      if (static_cast<int64_t>(i) >= static_cast<int64_t>(inSizes.size()))
+        return node.emitError() << "shape entry " << i
+                                << " is 0 (copy the input dim) but the input has rank "
+                                << inSizes.size();
+      size = inSizes[i];
+    } else if (c && *c == -1) {
+      if (inferred >= 0)
+        return node.emitError() << "the shape has more than one -1";
+      inferred = i;
+      sizes.push_back(b.getIndexAttr(1));
+      continue;
+    } else if (c && *c < -1) {
+      return node.emitError() << "shape entry " << i << " is " << *c;
+    } else if (c) {
+      size = b.getIndexAttr(*c);
+    }
+    known = buildIndexOp(b, loc, "Mul", known, size);
+    sizes.push_back(size);
+  }
+  if (inferred >= 0)
+    sizes[inferred] = buildIndexOp(b, loc, "Div", total, known);
+  // A size equal to an input dim that is the only dynamic one keeps its tensor.dim.
+  SmallVector<int64_t> shape = getStaticSizes(sizes);
+  node.setResult(0, buildReshape(b, loc, input, shape, sizes), node.getInputDType(0));
+  return success();
+}
+
 LogicalResult mlir::sqz::import::importReshape(NodeContext &node) {
   if (failed(node.checkNumInputs(2, 2)))
     return failure();
+  if (node.getSymbolicInput(1) ||
+      (!node.getConstantInput(0) && !node.getInputType(0).hasStaticShape()))
+    return importDynamicReshape(node);
   const HostTensor *shapeTensor = node.getConstantInput(1);
   if (!shapeTensor)
     return node.emitError()

@@ -1,7 +1,8 @@
 //===- sqz-translate.cpp - Squeeze's mlir-translate ------------------------===//
 //
 // mlir-translate with Squeeze's translations:
-//   sqz-translate --import-onnx model.onnx [--input-shape x=1x128]... [-o out.mlir]
+//   sqz-translate --import-onnx model.onnx [--input-shape x=1x128]... [--dynamic-dim x:0:64]...
+//                 [-o out.mlir]
 // imports a binary or textual ONNX model into sqz graph IR (see docs/Import.md).
 //
 //===----------------------------------------------------------------------===//
@@ -26,6 +27,12 @@ static llvm::cl::list<std::string>
                 llvm::cl::desc("Pin the shape of an ONNX graph input (--import-onnx), e.g. "
                                "--input-shape x=1x128; repeatable"),
                 llvm::cl::value_desc("name=DxD..."));
+static llvm::cl::list<std::string>
+    dynamicDims("dynamic-dim",
+                llvm::cl::desc("Keep an axis of an ONNX graph input dynamic (--import-onnx), "
+                               "with an optional bound, e.g. --dynamic-dim input_ids:1:2048; "
+                               "repeatable"),
+                llvm::cl::value_desc("input:axis[:max]"));
 
 static OwningOpRef<Operation *> importOnnxTranslation(llvm::SourceMgr &sourceMgr,
                                                       MLIRContext *context) {
@@ -34,6 +41,13 @@ static OwningOpRef<Operation *> importOnnxTranslation(llvm::SourceMgr &sourceMgr
   for (const std::string &spec : inputShapes) {
     std::string error;
     if (!sqz::parseOnnxInputShape(spec, options, error)) {
+      emitError(UnknownLoc::get(context)) << error;
+      ok = false;
+    }
+  }
+  for (const std::string &spec : dynamicDims) {
+    std::string error;
+    if (!sqz::parseOnnxDynamicDim(spec, options, error)) {
       emitError(UnknownLoc::get(context)) << error;
       ok = false;
     }

@@ -34,6 +34,16 @@ struct OnnxImportOptions {
   /// Shapes that pin graph inputs (`--input-shape name=1x128`): every dimension of the named
   /// input is replaced by the given one (the rank must match; static dims must agree).
   llvm::SmallVector<std::pair<std::string, llvm::SmallVector<int64_t>>> inputShapes;
+  /// One `--dynamic-dim input:axis[:max]`: axis `axis` of graph input `input` stays dynamic to
+  /// run time (also when the model gives it a size), with an optional upper bound.
+  struct DynamicDim {
+    std::string input;
+    int64_t axis = 0;
+    int64_t max = -1; // -1: no bound
+  };
+  /// Dims made dynamic. Dims the model leaves symbolic (a `dim_param` or no size) and no
+  /// `--input-shape` pins stay dynamic too, unbounded.
+  llvm::SmallVector<DynamicDim> dynamicDims;
 };
 
 /// The name of the argument/result attribute that carries the ONNX graph input/output name.
@@ -46,6 +56,17 @@ inline constexpr llvm::StringLiteral kOnnxUnsignedAttr = "sqz.unsigned";
 /// as raw bit patterns: "int4"/"uint4"/"int2"/"uint2" (one int8/uint8 per element), float8
 /// ("float8e4m3fn", ...) and "float4e2m1" (uint8 bit patterns), "bfloat16" (uint16 bits).
 inline constexpr llvm::StringLiteral kOnnxDTypeAttr = "sqz.onnx_dtype";
+
+/// Argument attribute (ArrayAttr of StringAttr, one per dim) naming the dims of a graph
+/// input/output with a dynamic dim: the ONNX `dim_param`, or "" (static or unnamed dims).
+inline constexpr llvm::StringLiteral kDimNamesAttr = "sqz.dim_names";
+/// Argument attribute (DenseI64ArrayAttr, one per dim) of a graph input with a dynamic dim:
+/// static dims repeat their size, dynamic dims give their bound or -1 (none).
+inline constexpr llvm::StringLiteral kMaxShapeAttr = "sqz.max_shape";
+
+/// Parses one `--dynamic-dim` value, `input:axis[:max]` (axis may be negative, counting from
+/// the end), and appends it to `options`. On failure returns false and sets `error`.
+bool parseOnnxDynamicDim(llvm::StringRef spec, OnnxImportOptions &options, std::string &error);
 
 /// Parses one `--input-shape` value, `name=DxDx...` (dims separated by `x` or `,`; an empty
 /// dim list, `name=`, pins a scalar), and appends it to `options`. On failure returns false and
