@@ -1454,6 +1454,9 @@ OwningOpRef<ModuleOp> GraphImporter::buildModule() {
         if (resultType.isDynamicDim(d) && declared.has_shape() &&
             d < declared.shape().dim_size())
           name = declared.shape().dim(static_cast<int>(d)).dim_param();
+        // Shape inference's made-up names say nothing.
+        if (StringRef(name).starts_with("unk__"))
+          name.clear();
         names.push_back(builder.getStringAttr(name));
       }
       func.setResultAttr(i, kDimNamesAttr, builder.getArrayAttr(names));

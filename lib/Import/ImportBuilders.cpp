@@ -329,6 +329,29 @@ Value mlir::sqz::import::buildReshape(OpBuilder &b, Location loc, Value input,
   int64_t inputRank = inputType.getRank();
   int64_t resultRank = resultType.getRank();
   bool dynamic = !inputType.hasStaticShape() || !resultType.hasStaticShape();
+  SmallVector<OpFoldResult> inferredSizes;
+  if (dynamic && sizes.empty()) {
+    // Reshapes that only add or drop unit dims (keepdims, (un)squeeze): the other dims keep
+    // their sizes, in order.
+    SmallVector<OpFoldResult> inputSizes = getMixedSizes(b, loc, input);
+    SmallVector<OpFoldResult> kept;
+    SmallVector<int64_t> keptShape;
+    for (auto [d, dim] : llvm::enumerate(inputType.getShape()))
+      if (dim != 1) {
+        kept.push_back(inputSizes[d]);
+        keptShape.push_back(dim);
+      }
+    SmallVector<int64_t> resultKept;
+    for (int64_t dim : shape)
+      if (dim != 1)
+        resultKept.push_back(dim);
+    if (resultKept == keptShape) {
+      size_t next = 0;
+      for (int64_t dim : shape)
+        inferredSizes.push_back(dim == 1 ? OpFoldResult(b.getIndexAttr(1)) : kept[next++]);
+      sizes = inferredSizes;
+    }
+  }
   if (dynamic) {
     // Regroupings whose groups hold at most one dynamic dim keep expand/collapse (fusable);
     // anything else goes through tensor.reshape with the sizes.
