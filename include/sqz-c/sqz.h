@@ -28,23 +28,38 @@ extern "C" {
  * An artifact is a directory holding manifest.json and a shared library
  * (named by the manifest, normally model.so). The library's ABI:
  *
- *   uint32_t sqz_abi_version(void);      1 or 2, as the manifest's abi_version
- *   void <entry>(void **buffers);        entry named by the manifest,
- *                                        normally sqz_model_invoke
+ *   uint32_t sqz_abi_version(void);      1, 2 or 3, as the manifest's
+ *                                        abi_version
+ *   void <entry>(void **buffers);        ABI 1 and 2; the entry is named by
+ *                                        the manifest, normally
+ *                                        sqz_model_invoke
+ *   void <entry>(void **buffers, const int64_t *shapes);          ABI 3
+ *   void sqz_model_output_shapes(const int64_t *input_shapes,
+ *                                int64_t *output_shapes);         ABI 3
  *   void sqz_model_set_num_threads(int32_t n);   optional: threads of the
  *                                        parallel loops of later invokes
  *
  * buffers[0 .. nin-1] are the inputs and buffers[nin .. nin+nout-1] the
  * outputs, in manifest order. Each is a caller-owned, dense, C-order buffer of
- * the manifest's dtype and static shape. Version 2 adds buffers[nin+nout]:
- * the start of the data section of the artifact's weights file (safetensors,
+ * the manifest's dtype and shape. Version 2 adds buffers[nin+nout]: the start
+ * of the data section of the artifact's weights file (safetensors,
  * memory-mapped read-only by the runtime), whose layout the manifest's
  * "weights" entry records. The entry reads the inputs and fully writes every
  * output. It is reentrant: concurrent calls with distinct output buffers are
- * safe. SQZ_ABI_VERSION is the newest version this header describes; the
- * runtime loads every version from 1 to it.
+ * safe.
+ *
+ * Version 3 is for models with dynamic dims (-1 in the manifest's shapes,
+ * known only when the model runs; see docs/Runtime.md). The weights buffer is
+ * there when the manifest has "weights". `shapes` holds the full shape (every
+ * dim, static ones included) of every input then every output, concatenated
+ * in manifest order (a scalar contributes nothing). sqz_model_output_shapes
+ * computes the concatenated output shapes from the concatenated input shapes.
+ * A buffer of a tensor with no elements (a dim of 0) may be NULL.
+ *
+ * SQZ_ABI_VERSION is the newest version this header describes; the runtime
+ * loads every version from 1 to it.
  */
-#define SQZ_ABI_VERSION 2
+#define SQZ_ABI_VERSION 3
 
 /* --- Errors ----------------------------------------------------------------
  *
@@ -59,7 +74,8 @@ SQZ_API const char *sqz_last_error(void);
 /* --- Loading ---------------------------------------------------------------*/
 
 /* An artifact loaded into this process. Immutable after loading, so every
- * query and sqz_model_run may be called from many threads at once. */
+ * query, sqz_model_run and sqz_model_run_shaped may be called from many
+ * threads at once. */
 typedef struct sqz_model sqz_model;
 
 /* Loads the artifact in directory `artifact_dir`: reads and validates
@@ -108,14 +124,38 @@ SQZ_API const char *sqz_model_output_onnx_dtype(const sqz_model *m, size_t i);
 SQZ_API size_t sqz_model_input_rank(const sqz_model *m, size_t i);
 SQZ_API size_t sqz_model_output_rank(const sqz_model *m, size_t i);
 
-/* The rank dimensions, all >= 0. For a scalar this is a valid pointer to no
- * elements (not NULL). */
+/* The rank dimensions: sizes >= 0, and -1 for a dynamic dim (one whose size
+ * is given when the model runs; see sqz_model_run_shaped). For a scalar this
+ * is a valid pointer to no elements (not NULL). */
 SQZ_API const int64_t *sqz_model_input_shape(const sqz_model *m, size_t i);
 SQZ_API const int64_t *sqz_model_output_shape(const sqz_model *m, size_t i);
 
-/* Size in bytes of the dense buffer the tensor needs. */
+/* The upper bounds of the rank dimensions: a static dim repeats its size, a
+ * dynamic dim gives its largest allowed size, or -1 when it has no bound. */
+SQZ_API const int64_t *sqz_model_input_max_shape(const sqz_model *m,
+                                                 size_t i);
+SQZ_API const int64_t *sqz_model_output_max_shape(const sqz_model *m,
+                                                  size_t i);
+
+/* The name of dim `axis` (the ONNX dim_param, e.g. "seq"), or "" when it has
+ * none (static dims normally have none). Input dims that share a non-empty
+ * name must have equal sizes in a run. NULL, with the error set, when `i` or
+ * `axis` is out of range. */
+SQZ_API const char *sqz_model_input_dim_name(const sqz_model *m, size_t i,
+                                             size_t axis);
+SQZ_API const char *sqz_model_output_dim_name(const sqz_model *m, size_t i,
+                                              size_t axis);
+
+/* Size in bytes of the dense buffer the tensor needs; 0 for a tensor with a
+ * dynamic dim, whose size follows from the shapes of each run (see
+ * sqz_model_infer_output_shapes). */
 SQZ_API size_t sqz_model_input_nbytes(const sqz_model *m, size_t i);
 SQZ_API size_t sqz_model_output_nbytes(const sqz_model *m, size_t i);
+
+/* 1 when some input or output has a dynamic dim (the model is run with
+ * sqz_model_run_shaped), 0 when every shape is static (and for a NULL model,
+ * with the error set). */
+SQZ_API int sqz_model_is_dynamic(const sqz_model *m);
 
 /* Sets the number of threads the model's parallel loops use in later runs (of
  * every caller of this model: it is the library's setting). n >= 1. Fails
@@ -124,14 +164,41 @@ SQZ_API int sqz_model_set_threads(sqz_model *m, int n);
 
 /* --- Running ---------------------------------------------------------------*/
 
-/* Runs the model once. inputs[i] points to input i's data and outputs[j] to
- * the buffer output j is written to, each dense, C order, of the size
- * sqz_model_*_nbytes gives (a buffer for an empty tensor may be NULL). Output
- * buffers must not overlap each other or the inputs. Thread-safe with
- * distinct output buffers. Returns 0 on success, nonzero on failure (see
- * sqz_last_error()). */
+/* Runs a model whose shapes are all static once. inputs[i] points to input
+ * i's data and outputs[j] to the buffer output j is written to, each dense,
+ * C order, of the size sqz_model_*_nbytes gives (a buffer for an empty tensor
+ * may be NULL). Output buffers must not overlap each other or the inputs.
+ * Thread-safe with distinct output buffers. Fails for a model with dynamic
+ * dims: use sqz_model_run_shaped. Returns 0 on success, nonzero on failure
+ * (see sqz_last_error()). */
 SQZ_API int sqz_model_run(sqz_model *m, const void *const *inputs,
                           void *const *outputs);
+
+/* Computes the output shapes for given input shapes. input_shapes[i] points to
+ * the rank dims of input i (may be NULL for a scalar; the array may be NULL
+ * when every input is a scalar); output_shapes[j] to room for the rank dims
+ * of output j, which are written. The input shapes are checked as
+ * sqz_model_run_shaped checks them. Returns 0 on success, nonzero on failure
+ * (see sqz_last_error()). */
+SQZ_API int sqz_model_infer_output_shapes(const sqz_model *m,
+                                          const int64_t *const *input_shapes,
+                                          int64_t *const *output_shapes);
+
+/* Runs the model once on inputs of the shapes input_shapes gives (as in
+ * sqz_model_infer_output_shapes). Every output buffer must be dense and of
+ * the shape sqz_model_infer_output_shapes gives for these input shapes. A
+ * buffer of a tensor with no elements may be NULL. Before calling the model
+ * the shapes are checked against the manifest, and the error names the
+ * tensor, the dim, its name and its bound: static dims must equal the
+ * manifest's, dynamic dims lie in [0, bound] (any size >= 0 when unbounded),
+ * and input dims sharing a non-empty dim name must be equal. Works for static
+ * models too (their shapes must then equal the manifest's). Thread-safe with
+ * distinct output buffers; it allocates nothing for models of up to 64 dims
+ * in all. Returns 0 on success, nonzero on failure (see sqz_last_error()). */
+SQZ_API int sqz_model_run_shaped(sqz_model *m,
+                                 const int64_t *const *input_shapes,
+                                 const void *const *inputs,
+                                 void *const *outputs);
 
 #ifdef __cplusplus
 }

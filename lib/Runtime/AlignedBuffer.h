@@ -28,7 +28,7 @@ public:
   /// `size` is 0, so empty tensors never need a special case.
   bool allocate(size_t size) {
     ptr.reset();
-    bytes = 0;
+    bytes = capacity = 0;
     if (size > SIZE_MAX - kAlignment)
       return false;
     // aligned_alloc wants a multiple of the alignment.
@@ -41,7 +41,19 @@ public:
     std::memset(p, 0, rounded);
     ptr.reset(static_cast<uint8_t *>(p));
     bytes = size;
+    capacity = rounded;
     return true;
+  }
+
+  /// Makes size() `size`, reallocating (zeroed, contents dropped) only when the current
+  /// allocation is too small; otherwise the contents stay. For buffers reused across runs
+  /// whose size varies (decode steps). Returns false if memory is exhausted.
+  bool resize(size_t size) {
+    if (ptr && size <= capacity) {
+      bytes = size;
+      return true;
+    }
+    return allocate(size);
   }
 
   uint8_t *data() { return ptr.get(); }
@@ -54,6 +66,7 @@ private:
   };
   std::unique_ptr<uint8_t, Free> ptr;
   size_t bytes = 0;
+  size_t capacity = 0;
 };
 
 } // namespace runtime

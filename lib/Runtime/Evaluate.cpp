@@ -49,12 +49,18 @@ Status sqz::runtime::evaluateLM(sqz_model *m, sqz_model *reference,
   }
   if (window < 2)
     return Status::error("--window must be at least 2 (a window predicts its tokens 2..W)");
-  int64_t limit = std::min(sig.length, reference ? refSig.length : sig.length);
-  if (window > limit)
-    return Status::error("--window " + std::to_string(window) +
-                         " is longer than the compiled sequence length " +
-                         std::to_string(limit) + " (recompile with --input-shape <ids>=1x" +
-                         std::to_string(window) + ")");
+  for (const LMSignature *s : {&sig, reference ? &refSig : &sig})
+    if (window > s->length)
+      return Status::error(
+          "--window " + std::to_string(window) + " is longer than " +
+          (s->dynamic ? "the bound " + std::to_string(s->length) +
+                            " of the dynamic sequence length" +
+                            std::string(s == &refSig ? " of the reference" : "") +
+                            " (recompile with a larger bound in --dynamic-dim)"
+                      : "the compiled sequence length " + std::to_string(s->length) +
+                            std::string(s == &refSig ? " of the reference" : "") +
+                            " (recompile with --input-shape <ids>=1x" +
+                            std::to_string(window) + ")"));
   if (rows < 1 || length < 2 || static_cast<int64_t>(tokens.size()) != rows * length)
     return Status::error("--eval-tokens needs an int64 [rows, len] array with len >= 2");
   for (int64_t t : tokens)

@@ -5,15 +5,28 @@
 // (greedy, or temperature + top-k sampling from a seeded generator), and times
 // the prefill (the prompt's forward pass) and the decode steps separately.
 //
-// Supported artifact signatures:
-//   full recompute  one integer input ids [1, L] and a float32 first output
-//                   logits [1, L, V] (e.g. the bundled stories260K): every
-//                   step runs the whole sequence, padded with token 0 to the
-//                   compiled length L. Exact for causal models, whose logits
-//                   at position t ignore positions > t.
-// Models with KV-cache inputs (past_key_values.*) need run-time sequence
-// lengths, which static-shape artifacts do not have yet; they are rejected
-// with an error that says so.
+// Supported artifact signatures (batch 1):
+//   full recompute, static   one integer input ids [1, L] and a float32 first
+//                   output logits [1, L, V] (e.g. the bundled stories260K):
+//                   every step runs the whole sequence, padded with token 0
+//                   to the compiled length L. Exact for causal models, whose
+//                   logits at position t ignore positions > t.
+//   full recompute, dynamic  ids [1, seq] with a dynamic seq dim (ABI 3):
+//                   every step runs the whole sequence at its real length.
+//   KV cache        inputs past_key_values.<i>.key / .value, [batch, kv_heads,
+//                   past, head_dim] with a dynamic past dim, paired with
+//                   outputs present.<i>.key / .value [batch, kv_heads,
+//                   past + seq, head_dim]: the prefill runs the prompt with
+//                   past = 0, then each step runs the new token alone with the
+//                   previous step's present tensors as past. The two sets of
+//                   KV buffers are allocated once, at the longest length, and
+//                   swap roles every step.
+// The dynamic forms may also have the inputs attention_mask (int64 or int32
+// [batch, past + seq], all ones) and position_ids ([batch, seq], past ..
+// past + seq - 1), which the loop fills; the logits output is the one named
+// "logits", else the first that is not a present.* tensor. A static model
+// with KV-cache inputs cannot decode (its past length is fixed) and is
+// rejected with an error that says so.
 //
 //===----------------------------------------------------------------------===//
 
@@ -25,6 +38,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <vector>
 
 namespace sqz {
@@ -41,6 +55,9 @@ struct SamplingOptions {
 };
 
 struct GenerateStats {
+  /// How the model was run: "full recompute, static length", "full recompute, dynamic
+  /// length" or "KV cache, <n> layers".
+  std::string mode;
   int64_t prefillTokens = 0; ///< prompt tokens processed by the first forward pass
   double prefillSeconds = 0; ///< that pass (it also yields the first new token)
   int64_t decodeTokens = 0;  ///< tokens from later passes
@@ -48,18 +65,24 @@ struct GenerateStats {
 };
 
 /// A decoder LM artifact in the full-recompute form: ids [1, length] (int64 or int32) ->
-/// logits [1, length, vocab] (float32, the first output).
+/// logits [1, length, vocab] (float32, the first output), or the same with a dynamic length.
 struct LMSignature {
   bool ids64 = true;
+  /// The sequence dim is dynamic: runs use the real number of ids.
+  bool dynamic = false;
+  /// The static length, or the bound of the dynamic one (kUnboundedLength if none).
   int64_t length = 0, vocab = 0;
 };
+
+constexpr int64_t kUnboundedLength = INT64_MAX;
 
 /// Checks `m` has the full-recompute form; `what` names the feature in errors
 /// ("--generate", "--eval-tokens").
 Status matchLMSignature(sqz_model *m, const char *what, LMSignature &sig);
 
-/// Runs `m` on `ids` (1 <= ids.size() <= sig.length, padded with token 0) and leaves the
-/// logits of all sig.length positions in `logits` (resized as needed).
+/// Runs `m` on `ids` (1 <= ids.size() <= sig.length; padded with token 0 to sig.length when the
+/// length is static) and leaves the logits of every position run in `logits` (resized as
+/// needed): sig.length positions, or ids.size() when dynamic.
 Status runLM(sqz_model *m, const LMSignature &sig, const std::vector<int64_t> &ids,
              std::vector<float> &logits);
 
@@ -78,9 +101,10 @@ private:
 
 /// Generates up to `maxNewTokens` after `prompt` (non-empty) with model `m`,
 /// appending them to `generated` and calling `onToken` (may be empty) with
-/// each as it is produced. Errors: an unsupported signature, a prompt plus
-/// maxNewTokens longer than the compiled sequence length, ids outside the
-/// vocabulary, a failed run.
+/// each as it is produced. Picks the decode form from the model's inputs (see
+/// the top of this file). Errors: an unsupported signature, a prompt plus
+/// maxNewTokens longer than the model allows (the compiled sequence length, or
+/// the bounds of the dynamic dims), ids outside the vocabulary, a failed run.
 Status generate(sqz_model *m, const std::vector<int64_t> &prompt, int64_t maxNewTokens,
                 const SamplingOptions &options, std::vector<int64_t> &generated,
                 GenerateStats &stats, const std::function<void(int64_t)> &onToken);

@@ -35,8 +35,10 @@ private:
                    const JsonValue *&member) const;
   Status getString(const JsonValue &object, const std::string &path,
                    const char *name, std::string &out) const;
-  Status readTensors(const JsonValue &root, const char *name,
+  Status readTensors(const JsonValue &root, const char *name, int64_t abiVersion,
                      std::vector<TensorSpec> &tensors) const;
+  Status readShape(const JsonValue &entry, const std::string &path, int64_t abiVersion,
+                   TensorSpec &spec) const;
   Status readWeights(const JsonValue &root, Manifest &manifest) const;
 
   const std::string &fileName;
@@ -75,6 +77,7 @@ Status ManifestReader::getString(const JsonValue &object,
 }
 
 Status ManifestReader::readTensors(const JsonValue &root, const char *name,
+                                   int64_t abiVersion,
                                    std::vector<TensorSpec> &tensors) const {
   const JsonValue *list;
   if (Status s = getMember(root, "", name, JsonValue::Kind::Array, list); !s)
@@ -111,28 +114,93 @@ Status ManifestReader::readTensors(const JsonValue &root, const char *name,
       spec.onnxDType = onnxDType->getString();
     }
 
-    const JsonValue *shape;
-    if (Status s =
-            getMember(entry, path, "shape", JsonValue::Kind::Array, shape);
-        !s)
+    if (Status s = readShape(entry, path, abiVersion, spec); !s)
       return s;
-    for (size_t d = 0; d < shape->size(); ++d) {
-      const JsonValue &dim = (*shape)[d];
-      std::string dimPath = path + ".shape[" + std::to_string(d) + "]";
-      if (!dim.isInt())
-        return typeError(dimPath, "integer", dim);
-      // ABI version 1 has static shapes only.
-      if (dim.getInt() < 0)
-        return error(dimPath, "dimension " + std::to_string(dim.getInt()) +
-                                  " is negative (shapes must be static)");
-      spec.shape.push_back(dim.getInt());
-    }
-    if (Status s = computeTensorSize(spec.dtype, spec.shape, spec.numElements,
-                                     spec.numBytes);
-        !s)
-      return error(path + ".shape", s.message());
     tensors.push_back(std::move(spec));
   }
+  return Status::success();
+}
+
+/// "shape", and the optional "dim_names" and "max_shape" that describe its dynamic dims.
+Status ManifestReader::readShape(const JsonValue &entry, const std::string &path,
+                                 int64_t abiVersion, TensorSpec &spec) const {
+  const JsonValue *shape;
+  if (Status s = getMember(entry, path, "shape", JsonValue::Kind::Array, shape); !s)
+    return s;
+  spec.dynamic = false;
+  for (size_t d = 0; d < shape->size(); ++d) {
+    const JsonValue &dim = (*shape)[d];
+    std::string dimPath = path + ".shape[" + std::to_string(d) + "]";
+    if (!dim.isInt())
+      return typeError(dimPath, "integer", dim);
+    int64_t value = dim.getInt();
+    if (value == kDynamicDim && abiVersion >= kDynamicShapesAbiVersion) {
+      spec.dynamic = true;
+    } else if (value < 0) {
+      // ABI versions 1 and 2 have static shapes only.
+      if (abiVersion < kDynamicShapesAbiVersion)
+        return error(dimPath, "dimension " + std::to_string(value) +
+                                  " is negative (shapes must be static)");
+      return error(dimPath, "dimension " + std::to_string(value) +
+                                " is invalid (expected a size >= 0, or -1 for a dynamic dim)");
+    }
+    spec.shape.push_back(value);
+  }
+  size_t rank = spec.shape.size();
+
+  spec.dimNames.assign(rank, std::string());
+  if (const JsonValue *names = entry.find("dim_names")) {
+    std::string namesPath = path + ".dim_names";
+    if (!names->isArray())
+      return typeError(namesPath, "array", *names);
+    if (names->size() != rank)
+      return error(namesPath, "has " + std::to_string(names->size()) +
+                                  " entries, but the shape has " + std::to_string(rank) +
+                                  " dims");
+    for (size_t d = 0; d < rank; ++d) {
+      const JsonValue &name = (*names)[d];
+      std::string namePath = namesPath + "[" + std::to_string(d) + "]";
+      if (!name.isString())
+        return typeError(namePath, "string", name);
+      if (name.getString().find('\0') != std::string::npos)
+        return error(namePath, "string contains a NUL character");
+      spec.dimNames[d] = name.getString();
+    }
+  }
+
+  spec.maxShape = spec.shape;
+  if (const JsonValue *maxShape = entry.find("max_shape")) {
+    std::string maxPath = path + ".max_shape";
+    if (!maxShape->isArray())
+      return typeError(maxPath, "array", *maxShape);
+    if (maxShape->size() != rank)
+      return error(maxPath, "has " + std::to_string(maxShape->size()) +
+                                " entries, but the shape has " + std::to_string(rank) +
+                                " dims");
+    for (size_t d = 0; d < rank; ++d) {
+      const JsonValue &bound = (*maxShape)[d];
+      std::string boundPath = maxPath + "[" + std::to_string(d) + "]";
+      if (!bound.isInt())
+        return typeError(boundPath, "integer", bound);
+      int64_t value = bound.getInt();
+      if (spec.shape[d] != kDynamicDim && value != spec.shape[d])
+        return error(boundPath, "is " + std::to_string(value) + ", but dim " +
+                                    std::to_string(d) + " is static with size " +
+                                    std::to_string(spec.shape[d]) +
+                                    " (static dims repeat their size)");
+      if (value < 0 && value != kDynamicDim)
+        return error(boundPath, "bound " + std::to_string(value) +
+                                    " is invalid (expected a size >= 0, or -1 for no bound)");
+      spec.maxShape[d] = value;
+    }
+  }
+
+  spec.numElements = spec.numBytes = 0;
+  if (spec.dynamic)
+    return Status::success();
+  if (Status s = computeTensorSize(spec.dtype, spec.shape, spec.numElements, spec.numBytes);
+      !s)
+    return error(path + ".shape", s.message());
   return Status::success();
 }
 
@@ -181,13 +249,19 @@ Status ManifestReader::read(const JsonValue &root, Manifest &manifest) {
     manifest.source = source->getString();
   }
 
-  if (Status s = readTensors(root, "inputs", manifest.inputs); !s)
+  if (Status s = readTensors(root, "inputs", manifest.abiVersion, manifest.inputs); !s)
     return s;
-  return readTensors(root, "outputs", manifest.outputs);
+  if (Status s = readTensors(root, "outputs", manifest.abiVersion, manifest.outputs); !s)
+    return s;
+  manifest.dynamic = false;
+  for (const std::vector<TensorSpec> *tensors : {&manifest.inputs, &manifest.outputs})
+    for (const TensorSpec &spec : *tensors)
+      manifest.dynamic |= spec.dynamic;
+  return Status::success();
 }
 
 /// "weights": {"file": "model.safetensors", "bytes": N, "tensors": [{"name", "dtype",
-/// "shape", "offset"}, ...]}: required from ABI 2 on, absent before.
+/// "shape", "offset"}, ...]}: required in ABI 2, optional in ABI 3, absent before.
 Status ManifestReader::readWeights(const JsonValue &root, Manifest &manifest) const {
   manifest.weightsFile.clear();
   manifest.weightsBytes = 0;
@@ -198,6 +272,9 @@ Status ManifestReader::readWeights(const JsonValue &root, Manifest &manifest) co
       return error("weights", "a weights file needs abi_version 2");
     return Status::success();
   }
+  // Required in ABI 2; optional from ABI 3 (a model may keep every constant inline).
+  if (!weights && manifest.abiVersion >= kDynamicShapesAbiVersion)
+    return Status::success();
   const JsonValue *object;
   if (Status s = getMember(root, "", "weights", JsonValue::Kind::Object, object); !s)
     return s;

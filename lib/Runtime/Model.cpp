@@ -10,7 +10,9 @@
 #include "Runtime/Manifest.h"
 #include "Runtime/Safetensors.h"
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <dlfcn.h>
 #include <memory>
@@ -27,10 +29,30 @@ struct sqz_model {
   Manifest manifest;
   std::string libraryPath;
   void *handle = nullptr;
+  /// ABI 1 and 2: `void entry(void **buffers)`.
   void (*entry)(void **) = nullptr;
+  /// ABI 3: `void entry(void **buffers, const int64_t *shapes)` and the output shape function.
+  void (*shapedEntry)(void **, const int64_t *) = nullptr;
+  void (*outputShapes)(const int64_t *, int64_t *) = nullptr;
   void (*setNumThreads)(int32_t) = nullptr;
-  /// ABI 2: the mapped weights file.
+  /// The mapped weights file, when the manifest has one.
   std::unique_ptr<MappedSafetensors> weights;
+
+  /// Sums of the input ranks and of the output ranks: the lengths of the two halves of the
+  /// concatenated shape array of ABI 3.
+  size_t inputRank = 0, outputRank = 0;
+  /// The manifest shapes of every input then every output, concatenated: what a static
+  /// model's shapes always are.
+  std::vector<int64_t> staticShapes;
+  /// For each input dim of the concatenated input shapes: which input and axis it is, and the
+  /// index of the first input dim with the same non-empty dim name (kNoDim if none), whose
+  /// value it must equal.
+  struct DimInfo {
+    uint32_t tensor, axis;
+    size_t sameNameAs;
+  };
+  static constexpr size_t kNoDim = ~size_t(0);
+  std::vector<DimInfo> inputDims;
 
   ~sqz_model() {
     if (handle)
@@ -66,6 +88,36 @@ static Fn symbolAs(void *symbol) {
   static_assert(sizeof(fn) == sizeof(symbol), "function pointer size");
   std::memcpy(&fn, &symbol, sizeof(fn));
   return fn;
+}
+
+/// Fills the shape bookkeeping of a loaded model (see sqz_model).
+static void describeDims(sqz_model &model) {
+  const Manifest &manifest = model.manifest;
+  model.staticShapes.clear();
+  model.inputDims.clear();
+  model.inputRank = model.outputRank = 0;
+  for (size_t i = 0; i < manifest.inputs.size(); ++i) {
+    const TensorSpec &spec = manifest.inputs[i];
+    for (size_t d = 0; d < spec.shape.size(); ++d) {
+      sqz_model::DimInfo info{static_cast<uint32_t>(i), static_cast<uint32_t>(d),
+                              sqz_model::kNoDim};
+      if (!spec.dimNames[d].empty())
+        for (size_t k = 0; k < model.inputDims.size(); ++k) {
+          const sqz_model::DimInfo &other = model.inputDims[k];
+          if (manifest.inputs[other.tensor].dimNames[other.axis] == spec.dimNames[d]) {
+            info.sameNameAs = k;
+            break;
+          }
+        }
+      model.inputDims.push_back(info);
+    }
+    model.inputRank += spec.shape.size();
+    model.staticShapes.insert(model.staticShapes.end(), spec.shape.begin(), spec.shape.end());
+  }
+  for (const TensorSpec &spec : manifest.outputs) {
+    model.outputRank += spec.shape.size();
+    model.staticShapes.insert(model.staticShapes.end(), spec.shape.begin(), spec.shape.end());
+  }
 }
 
 static bool loadModel(const std::string &dir, sqz_model &model) {
@@ -121,7 +173,7 @@ static bool loadModel(const std::string &dir, sqz_model &model) {
              " (the library and manifest.json come from different compiles)");
     return false;
   }
-  if (abiVersion >= 2) {
+  if (model.manifest.hasWeights()) {
     std::string path = dir + "/" + model.manifest.weightsFile;
     model.weights = std::make_unique<MappedSafetensors>();
     if (Status s = model.weights->open(path); !s) {
@@ -158,7 +210,19 @@ static bool loadModel(const std::string &dir, sqz_model &model) {
              model.manifest.entry + "' named by the manifest (" + error + ")");
     return false;
   }
-  model.entry = symbolAs<void (*)(void **)>(entrySymbol);
+  if (abiVersion < kDynamicShapesAbiVersion) {
+    model.entry = symbolAs<void (*)(void **)>(entrySymbol);
+  } else {
+    model.shapedEntry = symbolAs<void (*)(void **, const int64_t *)>(entrySymbol);
+    void *shapesSymbol = lookupSymbol(model.handle, "sqz_model_output_shapes", error);
+    if (!shapesSymbol) {
+      setError("'" + model.libraryPath + "' has no sqz_model_output_shapes, which ABI " +
+               std::to_string(abiVersion) + " model libraries export (" + error + ")");
+      return false;
+    }
+    model.outputShapes = symbolAs<void (*)(const int64_t *, int64_t *)>(shapesSymbol);
+  }
+  describeDims(model);
   return true;
 }
 
@@ -246,6 +310,25 @@ static const int64_t kNoDims[1] = {0};
       return nullptr;                                                          \
     return t->shape.empty() ? kNoDims : t->shape.data();                       \
   }                                                                            \
+  const int64_t *sqz_model_##KIND##_max_shape(const sqz_model *m, size_t i) {  \
+    const TensorSpec *t = getTensor(m, i, IS_OUTPUT, __func__);                \
+    if (!t)                                                                    \
+      return nullptr;                                                          \
+    return t->maxShape.empty() ? kNoDims : t->maxShape.data();                 \
+  }                                                                            \
+  const char *sqz_model_##KIND##_dim_name(const sqz_model *m, size_t i,        \
+                                          size_t axis) {                       \
+    const TensorSpec *t = getTensor(m, i, IS_OUTPUT, __func__);                \
+    if (!t)                                                                    \
+      return nullptr;                                                          \
+    if (axis >= t->shape.size()) {                                             \
+      setError(std::string(__func__) + ": axis " + std::to_string(axis) +      \
+               " is out of range (" #KIND " '" + t->name + "' has rank " +     \
+               std::to_string(t->shape.size()) + ")");                         \
+      return nullptr;                                                          \
+    }                                                                          \
+    return t->dimNames[axis].c_str();                                          \
+  }                                                                            \
   size_t sqz_model_##KIND##_nbytes(const sqz_model *m, size_t i) {             \
     const TensorSpec *t = getTensor(m, i, IS_OUTPUT, __func__);                \
     return t ? t->numBytes : 0;                                                \
@@ -256,18 +339,178 @@ SQZ_DEFINE_ACCESSORS(output, true)
 
 #undef SQZ_DEFINE_ACCESSORS
 
-int sqz_model_run(sqz_model *m, const void *const *inputs,
-                  void *const *outputs) {
+int sqz_model_is_dynamic(const sqz_model *m) {
   if (!m) {
-    setError("sqz_model_run: model is NULL");
-    return 1;
+    setError("sqz_model_is_dynamic: model is NULL");
+    return 0;
   }
+  return m->manifest.dynamic ? 1 : 0;
+}
+
+namespace {
+/// Runs may be hot (benchmarks, serving loops, decode steps): arrays of up to N elements live
+/// on the stack, larger ones on the heap.
+template <typename T, size_t N>
+class SmallArray {
+public:
+  explicit SmallArray(size_t size) {
+    static_assert(N > 0, "SmallArray needs a stack part");
+    if (size > N) {
+      heap.resize(size);
+      ptr = heap.data();
+    }
+  }
+  SmallArray(const SmallArray &) = delete;
+  SmallArray &operator=(const SmallArray &) = delete;
+  T *data() { return ptr; }
+  T &operator[](size_t i) { return ptr[i]; }
+
+private:
+  T stack[N];
+  std::vector<T> heap;
+  T *ptr = stack;
+};
+
+/// " ('seq')" for a named dim, "" otherwise.
+std::string dimLabel(const TensorSpec &spec, size_t axis) {
+  return spec.dimNames[axis].empty() ? "" : " ('" + spec.dimNames[axis] + "')";
+}
+
+std::string formatDims(const int64_t *dims, size_t rank) {
+  std::string text = "[";
+  for (size_t d = 0; d < rank; ++d)
+    text += (d ? "," : "") + std::to_string(dims[d]);
+  return text + "]";
+}
+
+/// Checks one dim of a tensor against the manifest: static dims equal, dynamic ones in
+/// [0, bound].
+bool checkDim(const char *function, const char *kind, const TensorSpec &spec, size_t axis,
+              int64_t value) {
+  int64_t declared = spec.shape[axis], bound = spec.maxShape[axis];
+  std::string what = std::string(function) + ": " + kind + " '" + spec.name + "' dim " +
+                     std::to_string(axis) + dimLabel(spec, axis) + " is " +
+                     std::to_string(value);
+  if (declared != kDynamicDim) {
+    if (value == declared)
+      return true;
+    setError(what + ", but the model declares " + std::to_string(declared));
+    return false;
+  }
+  if (value < 0) {
+    setError(what + ", must be >= 0");
+    return false;
+  }
+  if (bound != kDynamicDim && value > bound) {
+    setError(what + ", above its bound " + std::to_string(bound));
+    return false;
+  }
+  return true;
+}
+
+/// Whether a dense buffer of `dims` fits in memory at all (element count times element size
+/// fits size_t); sets the error if not.
+bool checkSize(const char *function, const char *kind, const TensorSpec &spec,
+               const int64_t *dims, size_t rank) {
+  size_t count = 1;
+  bool overflow = false;
+  for (size_t d = 0; d < rank; ++d) {
+    if (dims[d] == 0)
+      return true;
+    if (static_cast<uint64_t>(dims[d]) > SIZE_MAX / count)
+      overflow = true;
+    else
+      count *= static_cast<size_t>(dims[d]);
+  }
+  if (!overflow && count <= SIZE_MAX / dtypeSize(spec.dtype))
+    return true;
+  setError(std::string(function) + ": " + kind + " '" + spec.name + "' of shape " +
+           formatDims(dims, rank) + " is too large");
+  return false;
+}
+
+bool hasZeroDim(const int64_t *dims, size_t rank) {
+  for (size_t d = 0; d < rank; ++d)
+    if (dims[d] == 0)
+      return true;
+  return false;
+}
+} // namespace
+
+/// Validates the caller's input shapes against the manifest and writes the full shapes of
+/// every input then every output to `shapes` (m.inputRank + m.outputRank entries), asking the
+/// library for the output shapes of a dynamic model. Sets the error and returns false on a
+/// bad shape.
+static bool computeShapes(const sqz_model &m, const char *function,
+                          const int64_t *const *inputShapes, int64_t *shapes) {
+  const std::vector<TensorSpec> &ins = m.manifest.inputs;
+  const std::vector<TensorSpec> &outs = m.manifest.outputs;
+  if (!inputShapes && m.inputRank) {
+    setError(std::string(function) + ": input_shapes array is NULL");
+    return false;
+  }
+  size_t at = 0;
+  for (size_t i = 0; i < ins.size(); ++i) {
+    const TensorSpec &spec = ins[i];
+    size_t rank = spec.shape.size();
+    if (!rank)
+      continue;
+    const int64_t *dims = inputShapes[i];
+    if (!dims) {
+      setError(std::string(function) + ": input " + std::to_string(i) + " ('" + spec.name +
+               "') shape is NULL (it has rank " + std::to_string(rank) + ")");
+      return false;
+    }
+    for (size_t d = 0; d < rank; ++d, ++at) {
+      shapes[at] = dims[d];
+      if (!checkDim(function, "input", spec, d, dims[d]))
+        return false;
+      size_t same = m.inputDims[at].sameNameAs;
+      if (same != sqz_model::kNoDim && shapes[same] != dims[d]) {
+        const sqz_model::DimInfo &other = m.inputDims[same];
+        setError(std::string(function) + ": input '" + spec.name + "' dim " +
+                 std::to_string(d) + dimLabel(spec, d) + " is " + std::to_string(dims[d]) +
+                 ", but input '" + ins[other.tensor].name + "' dim " +
+                 std::to_string(other.axis) + " of the same name is " +
+                 std::to_string(shapes[same]) + " (dims named '" + spec.dimNames[d] +
+                 "' must be equal)");
+        return false;
+      }
+    }
+    if (!checkSize(function, "input", spec, shapes + at - rank, rank))
+      return false;
+  }
+
+  int64_t *outShapes = shapes + m.inputRank;
+  if (m.outputShapes)
+    m.outputShapes(shapes, outShapes);
+  else
+    std::copy(m.staticShapes.begin() + m.inputRank, m.staticShapes.end(), outShapes);
+  at = 0;
+  for (const TensorSpec &spec : outs) {
+    size_t rank = spec.shape.size();
+    for (size_t d = 0; d < rank; ++d, ++at) {
+      // The library computed these; a mismatch means it and the manifest disagree.
+      if (!checkDim(function, "output", spec, d, outShapes[at])) {
+        lastError += " (computed by the model library from the input shapes " +
+                     formatDims(shapes, m.inputRank) + ")";
+        return false;
+      }
+    }
+    if (!checkSize(function, "output", spec, outShapes + at - rank, rank))
+      return false;
+  }
+  return true;
+}
+
+/// Binds the buffers and calls the entry; `shapes` are the full shapes computeShapes gave.
+static int invoke(sqz_model *m, const char *function, const int64_t *shapes,
+                  const void *const *inputs, void *const *outputs) {
   const std::vector<TensorSpec> &ins = m->manifest.inputs;
   const std::vector<TensorSpec> &outs = m->manifest.outputs;
   if ((!inputs && !ins.empty()) || (!outputs && !outs.empty())) {
-    setError(std::string("sqz_model_run: ") +
-             (!inputs && !ins.empty() ? "inputs" : "outputs") +
-             " array is NULL");
+    setError(std::string(function) + ": " +
+             (!inputs && !ins.empty() ? "inputs" : "outputs") + " array is NULL");
     return 1;
   }
 
@@ -275,22 +518,17 @@ int sqz_model_run(sqz_model *m, const void *const *inputs,
   // Generated code never dereferences an empty tensor's pointer, but give it
   // a valid address anyway rather than NULL.
   alignas(64) static unsigned char emptyTensor[64];
-  // Runs may be hot (benchmarks, serving loops): no allocation for the
-  // common case of a few tensors.
   size_t numBuffers = ins.size() + outs.size() + (m->weights ? 1 : 0);
-  void *stackBuffers[16];
-  std::vector<void *> heapBuffers;
-  void **buffers = stackBuffers;
-  if (numBuffers > 16) {
-    heapBuffers.resize(numBuffers);
-    buffers = heapBuffers.data();
-  }
-  auto bind = [&](size_t slot, const TensorSpec &spec, const void *data,
-                  const char *kind, size_t index) {
-    if (!data && spec.numBytes != 0) {
-      setError(std::string("sqz_model_run: ") + kind + " " +
-               std::to_string(index) + " ('" + spec.name +
-               "') buffer is NULL");
+  SmallArray<void *, 16> buffers(numBuffers);
+  const int64_t *dims = shapes;
+  auto bind = [&](size_t slot, const TensorSpec &spec, const void *data, const char *kind,
+                  size_t index) {
+    size_t rank = spec.shape.size();
+    bool empty = hasZeroDim(dims, rank);
+    dims += rank;
+    if (!data && !empty) {
+      setError(std::string(function) + ": " + kind + " " + std::to_string(index) + " ('" +
+               spec.name + "') buffer is NULL");
       return false;
     }
     buffers[slot] = data ? const_cast<void *>(data) : emptyTensor;
@@ -304,8 +542,82 @@ int sqz_model_run(sqz_model *m, const void *const *inputs,
       return 1;
   if (m->weights)
     buffers[numBuffers - 1] = const_cast<uint8_t *>(m->weights->data());
-  m->entry(buffers);
+  if (m->shapedEntry)
+    m->shapedEntry(buffers.data(), shapes);
+  else
+    m->entry(buffers.data());
   return 0;
+}
+
+/// The first dynamic dim of the model, as "input 'x' dim 1 ('seq')", for error messages.
+static std::string firstDynamicDim(const sqz_model &m) {
+  for (const std::vector<TensorSpec> *tensors : {&m.manifest.inputs, &m.manifest.outputs})
+    for (const TensorSpec &spec : *tensors)
+      for (size_t d = 0; d < spec.shape.size(); ++d)
+        if (spec.shape[d] == kDynamicDim)
+          return std::string(tensors == &m.manifest.inputs ? "input" : "output") + " '" +
+                 spec.name + "' dim " + std::to_string(d) + dimLabel(spec, d);
+  return "";
+}
+
+int sqz_model_run(sqz_model *m, const void *const *inputs,
+                  void *const *outputs) {
+  if (!m) {
+    setError("sqz_model_run: model is NULL");
+    return 1;
+  }
+  if (m->manifest.dynamic) {
+    setError("sqz_model_run: the model has dynamic dims (" + firstDynamicDim(*m) +
+             "); run it with sqz_model_run_shaped, which takes the input shapes");
+    return 1;
+  }
+  return invoke(m, "sqz_model_run", m->staticShapes.data(), inputs, outputs);
+}
+
+/// Shape arrays of up to this many dims in all stay on the stack.
+static constexpr size_t kStackDims = 64;
+
+int sqz_model_infer_output_shapes(const sqz_model *m, const int64_t *const *input_shapes,
+                                  int64_t *const *output_shapes) {
+  const char *function = "sqz_model_infer_output_shapes";
+  if (!m) {
+    setError(std::string(function) + ": model is NULL");
+    return 1;
+  }
+  const std::vector<TensorSpec> &outs = m->manifest.outputs;
+  if (!output_shapes && m->outputRank) {
+    setError(std::string(function) + ": output_shapes array is NULL");
+    return 1;
+  }
+  for (size_t j = 0; j < outs.size(); ++j)
+    if (!outs[j].shape.empty() && !output_shapes[j]) {
+      setError(std::string(function) + ": output " + std::to_string(j) + " ('" +
+               outs[j].name + "') shape is NULL (it has rank " +
+               std::to_string(outs[j].shape.size()) + ")");
+      return 1;
+    }
+  SmallArray<int64_t, kStackDims> shapes(m->inputRank + m->outputRank);
+  if (!computeShapes(*m, function, input_shapes, shapes.data()))
+    return 1;
+  const int64_t *dims = shapes.data() + m->inputRank;
+  for (size_t j = 0; j < outs.size(); ++j) {
+    std::copy(dims, dims + outs[j].shape.size(), output_shapes[j]);
+    dims += outs[j].shape.size();
+  }
+  return 0;
+}
+
+int sqz_model_run_shaped(sqz_model *m, const int64_t *const *input_shapes,
+                         const void *const *inputs, void *const *outputs) {
+  const char *function = "sqz_model_run_shaped";
+  if (!m) {
+    setError(std::string(function) + ": model is NULL");
+    return 1;
+  }
+  SmallArray<int64_t, kStackDims> shapes(m->inputRank + m->outputRank);
+  if (!computeShapes(*m, function, input_shapes, shapes.data()))
+    return 1;
+  return invoke(m, function, shapes.data(), inputs, outputs);
 }
 
 int sqz_model_set_threads(sqz_model *m, int n) {

@@ -5,6 +5,11 @@
     y, = model.run(x=np.ones((4, 16), np.float32))      # outputs in manifest order
     outs = model(x=...)                                  # the same, as a dict by output name
 
+A model compiled with dynamic dims (`--dynamic-dim`, or ONNX dim_params left free) takes any
+size for them within their bounds; its outputs get the shapes the model computes from the
+input shapes. `TensorInfo.shape` shows a dynamic dim as -1, `max_shape` its bound (-1: none)
+and `dim_names` its name.
+
 `compile` runs the `sqz-compile` tool (found through $SQZ_COMPILE, next to this package's build
 tree, or on PATH) and loads the artifact; `load` opens an artifact directory with the runtime
 (`libsqz_runtime`'s C API, see include/sqz-c/sqz.h). Every failure raises `sqz.Error` whose text
@@ -32,12 +37,19 @@ class Module:
 
     @property
     def inputs(self):
-        """[TensorInfo] with name, dtype (NumPy name), shape, nbytes, in call order."""
+        """[TensorInfo] in call order: name, dtype (NumPy name), onnx_dtype, shape (-1 for a
+        dynamic dim), max_shape (static dims repeat their size; a dynamic dim's bound or -1),
+        dim_names ("" when unnamed), dynamic, nbytes (0 when a dim is dynamic)."""
         return list(self._model.inputs)
 
     @property
     def outputs(self):
         return list(self._model.outputs)
+
+    @property
+    def dynamic(self):
+        """Whether some input or output has a dynamic dim."""
+        return self._model.dynamic
 
     @property
     def source(self):
@@ -46,7 +58,9 @@ class Module:
 
     def run(self, *args, **kwargs):
         """Runs the model. Inputs by position (manifest order) or by name; each must have the
-        manifest's dtype and shape exactly. Returns the outputs as a list of new arrays."""
+        manifest's dtype and shape exactly (a dynamic dim any size within its bound, equal
+        to the inputs' dims of the same name). Returns the outputs as a list of new arrays,
+        for a dynamic model of the shapes it computes from the input shapes."""
         names = [t.name for t in self._model.inputs]
         if args and kwargs:
             raise Error("pass the inputs either by position or by name, not both")
@@ -67,7 +81,10 @@ class Module:
         return {t.name: a for t, a in zip(self._model.outputs, outs)}
 
     def __repr__(self):
-        fmt = lambda ts: ", ".join("%s: %s%s" % (t.name, t.dtype, list(t.shape)) for t in ts)
+        dim = lambda t, i: str(t.shape[i]) if t.shape[i] >= 0 else (t.dim_names[i] or "?")
+        fmt = lambda ts: ", ".join("%s: %s[%s]" % (t.name, t.dtype,
+                                                   ", ".join(dim(t, i) for i in range(len(t.shape))))
+                                   for t in ts)
         return "sqz.Module(%r, inputs=[%s], outputs=[%s])" % (
             self.path, fmt(self._model.inputs), fmt(self._model.outputs))
 

@@ -119,3 +119,65 @@ def test_stories260k_golden_logits(tmp_path):
                         input_shapes={"input_ids": ids.shape})
     logits, = model.run(input_ids=ids)
     assert np.abs(logits - want).max() <= 1e-4
+
+
+def _test_library(name):
+    """A stand-in model library the runtime unit tests build (unittests/Runtime), next to this
+    package's build tree, or None."""
+    here = os.path.dirname(os.path.abspath(sqz.__file__))  # <build>/python/sqz
+    path = os.path.join(here, "..", "..", "unittests", "Runtime", "lib%s.so" % name)
+    return os.path.normpath(path) if os.path.exists(path) else None
+
+
+DYNAMIC_LIBRARY = _test_library("SqzTestModelDynamic")
+
+
+@pytest.fixture
+def dynamic(tmp_path):
+    """The ABI 3 stand-in (unittests/Runtime/TestModelDynamic.c): y = x + k, cat = concat(past, x)
+    on dim 1, with x [batch <= 4, seq <= 8] and past [batch, past]."""
+    (tmp_path / "model.so").symlink_to(DYNAMIC_LIBRARY)
+    (tmp_path / "manifest.json").write_text("""{
+      "format": "sqz-artifact", "abi_version": 3, "library": "model.so",
+      "entry": "sqz_model_invoke",
+      "inputs": [{"name": "x", "dtype": "float32", "shape": [-1, -1],
+                  "dim_names": ["batch", "seq"], "max_shape": [4, 8]},
+                 {"name": "past", "dtype": "float32", "shape": [-1, -1],
+                  "dim_names": ["batch", "past"]},
+                 {"name": "k", "dtype": "int32", "shape": []}],
+      "outputs": [{"name": "y", "dtype": "float32", "shape": [-1, -1],
+                   "dim_names": ["batch", "seq"]},
+                  {"name": "cat", "dtype": "float32", "shape": [-1, -1]}]}""")
+    return sqz.load(tmp_path)
+
+
+@pytest.mark.skipif(DYNAMIC_LIBRARY is None, reason="runtime test libraries not built")
+def test_dynamic_metadata(dynamic):
+    assert dynamic.dynamic
+    x, past, k = dynamic.inputs
+    assert x.shape == (-1, -1) and x.max_shape == (4, 8) and x.dim_names == ("batch", "seq")
+    assert x.dynamic and x.nbytes == 0
+    assert past.max_shape == (-1, -1)
+    assert not k.dynamic and k.nbytes == 4 and k.shape == ()
+    assert dynamic.outputs[1].dim_names == ("", "")
+    assert "x: float32[batch, seq]" in repr(dynamic)
+    assert "cat: float32[?, ?]" in repr(dynamic)
+
+
+@pytest.mark.skipif(DYNAMIC_LIBRARY is None, reason="runtime test libraries not built")
+def test_dynamic_run(dynamic):
+    k = np.array(3, np.int32)
+    for batch, seq, plen in [(2, 3, 4), (1, 8, 0), (3, 0, 2), (0, 5, 1)]:
+        x = np.arange(batch * seq, dtype=np.float32).reshape(batch, seq)
+        past = -np.arange(batch * plen, dtype=np.float32).reshape(batch, plen)
+        y, cat = dynamic.run(x=x, past=past, k=k)
+        assert y.shape == (batch, seq) and cat.shape == (batch, plen + seq)
+        np.testing.assert_array_equal(y, x + 3)
+        np.testing.assert_array_equal(cat, np.concatenate([past, x], axis=1))
+    with pytest.raises(sqz.Error, match=r"input 'x' dim 1 \('seq'\) is 9, above its bound 8"):
+        dynamic.run(np.zeros((1, 9), np.float32), np.zeros((1, 0), np.float32), k)
+    with pytest.raises(sqz.Error, match=r"input 'past' dim 0 \('batch'\) is 2, but input 'x' "
+                                        r"dim 0 of the same name is 1"):
+        dynamic.run(np.zeros((1, 2), np.float32), np.zeros((2, 1), np.float32), k)
+    with pytest.raises(sqz.Error, match=r"input 'x' must have shape \(batch, seq\), got \(4,\)"):
+        dynamic.run(np.zeros(4, np.float32), np.zeros((1, 1), np.float32), k)

@@ -51,7 +51,8 @@ const char kUsage[] =
     "               [--output-dir DIR] [--bench N]\n"
     "\n"
     "Runs a Squeeze artifact (a directory written by sqz-compile) on .npy\n"
-    "inputs and writes each output to DIR/<name>.npy.\n"
+    "inputs and writes each output to DIR/<name>.npy. A model with dynamic dims\n"
+    "takes their sizes from the input files.\n"
     "\n"
     "  --input NAME=FILE    value of model input NAME; give every input once,\n"
     "                       with the dtype and shape the model declares\n"
@@ -69,7 +70,9 @@ const char kUsage[] =
     "                       all cores)\n"
     "  --help               print this help\n"
     "\n"
-    "Decoding (decoder LMs with token ids [1, L] -> logits [1, L, vocab]):\n"
+    "Decoding (decoder LMs with token ids [1, L] -> logits [1, L, vocab], L static\n"
+    "or dynamic, optionally with a KV cache: past_key_values.<i>.key/value inputs\n"
+    "and present.<i>.key/value outputs; see docs/Runtime.md):\n"
     "  --generate N         generate N tokens after the prompt and print them,\n"
     "                       with prefill and decode tokens/s\n"
     "  --prompt-ids FILE    the prompt: an integer .npy of token ids\n"
@@ -137,8 +140,13 @@ struct Signature {
   DType dtype;
   /// The ONNX dtype `dtype` carries ("int4", "float8e4m3fn", ...), or "".
   std::string onnxDType;
+  /// -1 marks a dynamic dim (ABI 3).
   std::vector<int64_t> shape;
-  size_t numBytes;
+  /// Bounds of the dims (-1: none) and their names ("" if none).
+  std::vector<int64_t> maxShape;
+  std::vector<std::string> dimNames;
+  bool dynamic = false;
+  size_t numBytes; ///< 0 when dynamic
 };
 
 int fail(const std::string &message) {
@@ -293,14 +301,22 @@ int parseOptions(int argc, char **argv, Options &options) {
   return -1;
 }
 
+/// Runs the model once: with the input shapes `shapes` when it is dynamic (non-null), else
+/// on the manifest's static shapes.
+int runModel(sqz_model *model, const int64_t *const *shapes, const void *const *inputs,
+             void *const *outputs) {
+  return shapes ? sqz_model_run_shaped(model, shapes, inputs, outputs)
+                : sqz_model_run(model, inputs, outputs);
+}
+
 /// Times `runs` calls of the model (the caller already ran it once: the warm-up).
-bool benchmark(sqz_model *model, const void *const *inputs,
+bool benchmark(sqz_model *model, const int64_t *const *shapes, const void *const *inputs,
                void *const *outputs, long runs, std::vector<double> &seconds,
                std::string &error) {
   seconds.reserve(runs);
   for (long r = 0; r < runs; ++r) {
     auto start = std::chrono::steady_clock::now();
-    if (sqz_model_run(model, inputs, outputs) != 0) {
+    if (runModel(model, shapes, inputs, outputs) != 0) {
       error = sqz_last_error();
       return false;
     }
@@ -350,6 +366,14 @@ std::vector<Signature> readSignatures(const sqz_model *model, bool outputs) {
     const int64_t *shape = outputs ? sqz_model_output_shape(model, i)
                                    : sqz_model_input_shape(model, i);
     sig.shape.assign(shape, shape + rank);
+    const int64_t *maxShape = outputs ? sqz_model_output_max_shape(model, i)
+                                      : sqz_model_input_max_shape(model, i);
+    sig.maxShape.assign(maxShape, maxShape + rank);
+    for (size_t d = 0; d < rank; ++d) {
+      sig.dimNames.push_back(outputs ? sqz_model_output_dim_name(model, i, d)
+                                     : sqz_model_input_dim_name(model, i, d));
+      sig.dynamic |= shape[d] < 0;
+    }
     sig.numBytes = outputs ? sqz_model_output_nbytes(model, i)
                            : sqz_model_input_nbytes(model, i);
     result.push_back(std::move(sig));
@@ -394,22 +418,65 @@ bool matchBindings(const std::vector<Binding> &bindings,
   return true;
 }
 
-/// "int8[4]", or "int8[4] (onnx int4)" when the dtype carries another ONNX dtype.
+/// "int8[4]", or "int8[4] (onnx int4)" when the dtype carries another ONNX dtype. A dynamic
+/// dim shows as its name ("int64[batch,seq]"), or "?" when unnamed, with its bound if any
+/// ("seq<=256").
 std::string formatSignature(const Signature &sig) {
-  std::string text = formatTensorType(sig.dtype, sig.shape);
+  std::string text;
+  if (!sig.dynamic) {
+    text = formatTensorType(sig.dtype, sig.shape);
+  } else {
+    text = std::string(dtypeName(sig.dtype)) + "[";
+    for (size_t d = 0; d < sig.shape.size(); ++d) {
+      text += d ? "," : "";
+      if (sig.shape[d] >= 0) {
+        text += std::to_string(sig.shape[d]);
+        continue;
+      }
+      text += sig.dimNames[d].empty() ? "?" : sig.dimNames[d];
+      if (sig.maxShape[d] >= 0)
+        text += "<=" + std::to_string(sig.maxShape[d]);
+    }
+    text += "]";
+  }
   if (!sig.onnxDType.empty())
     text += " (onnx " + sig.onnxDType + ")";
   return text;
 }
 
-/// Reads `path` and checks it holds exactly the type `sig` declares.
+/// "[batch=1, seq=33, 512]": the dims of one run of a dynamic model, dynamic ones with their
+/// names ("?" when unnamed).
+std::string formatRunDims(const Signature &sig, const std::vector<int64_t> &shape) {
+  std::string text = "[";
+  for (size_t d = 0; d < shape.size(); ++d) {
+    text += d ? ", " : "";
+    if (sig.shape[d] < 0)
+      text += (sig.dimNames[d].empty() ? "?" : sig.dimNames[d]) + "=";
+    text += std::to_string(shape[d]);
+  }
+  return text + "]";
+}
+
+/// Whether a tensor of `shape` fits `sig`: the same rank and static dims (the runtime checks
+/// the dynamic ones against their bounds and names).
+bool fitsSignature(const Signature &sig, const std::vector<int64_t> &shape) {
+  if (shape.size() != sig.shape.size())
+    return false;
+  for (size_t d = 0; d < shape.size(); ++d)
+    if (sig.shape[d] >= 0 && shape[d] != sig.shape[d])
+      return false;
+  return true;
+}
+
+/// Reads `path` and checks it holds exactly the type `sig` declares (any size for its
+/// dynamic dims).
 bool readMatching(const Binding &binding, const Signature &sig,
                   const char *what, NpyArray &array, std::string &error) {
   if (Status s = readNpyFile(binding.path, array); !s) {
     error = std::string(what) + " '" + sig.name + "': " + s.message();
     return false;
   }
-  if (array.dtype != sig.dtype || array.shape != sig.shape) {
+  if (array.dtype != sig.dtype || !fitsSignature(sig, array.shape)) {
     error = std::string(what) + " '" + sig.name + "': the model declares " +
             formatSignature(sig) + ", but '" + binding.path + "' holds " +
             formatTensorType(array.dtype, array.shape);
@@ -608,6 +675,7 @@ int runGenerate(sqz_model *model, const Options &options) {
   std::printf("decode: %lld tokens in %.3f ms (%.1f tokens/s)\n",
               static_cast<long long>(stats.decodeTokens), stats.decodeSeconds * 1e3,
               rate(stats.decodeTokens, stats.decodeSeconds));
+  std::printf("mode: %s\n", stats.mode.c_str());
   return kExitOk;
 }
 
@@ -688,12 +756,49 @@ int run(int argc, char **argv) {
       return fail(error);
     inputPtrs[i] = inputs[i].data.data();
   }
+
+  // The shapes of this run: the manifest's for a static model; for a dynamic one, those of the
+  // input files and the output shapes the model computes from them.
+  bool dynamic = sqz_model_is_dynamic(model.get()) != 0;
+  std::vector<std::vector<int64_t>> outputShapes(outputSigs.size());
+  std::vector<const int64_t *> inputShapePtrs(inputSigs.size());
+  for (size_t i = 0; i < inputSigs.size(); ++i)
+    inputShapePtrs[i] = inputs[i].shape.data();
+  if (dynamic) {
+    std::vector<int64_t *> outputShapePtrs(outputSigs.size());
+    for (size_t i = 0; i < outputSigs.size(); ++i) {
+      outputShapes[i].resize(outputSigs[i].shape.size());
+      outputShapePtrs[i] = outputShapes[i].data();
+    }
+    if (sqz_model_infer_output_shapes(model.get(), inputShapePtrs.data(),
+                                      outputShapePtrs.data()) != 0)
+      return fail(sqz_last_error());
+  } else {
+    for (size_t i = 0; i < outputSigs.size(); ++i)
+      outputShapes[i] = outputSigs[i].shape;
+  }
+  std::vector<size_t> outputBytes(outputSigs.size());
+  for (size_t i = 0; i < outputSigs.size(); ++i) {
+    size_t elements;
+    if (Status s = computeTensorSize(outputSigs[i].dtype, outputShapes[i], elements,
+                                     outputBytes[i]);
+        !s)
+      return fail("output '" + outputSigs[i].name + "': " + s.message());
+  }
+
   std::vector<NpyArray> expected(outputSigs.size());
-  for (size_t i = 0; i < outputSigs.size(); ++i)
-    if (expectBinding[i] >= 0 &&
-        !readMatching(options.expects[expectBinding[i]], outputSigs[i],
+  for (size_t i = 0; i < outputSigs.size(); ++i) {
+    if (expectBinding[i] < 0)
+      continue;
+    if (!readMatching(options.expects[expectBinding[i]], outputSigs[i],
                       "--expect for output", expected[i], error))
       return fail(error);
+    if (dynamic && expected[i].shape != outputShapes[i])
+      return fail("--expect for output '" + outputSigs[i].name + "': the model gives " +
+                  formatTensorType(outputSigs[i].dtype, outputShapes[i]) +
+                  " for these inputs, but '" + options.expects[expectBinding[i]].path +
+                  "' holds " + formatTensorType(expected[i].dtype, expected[i].shape));
+  }
 
   std::vector<std::string> outputPaths;
   std::string dir = options.outputDir;
@@ -714,29 +819,42 @@ int run(int argc, char **argv) {
   std::vector<AlignedBuffer> outputs(outputSigs.size());
   std::vector<void *> outputPtrs(outputSigs.size());
   for (size_t i = 0; i < outputSigs.size(); ++i) {
-    if (!outputs[i].allocate(outputSigs[i].numBytes))
+    if (!outputs[i].allocate(outputBytes[i]))
       return fail("out of memory allocating output '" + outputSigs[i].name +
                   "'");
     outputPtrs[i] = outputs[i].data();
   }
-  if (sqz_model_run(model.get(), inputPtrs.data(), outputPtrs.data()) != 0)
+  // A dynamic model's shapes of this run, once everything is checked.
+  if (dynamic) {
+    auto summary = [](const char *kind, const Signature &sig,
+                      const std::vector<int64_t> &shape) {
+      std::printf("%s %s %s %s%s\n", kind, sig.name.c_str(), dtypeName(sig.dtype),
+                  formatRunDims(sig, shape).c_str(), sig.dynamic ? " (dynamic)" : "");
+    };
+    for (size_t i = 0; i < inputSigs.size(); ++i)
+      summary("input", inputSigs[i], inputs[i].shape);
+    for (size_t i = 0; i < outputSigs.size(); ++i)
+      summary("output", outputSigs[i], outputShapes[i]);
+  }
+  const int64_t *const *runShapes = dynamic ? inputShapePtrs.data() : nullptr;
+  if (runModel(model.get(), runShapes, inputPtrs.data(), outputPtrs.data()) != 0)
     return fail(sqz_last_error());
 
   // Write everything before comparing, so a mismatch can be inspected.
   for (size_t i = 0; i < outputSigs.size(); ++i) {
     const Signature &sig = outputSigs[i];
-    if (Status s = writeNpyFile(outputPaths[i], sig.dtype, sig.shape,
+    if (Status s = writeNpyFile(outputPaths[i], sig.dtype, outputShapes[i],
                                 outputs[i].data());
         !s)
       return fail(s.message());
     std::printf("wrote %s %s -> %s\n", sig.name.c_str(),
-                formatTensorType(sig.dtype, sig.shape).c_str(),
+                formatTensorType(sig.dtype, outputShapes[i]).c_str(),
                 outputPaths[i].c_str());
   }
 
   if (options.benchRuns > 0) {
     std::vector<double> seconds;
-    if (!benchmark(model.get(), inputPtrs.data(), outputPtrs.data(),
+    if (!benchmark(model.get(), runShapes, inputPtrs.data(), outputPtrs.data(),
                    options.benchRuns, seconds, error))
       return fail(error);
     printTimings(seconds);
@@ -750,7 +868,7 @@ int run(int argc, char **argv) {
     bool exact = !isFloatDType(sig.dtype) && !options.toleranceGiven;
     double rtol = exact ? 0 : options.rtol;
     double atol = exact ? 0 : options.atol;
-    size_t n = sig.numBytes / dtypeSize(sig.dtype);
+    size_t n = outputBytes[i] / dtypeSize(sig.dtype);
     CompareResult r = compare(sig.dtype, outputs[i].data(),
                               expected[i].data.data(), n, exact, rtol, atol);
     bool ok = r.mismatches == 0;

@@ -28,11 +28,19 @@ int sqzCApiCompilesAsC(void) {
       (void (*)(void))sqz_model_output_shape,
       (void (*)(void))sqz_model_input_nbytes,
       (void (*)(void))sqz_model_output_nbytes,
+      (void (*)(void))sqz_model_input_max_shape,
+      (void (*)(void))sqz_model_output_max_shape,
+      (void (*)(void))sqz_model_input_dim_name,
+      (void (*)(void))sqz_model_output_dim_name,
+      (void (*)(void))sqz_model_is_dynamic,
       (void (*)(void))sqz_model_run,
+      (void (*)(void))sqz_model_infer_output_shapes,
+      (void (*)(void))sqz_model_run_shaped,
+      (void (*)(void))sqz_model_set_threads,
   };
   size_t i;
   for (i = 0; i < sizeof(fns) / sizeof(fns[0]); ++i)
     if (!fns[i])
       return 0;
-  return SQZ_ABI_VERSION == 2;
+  return SQZ_ABI_VERSION == 3;
 }

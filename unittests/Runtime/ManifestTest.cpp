@@ -121,9 +121,12 @@ TEST(ManifestTest, FormatAndVersion) {
               "missing required key \"format\"");
   expectError(edited("\"sqz-artifact\"", "\"onnx\""),
               "'format': expected \"sqz-artifact\", got \"onnx\"");
-  expectError(edited("\"abi_version\": 1", "\"abi_version\": 3"),
-              "'abi_version': artifact ABI version 3 is not supported by this runtime (it "
-              "supports 1 to 2); recompile the model or use a matching sqz-run");
+  expectError(edited("\"abi_version\": 1", "\"abi_version\": 4"),
+              "'abi_version': artifact ABI version 4 is not supported by this runtime (it "
+              "supports 1 to 3); recompile the model or use a matching sqz-run");
+  expectError(edited("\"abi_version\": 1", "\"abi_version\": 0"),
+              "'abi_version': artifact ABI version 0 is not supported by this runtime (it "
+              "supports 1 to 3); recompile the model or use a matching sqz-run");
   // ABI 2 needs the weights entry; ABI 1 must not have one.
   expectError(edited("\"abi_version\": 1", "\"abi_version\": 2"),
               "missing required key \"weights\"");
@@ -205,6 +208,83 @@ TEST(ManifestTest, TensorErrors) {
   expectError(edited("[4, 16]", "[4294967296, 4294967296]"),
               "'inputs[0].shape': tensor float32[4294967296,4294967296] is "
               "too large");
+}
+
+/// kExample at ABI 3 with input x's shape entry replaced by `shape`.
+std::string dynamicExample(const std::string &shape) {
+  std::string text = edited("[4, 16]", shape);
+  size_t at = text.find("\"abi_version\": 1");
+  text.replace(at, 16, "\"abi_version\": 3");
+  return text;
+}
+
+TEST(ManifestTest, DynamicDims) {
+  Manifest m;
+  Status s = parseManifest(
+      dynamicExample(R"([-1, -1, 16], "dim_names": ["batch", "seq", ""],
+                        "max_shape": [-1, 256, 16])"),
+      "m.json", m);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(m.abiVersion, 3);
+  EXPECT_TRUE(m.dynamic);
+  EXPECT_TRUE(m.weightsFile.empty()); // optional in ABI 3
+  const TensorSpec &x = m.inputs[0];
+  EXPECT_TRUE(x.dynamic);
+  EXPECT_EQ(x.shape, (std::vector<int64_t>{-1, -1, 16}));
+  EXPECT_EQ(x.maxShape, (std::vector<int64_t>{-1, 256, 16}));
+  EXPECT_EQ(x.dimNames, (std::vector<std::string>{"batch", "seq", ""}));
+  EXPECT_EQ(x.numBytes, 0u);
+  EXPECT_FALSE(m.outputs[0].dynamic);
+  EXPECT_EQ(m.outputs[0].maxShape, (std::vector<int64_t>{4, 8}));
+  EXPECT_EQ(m.outputs[0].dimNames, (std::vector<std::string>{"", ""}));
+  EXPECT_EQ(m.outputs[0].numBytes, 128u);
+
+  // dim_names and max_shape are optional; without max_shape dynamic dims are unbounded.
+  s = parseManifest(dynamicExample("[-1, 0]"), "m.json", m);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(m.inputs[0].maxShape, (std::vector<int64_t>{-1, 0}));
+  EXPECT_EQ(m.inputs[0].dimNames, (std::vector<std::string>{"", ""}));
+
+  // ABI 3 with every shape static is still ABI 3 (not dynamic), and may have weights.
+  s = parseManifest(edited("\"abi_version\": 1",
+                           "\"abi_version\": 3, \"weights\": {\"file\": \"w.safetensors\", "
+                           "\"bytes\": 0, \"tensors\": []}"),
+                    "m.json", m);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_FALSE(m.dynamic);
+  EXPECT_EQ(m.weightsFile, "w.safetensors");
+}
+
+TEST(ManifestTest, DynamicDimErrors) {
+  // -1 needs ABI 3 (the ABI 1/2 error is unchanged); other negative dims never work.
+  expectError(edited("[4, 16]", "[4, -1]"),
+              "'inputs[0].shape[1]': dimension -1 is negative (shapes must be static)");
+  expectError(dynamicExample("[4, -2]"),
+              "'inputs[0].shape[1]': dimension -2 is invalid (expected a size >= 0, or -1 "
+              "for a dynamic dim)");
+  expectError(dynamicExample(R"([-1, 16], "dim_names": "batch")"),
+              "'inputs[0].dim_names': expected array, got string");
+  expectError(dynamicExample(R"([-1, 16], "dim_names": ["batch"])"),
+              "'inputs[0].dim_names': has 1 entries, but the shape has 2 dims");
+  expectError(dynamicExample(R"([-1, 16], "dim_names": ["batch", 3])"),
+              "'inputs[0].dim_names[1]': expected string, got integer");
+  expectError(dynamicExample(R"([-1, 16], "dim_names": ["a\u0000b", ""])"),
+              "'inputs[0].dim_names[0]': string contains a NUL character");
+  expectError(dynamicExample(R"([-1, 16], "max_shape": {})"),
+              "'inputs[0].max_shape': expected array, got object");
+  expectError(dynamicExample(R"([-1, 16], "max_shape": [8, 16, 1])"),
+              "'inputs[0].max_shape': has 3 entries, but the shape has 2 dims");
+  expectError(dynamicExample(R"([-1, 16], "max_shape": [8, "16"])"),
+              "'inputs[0].max_shape[1]': expected integer, got string");
+  expectError(dynamicExample(R"([-1, 16], "max_shape": [8, 32])"),
+              "'inputs[0].max_shape[1]': is 32, but dim 1 is static with size 16 (static "
+              "dims repeat their size)");
+  expectError(dynamicExample(R"([-1, 16], "max_shape": [-5, 16])"),
+              "'inputs[0].max_shape[0]': bound -5 is invalid (expected a size >= 0, or -1 "
+              "for no bound)");
+  // Static parts are still checked for size.
+  expectError(dynamicExample("[4294967296, 4294967296]"),
+              "'inputs[0].shape': tensor float32[4294967296,4294967296] is too large");
 }
 
 TEST(ManifestTest, InputAndOutputMayShareAName) {

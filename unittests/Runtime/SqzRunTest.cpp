@@ -268,4 +268,108 @@ TEST_F(SqzRunTest, LoadAndOutputErrors) {
                   "' exists and is not a directory");
 }
 
+/// sqz-run on the ABI 3 test model (TestModelDynamic.c): shapes come from the input files.
+class SqzRunDynamicTest : public SqzRunTest {
+protected:
+  void SetUp() override {
+    SqzRunTest::SetUp();
+    dynamicArtifact = work.file("dynamic");
+    ASSERT_EQ(::mkdir(dynamicArtifact.c_str(), 0777), 0);
+    makeArtifact(dynamicArtifact, SQZ_TEST_MODEL_DYNAMIC, testDynamicModelManifest());
+    past = work.file("past.npy");
+    saveFloats(past, {2, 1}, {-1, -2});
+  }
+
+  ProcessResult runDynamic(const std::vector<std::string> &extra) {
+    std::vector<std::string> args = {dynamicArtifact, "--input", "x=" + x, "--input",
+                                     "past=" + past,  "--input", "k=" + k, "--output-dir",
+                                     work.file("out")};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run(args);
+  }
+
+  std::string dynamicArtifact, past;
+};
+
+TEST_F(SqzRunDynamicTest, RunsAtTheInputShapes) {
+  std::string wantCat = work.file("cat.npy");
+  saveFloats(wantCat, {2, 4}, {-1, 1, -2, 3, -2, 0, 5, -6});
+  ProcessResult r = runDynamic({"--expect", "cat=" + wantCat, "--bench", "2"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  std::string out = work.file("out");
+  EXPECT_EQ(r.out.substr(0, r.out.find("bench:")),
+            "input x float32 [batch=2, seq=3] (dynamic)\n"
+            "input past float32 [batch=2, past=1] (dynamic)\n"
+            "input k int32 []\n"
+            "output y float32 [batch=2, seq=3] (dynamic)\n"
+            "output cat float32 [batch=2, ?=4] (dynamic)\n"
+            "wrote y float32[2,3] -> " +
+                out + "/y.npy\nwrote cat float32[2,4] -> " + out + "/cat.npy\n");
+  EXPECT_NE(r.out.find("bench: 2 runs after 1 warm-up run\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("expect cat: max_abs_err=0 max_rel_err=0 mismatches=0/8 "
+                       "(rtol=1e-05 atol=1e-06) OK\n"),
+            std::string::npos)
+      << r.out;
+  NpyArray y;
+  ASSERT_TRUE(readNpyFile(out + "/y.npy", y).ok());
+  EXPECT_EQ(y.shape, (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(reinterpret_cast<const float *>(y.data.data())[5], -3.0f);
+
+  // Another size, an empty past.
+  saveFloats(x, {1, 8}, {1, 2, 3, 4, 5, 6, 7, 8});
+  saveFloats(past, {1, 0}, {});
+  r = runDynamic({});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.out.find("output cat float32 [batch=1, ?=8] (dynamic)\n"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("wrote cat float32[1,8] -> "), std::string::npos) << r.out;
+}
+
+TEST_F(SqzRunDynamicTest, Errors) {
+  std::string wantCat = work.file("cat.npy");
+  saveFloats(wantCat, {2, 3}, {0, 0, 0, 0, 0, 0});
+  expectError(runDynamic({"--expect", "cat=" + wantCat}),
+              "--expect for output 'cat': the model gives float32[2,4] for these inputs, but '" +
+                  wantCat + "' holds float32[2,3]");
+  expectError(run({dynamicArtifact, "--input", "x=" + x}),
+              "missing --input for model input(s): past (float32[batch,past]), k (int32[])");
+  std::string flat = work.file("flat.npy");
+  saveFloats(flat, {6}, {1, 2, 3, 4, 5, 6});
+  expectError(run({dynamicArtifact, "--input", "x=" + flat, "--input", "past=" + past,
+                   "--input", "k=" + k}),
+              "input 'x': the model declares float32[batch<=4,seq<=8], but '" + flat +
+                  "' holds float32[6]");
+  // The runtime checks bounds and named dims before running.
+  saveFloats(x, {2, 9}, std::vector<float>(18, 1.0f));
+  expectError(runDynamic({}), "sqz_model_infer_output_shapes: input 'x' dim 1 ('seq') is 9, "
+                              "above its bound 8");
+  saveFloats(x, {3, 1}, {1, 2, 3});
+  expectError(runDynamic({}), "sqz_model_infer_output_shapes: input 'past' dim 0 ('batch') is "
+                              "2, but input 'x' dim 0 of the same name is 3 (dims named "
+                              "'batch' must be equal)");
+  EXPECT_FALSE(fileExists(work.file("out")));
+}
+
+TEST_F(SqzRunDynamicTest, GeneratesWithKVCache) {
+  std::string lm = work.file("lm");
+  ASSERT_EQ(::mkdir(lm.c_str(), 0777), 0);
+  makeArtifact(lm, SQZ_TEST_LM, testLMManifest());
+  std::string prompt = work.file("prompt.npy");
+  int64_t ids[3] = {1, 5, 9};
+  ASSERT_TRUE(writeNpyFile(prompt, DType::Int64, {1, 3}, ids).ok());
+  ProcessResult r = run({lm, "--generate", "6", "--prompt-ids", prompt});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  // (5 * (1 s_0 + 2 s_1 + ...) + length + 2) mod 16, see TestLM.c.
+  std::string lines = r.out;
+  EXPECT_EQ(lines.substr(0, lines.find("prefill:")), "prompt: 1 5 9\ngenerated: 3 0 1 0 1 10\n");
+  EXPECT_NE(lines.find("\nprefill: 3 tokens in "), std::string::npos) << lines;
+  EXPECT_NE(lines.find("\ndecode: 5 tokens in "), std::string::npos) << lines;
+  EXPECT_NE(lines.find("\nmode: KV cache, 1 layer\n"), std::string::npos) << lines;
+  r = run({lm, "--generate", "40", "--prompt-ids", prompt});
+  EXPECT_EQ(r.exitCode, 2);
+  EXPECT_EQ(r.err, "sqz-run: error: --generate: the prompt (3 tokens) plus 40 new tokens do not "
+                   "fit the model: sqz_model_infer_output_shapes: input 'past_key_values.0.key' "
+                   "dim 2 ('past') is 41, above its bound 40\n");
+}
+
 } // namespace

@@ -106,6 +106,58 @@ std::string sqz::test::testModelManifest(const std::string &entry) {
 )";
 }
 
+std::string sqz::test::testDynamicModelManifest(const std::string &x, const std::string &past, const std::string &y, const std::string &cat, const std::string &extra, const std::string &entry) {
+  return R"({
+  "format": "sqz-artifact",
+  "abi_version": 3,
+  "library": "model.so",
+  "entry": ")" +
+         entry + "\",\n" + extra + R"(
+  "inputs": [{"name": "x", "dtype": "float32", )" +
+         x + R"(},
+             {"name": "past", "dtype": "float32", )" +
+         past + R"(},
+             {"name": "k", "dtype": "int32", "shape": []}],
+  "outputs": [{"name": "y", "dtype": "float32", )" +
+         y + R"(},
+              {"name": "cat", "dtype": "float32", )" +
+         cat + R"(}]
+}
+)";
+}
+
+const char sqz::test::kTestLMPast[] = R"("shape": [1, 2, -1, 3], "dim_names": ["", "", "past", ""],
+                        "max_shape": [1, 2, 40, 3])";
+
+std::string sqz::test::testLMManifest(const std::string &ids, const std::string &past,
+                                      const std::string &presentKey,
+                                      const std::string &extraInput, int layers) {
+  std::string pasts, presents;
+  for (int l = 0; l < layers; ++l) {
+    std::string i = std::to_string(l);
+    for (const char *part : {".key", ".value"}) {
+      pasts += R"(,
+    {"name": "past_key_values.)" + i + part + R"(", "dtype": "float32", )" + past + "}";
+      std::string name = l == 0 && std::string(part) == ".key" ? presentKey
+                                                               : "present." + i + part;
+      presents += R"(,
+    {"name": ")" + name + R"(", "dtype": "float32", "shape": [1, 2, -1, 3]})";
+    }
+  }
+  return R"({"format": "sqz-artifact", "abi_version": 3, "library": "model.so",
+  "entry": "sqz_model_invoke",
+  "inputs": [{"name": "input_ids", "dtype": "int64", )" +
+         ids + R"(},
+    {"name": "attention_mask", "dtype": "int64", "shape": [-1, -1],
+     "dim_names": ["batch", "total"]},
+    {"name": "position_ids", "dtype": "int64", "shape": [-1, -1], "dim_names": ["batch", "seq"]})" +
+         pasts + extraInput + R"(],
+  "outputs": [{"name": "logits", "dtype": "float32", "shape": [-1, -1, 16],
+               "dim_names": ["batch", "seq", ""]})" +
+         presents + R"(]}
+)";
+}
+
 void sqz::test::makeArtifact(const std::string &dir,
                              const std::string &library,
                              const std::string &manifest) {
