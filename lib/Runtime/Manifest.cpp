@@ -249,6 +249,25 @@ Status ManifestReader::read(const JsonValue &root, Manifest &manifest) {
     manifest.source = source->getString();
   }
 
+  manifest.targetCPU.clear();
+  if (const JsonValue *cpu = root.find("target_cpu")) {
+    if (!cpu->isString())
+      return typeError("target_cpu", "string", *cpu);
+    manifest.targetCPU = cpu->getString();
+  }
+  manifest.cpuFeatures.clear();
+  if (const JsonValue *features = root.find("cpu_features")) {
+    if (!features->isArray())
+      return typeError("cpu_features", "array", *features);
+    for (size_t i = 0; i < features->size(); ++i) {
+      const JsonValue &feature = (*features)[i];
+      std::string field = "cpu_features[" + std::to_string(i) + "]";
+      if (!feature.isString())
+        return typeError(field, "string", feature);
+      manifest.cpuFeatures.push_back(feature.getString());
+    }
+  }
+
   if (Status s = readTensors(root, "inputs", manifest.abiVersion, manifest.inputs); !s)
     return s;
   if (Status s = readTensors(root, "outputs", manifest.abiVersion, manifest.outputs); !s)

@@ -80,6 +80,10 @@ struct Manifest {
   std::string entry;
   /// The model the artifact was compiled from ("" if not recorded).
   std::string source;
+  /// The CPU the code was compiled for ("" if not recorded) and the instruction-set features
+  /// it may use (LLVM names; optional "cpu_features"): checked against the host at load.
+  std::string targetCPU;
+  std::vector<std::string> cpuFeatures;
   std::vector<TensorSpec> inputs;
   std::vector<TensorSpec> outputs;
 

@@ -7,6 +7,7 @@
 
 #include "sqz-c/sqz.h"
 
+#include "Runtime/CpuFeatures.h"
 #include "Runtime/Manifest.h"
 #include "Runtime/Safetensors.h"
 
@@ -146,6 +147,18 @@ static bool loadModel(const std::string &dir, sqz_model &model) {
   if (::stat(model.libraryPath.c_str(), &st) != 0) {
     setError("cannot open model library '" + model.libraryPath +
              "' named by the manifest: " + std::strerror(errno));
+    return false;
+  }
+  // Code for a CPU feature the host lacks would fault at the first run: refuse it here.
+  std::vector<std::string> missing = missingCpuFeatures(model.manifest.cpuFeatures);
+  if (!missing.empty()) {
+    std::string list;
+    for (const std::string &feature : missing)
+      list += (list.empty() ? "" : ", ") + feature;
+    setError("the model library was compiled for CPU '" +
+             (model.manifest.targetCPU.empty() ? std::string("?") : model.manifest.targetCPU) +
+             "' and uses " + list + ", which this CPU lacks; recompile it with "
+             "--target-cpu=native (or a CPU this host implements, e.g. x86-64-v3)");
     return false;
   }
   dlerror();

@@ -1,5 +1,6 @@
 //===- ManifestTest.cpp - Tests for manifest.json parsing -----------------===//
 
+#include "Runtime/CpuFeatures.h"
 #include "Runtime/Manifest.h"
 #include "TestUtil.h"
 
@@ -314,6 +315,43 @@ TEST(ManifestTest, ReadsFile) {
   EXPECT_EQ(s.message(), dir.file("bad.json") +
                              ": invalid JSON at offset 11 (line 1, column 12): "
                              "unexpected '}', expected a JSON value");
+}
+
+} // namespace
+
+namespace {
+
+TEST(ManifestTest, CpuFeatures) {
+  Manifest m;
+  std::string text = edited("\"source\": \"mlp.onnx\",",
+                            R"("target_cpu": "x86-64-v4", "cpu_features": ["avx2", "avx512f"],)");
+  Status s = parseManifest(text, "m.json", m);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(m.targetCPU, "x86-64-v4");
+  EXPECT_EQ(m.cpuFeatures, (std::vector<std::string>{"avx2", "avx512f"}));
+  expectError(edited("\"source\": \"mlp.onnx\",", R"("cpu_features": "avx2",)"),
+              "'cpu_features': expected array, got string");
+  expectError(edited("\"source\": \"mlp.onnx\",", R"("cpu_features": ["avx2", 3],)"),
+              "'cpu_features[1]': expected string, got integer");
+  expectError(edited("\"source\": \"mlp.onnx\",", R"("target_cpu": 3,)"),
+              "'target_cpu': expected string, got integer");
+}
+
+bool noAvx512(const std::string &feature) { return feature.rfind("avx512", 0) != 0; }
+
+TEST(CpuFeaturesTest, MissingFeatures) {
+#if defined(__x86_64__)
+  // A host without AVX-512 lacks exactly the AVX-512 features; unknown names are not checked.
+  EXPECT_EQ(missingCpuFeatures({"avx2", "avx512f", "avx512vnni", "frobnicate"}, noAvx512),
+            (std::vector<std::string>{"avx512f", "avx512vnni"}));
+  EXPECT_TRUE(isCheckableCpuFeature("avx512bw"));
+  EXPECT_FALSE(isCheckableCpuFeature("frobnicate"));
+  // The host check agrees with the compiler's own builtin.
+  EXPECT_EQ(hostHasCpuFeature("avx2"), __builtin_cpu_supports("avx2") != 0);
+  EXPECT_FALSE(hostHasCpuFeature("frobnicate"));
+#else
+  EXPECT_TRUE(missingCpuFeatures({"avx2", "avx512f"}).empty());
+#endif
 }
 
 } // namespace
