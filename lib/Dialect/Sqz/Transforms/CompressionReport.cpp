@@ -5,6 +5,7 @@
 #include "CompressionSupport.h"
 #include "LayerSelection.h"
 
+#include "sqz/Compression/Quantization.h"
 #include "sqz/Dialect/Sqz/IR/SqzDialect.h"
 
 #include "Runtime/Safetensors.h"
@@ -138,26 +139,8 @@ mlir::sqz::compareLayers(const std::map<std::string, LayerWeight> &before,
       if (xtx && xtx->dtype == "F64" && xtx->shape == std::vector<int64_t>{now.in, now.in}) {
         std::vector<double> a(now.in * now.in);
         std::memcpy(a.data(), stats->data() + xtx->begin, a.size() * sizeof(double));
-        double num = 0, den = 0;
-        std::vector<double> d(now.in), w(now.in);
-        for (int64_t row = 0; row < now.out; ++row) {
-          for (int64_t j = 0; j < now.in; ++j) {
-            w[j] = old->second.dense[row * now.in + j];
-            d[j] = w[j] - now.dense[row * now.in + j];
-          }
-          for (int64_t i = 0; i < now.in; ++i) {
-            double ad = 0, aw = 0;
-            const double *ai = a.data() + i * now.in;
-            for (int64_t j = 0; j < now.in; ++j) {
-              ad += ai[j] * d[j];
-              aw += ai[j] * w[j];
-            }
-            num += d[i] * ad;
-            den += w[i] * aw;
-          }
-        }
-        if (den > 0)
-          r.relativeError = num / den;
+        r.relativeError = ::sqz::compression::relativeOutputError(
+            old->second.dense, now.dense, now.out, now.in, a);
       }
     }
     reports.push_back(std::move(r));
