@@ -13,6 +13,7 @@
 #include "sqz/Import/OnnxImporter.h"
 #include "sqz/InitAll.h"
 #include "sqz/Target/CPU/Codegen.h"
+#include "sqz/Target/CPU/Passes.h"
 
 #include "Runtime/Safetensors.h"
 
@@ -53,6 +54,11 @@ static cl::list<std::string>
                 cl::desc("Pin an input's shape, e.g. --input-shape input_ids=1x128 "
                          "(repeatable)"),
                 cl::value_desc("name=DxDx..."), cl::cat(cat));
+static cl::list<std::string> dynamicDims(
+    "dynamic-dim",
+    cl::desc("Keep an input dim dynamic to run time, with an optional bound, e.g. "
+             "--dynamic-dim input_ids:1:256 (repeatable; the artifact gets ABI 3)"),
+    cl::value_desc("input:axis[:max]"), cl::cat(cat));
 static cl::opt<std::string> target("target", cl::desc("Compilation target"),
                                    cl::init("cpu"), cl::cat(cat));
 static cl::opt<std::string>
@@ -101,7 +107,12 @@ struct TensorSig {
   std::string name, dtype;
   /// The ONNX dtype when the ABI dtype only carries it ("int4", "float8e4m3fn", ...), else empty.
   std::string onnxDType;
+  /// -1 marks a dynamic dim (ABI 3).
   SmallVector<int64_t> shape;
+  /// With a dynamic dim: the dims' names ("" if none) and bounds (-1 if none; static dims
+  /// repeat their size).
+  std::vector<std::string> dimNames;
+  std::vector<int64_t> maxShape;
 };
 } // namespace
 
@@ -138,11 +149,9 @@ readSignature(func::FuncOp fn) {
     auto ranked = dyn_cast<RankedTensorType>(t);
     std::optional<std::string> dt =
         ranked ? numpyDType(ranked.getElementType()) : std::nullopt;
-    if (!ranked || !ranked.hasStaticShape() || !dt) {
+    if (!ranked || !dt) {
       fn.emitError() << kind << " '" << s.name
-                     << "' must be a statically shaped tensor of a supported "
-                        "dtype, got "
-                     << t;
+                     << "' must be a ranked tensor of a supported dtype, got " << t;
       return failure();
     }
     s.dtype = *dt;
@@ -152,7 +161,40 @@ readSignature(func::FuncOp fn) {
     // Dtypes the ABI carries widened or as bit patterns (int4 in int8, float8 in uint8, ...).
     if (auto onnxDType = attrs ? attrs.getAs<StringAttr>(mlir::sqz::kOnnxDTypeAttr) : StringAttr())
       s.onnxDType = onnxDType.str();
-    s.shape.assign(ranked.getShape().begin(), ranked.getShape().end());
+    for (int64_t d : ranked.getShape())
+      s.shape.push_back(ShapedType::isDynamic(d) ? -1 : d);
+    if (ranked.hasStaticShape())
+      return s;
+    // Dynamic dims: names and bounds from the importer's attributes (sqz.dim_names,
+    // sqz.max_shape), else unnamed and unbounded.
+    s.dimNames.assign(s.shape.size(), "");
+    s.maxShape.assign(s.shape.begin(), s.shape.end());
+    if (auto names = attrs ? attrs.getAs<ArrayAttr>(mlir::sqz::kDimNamesAttr) : ArrayAttr()) {
+      if (names.size() != s.shape.size() ||
+          !llvm::all_of(names, llvm::IsaPred<StringAttr>)) {
+        fn.emitError() << kind << " '" << s.name << "': '" << mlir::sqz::kDimNamesAttr
+                       << "' must hold one string per dim, got " << names;
+        return failure();
+      }
+      for (auto [i, name] : llvm::enumerate(names))
+        s.dimNames[i] = cast<StringAttr>(name).str();
+    }
+    DenseI64ArrayAttr bounds;
+    if (attrs)
+      bounds = attrs.getAs<DenseI64ArrayAttr>(mlir::sqz::kMaxShapeAttr);
+    if (bounds) {
+      bool ok = bounds.size() == static_cast<int64_t>(s.shape.size());
+      for (int64_t i = 0; ok && i < bounds.size(); ++i)
+        ok = s.shape[i] == -1 ? bounds[i] >= -1 : bounds[i] == s.shape[i];
+      if (!ok) {
+        fn.emitError() << kind << " '" << s.name << "': '" << mlir::sqz::kMaxShapeAttr
+                       << "' must give one bound per dim (-1 or >= 0 for dynamic dims, the "
+                          "size for static ones), got "
+                       << bounds;
+        return failure();
+      }
+      s.maxShape.assign(bounds.asArrayRef().begin(), bounds.asArrayRef().end());
+    }
     return s;
   };
   FunctionType ty = fn.getFunctionType();
@@ -181,16 +223,33 @@ static llvm::json::Value toJson(ArrayRef<TensorSig> sigs) {
         {"name", s.name}, {"dtype", s.dtype}, {"shape", std::move(shape)}};
     if (!s.onnxDType.empty())
       tensor["onnx_dtype"] = s.onnxDType;
+    if (!s.dimNames.empty()) {
+      llvm::json::Array names, bounds;
+      for (const std::string &n : s.dimNames)
+        names.push_back(n);
+      for (int64_t d : s.maxShape)
+        bounds.push_back(d);
+      tensor["dim_names"] = std::move(names);
+      tensor["max_shape"] = std::move(bounds);
+    }
     arr.push_back(std::move(tensor));
   }
   return arr;
 }
 
-/// Parses --input-shape values into importer options (the importer owns the syntax).
+/// Parses --input-shape and --dynamic-dim values into importer options (the importer owns
+/// the syntax).
 static LogicalResult parseInputShapes(mlir::sqz::OnnxImportOptions &opts) {
   for (const std::string &spec : inputShapes) {
     std::string error;
     if (!mlir::sqz::parseOnnxInputShape(spec, opts, error)) {
+      llvm::errs() << "sqz-compile: error: " << error << "\n";
+      return failure();
+    }
+  }
+  for (const std::string &spec : dynamicDims) {
+    std::string error;
+    if (!mlir::sqz::parseOnnxDynamicDim(spec, opts, error)) {
       llvm::errs() << "sqz-compile: error: " << error << "\n";
       return failure();
     }
@@ -264,6 +323,19 @@ static LogicalResult emitArtifact(ModuleOp module, StringRef dir, std::string &e
     return failure();
   }
   bool externalWeights = module->hasAttr("sqz.weights_file");
+  // Bounds of dynamic output dims that sqz-cpu-prepare-entry derived from the input bounds.
+  if (auto bounds = module->getAttrOfType<ArrayAttr>(mlir::sqz::kOutputMaxShapesAttr)) {
+    for (auto [out, attr] : llvm::zip(sig->second, bounds)) {
+      auto dims = dyn_cast<DenseI64ArrayAttr>(attr);
+      if (!dims || dims.size() != static_cast<int64_t>(out.maxShape.size()))
+        continue;
+      for (auto [i, d] : llvm::enumerate(dims.asArrayRef()))
+        if (out.shape[i] == -1 && out.maxShape[i] == -1)
+          out.maxShape[i] = d;
+    }
+  }
+  auto isDynamic = [](const TensorSig &t) { return llvm::is_contained(t.shape, -1); };
+  bool dynamic = llvm::any_of(sig->first, isDynamic) || llvm::any_of(sig->second, isDynamic);
   mlir::sqz::CPUCodegenOptions cgOpts;
   cgOpts.targetCPU = targetCPU;
   llvm::LLVMContext llvmCtx;
@@ -280,7 +352,7 @@ static LogicalResult emitArtifact(ModuleOp module, StringRef dir, std::string &e
 
   llvm::json::Object manifest{
       {"format", "sqz-artifact"},
-      {"abi_version", externalWeights ? 2 : 1},
+      {"abi_version", dynamic ? 3 : externalWeights ? 2 : 1},
       {"library", "model.so"},
       {"entry", "sqz_model_invoke"},
       {"source", llvm::sys::path::filename(inputFile).str()},
@@ -430,7 +502,12 @@ int main(int argc, char **argv) {
       argc, argv,
       "Squeeze compiler: compiles an ONNX model into a runnable artifact\n\n"
       "  sqz-compile model.onnx -o out/   writes out/model.so, out/model.safetensors and "
-      "out/manifest.json\n");
+      "out/manifest.json\n"
+      "  sqz-compile graph.mlir -o out/   the same from sqz graph IR as the importer produces it\n"
+      "                                   (func.func @main over tensors; sqz.name on arguments "
+      "and\n"
+      "                                   results; `?` dims with sqz.dim_names/sqz.max_shape "
+      "give ABI 3)\n");
 
   if (target != "cpu")
     return fail("unsupported --target '" + target +
@@ -502,6 +579,9 @@ int main(int argc, char **argv) {
 
   OwningOpRef<ModuleOp> module;
   if (StringRef(inputFile).ends_with(".mlir")) {
+    if (!inputShapes.empty() || !dynamicDims.empty())
+      return fail("--input-shape and --dynamic-dim apply to ONNX models; graph IR gives its "
+                  "shapes in its types ('?' for dynamic dims)");
     ctx.loadAllAvailableDialects();
     module = parseSourceFile<ModuleOp>(inputFile, sourceMgr,
                                        ParserConfig(&ctx));

@@ -3,7 +3,9 @@
 // Takes the sqz graph IR (tensors; sqz, linalg, tensor, arith, math, func) to the LLVM dialect:
 // sqz → linalg, elementwise fusion, One-Shot Bufferize with results turned into out-params,
 // ownership-based deallocation, loops, and the upstream conversions to LLVM. The entry
-// function gets the bare-pointer calling convention and the artifact C ABI.
+// function gets the artifact C ABI: bare pointers for static models, memref descriptors
+// built from the `shapes` argument for dynamic ones (ABI 3, with the output-shape function
+// sqz-cpu-prepare-entry derives before the contractions are tiled).
 //
 // Contractions are tiled for threads (scf.forall -> scf.parallel -> OpenMP), cache and
 // registers and vectorized before bufferization; after it their accumulators are
@@ -67,15 +69,17 @@ void mlir::sqz::buildLowerToCPUPipeline(OpPassManager &pm,
   // across MLIR releases (the C++ factory names are not).
   std::string pipeline = llvm::formatv(
       "sqz-strip-observe,sqz-lower-moe,convert-sqz-to-linalg{{transpose-weights},canonicalize,cse,"
-      "func.func(convert-elementwise-to-linalg,sqz-cpu-fuse-elementwise,"
-      "sqz-cpu-tile-contractions{{vector-width={1}},canonicalize),"
+      "func.func(convert-elementwise-to-linalg,sqz-cpu-fuse-elementwise),"
       "sqz-cpu-prepare-entry{{entry={0}},"
+      "func.func(sqz-cpu-tile-contractions{{vector-width={1}},canonicalize),"
       "one-shot-bufferize{{bufferize-function-boundaries "
       "function-boundary-type-conversion=identity-layout-map},"
       "buffer-results-to-out-params{{hoist-static-allocs modify-public-functions},"
+      "sqz-cpu-forward-outputs{{entry={0}},"
       "buffer-deallocation-pipeline,"
       "sqz-cpu-externalize-weights{{entry={0} weights-file={2}},"
-      "func.func(sqz-cpu-optimize-vectors,convert-linalg-to-loops,canonicalize),"
+      "func.func(sqz-cpu-legalize-memrefs,sqz-cpu-optimize-vectors,convert-linalg-to-loops,"
+      "canonicalize),"
       "scf-forall-to-parallel,convert-scf-to-openmp,canonicalize,"
       "convert-vector-to-scf{{full-unroll},"
       "convert-scf-to-cf,expand-strided-metadata,lower-affine,"
@@ -83,7 +87,7 @@ void mlir::sqz::buildLowerToCPUPipeline(OpPassManager &pm,
       "convert-vector-to-llvm{{vector-contract-lowering=outerproduct},"
       "convert-math-to-llvm,convert-math-to-libm,"
       "convert-arith-to-llvm,convert-index-to-llvm,"
-      "convert-func-to-llvm{{use-bare-ptr-memref-call-conv},"
+      "sqz-cpu-convert-func-to-llvm{{entry={0}},"
       "convert-cf-to-llvm,convert-ub-to-llvm,convert-openmp-to-llvm,reconcile-unrealized-casts",
       entry, vectorWidth, quoteOption(opts.weightsFile));
   if (opts.emitCABI)

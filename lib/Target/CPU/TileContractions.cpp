@@ -7,15 +7,21 @@
 //         scf.for k (step 1)                      -> one rank-1 update per step
 //           (mr x 1) * (1 x nr) + acc, vectorized -> mr broadcast FMAs on nr lanes
 // Tile sizes are divisors of the static loop bounds, so every tile is static and vectorizes
-// without masks or remainder loops.
+// without masks or remainder loops. A dynamic m (static k and n) is first split into loops
+// over static row blocks (16 mr and 8 mr rows, then mr rows, then 4, 2 and 1 rows), each
+// tiled as above; for a large weight they sit inside an scf.forall over column blocks and a
+// loop over k cache blocks.
 //
 //===----------------------------------------------------------------------===//
 
 #include "sqz/Target/CPU/Passes.h"
 
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/SCF/Transforms/TileUsingInterface.h"
+#include "mlir/Dialect/Tensor/Utils/Utils.h"
+#include "mlir/Dialect/Utils/StructuredOpsUtils.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/PatternMatch.h"
 
@@ -110,13 +116,44 @@ struct SqzCPUTileContractionsPass
                                     "and the vector width must be positive";
       return signalPassFailure();
     }
-    SmallVector<linalg::GenericOp> candidates;
+    SmallVector<linalg::GenericOp> candidates, dynamicM;
     getOperation().walk([&](linalg::GenericOp op) {
-      if (isMKNContraction(op) &&
-          llvm::none_of(op.getStaticLoopRanges(), ShapedType::isDynamic))
+      if (!isMKNContraction(op))
+        return;
+      SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+      if (llvm::none_of(ranges, ShapedType::isDynamic))
         candidates.push_back(op);
+      else if (ShapedType::isDynamic(ranges[0]) && !ShapedType::isDynamic(ranges[1]) &&
+               !ShapedType::isDynamic(ranges[2]))
+        dynamicM.push_back(op);
     });
     IRRewriter rewriter(&getContext());
+    // A dynamic m (rows of a linear over a dynamic batch or sequence) is split into loops
+    // over static row blocks; each block is a static contraction tiled like the others. When
+    // the weight has several column blocks, those are the parallel tasks, around the row
+    // loops: one OpenMP fork per contraction whatever M, and each task reuses its weight
+    // columns across its row blocks.
+    for (linalg::GenericOp op : dynamicM) {
+      Location loc = op.getLoc();
+      SmallVector<int64_t> b = op.getStaticLoopRanges();
+      int64_t mr = vectorWidth >= 16 ? 8 : 6;
+      TilePlan p = planTiles({mr, b[1], b[2]}, vectorWidth, tileK, tileN, minParallelWork);
+      bool largeWeight = b[1] * b[2] >= minParallelWork;
+      if (parallel && p.np < b[2] && largeWeight) {
+        op = tile(rewriter, op, {0, 0, p.np}, /*forall=*/true);
+        if (!op)
+          return fail(loc);
+      }
+      // The cache blocks along k of a large weight outside the row blocks: each kc x np
+      // weight block is read from memory once and stays in cache for all the rows. (A small
+      // weight stays in cache anyway; splitting its k only adds accumulator traffic.)
+      if (largeWeight && p.kc < b[1]) {
+        op = tile(rewriter, op, {0, p.kc, 0}, /*forall=*/false);
+        if (!op)
+          return fail(loc);
+      }
+      splitDynamicRows(rewriter, op, candidates);
+    }
     for (linalg::GenericOp op : candidates) {
       Location loc = op.getLoc();
       SmallVector<int64_t> b = op.getStaticLoopRanges();
@@ -165,6 +202,91 @@ struct SqzCPUTileContractionsPass
       else
         rewriter.eraseOp(op);
     }
+  }
+
+  /// Rewrites `op`, whose m loop is dynamic, into loops over static blocks of rows:
+  ///   for i in [0, e1) step 16 mr:    y[i:i+16mr] = op(x[i:i+16mr])   (16mr x k x n)
+  ///   for i in [e1, e2) step 8 mr:    (runs at most once)
+  ///   for i in [e2, e3) step mr:      y[i:i+mr] = op(x[i:i+mr])       (mr x k x n)
+  ///   the same with 4, 2 and 1 rows   (each runs at most once)
+  /// where each loop covers the whole blocks of the rows its predecessors left. mr is the
+  /// register tile's rows; the large blocks are parallel blocks of several register tiles
+  /// that share each weight block. The cloned contractions (static) are appended to `staticOps`. An op
+  /// that reads an operand along m other than through the plain loop index is left as is
+  /// (scalar loops after convert-linalg-to-loops).
+  void splitDynamicRows(IRRewriter &rewriter, linalg::GenericOp op,
+                        SmallVectorImpl<linalg::GenericOp> &staticOps) {
+    AffineExpr d0 = rewriter.getAffineDimExpr(0);
+    for (OpOperand &operand : op->getOpOperands()) {
+      AffineMap map = op.getMatchingIndexingMap(&operand);
+      for (AffineExpr e : map.getResults())
+        if (e.isFunctionOfDim(0) && e != d0)
+          return;
+    }
+    if (!op.getMatchingIndexingMap(op.getDpsInitOperand(0)).isFunctionOfDim(0))
+      return;
+    Location loc = op.getLoc();
+    rewriter.setInsertionPoint(op);
+    SmallVector<Range> domain =
+        cast<TilingInterface>(op.getOperation()).getIterationDomain(rewriter);
+    Value rows = getValueOrCreateConstantIndexOp(rewriter, loc, domain[0].size);
+    int64_t mr = vectorWidth >= 16 ? 8 : 6;
+    // Large blocks of 16 mr rows (one weight pass per 128 rows with AVX-512), at most one of
+    // 8 mr rows, then mr-row blocks; the rows left (fewer than mr) take at most one block
+    // each of 4, 2 and 1 rows, so a small M (a few tokens) reads the weight at most 3 more
+    // times.
+    SmallVector<int64_t> steps = {mr * 16, mr * 8, mr, 4, 2, 1};
+    if (!vectorize)
+      steps = {mr * 16, mr * 8, 1};
+    Value acc = op.getDpsInits()[0];
+    Value lower = arith::ConstantIndexOp::create(rewriter, loc, 0);
+    for (int64_t step : steps) {
+      // Whole blocks of the rows [lower, M): upper = lower + (M - lower) / step * step (the
+      // steps need not divide each other, e.g. 6 then 4).
+      Value stepValue = arith::ConstantIndexOp::create(rewriter, loc, step);
+      Value upper = rows;
+      if (step > 1) {
+        Value left = arith::SubIOp::create(rewriter, loc, rows, lower);
+        Value whole = arith::MulIOp::create(
+            rewriter, loc, arith::DivUIOp::create(rewriter, loc, left, stepValue), stepValue);
+        upper = arith::AddIOp::create(rewriter, loc, lower, whole);
+      }
+      linalg::GenericOp block;
+      auto loop = scf::ForOp::create(
+          rewriter, loc, lower, upper, stepValue, ValueRange{acc},
+          [&](OpBuilder &b, Location l, Value iv, ValueRange iterArgs) {
+            // The slice of an operand at rows [iv, iv + step).
+            auto slice = [&](Value source, AffineMap map) -> Value {
+              if (!map.isFunctionOfDim(0))
+                return source;
+              SmallVector<OpFoldResult> offsets, sizes, strides;
+              for (auto [d, e] : llvm::enumerate(map.getResults())) {
+                bool isM = e == d0;
+                offsets.push_back(isM ? OpFoldResult(iv) : b.getIndexAttr(0));
+                sizes.push_back(isM ? OpFoldResult(b.getIndexAttr(step))
+                                    : tensor::getMixedSize(b, l, source, d));
+                strides.push_back(b.getIndexAttr(1));
+              }
+              return tensor::ExtractSliceOp::create(b, l, source, offsets, sizes, strides);
+            };
+            SmallVector<Value> operands;
+            for (OpOperand *input : op.getDpsInputOperands())
+              operands.push_back(slice(input->get(), op.getMatchingIndexingMap(input)));
+            AffineMap initMap = op.getMatchingIndexingMap(op.getDpsInitOperand(0));
+            Value init = slice(iterArgs[0], initMap);
+            operands.push_back(init);
+            block = mlir::clone(b, op, TypeRange{init.getType()}, operands);
+            auto initSlice = init.getDefiningOp<tensor::ExtractSliceOp>();
+            Value updated = tensor::InsertSliceOp::create(
+                b, l, block->getResult(0), iterArgs[0], initSlice.getMixedOffsets(),
+                initSlice.getMixedSizes(), initSlice.getMixedStrides());
+            scf::YieldOp::create(b, l, updated);
+          });
+      staticOps.push_back(block);
+      acc = loop.getResult(0);
+      lower = upper;
+    }
+    rewriter.replaceOp(op, acc);
   }
 
   void fail(Location loc) {

@@ -23,6 +23,20 @@ namespace mlir::sqz {
 #define GEN_PASS_DECL
 #include "sqz/Target/CPU/Passes.h.inc"
 
+/// Module attribute (unit) of a model with a dynamic entry input or output dim, set by
+/// sqz-cpu-prepare-entry: it is compiled for the artifact ABI 3.
+constexpr llvm::StringLiteral kDynamicShapesAttr = "sqz.dynamic_shapes";
+/// Module attribute (ArrayAttr of DenseI64ArrayAttr, -1 for dynamic dims) of a dynamic model:
+/// the shapes of the entry function's memref arguments (inputs, outputs, weights) before
+/// sqz-cpu-convert-func-to-llvm expanded them into descriptors.
+constexpr llvm::StringLiteral kEntryArgShapesAttr = "sqz.entry_arg_shapes";
+/// Module attribute (ArrayAttr of DenseI64ArrayAttr) of a dynamic model, set by
+/// sqz-cpu-prepare-entry: per output, the bound of each dim (static dims repeat their size;
+/// -1: unbounded), derived from the inputs' static dims and `sqz.max_shape` bounds.
+constexpr llvm::StringLiteral kOutputMaxShapesAttr = "sqz.output_max_shapes";
+/// The ABI 3 function that computes the output shapes from the input shapes.
+constexpr llvm::StringLiteral kOutputShapesFunction = "sqz_model_output_shapes";
+
 /// Options of the `sqz-lower-to-cpu` pipeline.
 struct LowerToCPUOptions : public PassPipelineOptions<LowerToCPUOptions> {
   PassOptions::Option<std::string> entry{

@@ -10,32 +10,99 @@
 include "mlir/Pass/PassBase.td"
 
 def SqzCPUPrepareEntry : Pass<"sqz-cpu-prepare-entry", "::mlir::ModuleOp"> {
-  let summary = "Mark the entry function's inputs read-only before bufferization";
+  let summary = "Mark the entry function's inputs read-only; build the output-shape function";
   let description = [{
     The C ABI hands the model caller-owned input buffers that it must not write. This pass
     sets `bufferization.writable = false` on every argument of the entry function so that
     One-Shot Bufferize copies instead of updating an input in place. It also checks that the
-    entry function exists and has only statically shaped tensor arguments and results.
+    entry function exists and has only ranked tensor arguments and results.
+
+    A model whose entry has only static shapes keeps the artifact ABI 1/2 (bare pointers;
+    tensors with no elements are rejected). A model with a dynamic input or output dim
+    (`tensor<?x...>`) is compiled for ABI 3: the module is marked `sqz.dynamic_shapes`, dims
+    of size 0 are allowed, and the pass adds
+
+    ```c
+    void sqz_model_output_shapes(const int64_t *input_shapes, int64_t *output_shapes);
+    ```
+
+    built from a clone of the entry: the `tensor.dim`s of its results are resolved with the
+    ops' shape reification (`ReifyRankedShapedTypeOpInterface`) and canonicalization into
+    integer arithmetic on the input dims, which then read `input_shapes` (every dim of every
+    input, concatenated) and write `output_shapes` (likewise). An output dim that still
+    depends on anything else (tensor data) is an error naming the output. The same
+    arithmetic evaluated on intervals (input dims between 0 and their `sqz.max_shape` bound)
+    gives the module attribute `sqz.output_max_shapes` (per output, each dim's bound or -1),
+    which sqz-compile writes as the outputs' `max_shape` in the manifest.
   }];
   let options = [
     Option<"entry", "entry", "std::string", /*default=*/"\"main\"",
            "Name of the entry function">
   ];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect", "::mlir::arith::ArithDialect",
+                           "::mlir::affine::AffineDialect"];
+}
+
+def SqzCPUForwardOutputs : Pass<"sqz-cpu-forward-outputs", "::mlir::ModuleOp"> {
+  let summary = "Compute dynamically shaped results in their out-parameters";
+  let description = [{
+    For models marked `sqz.dynamic_shapes`, after `buffer-results-to-out-params`: a result
+    with a dynamic shape is computed into a `memref.alloc` and copied into its out-parameter
+    (`hoist-static-allocs` only forwards static allocations). When the allocation is in the
+    entry block, has the out-parameter's type, and the copy is the out-parameter's only use,
+    the allocation is replaced by the out-parameter and the copy removed. The caller sizes
+    output buffers with `sqz_model_output_shapes`, which derives the same dims. Static models
+    are left alone.
+  }];
+  let options = [
+    Option<"entry", "entry", "std::string", /*default=*/"\"main\"",
+           "Name of the entry function">
+  ];
+  let dependentDialects = ["::mlir::memref::MemRefDialect"];
+}
+
+def SqzCPUConvertFuncToLLVM : Pass<"sqz-cpu-convert-func-to-llvm", "::mlir::ModuleOp"> {
+  let summary = "Lower func to LLVM with the calling convention of the model's ABI";
+  let description = [{
+    Runs upstream `convert-func-to-llvm`: with `use-bare-ptr-memref-call-conv` for static
+    models (ABI 1/2: one pointer per buffer), with the default memref-descriptor convention
+    for models marked `sqz.dynamic_shapes` by `sqz-cpu-prepare-entry` (ABI 3). For those it
+    first records the shapes of the entry's memref arguments (inputs, output out-parameters,
+    the weights buffer) in the module attribute `sqz.entry_arg_shapes`, which
+    `sqz-cpu-emit-c-abi` needs to build the descriptors.
+  }];
+  let options = [
+    Option<"entry", "entry", "std::string", /*default=*/"\"main\"",
+           "Name of the entry function">
+  ];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 
 def SqzCPUEmitCABI : Pass<"sqz-cpu-emit-c-abi", "::mlir::ModuleOp"> {
-  let summary = "Add the artifact's C ABI (v1) entry points to an LLVM-dialect module";
+  let summary = "Add the artifact's C ABI entry points to an LLVM-dialect module";
   let description = [{
-    Runs after the entry function was lowered to the LLVM dialect with the bare-pointer
-    calling convention (one `!llvm.ptr` per input, then one per output out-parameter). Adds
+    Runs after the entry function was lowered to the LLVM dialect with
+    `sqz-cpu-convert-func-to-llvm`. For a static model (bare pointers: one `!llvm.ptr` per
+    input, then one per output out-parameter, then the weights) it adds
 
     ```c
-    uint32_t sqz_abi_version(void);        // returns 1
+    uint32_t sqz_abi_version(void);        // returns 1, or 2 with a weights file
     void sqz_model_invoke(void **buffers); // inputs, then outputs, manifest order
     ```
 
-    and gives the entry function internal linkage so it is inlined into the wrapper and does
-    not leak into the shared library's symbol table.
+    For a dynamic model (`sqz.dynamic_shapes`; the entry takes memref descriptors) it adds
+    the ABI 3 entry, which builds each descriptor from the buffer pointer, the dims in
+    `shapes` (every dim of every input then output; static dims are compiled in as
+    constants) and row-major strides:
+
+    ```c
+    uint32_t sqz_abi_version(void);                             // returns 3
+    void sqz_model_invoke(void **buffers, const int64_t *shapes);
+    ```
+
+    `sqz_model_output_shapes` (from `sqz-cpu-prepare-entry`) must be present. The entry
+    function gets internal linkage so it is inlined into the wrapper and does not leak into
+    the shared library's symbol table.
   }];
   let options = [
     Option<"entry", "entry", "std::string", /*default=*/"\"main\"",
@@ -60,7 +127,7 @@ def SqzCPUFuseElementwise : Pass<"sqz-cpu-fuse-elementwise", "::mlir::func::Func
 def SqzCPUTileContractions : Pass<"sqz-cpu-tile-contractions", "::mlir::func::FuncOp"> {
   let summary = "Parallel, cache and register tiling and vectorization of (m, k, n) contractions";
   let description = [{
-    Rewrites every statically shaped `linalg.generic` whose loops are (parallel m, reduction
+    Rewrites every `linalg.generic` with static bounds whose loops are (parallel m, reduction
     k, parallel n) — the form `convert-sqz-to-linalg{transpose-weights}` produces, reading an
     [in, out] weight — into
 
@@ -83,6 +150,16 @@ def SqzCPUTileContractions : Pass<"sqz-cpu-tile-contractions", "::mlir::func::Fu
     `scf.forall`; a body the vectorizer refuses stays a scalar register tile. The multiplies
     and adds of the body get `fastmath<contract>`, which `sqz-cpu-optimize-vectors` turns into
     `vector.fma`.
+
+    A contraction with a dynamic m (rows over a dynamic batch or sequence) and static k and n
+    is split into `scf.for` loops over static row blocks: blocks of 16 mr rows (128 with
+    AVX-512, 96 otherwise), at most one of 8 mr rows, then mr-row blocks, then at most one
+    block each of 4, 2 and 1 rows for the remainder. Each block is a static contraction, tiled
+    and vectorized as above, so a dynamic GEMV or GEMM runs the same kernels as a static one.
+    For a large weight (k * n at least `min-parallel-work`) the row loops sit inside an
+    `scf.forall` over column blocks (one OpenMP fork per contraction) and a loop over k cache
+    blocks (each weight block is loaded once for all rows). Contractions with a dynamic k or
+    n are left to `convert-linalg-to-loops` (scalar loops).
   }];
   let options = [
     Option<"tileK", "tile-k", "int64_t", /*default=*/"128", "Largest cache block along k (rows of the [in, out] weight)">,
@@ -107,6 +184,23 @@ def SqzCPUOptimizeVectors : Pass<"sqz-cpu-optimize-vectors", "::mlir::func::Func
     and FMAs.
   }];
   let dependentDialects = ["::mlir::vector::VectorDialect"];
+}
+
+def SqzCPULegalizeMemrefs : Pass<"sqz-cpu-legalize-memrefs", "::mlir::func::FuncOp"> {
+  let summary = "Rewrite memref ops the LLVM lowering cannot take (strided copies, dynamic expand_shape)";
+  let description = [{
+    After bufferization, a `memref.copy` whose source or target is not contiguous (a slice of
+    a buffer, e.g. one input of a concatenation with a dynamic dim) would lower to a call of
+    the `memrefCopy` runtime function, which model.so does not link. This pass rewrites such
+    copies into `linalg.copy` (loops after convert-linalg-to-loops). Contiguous copies stay
+    `memref.copy` and become `llvm.memcpy`.
+
+    A `memref.expand_shape` with dynamic result dims (from a reshape over a dynamic batch or
+    sequence) crashes MLIR 22's `expand-strided-metadata`; when source and result have the
+    identity layout it becomes the equivalent `memref.reinterpret_cast` (offset 0, the
+    expand's output sizes, row-major strides). Static models are not changed by this part.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect", "::mlir::affine::AffineDialect"];
 }
 
 def SqzCPUExternalizeWeights : Pass<"sqz-cpu-externalize-weights", "::mlir::ModuleOp"> {
