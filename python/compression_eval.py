@@ -67,7 +67,8 @@ def main():
     ap.add_argument("--recipes", nargs="*", default=[
         "magnitude-50", "wanda-50", "sparsegpt-50", "magnitude-70", "wanda-70",
         "sparsegpt-70", "wanda-2of4", "sparsegpt-2of4", "sparsegpt-4of8",
-        "ffn-structured-25"])
+        "ffn-structured-25", "rtn-8bit-g32", "rtn-4bit-g32", "gptq-4bit-g32", "awq-4bit-g32",
+        "rtn-3bit-g32", "gptq-3bit-g32", "awq-3bit-g32", "nf4", "ternary"])
     ap.add_argument("--calib-samples", type=int, default=16)
     ap.add_argument("--eval-samples", type=int, default=16)
     ap.add_argument("--markdown")
@@ -114,9 +115,13 @@ def main():
                     "tokens (63 predictions each). KL is the mean KL(P_dense || P) of the "
                     "next-token distributions; top-1 agreement compares argmaxes with the dense "
                     "model. Sparsity counts exact zeros over all linears, the LM head (never "
-                    "pruned, 13% of the linear weights) included. The weights file is the artifact's "
+                    "pruned, 13%% of the linear weights) included. The weights file is the artifact's "
                     "model.safetensors (n:m layers are stored compressed: kept values + 2-bit "
-                    "(2:4) or 3-bit (4:8) indices).\n\n"
+                    "(2:4) or 3-bit (4:8) indices; quantized layers (sqz.quant_linear) store one byte per "
+                    "code, unpacked, plus f32 scales and, asymmetric, 1-byte zero points per group of "
+                    "32, so their file size is not yet their packed size: 4-bit codes packed would "
+                    "take half a byte). Quantization keeps the exact zeros of rounding, which the "
+                    "sparsity column counts.\n\n"
                     % (args.calib_samples, args.calib_samples, args.eval_samples,
                        1000 + args.eval_samples))
             f.write("\n".join(lines) + "\n\n"
@@ -144,6 +149,13 @@ def main():
                     expect(layer["zeros"] >= out * (cols // g) * (g - n),
                            "%s %s is %d:%d (%d zeros of %d)" % (name, layer["name"], n, g,
                                                                 layer["zeros"], layer["numel"]))
+        for bits in ("4", "3"):
+            rtn, gptq = "rtn-%sbit-g32" % bits, "gptq-%sbit-g32" % bits
+            if rtn in by and gptq in by:
+                expect(by[gptq][2] < by[rtn][2], "%s perplexity < %s" % (gptq, rtn))
+                expect(by[gptq][3] < by[rtn][3], "%s KL < %s" % (gptq, rtn))
+        if "rtn-8bit-g32" in by:
+            expect(by["rtn-8bit-g32"][3] < 0.01, "rtn-8bit-g32 KL < 0.01")
         if "ffn-structured-25" in by:
             expect(by["ffn-structured-25"][5] < by["dense"][5],
                    "ffn-structured-25 weights smaller than dense")

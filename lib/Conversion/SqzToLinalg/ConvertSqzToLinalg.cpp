@@ -19,6 +19,8 @@
 #include "mlir/IR/Matchers.h"
 
 #include <cstring>
+#include "sqz/Compression/Quantization.h"
+
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/DialectConversion.h"
 
@@ -326,6 +328,101 @@ struct SparseLinearToMatmul : public OpConversionPattern<SparseLinearOp> {
   }
 };
 
+/// Dequantizes an sqz.quant_linear's weight at run time into Ŵᵀ [in, out] (or,
+/// without `transposed`, Ŵ [out, in]) with one linalg.generic: element (o, i)
+/// is scales[o, g]·(codes[o, i] − z) (z the group's zero point, 2^(bits−1) for
+/// symmetric ints, 1 for ternary) or, for nf4, scales[o, g]·NF4[codes[o, i]],
+/// g = i floordiv group (the op's semantics, SqzOps.td).
+static Value dequantize(OpBuilder &builder, Location loc, QuantLinearOp op,
+                        Value codes, Value scales, Value zeros, bool transposed,
+                        Type elt) {
+  MLIRContext *ctx = builder.getContext();
+  int64_t out = op.getOutFeatures(), in = op.getInFeatures();
+  int64_t groupSize = op.getGroupSize();
+  QuantAttr quant = op.getQuant();
+  AffineExpr o, i;
+  if (transposed)
+    bindDims(ctx, i, o);
+  else
+    bindDims(ctx, o, i);
+  AffineExpr g = i.floorDiv(groupSize);
+  SmallVector<AffineMap> maps = {AffineMap::get(2, 0, {o, i}, ctx),
+                                 AffineMap::get(2, 0, {o, g}, ctx)};
+  SmallVector<Value> inputs = {codes, scales};
+  if (zeros) {
+    inputs.push_back(zeros);
+    maps.push_back(AffineMap::get(2, 0, {o, g}, ctx));
+  }
+  maps.push_back(AffineMap::getMultiDimIdentityMap(2, ctx));
+  SmallVector<int64_t> shape =
+      transposed ? SmallVector<int64_t>{in, out} : SmallVector<int64_t>{out, in};
+  Value init = tensor::EmptyOp::create(builder, loc, shape, elt);
+  Value table;
+  if (quant.getFormat() == QuantFormat::NF4) {
+    const auto &nf4 = ::sqz::compression::nf4Table();
+    table = arith::ConstantOp::create(
+        builder, loc,
+        DenseElementsAttr::get(RankedTensorType::get({16}, builder.getF32Type()),
+                               ArrayRef<float>(nf4.data(), nf4.size())));
+  }
+  int64_t implicitZero = quant.getFormat() == QuantFormat::Ternary
+                             ? 1
+                             : int64_t(1) << (quant.getBits() - 1);
+  SmallVector<utils::IteratorType> parallel(2, utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             builder, loc, TypeRange{init.getType()}, inputs, ValueRange{init},
+             maps, parallel,
+             [&](OpBuilder &b, Location l, ValueRange args) {
+               Type i32 = b.getI32Type(), f32 = b.getF32Type();
+               Value code = arith::ExtUIOp::create(b, l, i32, args[0]);
+               Value scale = args[1];
+               Value w;
+               if (table) {
+                 Value index =
+                     arith::IndexCastUIOp::create(b, l, b.getIndexType(), code);
+                 w = tensor::ExtractOp::create(b, l, table, ValueRange{index});
+               } else {
+                 Value zero =
+                     zeros ? arith::ExtUIOp::create(b, l, i32, args[2]).getResult()
+                           : arith::ConstantOp::create(
+                                 b, l, b.getI32IntegerAttr(implicitZero))
+                                 .getResult();
+                 w = arith::SIToFPOp::create(
+                     b, l, f32, arith::SubIOp::create(b, l, code, zero));
+               }
+               w = arith::MulFOp::create(b, l, w, scale);
+               if (elt != f32)
+                 w = arith::TruncFOp::create(b, l, elt, w);
+               linalg::YieldOp::create(b, l, w);
+             })
+      .getResult(0);
+}
+
+/// sqz.quant_linear: the weight is dequantized at run time (the artifact keeps
+/// the codes and scales), then contracted exactly as a dense linear. Fused
+/// low-bit kernels replace this on targets that have them.
+struct QuantLinearToMatmul : public OpConversionPattern<QuantLinearOp> {
+  QuantLinearToMatmul(MLIRContext *ctx, bool transposeWeights)
+      : OpConversionPattern(ctx), transposeWeights(transposeWeights) {}
+  bool transposeWeights;
+
+  LogicalResult
+  matchAndRewrite(QuantLinearOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Type elt = op.getResult().getType().getElementType();
+    Value weight =
+        dequantize(rewriter, loc, op, adaptor.getCodes(), adaptor.getScales(),
+                   adaptor.getZeros(), transposeWeights, elt);
+    rewriter.replaceOp(op,
+                       buildLinear(rewriter, loc, adaptor.getInput(), weight,
+                                   transposeWeights, adaptor.getBias(),
+                                   op.getResult().getType(), op.getInFeatures(),
+                                   op.getOutFeatures()));
+    return success();
+  }
+};
+
 struct ConvertSqzToLinalgPass
     : public mlir::sqz::impl::ConvertSqzToLinalgBase<ConvertSqzToLinalgPass> {
   using Base::Base;
@@ -344,6 +441,6 @@ struct ConvertSqzToLinalgPass
 
 void mlir::sqz::populateSqzToLinalgPatterns(RewritePatternSet &patterns,
                                             bool transposeWeights) {
-  patterns.add<LinearToMatmul, SparseLinearToMatmul>(patterns.getContext(),
-                                                     transposeWeights);
+  patterns.add<LinearToMatmul, SparseLinearToMatmul, QuantLinearToMatmul>(
+      patterns.getContext(), transposeWeights);
 }

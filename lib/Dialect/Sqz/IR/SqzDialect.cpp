@@ -10,6 +10,7 @@
 #include "mlir/IR/DialectImplementation.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/Matchers.h"
+#include "mlir/IR/TypeUtilities.h"
 #include "mlir/IR/OpImplementation.h"
 #include "llvm/ADT/TypeSwitch.h"
 
@@ -226,6 +227,74 @@ getI8ConstantBytes(Attribute value, std::vector<char> &storage) {
       return data->getData();
   }
   return std::nullopt;
+}
+
+LogicalResult QuantLinearOp::verify() {
+  RankedTensorType xTy = getInput().getType();
+  RankedTensorType cTy = getCodes().getType();
+  RankedTensorType sTy = getScales().getType();
+  RankedTensorType yTy = getResult().getType();
+  Type elt = xTy.getElementType();
+  if (!isa<FloatType>(elt) || yTy.getElementType() != elt)
+    return emitOpError() << "input and result must share one float element type, got "
+                         << elt << " and " << yTy.getElementType();
+  if (xTy.getRank() < 1 || ShapedType::isDynamic(xTy.getDimSize(xTy.getRank() - 1)))
+    return emitOpError() << "input must have a static last dimension, got " << xTy;
+  if (cTy.getRank() != 2 || !cTy.hasStaticShape() || !cTy.getElementType().isInteger(8))
+    return emitOpError() << "codes must be a static 2-D tensor of i8, got " << cTy;
+  int64_t out = cTy.getDimSize(0), in = cTy.getDimSize(1);
+  if (xTy.getDimSize(xTy.getRank() - 1) != in)
+    return emitOpError() << "input has " << xTy.getDimSize(xTy.getRank() - 1)
+                         << " features but codes has " << in << " columns";
+  int64_t groups = getNumGroups();
+  if (sTy != RankedTensorType::get({out, groups}, Float32Type::get(getContext())))
+    return emitOpError() << "scales must be tensor<" << out << "x" << groups
+                         << "xf32> (one per row and group), got " << sTy;
+  QuantAttr quant = getQuant();
+  if (quant.getSymmetric() == static_cast<bool>(getZeros()))
+    return emitOpError() << (quant.getSymmetric()
+                                 ? "a symmetric scheme has no zero points"
+                                 : "an asymmetric scheme needs zero points");
+  if (Value zeros = getZeros()) {
+    auto zTy = cast<RankedTensorType>(zeros.getType());
+    if (zTy != RankedTensorType::get({out, groups}, IntegerType::get(getContext(), 8)))
+      return emitOpError() << "zeros must be tensor<" << out << "x" << groups
+                           << "xi8>, got " << zTy;
+  }
+  if (Value bias = getBias()) {
+    auto bTy = cast<RankedTensorType>(bias.getType());
+    if (bTy != RankedTensorType::get({out}, elt))
+      return emitOpError() << "bias must be tensor<" << out << "x" << elt << ">, got " << bTy;
+  }
+  SmallVector<int64_t> yShape(xTy.getShape());
+  yShape.back() = out;
+  if (yTy.getRank() != xTy.getRank() ||
+      failed(verifyCompatibleShape(yTy.getShape(), yShape)))
+    return emitOpError() << "result must have the input's shape with the last dim " << out
+                         << ", got " << yTy;
+  // Codes within range when readable.
+  unsigned bits = quant.getBits();
+  uint8_t limit = bits >= 8 ? 255 : static_cast<uint8_t>((1u << bits) - 1);
+  if (quant.getFormat() == QuantFormat::Ternary)
+    limit = 2;
+  DenseElementsAttr dense;
+  ArrayRef<char> raw;
+  Attribute value;
+  if (limit < 255 && matchPattern(getCodes(), m_Constant(&value))) {
+    if ((dense = dyn_cast<DenseElementsAttr>(value)))
+      raw = dense.getRawData();
+    else if (auto blob = dyn_cast<DenseResourceElementsAttr>(value))
+      if (AsmResourceBlob *data = blob.getRawHandle().getBlob())
+        raw = data->getData();
+    if (dense && dense.isSplat() && !raw.empty())
+      raw = raw.take_front(1);
+    for (char c : raw)
+      if (static_cast<uint8_t>(c) > limit)
+        return emitOpError() << "code " << static_cast<unsigned>(static_cast<uint8_t>(c))
+                             << " is out of range for " << stringifyQuantFormat(quant.getFormat())
+                             << " (at most " << static_cast<unsigned>(limit) << ")";
+  }
+  return success();
 }
 
 LogicalResult SparseLinearOp::verify() {

@@ -72,6 +72,46 @@ std::map<std::string, LayerWeight> mlir::sqz::collectLayerWeights(ModuleOp modul
       layers[name] = std::move(l);
       return;
     }
+    if (auto quant = dyn_cast<QuantLinearOp>(op)) {
+      std::optional<std::vector<uint8_t>> codes = readI8Constant(getConstantValue(quant.getCodes()));
+      FailureOr<std::vector<float>> scales =
+          readFloatConstant(getConstantValue(quant.getScales()), error);
+      std::optional<std::vector<uint8_t>> zeros;
+      if (quant.getZeros())
+        zeros = readI8Constant(getConstantValue(quant.getZeros()));
+      if (!codes || failed(scales) || (quant.getZeros() && !zeros))
+        return;
+      LayerWeight l;
+      l.name = name;
+      l.out = quant.getOutFeatures();
+      l.in = quant.getInFeatures();
+      QuantAttr scheme = quant.getQuant();
+      int64_t groupSize = quant.getGroupSize(), groups = quant.getNumGroups();
+      int bits = static_cast<int>(scheme.getBits());
+      l.dense.resize(l.out * l.in);
+      for (int64_t r = 0; r < l.out; ++r)
+        for (int64_t i = 0; i < l.in; ++i) {
+          int64_t g = i / groupSize;
+          int code = (*codes)[r * l.in + i];
+          float scale = (*scales)[r * groups + g];
+          float w;
+          if (scheme.getFormat() == QuantFormat::NF4)
+            w = scale * ::sqz::compression::nf4Table()[code & 15];
+          else if (scheme.getFormat() == QuantFormat::Ternary)
+            w = scale * static_cast<float>(code - 1);
+          else
+            w = scale * static_cast<float>(code - (zeros ? (*zeros)[r * groups + g]
+                                                         : (1 << (bits - 1))));
+          l.dense[r * l.in + i] = w;
+        }
+      // Stored bytes: the logical codes packed at `bits` per weight, f32 scales, 1-byte zeros.
+      l.bytes = (l.out * l.in * bits + 7) / 8 + l.out * groups * 4 + (zeros ? l.out * groups : 0);
+      l.form = llvm::formatv("{0} g{1}{2}", stringifyQuantFormat(scheme.getFormat()),
+                             scheme.getGroup(), scheme.getSymmetric() ? "" : " asym")
+                   .str();
+      layers[name] = std::move(l);
+      return;
+    }
     if (auto sparse = dyn_cast<SparseLinearOp>(op)) {
       FailureOr<std::vector<float>> values =
           readFloatConstant(getConstantValue(sparse.getValues()), error);

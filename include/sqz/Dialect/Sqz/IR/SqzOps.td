@@ -122,6 +122,66 @@ def Sqz_SparseLinearOp : Sqz_Op<"sparse_linear", [Pure]> {
   }];
 }
 
+def Sqz_QuantLinearOp : Sqz_Op<"quant_linear", [Pure, AttrSizedOperandSegments]> {
+  let summary = "y = x·Ŵᵀ + b with Ŵ [out, in] stored as quantization codes and scales";
+  let description = [{
+    The quantized form of a `sqz.linear` (produced by `sqz-quantize`). With
+    `quant = #sqz.quant<format = F, group = G, symmetric = S>`, `in` the (static) last
+    dimension of `input`, G' = (G == -1 ? in : G) and `groups = ceil(in / G')` (the last group
+    may be shorter):
+
+    - `codes` [out, in] i8, a constant: one stored code per weight, read as **unsigned**
+      (0..2^bits − 1; bits = 8, 4, 3, 2 for int8/int4/int3/int2, 4 for nf4, 2 for ternary).
+      Codes are logical, one per byte; packing them for kernels is the target
+      materialization's job.
+    - `scales` [out, groups] f32, a constant.
+    - `zeros` [out, groups] i8 (unsigned), a constant, present exactly when the scheme is
+      asymmetric (`symmetric = false`).
+
+    The dequantized weight of row o, column i (group g = i floordiv G') is
+
+    - int formats: `scales[o, g] · (codes[o, i] − z)`, z = `zeros[o, g]` when asymmetric,
+      else 2^(bits−1);
+    - ternary: `scales[o, g] · (codes[o, i] − 1)` (codes 0, 1, 2 = −1, 0, +1);
+    - nf4: `scales[o, g] · NF4[codes[o, i]]`, NF4 the 16 NormalFloat values of QLoRA
+      (lib/Compression/Quantization.h).
+
+    and `result[..., o] = sum_i input[..., i] · Ŵ[o, i] + bias[o]`. The verifier checks the
+    shapes and, when the constants are readable, that every code is below 2^bits.
+
+    ```mlir
+    %y = sqz.quant_linear %x, %codes, %scales, %b {quant = #sqz.quant<format = int4, group = 32, symmetric = true>}
+           : tensor<4x64xf32>, tensor<8x64xi8>, tensor<8x2xf32>, tensor<8xf32> -> tensor<4x8xf32>
+    ```
+  }];
+  let arguments = (ins
+    AnyRankedTensor:$input,
+    AnyRankedTensor:$codes,
+    AnyRankedTensor:$scales,
+    Optional<AnyRankedTensor>:$zeros,
+    Optional<AnyRankedTensor>:$bias,
+    Sqz_QuantAttr:$quant
+  );
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $codes `,` $scales (`zeros` $zeros^)? (`bias` $bias^)? attr-dict `:`
+    type($input) `,` type($codes) `,` type($scales) (`,` type($zeros)^)? (`,` type($bias)^)?
+    `->` type($result)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    int64_t getOutFeatures() { return getCodes().getType().getDimSize(0); }
+    int64_t getInFeatures() { return getCodes().getType().getDimSize(1); }
+    /// The group size along the input features (G' above).
+    int64_t getGroupSize() {
+      return getQuant().getGroup() < 0 ? getInFeatures() : getQuant().getGroup();
+    }
+    int64_t getNumGroups() {
+      return (getInFeatures() + getGroupSize() - 1) / getGroupSize();
+    }
+  }];
+}
+
 def Sqz_ObserveOp : Sqz_Op<"observe", [
     AllTypesMatch<["input", "result"]>,
     DeclareOpInterfaceMethods<MemoryEffectsOpInterface>]> {

@@ -131,6 +131,55 @@ def SqzPrune : Pass<"sqz-prune", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::arith::ArithDialect"];
 }
 
+def SqzQuantize : Pass<"sqz-quantize", "::mlir::ModuleOp"> {
+  let summary = "Quantize selected linears (RTN, GPTQ, AWQ, NF4, ternary) into sqz.quant_linear";
+  let description = [{
+    Replaces every selected `sqz.linear` by an `sqz.quant_linear` holding one code per weight,
+    scales per output row and group of `group` input columns (-1: one group per row) and, for
+    asymmetric schemes, zero points. The math is lib/Compression/Quantization.h:
+
+    - `rtn`: round to nearest. `symmetric=true` (default) is GPTQ's symmetric grid
+      (scale 2·absmax/(2^bits − 1), zero 2^(bits−1)); `symmetric=false` the min/max grid with
+      a zero point.
+    - `gptq`: GPTQ on the Hessian `L/xtx` from `stats` (damped by `damp`·mean diag, lazy
+      blocks of `block-size` columns, error feedback); `act-order` processes columns by
+      decreasing Hessian diagonal with static groups (groups stay contiguous).
+    - `awq`: AWQ's per-input-channel scale search (s = rms(x)^α, α on a grid of 20, error
+      measured on `L/xtx`) and clip search; the linears that share an input are searched
+      together, their quantized weights hold W·diag(s) and the shared input is multiplied by
+      1/s (an elementwise op before them).
+    - `nf4`: NormalFloat-4 of QLoRA, absmax blocks of `group` (default 64 when group = -1 is
+      not asked for explicitly: use group=64), nearest table value.
+    - `ternary`: BitNet b1.58, codes {−1, 0, 1}, absmean scale per output row (`group` must
+      be -1).
+
+    `bits` is 8, 4, 3 or 2 for rtn/gptq/awq (nf4 is 4, ternary 2). `group` is -1 or a power of
+    two. Errors: an unknown method, bits or group, gptq/awq without `stats`, a selected linear
+    missing from the statistics (named), a bad regex.
+
+    ```mlir
+    // sqz-opt --sqz-quantize="method=gptq bits=4 group=32 stats=calib.safetensors"
+    ```
+  }];
+  let options = !listconcat([
+    Option<"method", "method", "std::string", /*default=*/"\"rtn\"",
+           "rtn, gptq, awq, nf4 or ternary">,
+    Option<"bits", "bits", "int64_t", /*default=*/"4", "Bits per code for rtn/gptq/awq: 8, 4, 3 or 2">,
+    Option<"group", "group", "int64_t", /*default=*/"128",
+           "Input columns per scale (a power of two), or -1 for one group per output row">,
+    Option<"symmetric", "symmetric", "bool", /*default=*/"true",
+           "rtn/gptq/awq: symmetric grid (no zero points) or min/max with zero points">,
+    Option<"actOrder", "act-order", "bool", /*default=*/"false",
+           "gptq: process columns by decreasing Hessian diagonal (static groups)">,
+    Option<"damp", "damp", "double", /*default=*/"0.01",
+           "gptq: Hessian damping, as a fraction of the mean diagonal">,
+    Option<"blockSize", "block-size", "int64_t", /*default=*/"128",
+           "gptq: columns per lazy-update block">
+  ], SqzLayerSelectionOptions);
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 def SqzSparsifyNM : Pass<"sqz-sparsify-nm", "::mlir::ModuleOp"> {
   let summary = "Prune selected linears to n:m and store them compressed (sqz.sparse_linear)";
   let description = [{
