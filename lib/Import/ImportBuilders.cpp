@@ -350,7 +350,26 @@ Value mlir::sqz::import::buildReshape(OpBuilder &b, Location loc, Value input,
       for (int64_t dim : shape)
         inferredSizes.push_back(dim == 1 ? OpFoldResult(b.getIndexAttr(1)) : kept[next++]);
       sizes = inferredSizes;
+      // The same shape with the dynamic dims taken in order: the input itself.
+      if (inputType.getShape() == shape)
+        return input;
     }
+  }
+  if (dynamic && !sizes.empty() && inputRank == resultRank) {
+    // Sizes that are the input's own dims (constants or tensor.dim of it): no reshape.
+    bool same = true;
+    for (int64_t d = 0; same && d < inputRank; ++d) {
+      std::optional<int64_t> c = getConstantSize(sizes[d]);
+      if (c) {
+        same = !inputType.isDynamicDim(d) && inputType.getDimSize(d) == *c;
+        continue;
+      }
+      auto dim = cast<Value>(sizes[d]).getDefiningOp<tensor::DimOp>();
+      std::optional<int64_t> index = dim ? dim.getConstantIndex() : std::nullopt;
+      same = dim && dim.getSource() == input && index && *index == d;
+    }
+    if (same)
+      return input;
   }
   if (dynamic) {
     // Regroupings whose groups hold at most one dynamic dim keep expand/collapse (fusable);
