@@ -401,21 +401,23 @@ std::string formatDims(const int64_t *dims, size_t rank) {
 bool checkDim(const char *function, const char *kind, const TensorSpec &spec, size_t axis,
               int64_t value) {
   int64_t declared = spec.shape[axis], bound = spec.maxShape[axis];
-  std::string what = std::string(function) + ": " + kind + " '" + spec.name + "' dim " +
-                     std::to_string(axis) + dimLabel(spec, axis) + " is " +
-                     std::to_string(value);
+  // The message is built only on failure: a valid run allocates nothing.
+  auto what = [&] {
+    return std::string(function) + ": " + kind + " '" + spec.name + "' dim " +
+           std::to_string(axis) + dimLabel(spec, axis) + " is " + std::to_string(value);
+  };
   if (declared != kDynamicDim) {
     if (value == declared)
       return true;
-    setError(what + ", but the model declares " + std::to_string(declared));
+    setError(what() + ", but the model declares " + std::to_string(declared));
     return false;
   }
   if (value < 0) {
-    setError(what + ", must be >= 0");
+    setError(what() + ", must be >= 0");
     return false;
   }
   if (bound != kDynamicDim && value > bound) {
-    setError(what + ", above its bound " + std::to_string(bound));
+    setError(what() + ", above its bound " + std::to_string(bound));
     return false;
   }
   return true;

@@ -358,6 +358,12 @@ static LogicalResult emitArtifact(ModuleOp module, StringRef dir, std::string &e
       {"source", llvm::sys::path::filename(inputFile).str()},
       {"target", "cpu"},
       {"target_cpu", targetCPU.getValue()},
+      {"cpu_features", [] {
+         llvm::json::Array names;
+         for (const std::string &name : mlir::sqz::getCPUFeatureNames(targetCPU))
+           names.push_back(name);
+         return names;
+       }()},
       {"inputs", toJson(sig->first)},
       {"outputs", toJson(sig->second)},
   };

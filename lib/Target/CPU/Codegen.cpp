@@ -7,14 +7,18 @@
 
 #include "sqz/Target/CPU/Codegen.h"
 
+#include "BufferCacheSource.h"
+
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/ToolOutputFile.h"
@@ -131,9 +135,23 @@ LogicalResult mlir::sqz::linkSharedLibrary(llvm::StringRef objPath,
     }
     clang = *found;
   }
+  // The buffer cache the generated code allocates through (ModelSupport/BufferCache.c),
+  // compiled from its embedded source next to the object file.
+  llvm::SmallString<256> supportPath(llvm::sys::path::parent_path(objPath));
+  llvm::sys::path::append(supportPath, "sqz_buffer_cache.c");
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(supportPath, ec);
+    if (ec) {
+      error = "cannot write '" + supportPath.str().str() + "': " + ec.message();
+      return failure();
+    }
+    os << kBufferCacheSource;
+  }
+  auto removeSupport = llvm::make_scope_exit([&] { llvm::sys::fs::remove(supportPath); });
   llvm::SmallVector<llvm::StringRef> args = {
       clang, "-shared", "-fuse-ld=lld", "-Wl,--no-undefined", "-o", soPath,
-      objPath, "-lm",
+      objPath, "-O2", "-fPIC", supportPath, "-lm",
       // The OpenMP runtime of the parallel loops (and sqz_model_set_num_threads).
       "-L" SQZ_LIBOMP_DIR, "-Wl,-rpath," SQZ_LIBOMP_DIR, "-lomp"};
   std::string execError;

@@ -50,6 +50,35 @@ int64_t mlir::sqz::getCPUVectorWidth(llvm::StringRef targetCPU) {
   return has("avx") ? 8 : 4;
 }
 
+std::vector<std::string> mlir::sqz::getCPUFeatureNames(llvm::StringRef targetCPU) {
+  static const char *const kCheckable[] = {
+      "sse4.2",   "popcnt",   "avx",      "avx2",       "fma",        "f16c",
+      "bmi",      "bmi2",     "avx512f",  "avx512bw",   "avx512dq",   "avx512vl",
+      "avx512cd", "avx512vnni", "avx512bf16", "avx512fp16", "avxvnni"};
+  std::vector<std::string> names;
+  if (targetCPU.empty() || targetCPU == "native") {
+    llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
+    for (const char *name : kCheckable)
+      if (features.lookup(name))
+        names.push_back(name);
+    return names;
+  }
+  llvm::InitializeNativeTarget();
+  std::string error;
+  llvm::Triple triple(llvm::sys::getProcessTriple());
+  const llvm::Target *target = llvm::TargetRegistry::lookupTarget(triple, error);
+  if (!target)
+    return names;
+  std::unique_ptr<llvm::MCSubtargetInfo> sti(
+      target->createMCSubtargetInfo(triple, targetCPU, ""));
+  if (!sti)
+    return names;
+  for (const char *name : kCheckable)
+    if (sti->checkFeatures(std::string("+") + name))
+      names.push_back(name);
+  return names;
+}
+
 /// A pass option value in a textual pipeline: quoted, so paths with spaces or braces survive.
 static std::string quoteOption(llvm::StringRef value) {
   std::string out = "\"";
@@ -83,7 +112,7 @@ void mlir::sqz::buildLowerToCPUPipeline(OpPassManager &pm,
       "scf-forall-to-parallel,convert-scf-to-openmp,canonicalize,"
       "convert-vector-to-scf{{full-unroll},"
       "convert-scf-to-cf,expand-strided-metadata,lower-affine,"
-      "finalize-memref-to-llvm,"
+      "finalize-memref-to-llvm{{use-generic-functions},"
       "convert-vector-to-llvm{{vector-contract-lowering=outerproduct},"
       "convert-math-to-llvm,convert-math-to-libm,"
       "convert-arith-to-llvm,convert-index-to-llvm,"

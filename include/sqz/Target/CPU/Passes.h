@@ -18,6 +18,9 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassOptions.h"
 
+#include <string>
+#include <vector>
+
 namespace mlir::sqz {
 
 #define GEN_PASS_DECL
@@ -62,6 +65,12 @@ struct LowerToCPUOptions : public PassPipelineOptions<LowerToCPUOptions> {
 /// f32 lanes of the widest SIMD register of `targetCPU` (`native`: the host): 16 with
 /// AVX-512F, 8 with AVX, otherwise 4.
 int64_t getCPUVectorWidth(llvm::StringRef targetCPU);
+
+/// The instruction-set features the runtime can check at load (lib/Runtime/CpuFeatures.cpp:
+/// sse4.2, popcnt, avx, avx2, fma, f16c, bmi, bmi2, avx512f/bw/dq/vl/cd/vnni/bf16/fp16,
+/// avxvnni) that code for `targetCPU` ("native" or empty: the host) may use; recorded in the
+/// manifest as "cpu_features".
+std::vector<std::string> getCPUFeatureNames(llvm::StringRef targetCPU);
 
 /// `sqz-lower-to-cpu`: sqz graph IR (tensors) to the LLVM dialect.
 void buildLowerToCPUPipeline(OpPassManager &pm, const LowerToCPUOptions &opts);
