@@ -2,18 +2,19 @@
 // RUN: sqz-opt %s --sqz-lower-to-cpu="emit-c-abi=false" | FileCheck %s --check-prefix=NOABI
 
 // The whole graph ends in the LLVM dialect: the entry takes bare pointers (inputs, then the
-// output out-parameter), erf becomes a libm call, temporaries are freed, and the C ABI
+// output out-parameter), erf becomes a libm call, temporaries are allocated and freed through
+// MLIR's generic functions (the model library's buffer cache implements them), and the C ABI
 // wrapper loads each buffer pointer from the array it is given.
 // CHECK-NOT: sqz.
 // CHECK-NOT: linalg.
 // CHECK-NOT: memref.
 // CHECK-DAG: llvm.func @erff(f32) -> f32
-// CHECK-DAG: llvm.func @malloc(i64) -> !llvm.ptr
-// CHECK-DAG: llvm.func @free(!llvm.ptr)
+// CHECK-DAG: llvm.func @_mlir_memref_to_llvm_alloc(i64) -> !llvm.ptr
+// CHECK-DAG: llvm.func @_mlir_memref_to_llvm_free(!llvm.ptr)
 // CHECK-LABEL: llvm.func internal @main(
 // CHECK-SAME: %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr)
 // CHECK: llvm.call @erff
-// CHECK: llvm.call @free
+// CHECK: llvm.call @_mlir_memref_to_llvm_free
 // CHECK-LABEL: llvm.func @sqz_abi_version() -> i32
 // CHECK: %[[V:.*]] = llvm.mlir.constant(1 : i32) : i32
 // CHECK: llvm.return %[[V]] : i32
