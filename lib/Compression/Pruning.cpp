@@ -2,6 +2,8 @@
 
 #include "sqz/Compression/Pruning.h"
 
+#include "OBS.h"
+
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/Parallel.h"
 
@@ -161,7 +163,7 @@ llvm::Error sqz::compression::sparseGPT(MutableArrayRef<float> weight, int64_t r
   if (!(options.percDamp >= 0.0))
     return makeError("the damping must not be negative");
 
-  using RowMajor = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  using obs::RowMajor;
   RowMajor h = Eigen::Map<const RowMajor>(hessian.data(), cols, cols);
   // Dead inputs: nothing to compensate with; their weights go.
   for (int64_t j = 0; j < cols; ++j) {
@@ -172,23 +174,8 @@ llvm::Error sqz::compression::sparseGPT(MutableArrayRef<float> weight, int64_t r
     for (int64_t r = 0; r < rows; ++r)
       weight[r * cols + j] = 0.0f;
   }
-  double damp = options.percDamp * h.diagonal().mean();
-  h.diagonal().array() += damp;
-  // U upper with H⁻¹ = UᵀU: the Cholesky factor of the inverse.
-  RowMajor u;
-  Eigen::LLT<RowMajor> llt(h);
-  bool ok = llt.info() == Eigen::Success;
-  if (ok) {
-    RowMajor inverse = llt.solve(RowMajor::Identity(cols, cols));
-    Eigen::LLT<RowMajor> lltInverse(inverse);
-    ok = lltInverse.info() == Eigen::Success;
-    if (ok)
-      u = lltInverse.matrixU();
-  }
-  if (!ok) {
-    result.identityFallback = true;
-    u = RowMajor::Identity(cols, cols);
-  }
+  // U upper with H⁻¹ = UᵀU: the Cholesky factor of the damped inverse (identity on failure).
+  RowMajor u = obs::dampedInverseCholesky(h, options.percDamp, result.identityFallback);
 
   // The weights are updated in double; each row's arithmetic has a fixed order (and the lazy
   // block updates run on fixed 64-row chunks), so the result does not depend on the threads.
@@ -197,7 +184,6 @@ llvm::Error sqz::compression::sparseGPT(MutableArrayRef<float> weight, int64_t r
                     .cast<double>();
   std::vector<double> rowLoss(rows, 0.0);
   RowMajor err(rows, options.blockSize);
-  constexpr int64_t kChunk = 64;
   for (int64_t i1 = 0; i1 < cols; i1 += options.blockSize) {
     int64_t i2 = std::min(i1 + options.blockSize, cols), count = i2 - i1;
     // The unstructured mask of the block, on the weights updated so far.
@@ -247,13 +233,7 @@ llvm::Error sqz::compression::sparseGPT(MutableArrayRef<float> weight, int64_t r
       rowLoss[r] += loss;
     });
     // The lazy update of the columns after the block: W[:, i2:] -= Err · U[i1:i2, i2:].
-    int64_t rest = cols - i2;
-    if (rest > 0)
-      llvm::parallelFor(0, (rows + kChunk - 1) / kChunk, [&](size_t chunk) {
-        int64_t r0 = static_cast<int64_t>(chunk) * kChunk, nr = std::min(kChunk, rows - r0);
-        wd.block(r0, i2, nr, rest).noalias() -=
-            err.block(r0, 0, nr, count) * u.block(i1, i2, count, rest);
-      });
+    obs::lazyBlockUpdate(wd, err, u, i1, i2);
   }
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < cols; ++c)

@@ -2,6 +2,8 @@
 
 #include "sqz/Compression/Quantization.h"
 
+#include "OBS.h"
+
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/Parallel.h"
 
@@ -16,7 +18,7 @@
 using namespace sqz::compression;
 using llvm::ArrayRef;
 
-using RowMajor = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using sqz::compression::obs::RowMajor;
 
 static llvm::Error makeError(const llvm::Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
@@ -278,26 +280,11 @@ llvm::Expected<QuantizedMatrix> sqz::compression::gptq(ArrayRef<float> weight, i
   }
   result.order = perm;
 
-  double damp = options.percDamp * h.diagonal().mean();
-  h.diagonal().array() += damp;
-  RowMajor u;
-  Eigen::LLT<RowMajor> llt(h);
-  bool ok = llt.info() == Eigen::Success;
-  if (ok) {
-    RowMajor inverse = llt.solve(RowMajor::Identity(cols, cols));
-    Eigen::LLT<RowMajor> lltInverse(inverse);
-    ok = lltInverse.info() == Eigen::Success;
-    if (ok)
-      u = lltInverse.matrixU();
-  }
-  if (!ok) {
-    result.identityFallback = true;
-    u = RowMajor::Identity(cols, cols);
-  }
+  // U upper with H⁻¹ = UᵀU: the Cholesky factor of the damped inverse (identity on failure).
+  RowMajor u = obs::dampedInverseCholesky(h, options.percDamp, result.identityFallback);
 
   std::vector<double> rowLoss(rows, 0.0);
   RowMajor err(rows, options.blockSize);
-  constexpr int64_t kChunk = 64;
   bool dynamicGroups = grouped && !staticGroups;
   for (int64_t i1 = 0; i1 < cols;) {
     int64_t i2 = std::min(i1 + options.blockSize, cols);
@@ -339,13 +326,8 @@ llvm::Expected<QuantizedMatrix> sqz::compression::gptq(ArrayRef<float> weight, i
       }
       rowLoss[r] += loss;
     });
-    int64_t rest = cols - i2;
-    if (rest > 0)
-      llvm::parallelFor(0, (rows + kChunk - 1) / kChunk, [&](size_t chunk) {
-        int64_t r0 = static_cast<int64_t>(chunk) * kChunk, nr = std::min(kChunk, rows - r0);
-        wd.block(r0, i2, nr, rest).noalias() -=
-            err.block(r0, 0, nr, count) * u.block(i1, i2, count, rest);
-      });
+    // The lazy update of the columns after the block: W[:, i2:] -= Err · U[i1:i2, i2:].
+    obs::lazyBlockUpdate(wd, err, u, i1, i2);
     i1 = i2;
   }
   for (int64_t r = 0; r < rows; ++r)
