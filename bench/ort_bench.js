@@ -23,74 +23,12 @@
 const fs = require('fs');
 const path = require('path');
 
-function die(msg) {
-  process.stderr.write(`ort_bench: error: ${msg}\n`);
-  process.exit(2);
-}
-
-// NumPy descr -> [onnxruntime tensor type, typed-array constructor, bytes per element]
-const NPY_TYPES = {
-  '<f4': ['float32', Float32Array, 4],
-  '<f8': ['float64', Float64Array, 8],
-  '<i8': ['int64', BigInt64Array, 8],
-  '<i4': ['int32', Int32Array, 4],
-  '|b1': ['bool', Uint8Array, 1],
-  '|u1': ['uint8', Uint8Array, 1],
-  '|i1': ['int8', Int8Array, 1],
-};
-
-function readNpy(file) {
-  const buf = fs.readFileSync(file);
-  if (buf.length < 10 || buf.toString('latin1', 0, 6) !== '\x93NUMPY') die(`'${file}' is not a .npy file`);
-  const major = buf[6];
-  const headerLen = major === 1 ? buf.readUInt16LE(8) : buf.readUInt32LE(8);
-  const offset = major === 1 ? 10 : 12;
-  const header = buf.toString('latin1', offset, offset + headerLen);
-  const descr = (header.match(/'descr'\s*:\s*'([^']*)'/) || [])[1];
-  const shapeM = header.match(/'shape'\s*:\s*\(([^)]*)\)/);
-  if (/'fortran_order'\s*:\s*True/.test(header)) die(`'${file}': fortran_order is not supported`);
-  const info = NPY_TYPES[descr === '?' ? '|b1' : descr];
-  if (!info || !shapeM) die(`'${file}': unsupported .npy header ${header}`);
-  const dims = shapeM[1].split(',').map((s) => s.trim()).filter((s) => s.length).map(Number);
-  const count = dims.reduce((a, b) => a * b, 1);
-  const start = offset + headerLen;
-  if (buf.length - start !== count * info[2]) die(`'${file}': data size does not match its shape`);
-  const ab = new ArrayBuffer(count * info[2]);
-  new Uint8Array(ab).set(buf.subarray(start));
-  return { type: info[0], data: new info[1](ab), dims };
-}
-
-const DESCR = { float32: ['<f4', 4], float64: ['<f8', 8], int64: ['<i8', 8], int32: ['<i4', 4],
-                bool: ['|b1', 1], uint8: ['|u1', 1], int8: ['|i1', 1] };
-
-function writeNpy(file, type, dims, data) {
-  const t = DESCR[type];
-  if (!t) die(`cannot write an output of type '${type}'`);
-  const shape = dims.length === 1 ? `(${dims[0]},)` : `(${dims.join(', ')})`;
-  let header = `{'descr': '${t[0]}', 'fortran_order': False, 'shape': ${shape}, }`;
-  header += ' '.repeat((64 - ((10 + header.length + 1) % 64)) % 64) + '\n';
-  const pre = Buffer.alloc(10);
-  pre.write('\x93NUMPY', 0, 'latin1');
-  pre[6] = 1;
-  pre.writeUInt16LE(header.length, 8);
-  const bytes = type === 'bool' ? Buffer.from(Uint8Array.from(data, (v) => (v ? 1 : 0)).buffer)
-                                : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  fs.writeFileSync(file, Buffer.concat([pre, Buffer.from(header, 'latin1'), bytes]));
-}
+// The .npy reader/writer and the onnxruntime lookup of the real-model tests' runner.
+const { die, readNpy, writeNpy, loadOrt: loadOrtFrom } =
+    require(path.join(__dirname, '..', 'test', 'realmodels', 'ort_run.js'));
 
 function loadOrt(explicitDir) {
-  const root = path.resolve(__dirname, '..');
-  const dirs = [explicitDir, process.env.SQZ_ORT_DIR, path.join(root, 'third_party', 'ort'),
-                path.join(root, 'build-bench-node')].filter((d) => d);
-  for (const dir of dirs) {
-    const mod = path.join(dir, 'node_modules', 'onnxruntime-node');
-    if (fs.existsSync(mod)) return require(mod);
-  }
-  try {
-    return require('onnxruntime-node');
-  } catch (e) {
-    die(`onnxruntime-node not found (looked in ${dirs.join(', ')})`);
-  }
+  return loadOrtFrom(explicitDir, [path.resolve(__dirname, '..', 'build-bench-node')]);
 }
 
 async function main() {

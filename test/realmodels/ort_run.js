@@ -13,8 +13,9 @@
 const fs = require('fs');
 const path = require('path');
 
+// Also a module: bench/ort_bench.js uses its .npy reader/writer and onnxruntime lookup.
 function die(msg) {
-  process.stderr.write(`ort_run: error: ${msg}\n`);
+  process.stderr.write(`${path.basename(process.argv[1] || 'ort_run', '.js')}: error: ${msg}\n`);
   process.exit(2);
 }
 
@@ -116,11 +117,14 @@ function writeNpy(file, type, dims, data) {
 
 // ---------------------------------------------------------------------------------------------
 
-function loadOrt(explicitDir) {
+/// onnxruntime-node from `explicitDir`, $SQZ_ORT_DIR, <repo>/third_party/ort, `extraDirs`, then
+/// the Node.js module path.
+function loadOrt(explicitDir, extraDirs = []) {
   const candidates = [];
   if (explicitDir) candidates.push(explicitDir);
   if (process.env.SQZ_ORT_DIR) candidates.push(process.env.SQZ_ORT_DIR);
   candidates.push(path.resolve(__dirname, '..', '..', 'third_party', 'ort'));
+  candidates.push(...extraDirs);
   for (const dir of candidates) {
     const mod = path.join(dir, 'node_modules', 'onnxruntime-node');
     if (fs.existsSync(mod)) return require(mod);
@@ -187,4 +191,6 @@ async function main() {
   }
 }
 
-main().catch((e) => die(e && e.message ? e.message : String(e)));
+module.exports = { die, readNpy, writeNpy, loadOrt };
+
+if (require.main === module) main().catch((e) => die(e && e.message ? e.message : String(e)));
