@@ -306,28 +306,6 @@ static Value decompressNM(OpBuilder &builder, Location loc, SparseLinearOp op,
       .getResult(0);
 }
 
-/// sqz.sparse_linear: the weight is decompressed at run time (the constants
-/// stay compressed in the artifact), then contracted exactly as a dense linear.
-struct SparseLinearToMatmul : public OpConversionPattern<SparseLinearOp> {
-  SparseLinearToMatmul(MLIRContext *ctx, bool transposeWeights)
-      : OpConversionPattern(ctx), transposeWeights(transposeWeights) {}
-  bool transposeWeights;
-
-  LogicalResult
-  matchAndRewrite(SparseLinearOp op, OpAdaptor adaptor,
-                  ConversionPatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
-    Value weight = decompressNM(rewriter, loc, op, adaptor.getValues(),
-                                adaptor.getIndices(), transposeWeights);
-    rewriter.replaceOp(op,
-                       buildLinear(rewriter, loc, adaptor.getInput(), weight,
-                                   transposeWeights, adaptor.getBias(),
-                                   op.getResult().getType(), op.getInFeatures(),
-                                   op.getOutFeatures()));
-    return success();
-  }
-};
-
 /// Dequantizes an sqz.quant_linear's weight at run time into Ŵᵀ [in, out] (or,
 /// without `transposed`, Ŵ [out, in]) with one linalg.generic: element (o, i)
 /// is scales[o, g]·(codes[o, i] − z) (z the group's zero point, 2^(bits−1) for
@@ -398,22 +376,33 @@ static Value dequantize(OpBuilder &builder, Location loc, QuantLinearOp op,
       .getResult(0);
 }
 
-/// sqz.quant_linear: the weight is dequantized at run time (the artifact keeps
-/// the codes and scales), then contracted exactly as a dense linear. Fused
-/// low-bit kernels replace this on targets that have them.
-struct QuantLinearToMatmul : public OpConversionPattern<QuantLinearOp> {
-  QuantLinearToMatmul(MLIRContext *ctx, bool transposeWeights)
-      : OpConversionPattern(ctx), transposeWeights(transposeWeights) {}
+/// The compressed linears (sqz.sparse_linear, sqz.quant_linear): the weight is
+/// expanded at run time into the dense W (or Wᵀ) by the op's own generic (the
+/// constants stay compressed in the artifact), then contracted exactly as a
+/// dense linear. Fused kernels replace this on targets that have them.
+Value expandWeight(OpBuilder &b, Location loc, SparseLinearOp op,
+                   SparseLinearOp::Adaptor adaptor, bool transposed) {
+  return decompressNM(b, loc, op, adaptor.getValues(), adaptor.getIndices(),
+                      transposed);
+}
+Value expandWeight(OpBuilder &b, Location loc, QuantLinearOp op,
+                   QuantLinearOp::Adaptor adaptor, bool transposed) {
+  return dequantize(b, loc, op, adaptor.getCodes(), adaptor.getScales(),
+                    adaptor.getZeros(), transposed,
+                    op.getResult().getType().getElementType());
+}
+
+template <typename OpTy>
+struct CompressedLinearToMatmul : public OpConversionPattern<OpTy> {
+  CompressedLinearToMatmul(MLIRContext *ctx, bool transposeWeights)
+      : OpConversionPattern<OpTy>(ctx), transposeWeights(transposeWeights) {}
   bool transposeWeights;
 
   LogicalResult
-  matchAndRewrite(QuantLinearOp op, OpAdaptor adaptor,
+  matchAndRewrite(OpTy op, typename OpTy::Adaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    Type elt = op.getResult().getType().getElementType();
-    Value weight =
-        dequantize(rewriter, loc, op, adaptor.getCodes(), adaptor.getScales(),
-                   adaptor.getZeros(), transposeWeights, elt);
+    Value weight = expandWeight(rewriter, loc, op, adaptor, transposeWeights);
     rewriter.replaceOp(op,
                        buildLinear(rewriter, loc, adaptor.getInput(), weight,
                                    transposeWeights, adaptor.getBias(),
@@ -441,6 +430,7 @@ struct ConvertSqzToLinalgPass
 
 void mlir::sqz::populateSqzToLinalgPatterns(RewritePatternSet &patterns,
                                             bool transposeWeights) {
-  patterns.add<LinearToMatmul, SparseLinearToMatmul, QuantLinearToMatmul>(
-      patterns.getContext(), transposeWeights);
+  patterns.add<LinearToMatmul, CompressedLinearToMatmul<SparseLinearOp>,
+               CompressedLinearToMatmul<QuantLinearOp>>(patterns.getContext(),
+                                                        transposeWeights);
 }
