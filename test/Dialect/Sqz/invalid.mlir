@@ -147,3 +147,63 @@ func.func @observe_xtx_dynamic(%x: tensor<4x?xf32>) -> tensor<4x?xf32> {
   %t = sqz.observe %x tap "t" stats [xtx] : tensor<4x?xf32>
   return %t : tensor<4x?xf32>
 }
+
+// -----
+
+func.func @quant_code_range(%x: tensor<4x8xf32>) -> tensor<4x2xf32> {
+  %c = arith.constant dense<16> : tensor<2x8xi8>
+  %s = arith.constant dense<1.0> : tensor<2x1xf32>
+  // expected-error @+1 {{'sqz.quant_linear' op code 16 is out of range for int4 (at most 15)}}
+  %y = sqz.quant_linear %x, %c, %s {quant = #sqz.quant<format = int4, group = -1, symmetric = true>} : tensor<4x8xf32>, tensor<2x8xi8>, tensor<2x1xf32> -> tensor<4x2xf32>
+  return %y : tensor<4x2xf32>
+}
+
+// -----
+
+func.func @quant_ternary_range(%x: tensor<4x8xf32>) -> tensor<4x2xf32> {
+  %c = arith.constant dense<3> : tensor<2x8xi8>
+  %s = arith.constant dense<1.0> : tensor<2x1xf32>
+  // expected-error @+1 {{'sqz.quant_linear' op code 3 is out of range for ternary (at most 2)}}
+  %y = sqz.quant_linear %x, %c, %s {quant = #sqz.quant<format = ternary, group = -1, symmetric = true>} : tensor<4x8xf32>, tensor<2x8xi8>, tensor<2x1xf32> -> tensor<4x2xf32>
+  return %y : tensor<4x2xf32>
+}
+
+// -----
+
+func.func @quant_scales_shape(%x: tensor<4x8xf32>) -> tensor<4x2xf32> {
+  %c = arith.constant dense<1> : tensor<2x8xi8>
+  %s = arith.constant dense<1.0> : tensor<2x1xf32>
+  // expected-error @+1 {{'sqz.quant_linear' op scales must be tensor<2x2xf32> (one per row and group), got 'tensor<2x1xf32>'}}
+  %y = sqz.quant_linear %x, %c, %s {quant = #sqz.quant<format = int4, group = 4, symmetric = true>} : tensor<4x8xf32>, tensor<2x8xi8>, tensor<2x1xf32> -> tensor<4x2xf32>
+  return %y : tensor<4x2xf32>
+}
+
+// -----
+
+func.func @quant_symmetric_zeros(%x: tensor<4x8xf32>) -> tensor<4x2xf32> {
+  %c = arith.constant dense<1> : tensor<2x8xi8>
+  %s = arith.constant dense<1.0> : tensor<2x1xf32>
+  %z = arith.constant dense<8> : tensor<2x1xi8>
+  // expected-error @+1 {{'sqz.quant_linear' op a symmetric scheme has no zero points}}
+  %y = sqz.quant_linear %x, %c, %s zeros %z {quant = #sqz.quant<format = int4, group = -1, symmetric = true>} : tensor<4x8xf32>, tensor<2x8xi8>, tensor<2x1xf32>, tensor<2x1xi8> -> tensor<4x2xf32>
+  return %y : tensor<4x2xf32>
+}
+
+// -----
+
+func.func @quant_codes_not_constant(%x: tensor<4x8xf32>, %c: tensor<2x8xi8>) -> tensor<4x2xf32> {
+  %s = arith.constant dense<1.0> : tensor<2x1xf32>
+  // expected-error @+1 {{'sqz.quant_linear' op codes, scales and zeros must be produced by constant ops}}
+  %y = sqz.quant_linear %x, %c, %s {quant = #sqz.quant<format = int4, group = -1, symmetric = true>} : tensor<4x8xf32>, tensor<2x8xi8>, tensor<2x1xf32> -> tensor<4x2xf32>
+  return %y : tensor<4x2xf32>
+}
+
+// -----
+
+func.func @quant_result(%x: tensor<4x8xf32>) -> tensor<4x3xf32> {
+  %c = arith.constant dense<1> : tensor<2x8xi8>
+  %s = arith.constant dense<1.0> : tensor<2x1xf32>
+  // expected-error @+1 {{'sqz.quant_linear' op result last dim must be out=2, got 3}}
+  %y = sqz.quant_linear %x, %c, %s {quant = #sqz.quant<format = int4, group = -1, symmetric = true>} : tensor<4x8xf32>, tensor<2x8xi8>, tensor<2x1xf32> -> tensor<4x3xf32>
+  return %y : tensor<4x3xf32>
+}

@@ -130,6 +130,34 @@ static LogicalResult verifyNMPattern(LinearOp op, SparsityAttr sparsity,
   return success();
 }
 
+/// The checks every linear form shares: an optional 1-D bias of `out` elements of `elt`, and
+/// a result with the input's leading dims and `out` as its last dim.
+static LogicalResult verifyBiasAndResult(Operation *op, RankedTensorType xTy,
+                                         RankedTensorType yTy, Value bias,
+                                         Type elt, int64_t out) {
+  if (bias) {
+    auto bTy = cast<RankedTensorType>(bias.getType());
+    if (bTy.getElementType() != elt)
+      return op->emitOpError() << "bias element type " << bTy.getElementType()
+                               << " differs from weight element type " << elt;
+    if (bTy.getRank() != 1 || bTy.getDimSize(0) != out)
+      return op->emitOpError() << "bias must be a 1-D tensor of " << out
+                               << " elements, got " << bTy;
+  }
+  if (yTy.getRank() != xTy.getRank())
+    return op->emitOpError() << "result rank " << yTy.getRank()
+                             << " differs from input rank " << xTy.getRank();
+  for (int64_t d = 0, e = xTy.getRank() - 1; d < e; ++d)
+    if (yTy.getDimSize(d) != xTy.getDimSize(d))
+      return op->emitOpError()
+             << "result dim " << d << " (" << yTy.getDimSize(d)
+             << ") differs from input dim (" << xTy.getDimSize(d) << ")";
+  if (yTy.getDimSize(yTy.getRank() - 1) != out)
+    return op->emitOpError() << "result last dim must be out=" << out
+                             << ", got " << yTy.getDimSize(yTy.getRank() - 1);
+  return success();
+}
+
 LogicalResult LinearOp::verify() {
   RankedTensorType xTy = getInput().getType();
   RankedTensorType wTy = getWeight().getType();
@@ -154,26 +182,8 @@ LogicalResult LinearOp::verify() {
     return emitOpError() << "input feature size " << xIn
                          << " does not match weight [out=" << out
                          << ", in=" << in << "]";
-  if (Value bias = getBias()) {
-    auto bTy = cast<RankedTensorType>(bias.getType());
-    if (bTy.getElementType() != elt)
-      return emitOpError() << "bias element type " << bTy.getElementType()
-                           << " differs from weight element type " << elt;
-    if (bTy.getRank() != 1 || bTy.getDimSize(0) != out)
-      return emitOpError() << "bias must be a 1-D tensor of " << out
-                           << " elements, got " << bTy;
-  }
-  if (yTy.getRank() != xTy.getRank())
-    return emitOpError() << "result rank " << yTy.getRank()
-                         << " differs from input rank " << xTy.getRank();
-  for (int64_t d = 0, e = xTy.getRank() - 1; d < e; ++d)
-    if (yTy.getDimSize(d) != xTy.getDimSize(d))
-      return emitOpError() << "result dim " << d << " (" << yTy.getDimSize(d)
-                           << ") differs from input dim (" << xTy.getDimSize(d)
-                           << ")";
-  if (yTy.getDimSize(yTy.getRank() - 1) != out)
-    return emitOpError() << "result last dim must be out=" << out << ", got "
-                         << yTy.getDimSize(yTy.getRank() - 1);
+  if (failed(verifyBiasAndResult(*this, xTy, yTy, getBias(), elt, out)))
+    return failure();
 
   // W must be a constant: compression passes rewrite its value.
   Attribute weightValue;
@@ -261,39 +271,24 @@ LogicalResult QuantLinearOp::verify() {
       return emitOpError() << "zeros must be tensor<" << out << "x" << groups
                            << "xi8>, got " << zTy;
   }
-  if (Value bias = getBias()) {
-    auto bTy = cast<RankedTensorType>(bias.getType());
-    if (bTy != RankedTensorType::get({out}, elt))
-      return emitOpError() << "bias must be tensor<" << out << "x" << elt << ">, got " << bTy;
-  }
-  SmallVector<int64_t> yShape(xTy.getShape());
-  yShape.back() = out;
-  if (yTy.getRank() != xTy.getRank() ||
-      failed(verifyCompatibleShape(yTy.getShape(), yShape)))
-    return emitOpError() << "result must have the input's shape with the last dim " << out
-                         << ", got " << yTy;
+  if (failed(verifyBiasAndResult(*this, xTy, yTy, getBias(), elt, out)))
+    return failure();
+  Attribute codeValue;
+  if (!matchPattern(getCodes(), m_Constant(&codeValue)) ||
+      !matchPattern(getScales(), m_Constant()) ||
+      (getZeros() && !matchPattern(getZeros(), m_Constant())))
+    return emitOpError() << "codes, scales and zeros must be produced by constant ops";
   // Codes within range when readable.
   unsigned bits = quant.getBits();
-  uint8_t limit = bits >= 8 ? 255 : static_cast<uint8_t>((1u << bits) - 1);
-  if (quant.getFormat() == QuantFormat::Ternary)
-    limit = 2;
-  DenseElementsAttr dense;
-  ArrayRef<char> raw;
-  Attribute value;
-  if (limit < 255 && matchPattern(getCodes(), m_Constant(&value))) {
-    if ((dense = dyn_cast<DenseElementsAttr>(value)))
-      raw = dense.getRawData();
-    else if (auto blob = dyn_cast<DenseResourceElementsAttr>(value))
-      if (AsmResourceBlob *data = blob.getRawHandle().getBlob())
-        raw = data->getData();
-    if (dense && dense.isSplat() && !raw.empty())
-      raw = raw.take_front(1);
-    for (char c : raw)
+  unsigned limit = quant.getFormat() == QuantFormat::Ternary ? 2 : (1u << bits) - 1;
+  std::vector<char> splat;
+  std::optional<ArrayRef<char>> bytes = getI8ConstantBytes(codeValue, splat);
+  if (bytes && limit < 255)
+    for (char c : *bytes)
       if (static_cast<uint8_t>(c) > limit)
         return emitOpError() << "code " << static_cast<unsigned>(static_cast<uint8_t>(c))
                              << " is out of range for " << stringifyQuantFormat(quant.getFormat())
-                             << " (at most " << static_cast<unsigned>(limit) << ")";
-  }
+                             << " (at most " << limit << ")";
   return success();
 }
 
@@ -338,24 +333,8 @@ LogicalResult SparseLinearOp::verify() {
                          << layout.indexBits() << "-bit indices of "
                          << layout.groups() * layout.n
                          << " kept values per row), got " << iTy;
-  if (Value bias = getBias()) {
-    auto bTy = cast<RankedTensorType>(bias.getType());
-    if (bTy.getElementType() != elt || bTy.getRank() != 1 ||
-        bTy.getDimSize(0) != out)
-      return emitOpError() << "bias must be a 1-D tensor of " << out << " "
-                           << elt << " elements, got " << bTy;
-  }
-  if (yTy.getRank() != xTy.getRank())
-    return emitOpError() << "result rank " << yTy.getRank()
-                         << " differs from input rank " << xTy.getRank();
-  for (int64_t d = 0, e = xTy.getRank() - 1; d < e; ++d)
-    if (yTy.getDimSize(d) != xTy.getDimSize(d))
-      return emitOpError() << "result dim " << d << " (" << yTy.getDimSize(d)
-                           << ") differs from input dim (" << xTy.getDimSize(d)
-                           << ")";
-  if (yTy.getDimSize(yTy.getRank() - 1) != out)
-    return emitOpError() << "result last dim must be out=" << out << ", got "
-                         << yTy.getDimSize(yTy.getRank() - 1);
+  if (failed(verifyBiasAndResult(*this, xTy, yTy, getBias(), elt, out)))
+    return failure();
 
   if (!matchPattern(getValues(), m_Constant()))
     return emitOpError() << "values must be produced by a constant op";
