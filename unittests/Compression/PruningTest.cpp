@@ -7,23 +7,17 @@
 
 #include "sqz/Compression/Pruning.h"
 
+#include "TestMatrices.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <random>
 
 using namespace sqz::compression;
+using namespace sqz::compression::test;
 
 namespace {
-
-std::vector<float> randomMatrix(int64_t rows, int64_t cols, uint32_t seed) {
-  std::mt19937 gen(seed);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<float> w(rows * cols);
-  for (float &x : w)
-    x = normal(gen);
-  return w;
-}
 
 /// Tokens x cols activations with per-channel scales spread over two decades.
 std::vector<double> randomActivations(int64_t tokens, int64_t cols, uint32_t seed) {
@@ -34,15 +28,6 @@ std::vector<double> randomActivations(int64_t tokens, int64_t cols, uint32_t see
     for (int64_t j = 0; j < cols; ++j)
       x[t * cols + j] = normal(gen) * std::pow(10.0, (j % 7) / 3.0);
   return x;
-}
-
-std::vector<double> hessianOf(const std::vector<double> &x, int64_t tokens, int64_t cols) {
-  std::vector<double> h(cols * cols, 0.0);
-  for (int64_t t = 0; t < tokens; ++t)
-    for (int64_t i = 0; i < cols; ++i)
-      for (int64_t j = 0; j < cols; ++j)
-        h[i * cols + j] += 2.0 / tokens * x[t * cols + i] * x[t * cols + j];
-  return h;
 }
 
 /// ‖X (W - V)ᵀ‖² over the tokens.
@@ -174,7 +159,7 @@ TEST(SparseGPT, BeatsPlainMaskingOnRandomProblems) {
   for (uint32_t trial = 0; trial < 20; ++trial) {
     std::vector<float> w = randomMatrix(rows, cols, 100 + trial), v = w;
     std::vector<double> x = randomActivations(tokens, cols, 200 + trial);
-    std::vector<double> h = hessianOf(x, tokens, cols);
+    std::vector<double> h = gramOf(x, tokens, cols, 2.0 / tokens);
     std::vector<uint8_t> keep(w.size());
     SparseGPTResult result;
     ASSERT_FALSE(bool(sparseGPT(v, rows, cols, h, SparseGPTOptions(), keep, result)));
@@ -192,7 +177,7 @@ TEST(SparseGPT, NMIsBlockSizeIndependentAndValid) {
   int64_t rows = 8, cols = 64, tokens = 128;
   std::vector<float> w = randomMatrix(rows, cols, 7);
   std::vector<double> x = randomActivations(tokens, cols, 8);
-  std::vector<double> h = hessianOf(x, tokens, cols);
+  std::vector<double> h = gramOf(x, tokens, cols, 2.0 / tokens);
   SparseGPTOptions a;
   a.n = 2;
   a.m = 4;
@@ -223,7 +208,7 @@ TEST(SparseGPT, DeadColumnsFallbackAndDeterminism) {
   std::vector<double> x = randomActivations(tokens, cols, 9);
   for (int64_t t = 0; t < tokens; ++t)
     x[t * cols + 3] = 0.0; // §8.3.5: a dead input
-  std::vector<double> h = hessianOf(x, tokens, cols);
+  std::vector<double> h = gramOf(x, tokens, cols, 2.0 / tokens);
   std::vector<float> w = randomMatrix(rows, cols, 10), v1 = w, v2 = w;
   std::vector<uint8_t> k1(w.size()), k2(w.size());
   SparseGPTResult r1, r2;

@@ -8,6 +8,8 @@
 
 #include "sqz/Compression/Quantization.h"
 
+#include "TestMatrices.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -15,17 +17,9 @@
 #include <random>
 
 using namespace sqz::compression;
+using namespace sqz::compression::test;
 
 namespace {
-
-std::vector<float> randomMatrix(int64_t rows, int64_t cols, uint32_t seed) {
-  std::mt19937 gen(seed);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<float> w(rows * cols);
-  for (float &x : w)
-    x = normal(gen);
-  return w;
-}
 
 /// Tokens x cols activations: correlated channels (a random mix) with per-channel scales
 /// spread over two decades.
@@ -46,16 +40,6 @@ std::vector<double> correlatedActivations(int64_t tokens, int64_t cols, uint32_t
       x[t * cols + j] = s * std::pow(10.0, (j % 7) / 3.0);
     }
   return x;
-}
-
-/// Σ x xᵀ over the tokens.
-std::vector<double> xtxOf(const std::vector<double> &x, int64_t tokens, int64_t cols) {
-  std::vector<double> h(cols * cols, 0.0);
-  for (int64_t t = 0; t < tokens; ++t)
-    for (int64_t i = 0; i < cols; ++i)
-      for (int64_t j = 0; j < cols; ++j)
-        h[i * cols + j] += x[t * cols + i] * x[t * cols + j];
-  return h;
 }
 
 std::vector<int> logicalCodes(const QuantizedMatrix &q) {
@@ -252,7 +236,7 @@ TEST(GPTQ, BeatsRTNOnCorrelatedInputs) {
   int wins = 0, trials = 10;
   for (uint32_t trial = 0; trial < uint32_t(trials); ++trial) {
     std::vector<float> w = randomMatrix(rows, cols, 300 + trial);
-    std::vector<double> h = xtxOf(correlatedActivations(tokens, cols, 400 + trial), tokens, cols);
+    std::vector<double> h = gramOf(correlatedActivations(tokens, cols, 400 + trial), tokens, cols);
     GPTQOptions o;
     o.quant = {QuantFormat::Asymmetric, trial % 2 ? 3 : 4, trial % 2 ? -1 : 32};
     o.actOrder = trial % 4 == 0;
@@ -268,7 +252,7 @@ TEST(GPTQ, BeatsRTNOnCorrelatedInputs) {
 TEST(GPTQ, ActOrderKeepsGroupsContiguous) {
   int64_t rows = 8, cols = 64, tokens = 128;
   std::vector<float> w = randomMatrix(rows, cols, 31);
-  std::vector<double> h = xtxOf(correlatedActivations(tokens, cols, 32), tokens, cols);
+  std::vector<double> h = gramOf(correlatedActivations(tokens, cols, 32), tokens, cols);
   GPTQOptions o;
   o.quant = {QuantFormat::Asymmetric, 4, 16};
   o.actOrder = true;
@@ -301,7 +285,7 @@ TEST(GPTQ, DeterministicDeadColumnsAndFallback) {
   std::vector<double> x = correlatedActivations(tokens, cols, 41);
   for (int64_t t = 0; t < tokens; ++t)
     x[t * cols + 5] = 0.0; // a dead input
-  std::vector<double> h = xtxOf(x, tokens, cols);
+  std::vector<double> h = gramOf(x, tokens, cols);
   std::vector<float> w = randomMatrix(rows, cols, 42);
   GPTQOptions o;
   o.quant = {QuantFormat::Symmetric, 3, 16};
@@ -448,7 +432,7 @@ TEST(GPTQ, BlockedMatchesTheUnblockedReferenceLoop) {
   // §8.4.4: the lazy block updates do not change the result.
   int64_t rows = 64, cols = 256, tokens = 512;
   std::vector<float> w = randomMatrix(rows, cols, 51);
-  std::vector<double> h = xtxOf(correlatedActivations(tokens, cols, 52), tokens, cols);
+  std::vector<double> h = gramOf(correlatedActivations(tokens, cols, 52), tokens, cols);
   for (int64_t group : {32, 96, -1}) {
     std::vector<float> ref = ReferenceGPTQ::run(w, rows, cols, h, group);
     for (int64_t block : {128, 48, 1}) {
@@ -679,7 +663,7 @@ TEST(AWQ, ScaleSearchHelpsOutlierChannels) {
       x[t * cols + j] = normal(gen) * scale;
       meanAbs[j] += std::fabs(x[t * cols + j]) / tokens;
     }
-  std::vector<double> h = xtxOf(x, tokens, cols);
+  std::vector<double> h = gramOf(x, tokens, cols);
   std::vector<float> w1 = randomMatrix(rows, cols, 82), w2 = randomMatrix(16, cols, 83);
   AWQOptions o;
   o.quant = {QuantFormat::Asymmetric, 3, 32};
@@ -722,7 +706,7 @@ TEST(AWQ, ScaleSearchHelpsOutlierChannels) {
 TEST(OutputError, MatchesExplicitActivations) {
   int64_t rows = 6, cols = 20, tokens = 50;
   std::vector<double> x = correlatedActivations(tokens, cols, 91);
-  std::vector<double> h = xtxOf(x, tokens, cols);
+  std::vector<double> h = gramOf(x, tokens, cols);
   std::vector<float> w = randomMatrix(rows, cols, 92), v = randomMatrix(rows, cols, 93);
   double num = 0, den = 0;
   for (int64_t t = 0; t < tokens; ++t)
