@@ -20,11 +20,10 @@
 // Node.js module path. Exit 0 on success, 2 on any error.
 'use strict';
 
-const fs = require('fs');
 const path = require('path');
 
 // The .npy reader/writer and the onnxruntime lookup of the real-model tests' runner.
-const { die, readNpy, writeNpy, loadOrt: loadOrtFrom } =
+const { die, readFeeds, writeOutputs, loadOrt: loadOrtFrom } =
     require(path.join(__dirname, '..', 'test', 'realmodels', 'ort_run.js'));
 
 function loadOrt(explicitDir) {
@@ -67,27 +66,11 @@ async function main() {
     graphOptimizationLevel: 'all',
   });
   const loadMs = Number(process.hrtime.bigint() - t0) / 1e6;
-  const feeds = {};
-  for (const spec of inputs) {
-    const eq = spec.indexOf('=');
-    if (eq <= 0) die(`--input expects NAME=FILE.npy, got '${spec}'`);
-    const name = spec.slice(0, eq);
-    if (!session.inputNames.includes(name))
-      die(`'${name}' is not an input of the model (inputs: ${session.inputNames.join(', ')})`);
-    const t = readNpy(spec.slice(eq + 1));
-    feeds[name] = new ort.Tensor(t.type, t.data, t.dims);
-  }
-  for (const name of session.inputNames) if (!(name in feeds)) die(`missing --input for '${name}'`);
+  const feeds = readFeeds(ort, session, inputs);
 
   for (let i = 0; i < Math.max(warmup, outDir ? 1 : 0); ++i) {
     const results = await session.run(feeds);
-    if (i === 0 && outDir) {
-      fs.mkdirSync(outDir, { recursive: true });
-      for (const name of session.outputNames) {
-        const r = results[name];
-        writeNpy(path.join(outDir, name.replace(/[^A-Za-z0-9._-]/g, '_') + '.npy'), r.type, r.dims, r.data);
-      }
-    }
+    if (i === 0 && outDir) writeOutputs(session, results, outDir);
   }
   const times = [];
   for (let i = 0; i < runs; ++i) {

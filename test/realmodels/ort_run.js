@@ -162,8 +162,17 @@ async function main() {
     interOpNumThreads: 1,
     executionMode: 'sequential',
   });
+  const feeds = readFeeds(ort, session, inputs);
+
+  const results = await session.run(feeds);
+  for (const [name, r, file] of writeOutputs(session, results, outDir))
+    process.stdout.write(`wrote ${name} ${r.type}[${r.dims.join(',')}] -> ${file}\n`);
+}
+
+/// The session's feeds from `--input NAME=FILE.npy` specs (every input required).
+function readFeeds(ort, session, specs) {
   const feeds = {};
-  for (const spec of inputs) {
+  for (const spec of specs) {
     const eq = spec.indexOf('=');
     if (eq <= 0) die(`--input expects NAME=FILE.npy, got '${spec}'`);
     const name = spec.slice(0, eq);
@@ -176,9 +185,14 @@ async function main() {
   }
   for (const name of session.inputNames)
     if (!(name in feeds)) die(`missing --input for '${name}'`);
+  return feeds;
+}
 
-  const results = await session.run(feeds);
+/// Writes every output of `results` as DIR/<name>.npy (characters other than
+/// `A-Z a-z 0-9 . _ -` become `_`); returns [name, tensor, file] per output.
+function writeOutputs(session, results, outDir) {
   fs.mkdirSync(outDir, { recursive: true });
+  const written = [];
   for (const name of session.outputNames) {
     const r = results[name];
     const file = path.join(outDir, name.replace(/[^A-Za-z0-9._-]/g, '_') + '.npy');
@@ -187,10 +201,11 @@ async function main() {
     if (r.type === 'float16' && !(data instanceof Uint16Array))
       data = new Uint16Array(data.buffer, data.byteOffset, data.length);
     writeNpy(file, r.type, r.dims, data);
-    process.stdout.write(`wrote ${name} ${r.type}[${r.dims.join(',')}] -> ${file}\n`);
+    written.push([name, r, file]);
   }
+  return written;
 }
 
-module.exports = { die, readNpy, writeNpy, loadOrt };
+module.exports = { die, readNpy, writeNpy, loadOrt, readFeeds, writeOutputs };
 
 if (require.main === module) main().catch((e) => die(e && e.message ? e.message : String(e)));
