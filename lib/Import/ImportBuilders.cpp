@@ -139,8 +139,11 @@ OpFoldResult mlir::sqz::import::buildIndexOp(OpBuilder &b, Location loc, StringR
     return arith::MulIOp::create(b, loc, x, y).getResult();
   if (op == "Div")
     return arith::DivSIOp::create(b, loc, x, y).getResult();
-  if (op == "Mod")
-    return arith::RemSIOp::create(b, loc, x, y).getResult();
+  if (op == "Mod") // the divisor's sign, as the constant case: ((x rem y) + y) rem y
+    return arith::RemSIOp::create(
+               b, loc,
+               arith::AddIOp::create(b, loc, arith::RemSIOp::create(b, loc, x, y), y), y)
+        .getResult();
   if (op == "Min")
     return arith::MinSIOp::create(b, loc, x, y).getResult();
   return arith::MaxSIOp::create(b, loc, x, y).getResult();

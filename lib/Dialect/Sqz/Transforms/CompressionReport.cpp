@@ -85,27 +85,25 @@ std::map<std::string, LayerWeight> mlir::sqz::collectLayerWeights(ModuleOp modul
       l.name = name;
       l.out = quant.getOutFeatures();
       l.in = quant.getInFeatures();
+      // The library's dequantization (Quantization.h), from the op's constants.
       QuantAttr scheme = quant.getQuant();
-      int64_t groupSize = quant.getGroupSize(), groups = quant.getNumGroups();
-      int bits = static_cast<int>(scheme.getBits());
-      l.dense.resize(l.out * l.in);
-      for (int64_t r = 0; r < l.out; ++r)
-        for (int64_t i = 0; i < l.in; ++i) {
-          int64_t g = i / groupSize;
-          int code = (*codes)[r * l.in + i];
-          float scale = (*scales)[r * groups + g];
-          float w;
-          if (scheme.getFormat() == QuantFormat::NF4)
-            w = scale * ::sqz::compression::nf4Table()[code & 15];
-          else if (scheme.getFormat() == QuantFormat::Ternary)
-            w = scale * static_cast<float>(code - 1);
-          else
-            w = scale * static_cast<float>(code - (zeros ? (*zeros)[r * groups + g]
-                                                         : (1 << (bits - 1))));
-          l.dense[r * l.in + i] = w;
-        }
+      ::sqz::compression::QuantizedMatrix q;
+      q.format = scheme.getFormat() == QuantFormat::NF4       ? ::sqz::compression::QuantFormat::NF4
+                 : scheme.getFormat() == QuantFormat::Ternary ? ::sqz::compression::QuantFormat::Ternary
+                 : zeros ? ::sqz::compression::QuantFormat::Asymmetric
+                         : ::sqz::compression::QuantFormat::Symmetric;
+      q.rows = l.out;
+      q.cols = l.in;
+      q.bits = scheme.getBits();
+      q.groupSize = quant.getGroupSize();
+      q.codes = std::move(*codes);
+      q.scales = std::move(*scales);
+      if (zeros)
+        q.zeros = std::move(*zeros);
+      l.dense = q.dequantize();
+      int64_t groups = quant.getNumGroups(), bits = q.bits;
       // Stored bytes: the logical codes packed at `bits` per weight, f32 scales, 1-byte zeros.
-      l.bytes = (l.out * l.in * bits + 7) / 8 + l.out * groups * 4 + (zeros ? l.out * groups : 0);
+      l.bytes = (l.out * l.in * bits + 7) / 8 + l.out * groups * 4 + (q.zeros.empty() ? 0 : l.out * groups);
       l.form = llvm::formatv("{0} g{1}{2}", stringifyQuantFormat(scheme.getFormat()),
                              scheme.getGroup(), scheme.getSymmetric() ? "" : " asym")
                    .str();

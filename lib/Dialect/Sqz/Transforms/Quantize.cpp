@@ -18,9 +18,9 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Matchers.h"
+#include "llvm/ADT/MapVector.h"
 
 #include <cmath>
-#include <map>
 
 namespace mlir::sqz {
 #define GEN_PASS_DEF_SQZQUANTIZE
@@ -101,16 +101,11 @@ struct SqzQuantizePass : public mlir::sqz::impl::SqzQuantizeBase<SqzQuantizePass
 
     if (*kind == Method::AWQ) {
       // Linears that read the same value share one input scaling.
-      std::map<Value, SmallVector<const SelectedLayer *>, ValueLess> byInput;
-      SmallVector<Value> order;
-      for (const SelectedLayer &layer : selected->layers) {
-        Value input = cast<LinearOp>(layer.op).getInput();
-        if (!byInput.count(input))
-          order.push_back(input);
-        byInput[input].push_back(&layer);
-      }
-      for (Value input : order)
-        if (failed(quantizeAWQ(input, byInput[input])))
+      llvm::MapVector<Value, SmallVector<const SelectedLayer *>> byInput;
+      for (const SelectedLayer &layer : selected->layers)
+        byInput[cast<LinearOp>(layer.op).getInput()].push_back(&layer);
+      for (auto &[input, linears] : byInput)
+        if (failed(quantizeAWQ(input, linears)))
           return signalPassFailure();
       return;
     }
@@ -120,12 +115,6 @@ struct SqzQuantizePass : public mlir::sqz::impl::SqzQuantizeBase<SqzQuantizePass
   }
 
 private:
-  struct ValueLess {
-    bool operator()(Value a, Value b) const {
-      return a.getAsOpaquePointer() < b.getAsOpaquePointer();
-    }
-  };
-
   const CalibrationStats *calibration = nullptr;
 
   cmp::QuantOptions uniformOptions() const {
