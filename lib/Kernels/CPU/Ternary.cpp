@@ -1,0 +1,430 @@
+//===- Ternary.cpp - ternary microkernels: 2 bits and 5 trits per byte ----===//
+//
+// W[n, k] = scale[n, g] * (code[n, k] - 1), codes in {0, 1, 2} (BitNet b1.58 style; the
+// scale is per row and group, a per-tensor scale is just repeated). Two packings of the
+// quantized panel layout (KernelCommon.h, docs/Kernels.md):
+//
+// ternary2  (2 bits/weight): the table-lookup plane layout of LutPlanes.h with 2-bit codes:
+//           KB = 256, 64 bytes per row and block, word j bits 2 i .. 2 i + 1 = code of column
+//           256 b + 16 i + j; one shift, one vpermps (table scale * {-1, 0, 1}) and one FMA per
+//           16 weights. Padding holds code 1 (weight 0).
+// ternary16 (1.6 bits/weight): KB = 80, 16 bytes per row and block: byte j holds the trits of
+//           columns 80 b + 16 n + j (n = 0..4, n = 0 most significant) as ggml TQ1_0 does:
+//           v = sum_n t_n 3^(4-n), byte = ceil(v * 256 / 243); trit n is
+//           ((uint8)(byte * 3^n) * 3) >> 8, i.e. with t = (uint8)(byte * 3^n): 0 if t < 86,
+//           2 if t >= 171, else 1. Padding columns hold trit 1 (weight 0).
+//
+//===----------------------------------------------------------------------===//
+
+#include "LutPlanes.h"
+
+namespace {
+
+constexpr int64_t kKBT16 = 80, kRowBlockBytesT16 = 16;
+
+/// Trit n (0 = most significant) of a 5-trit byte.
+SQZ_UK_ALWAYS_INLINE int tritAt(uint8_t byte, int n) {
+  static const uint8_t pow3[5] = {1, 3, 9, 27, 81};
+  uint8_t t = static_cast<uint8_t>(byte * pow3[n]);
+  return (t * 3) >> 8;
+}
+
+void deqT16Scalar(const QuantLayout &l, int64_t panel, int64_t b0, int64_t nb, float *W,
+                  int64_t ldw) {
+  for (int r = 0; r < kPanelRows; ++r)
+    for (int64_t b = b0; b < b0 + nb; ++b) {
+      const uint8_t *p = l.blockPtr(panel, b, r);
+      for (int64_t kk = 0; kk < kKBT16; ++kk) {
+        int64_t g = minI((b * kKBT16 + kk) / l.group, l.groups - 1);
+        float s = l.scalePtr(panel, g)[r];
+        int t = tritAt(p[kk % 16], static_cast<int>(kk / 16));
+        W[r * ldw + (b - b0) * kKBT16 + kk] = t == 2 ? s : t == 0 ? -s : 0.0f;
+      }
+    }
+}
+
+#if defined(__AVX512F__)
+using Mask = __mmask16;
+SQZ_UK_ALWAYS_INLINE VecF addMasked(VecF acc, Mask m, VecF x) {
+  return _mm512_mask_add_ps(acc, m, acc, x);
+}
+SQZ_UK_ALWAYS_INLINE VecF ternaryValues(Mask plus, Mask minus, VecF s) {
+  return _mm512_mask_mov_ps(_mm512_maskz_mov_ps(plus, s), minus, vsub(vzero(), s));
+}
+#elif defined(__AVX2__)
+using Mask = __m256; // all-ones / zero lanes
+SQZ_UK_ALWAYS_INLINE VecF addMasked(VecF acc, Mask m, VecF x) {
+  return _mm256_add_ps(acc, _mm256_and_ps(m, x));
+}
+SQZ_UK_ALWAYS_INLINE VecF ternaryValues(Mask plus, Mask minus, VecF s) {
+  return _mm256_or_ps(_mm256_and_ps(plus, s), _mm256_and_ps(minus, vsub(vzero(), s)));
+}
+#endif
+
+#if defined(__AVX512F__) || defined(__AVX2__)
+constexpr int kVecsPerPlane = 16 / kLanes;
+
+/// The trit planes of one row block of ternary16, decoded one 16-column plane at a time
+/// (call next() for planes 0..4 in order): u = byte * 3^n in 32-bit lanes, t = u mod 256,
+/// minus = t < 86, plus = t >= 171.
+struct TritPlanes {
+#if defined(__AVX512F__)
+  __m512i u;
+  explicit TritPlanes(const uint8_t *p)
+      : u(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(p)))) {}
+  SQZ_UK_ALWAYS_INLINE void next(Mask *plus, Mask *minus) {
+    __m512i t = _mm512_and_si512(u, _mm512_set1_epi32(255));
+    minus[0] = _mm512_cmplt_epu32_mask(t, _mm512_set1_epi32(86));
+    plus[0] = _mm512_cmpge_epu32_mask(t, _mm512_set1_epi32(171));
+    u = _mm512_add_epi32(u, _mm512_add_epi32(u, u));
+  }
+#else
+  __m256i u[2];
+  explicit TritPlanes(const uint8_t *p) {
+    for (int h = 0; h < 2; ++h)
+      u[h] = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i *>(p + 8 * h)));
+  }
+  SQZ_UK_ALWAYS_INLINE void next(Mask *plus, Mask *minus) {
+    for (int h = 0; h < 2; ++h) {
+      __m256i t = _mm256_and_si256(u[h], _mm256_set1_epi32(255));
+      minus[h] = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(86), t));
+      plus[h] = _mm256_castsi256_ps(_mm256_cmpgt_epi32(t, _mm256_set1_epi32(170)));
+      u[h] = _mm256_add_epi32(u[h], _mm256_add_epi32(u[h], u[h]));
+    }
+  }
+#endif
+};
+
+template <int PPG>
+void deqT16Simd(const QuantLayout &l, int64_t panel, int64_t b0, int64_t nb, float *W,
+                int64_t ldw) {
+  for (int r = 0; r < kPanelRows; ++r) {
+    int64_t gNext = 0;
+    VecF s = vzero();
+    auto onGroup = [&](int64_t g) { s = vset1(l.scalePtr(panel, g)[r]); };
+    for (int64_t b = b0; b < b0 + nb; ++b) {
+      TritPlanes planes(l.blockPtr(panel, b, r));
+      float *out = W + r * ldw + (b - b0) * kKBT16;
+      auto onPlane = [&](int n) {
+        Mask plus[kVecsPerPlane], minus[kVecsPerPlane];
+        planes.next(plus, minus);
+        for (int h = 0; h < kVecsPerPlane; ++h)
+          vstore(out + 16 * n + kLanes * h, ternaryValues(plus[h], minus[h], s));
+      };
+      if (PPG > 0) {
+        walkBlock<5, (PPG > 0 ? PPG : 5)>(l, b, gNext, onGroup, onPlane);
+        continue;
+      }
+      for (int n = 0; n < 5; ++n) {
+        int64_t k = b * kKBT16 + 16 * n;
+        if (k >= gNext) {
+          int64_t g = minI(k / l.group, l.groups - 1);
+          gNext = (g + 1) * l.group;
+          onGroup(g);
+        }
+        onPlane(n);
+      }
+    }
+  }
+}
+
+/// The accumulators of a fused ternary GEMV over one panel: x is added under the plus mask
+/// and under the minus mask separately; at the end of each group acc += scale * (plus - minus).
+struct TernaryAcc {
+  VecF acc[kPanelRows], ap[kPanelRows], am[kPanelRows];
+  int64_t gCur = -1;
+  TernaryAcc() {
+    for (int r = 0; r < kPanelRows; ++r)
+      acc[r] = ap[r] = am[r] = vzero();
+  }
+  SQZ_UK_ALWAYS_INLINE void flush(const QuantLayout &l, int64_t panel) {
+    for (int r = 0; r < kPanelRows; ++r) {
+      acc[r] = vfma(vsub(ap[r], am[r]), vset1(l.scalePtr(panel, gCur)[r]), acc[r]);
+      ap[r] = am[r] = vzero();
+    }
+  }
+  SQZ_UK_ALWAYS_INLINE void group(const QuantLayout &l, int64_t panel, int64_t g) {
+    if (gCur >= 0)
+      flush(l, panel);
+    gCur = g;
+  }
+  SQZ_UK_ALWAYS_INLINE void store(const QuantLayout &l, int64_t panel, int rlo, int rhi,
+                                  const float *bias, float *y) {
+    flush(l, panel);
+    for (int r = rlo; r < rhi; ++r) {
+      int64_t n = panel * kPanelRows + r;
+      y[n] = hsum(acc[r]) + (bias ? bias[n] : 0.0f);
+    }
+  }
+};
+
+#if defined(__AVX512F__)
+/// M == 1, ternary16 on AVX-512: the panel's 4 x 16 bytes of a block are one zmm; each trit
+/// plane is decoded for the four rows at once with byte arithmetic (t = byte * 3^n mod 256
+/// by byte adds, two unsigned byte compares give 64-bit minus/plus masks, 16 bits per row),
+/// then masked adds as for ternary2. The 64-bit masks go through a small stack buffer and
+/// are reloaded 16 bits per row (load-port kmovw) instead of being split with kshift, which
+/// would compete with the compares for the one shuffle/mask port.
+template <int PPG>
+__attribute__((noinline)) void gemvT16(const QuantLayout &l, const float *x, const float *bias,
+                                       float *y, int64_t n_begin, int64_t n_end) {
+  XTail<kKBT16> xt(x, l.K);
+  const __m512i k86 = _mm512_set1_epi8(86), k171 = _mm512_set1_epi8(static_cast<char>(171));
+  forPanels(n_begin, n_end, [&](int64_t panel, int rlo, int rhi) {
+    TernaryAcc a;
+    int64_t gNext = 0;
+    alignas(16) __mmask16 masks[2][kPanelRows];
+    const uint8_t *p = l.blockPtr(panel, 0, 0);
+    for (int64_t b = 0; b < l.blocks; ++b, p += kPanelRows * kRowBlockBytesT16) {
+      const float *xb = xt.block(x, b);
+      __m512i t = _mm512_loadu_si512(p);
+      walkBlock<5, PPG>(
+          l, b, gNext, [&](int64_t g) { a.group(l, panel, g); },
+          [&](int n) {
+            VecF xv = vload(xb + 16 * n);
+            _store_mask64(reinterpret_cast<__mmask64 *>(masks[0]), _mm512_cmpge_epu8_mask(t, k171));
+            _store_mask64(reinterpret_cast<__mmask64 *>(masks[1]), _mm512_cmplt_epu8_mask(t, k86));
+            __asm__("" ::"r"(masks) : "memory"); // reload the halves from memory
+            for (int r = 0; r < kPanelRows; ++r) {
+              a.ap[r] = addMasked(a.ap[r], _load_mask16(&masks[0][r]), xv);
+              a.am[r] = addMasked(a.am[r], _load_mask16(&masks[1][r]), xv);
+            }
+            // t *= 3 (mod 256); opaque so the compiler keeps the two adds per plane.
+            t = opaque(_mm512_add_epi8(t, _mm512_add_epi8(t, t)));
+          });
+    }
+    a.store(l, panel, rlo, rhi, bias, y);
+  });
+}
+#else
+template <int PPG>
+__attribute__((noinline)) void gemvT16(const QuantLayout &l, const float *x, const float *bias,
+                                       float *y, int64_t n_begin, int64_t n_end) {
+  XTail<kKBT16> xt(x, l.K);
+  forPanels(n_begin, n_end, [&](int64_t panel, int rlo, int rhi) {
+    TernaryAcc a;
+    int64_t gNext = 0;
+    const uint8_t *p = l.blockPtr(panel, 0, 0);
+    for (int64_t b = 0; b < l.blocks; ++b, p += kPanelRows * kRowBlockBytesT16) {
+      const float *xb = xt.block(x, b);
+      TritPlanes planes[kPanelRows] = {TritPlanes(p), TritPlanes(p + kRowBlockBytesT16),
+                                       TritPlanes(p + 2 * kRowBlockBytesT16),
+                                       TritPlanes(p + 3 * kRowBlockBytesT16)};
+      walkBlock<5, PPG>(
+          l, b, gNext, [&](int64_t g) { a.group(l, panel, g); },
+          [&](int n) {
+            for (int r = 0; r < kPanelRows; ++r) {
+              Mask plus[kVecsPerPlane], minus[kVecsPerPlane];
+              planes[r].next(plus, minus);
+              for (int h = 0; h < kVecsPerPlane; ++h) {
+                VecF xv = vload(xb + 16 * n + kLanes * h);
+                a.ap[r] = addMasked(a.ap[r], plus[h], xv);
+                a.am[r] = addMasked(a.am[r], minus[h], xv);
+              }
+            }
+          });
+    }
+    a.store(l, panel, rlo, rhi, bias, y);
+  });
+}
+#endif
+#endif
+
+#if defined(__AVX512VNNI__)
+/// ternary16 GEMV with exact integer dot products (AVX512-VNNI): x is written as a 32-bit
+/// fixed-point integer X = x * 2^sh (sh from max|x|, so |X| <= 2^30; one rounding of at most
+/// 2^-31 max|x| per element) split into four signed byte limbs, X = sum_l l_l 256^l. The trits
+/// d in {0, 1, 2} are decoded as bytes with saturating arithmetic (no mask registers) and
+/// vpdpbusd accumulates d * l_l exactly in int32 for 4 rows x 16 columns per instruction; at
+/// each group's end the lane sums of l_l over the group (for the -1 of the ternary code) are
+/// subtracted in integers, the limbs combined in fp32 and scaled. Per 64 weights: 2 byte adds
+/// (t *= 3), 5 ops for the trits and 4 vpdpbusd, instead of 20 for the masked adds.
+/// Returns false (nothing written) when x cannot be represented (non-finite, tiny, or
+/// max|x| > 256 times the mean of the other |x|) or K or the groups exceed the stack buffers; the
+/// caller then uses gemvT16.
+constexpr int64_t kVnniMaxK = 32768;
+constexpr int64_t kVnniMaxGroups = 512;
+
+__attribute__((noinline)) bool gemvT16Vnni(const QuantLayout &l, const float *x, const float *bias,
+                                           float *y, int64_t n_begin, int64_t n_end) {
+  const int64_t K = l.K, Kp = l.blocks * kKBT16;
+  if (Kp > kVnniMaxK || l.groups > kVnniMaxGroups)
+    return false;
+  __m512 vmax = _mm512_setzero_ps(), vsum = vmax;
+  int64_t k = 0;
+  for (; k + 16 <= K; k += 16) {
+    __m512 a = _mm512_abs_ps(_mm512_loadu_ps(x + k));
+    vmax = _mm512_max_ps(vmax, a);
+    vsum = _mm512_add_ps(vsum, a);
+  }
+  float amax = _mm512_reduce_max_ps(vmax), asum = _mm512_reduce_add_ps(vsum);
+  for (; k < K; ++k) {
+    float a = x[k] < 0 ? -x[k] : x[k];
+    amax = a > amax ? a : amax;
+    asum += a;
+  }
+  if (!(amax <= 3.0e38f)) // inf or NaN
+    return false;
+  // The error is at most 2^-31 max|x| sum|w|; keep it far below 1e-5 sum|x w| by taking this
+  // path only when no activation exceeds 256 times the mean of the others (outliers: fp32).
+  if (K > 1 && amax > 256.0f * ((asum - amax) / static_cast<float>(K - 1)))
+    return false;
+  uint32_t bits;
+  memcpy(&bits, &amax, 4);
+  int e = static_cast<int>((bits >> 23) & 0xFF) - 126; // amax < 2^e
+  if (e < -90)
+    return false; // (also amax == 0) the fixed point would need a denormal scale
+  const int sh = 30 - e;
+  uint32_t scaleBits = static_cast<uint32_t>(sh + 127) << 23,
+           invBits = static_cast<uint32_t>(127 - sh) << 23;
+  float scale, invScale;
+  memcpy(&scale, &scaleBits, 4);
+  memcpy(&invScale, &invBits, 4);
+
+  alignas(64) int8_t limbs[4][kVnniMaxK];
+  const __m512 vscale = _mm512_set1_ps(scale);
+  for (k = 0; k < Kp; k += 16) {
+    __m512 xv = k + 16 <= K
+                    ? _mm512_loadu_ps(x + k)
+                    : _mm512_maskz_loadu_ps(k < K ? (__mmask16)((1u << (K - k)) - 1) : 0, x + k);
+    __m512i X = _mm512_cvtps_epi32(_mm512_mul_ps(xv, vscale));
+    for (int li = 0; li < 4; ++li) {
+      // The low byte as a signed limb; the rest is (X - limb) / 256 exactly.
+      __m512i limb = _mm512_srai_epi32(_mm512_slli_epi32(X, 24), 24);
+      _mm_store_si128(reinterpret_cast<__m128i *>(&limbs[li][k]), _mm512_cvtepi32_epi8(limb));
+      X = _mm512_srai_epi32(_mm512_sub_epi32(X, limb), 8);
+    }
+  }
+  // corr[g][li]: per dword lane j (columns 4j .. 4j+3 of every plane) the sum of limb li over
+  // the group's columns.
+  alignas(16) int32_t corr[kVnniMaxGroups][4][4];
+  memset(corr, 0, sizeof(int32_t) * 16 * l.groups);
+  for (int li = 0; li < 4; ++li)
+    for (k = 0; k < K; ++k)
+      corr[k / l.group][li][(k % 16) / 4] += limbs[li][k];
+
+  const __m512i k169 = _mm512_set1_epi8(static_cast<char>(169)), k84 = _mm512_set1_epi8(84),
+                k254 = _mm512_set1_epi8(static_cast<char>(254));
+  const __m512i rowLanes = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+  forPanels(n_begin, n_end, [&](int64_t panel, int rlo, int rhi) {
+    __m512 acc = _mm512_setzero_ps();
+    __m512i A[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
+                    _mm512_setzero_si512()};
+    int64_t gNext = 0, gCur = -1;
+    auto flush = [&]() {
+      __m512 f = _mm512_setzero_ps();
+      for (int li = 3; li >= 0; --li) {
+        __m512i r =
+            _mm512_sub_epi32(A[li], _mm512_broadcast_i32x4(_mm_load_si128(
+                                        reinterpret_cast<const __m128i *>(corr[gCur][li]))));
+        f = _mm512_fmadd_ps(f, _mm512_set1_ps(li == 3 ? 0.0f : 256.0f), _mm512_cvtepi32_ps(r));
+        A[li] = _mm512_setzero_si512();
+      }
+      __m512 s = _mm512_permutexvar_ps(
+          rowLanes, _mm512_castps128_ps512(_mm_loadu_ps(l.scalePtr(panel, gCur))));
+      acc = _mm512_fmadd_ps(f, s, acc);
+    };
+    const uint8_t *p = l.blockPtr(panel, 0, 0);
+    for (int64_t b = 0; b < l.blocks; ++b, p += kPanelRows * kRowBlockBytesT16) {
+      int64_t kb0 = b * kKBT16;
+      if (kb0 >= gNext) {
+        if (gCur >= 0)
+          flush();
+        gCur = minI(kb0 / l.group, l.groups - 1);
+        gNext = (gCur + 1) * l.group;
+      }
+      __m512i t = _mm512_loadu_si512(p);
+#pragma clang loop unroll(full)
+      for (int n = 0; n < 5; ++n) {
+        __m512i d = _mm512_add_epi8(_mm512_subs_epu8(_mm512_adds_epu8(t, k169), k254),
+                                    _mm512_subs_epu8(_mm512_adds_epu8(t, k84), k254));
+        for (int li = 0; li < 4; ++li)
+          A[li] = _mm512_dpbusd_epi32(
+              A[li], d,
+              _mm512_broadcast_i32x4(
+                  _mm_load_si128(reinterpret_cast<const __m128i *>(&limbs[li][kb0 + 16 * n]))));
+        t = opaque(_mm512_add_epi8(t, _mm512_add_epi8(t, t)));
+      }
+    }
+    flush();
+    alignas(64) float lanes[16];
+    _mm512_store_ps(lanes, acc);
+    for (int r = rlo; r < rhi; ++r) {
+      int64_t n = panel * kPanelRows + r;
+      float sum = (lanes[4 * r] + lanes[4 * r + 1]) + (lanes[4 * r + 2] + lanes[4 * r + 3]);
+      y[n] = sum * invScale + (bias ? bias[n] : 0.0f);
+    }
+  });
+  return true;
+}
+#endif
+
+} // namespace
+
+extern "C" void SQZ_UK_FN(ternary2)(SQZ_UK_KERNEL_PARAMS) {
+  kernelLut<kLutTernary2>(blob, x, M, ldx, bias, y, ldy, n_begin, n_end);
+}
+
+extern "C" void SQZ_UK_FN(ternary16)(SQZ_UK_KERNEL_PARAMS) {
+  if (M <= 0 || n_begin >= n_end)
+    return;
+  QuantLayout l = quantLayoutOf(blob, kKBT16, kRowBlockBytesT16);
+#if defined(__AVX512F__) || defined(__AVX2__)
+  int ppg = l.planesPerGroup(5);
+  if (M == 1) {
+    switch (ppg) {
+    case 5:
+#if defined(__AVX512VNNI__)
+      if (gemvT16Vnni(l, x, bias, y, n_begin, n_end))
+        return;
+#endif
+      return gemvT16<5>(l, x, bias, y, n_begin, n_end);
+    case 1:
+      return gemvT16<1>(l, x, bias, y, n_begin, n_end);
+    default:
+      break;
+    }
+  }
+  if (ppg == 5)
+    return runChunked(l, deqT16Simd<5>, x, M, ldx, bias, y, ldy, n_begin, n_end);
+  if (l.planesInOneGroup())
+    return runChunked(l, deqT16Simd<0>, x, M, ldx, bias, y, ldy, n_begin, n_end);
+#endif
+  runChunked(l, deqT16Scalar, x, M, ldx, bias, y, ldy, n_begin, n_end);
+}
+
+#ifdef SQZ_UK_HOST
+int64_t sqz_uk::packedBytesTernary2(const sqz_uk_logical &w) {
+  return quantSizes(w, Lut<kLutTernary2>::kb, Lut<kLutTernary2>::rowBlockBytes).total;
+}
+
+void sqz_uk::packTernary2(const sqz_uk_logical &w, uint8_t *out) {
+  packLut<kLutTernary2>(w, out, 1);
+}
+
+int64_t sqz_uk::packedBytesTernary16(const sqz_uk_logical &w) {
+  return quantSizes(w, kKBT16, kRowBlockBytesT16).total;
+}
+
+void sqz_uk::packTernary16(const sqz_uk_logical &w, uint8_t *out) {
+  QuantSizes s = packQuantCommon(w, out, kKBT16, kRowBlockBytesT16);
+  int64_t blocks = ceilDiv(w.K, kKBT16);
+  int64_t panels = ceilDiv(w.N, kPanelRows);
+  // Every row block of every panel, padding rows and columns included (trit 1).
+  for (int64_t panel = 0; panel < panels; ++panel)
+    for (int64_t b = 0; b < blocks; ++b)
+      for (int r = 0; r < kPanelRows; ++r) {
+        int64_t n = panel * kPanelRows + r;
+        uint8_t *p = out + s.codes + ((panel * blocks + b) * kPanelRows + r) * kRowBlockBytesT16;
+        for (int j = 0; j < 16; ++j) {
+          int v = 0;
+          for (int t = 0; t < 5; ++t) {
+            int64_t k = b * kKBT16 + 16 * t + j;
+            int trit = n < w.N && k < w.K ? w.codes[n * w.K + k] : 1;
+            v = v * 3 + trit;
+          }
+          p[j] = static_cast<uint8_t>((v * 256 + 242) / 243);
+        }
+      }
+}
+#endif
