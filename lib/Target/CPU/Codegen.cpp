@@ -1,13 +1,15 @@
 //===- Codegen.cpp - LLVM-dialect module to a shared library --------------===//
 //
-// MLIR LLVM dialect → LLVM IR (O3 for the chosen CPU) → object (LLVM's x86 backend) →
-// shared library (the clang-22 driver linking with lld and libomp).
+// MLIR LLVM dialect → LLVM IR (+ the bitcode of the CPU microkernels the model calls) → O3 for
+// the chosen CPU → object (LLVM's x86 backend) → shared library (the clang-22 driver linking
+// with lld and libomp).
 //
 //===----------------------------------------------------------------------===//
 
 #include "sqz/Target/CPU/Codegen.h"
 
 #include "BufferCacheSource.h"
+#include "UKernelBitcode.h"
 
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
@@ -15,7 +17,9 @@
 #include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
 #include "llvm/ADT/ScopeExit.h"
+#include "llvm/Bitcode/BitcodeReader.h"
 #include "llvm/IR/LegacyPassManager.h"
+#include "llvm/Linker/Linker.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
@@ -26,6 +30,7 @@
 #include "llvm/Target/TargetOptions.h"
 #include "llvm/TargetParser/Host.h"
 #include "llvm/TargetParser/SubtargetFeature.h"
+#include "llvm/Transforms/IPO/Internalize.h"
 
 using namespace mlir;
 using namespace mlir::sqz;
@@ -65,6 +70,61 @@ createHostTargetMachine(const CPUCodegenOptions &opts, std::string &error) {
   return tm;
 }
 
+/// Links the CPU microkernels that `module` calls (declarations `sqz_uk_<format>_<isa>`,
+/// emitted by sqz-cpu-lower-ukernels) from the embedded bitcode of their ISA level, before
+/// optimization so that LLVM can inline them. Only the kernels the module needs are linked
+/// (LinkOnlyNeeded), and they become internal: the model library exports none of them.
+static LogicalResult linkMicrokernels(llvm::Module &module, std::string &error) {
+  std::string isa;
+  for (llvm::Function &fn : module) {
+    llvm::StringRef name = fn.getName();
+    if (!fn.isDeclaration() || !name.starts_with("sqz_uk_"))
+      continue;
+    llvm::StringRef level = name.substr(name.rfind('_') + 1);
+    if (!isa.empty() && isa != level) {
+      error = "the model calls microkernels of two ISA levels ('" + isa + "' and '" +
+              level.str() + "')";
+      return failure();
+    }
+    isa = level.str();
+  }
+  if (isa.empty())
+    return success();
+  llvm::StringRef bitcode = getUKernelBitcode(isa.c_str());
+  if (bitcode.empty()) {
+    error = "no microkernel bitcode for ISA level '" + isa + "'";
+    return failure();
+  }
+  llvm::Expected<std::unique_ptr<llvm::Module>> kernels = llvm::parseBitcodeFile(
+      llvm::MemoryBufferRef(bitcode, "sqz_ukernels_" + isa), module.getContext());
+  if (!kernels) {
+    error = "cannot read the embedded microkernel bitcode: " +
+            llvm::toString(kernels.takeError());
+    return failure();
+  }
+  // Same target as the model (clang's x86-64 triple and layout are the model's; this keeps
+  // the linker from warning about spellings).
+  (*kernels)->setDataLayout(module.getDataLayout());
+  (*kernels)->setTargetTriple(module.getTargetTriple());
+  bool failed = llvm::Linker::linkModules(
+      module, std::move(*kernels), llvm::Linker::Flags::LinkOnlyNeeded,
+      [](llvm::Module &m, const llvm::StringSet<> &linked) {
+        llvm::internalizeModule(m, [&](const llvm::GlobalValue &gv) {
+          return !gv.hasName() || !linked.count(gv.getName());
+        });
+      });
+  if (failed) {
+    error = "linking the microkernel bitcode (" + isa + ") failed";
+    return failure();
+  }
+  for (llvm::Function &fn : module)
+    if (fn.isDeclaration() && fn.getName().starts_with("sqz_uk_")) {
+      error = "the microkernel bitcode (" + isa + ") has no '" + fn.getName().str() + "'";
+      return failure();
+    }
+  return success();
+}
+
 std::unique_ptr<llvm::Module>
 mlir::sqz::translateToOptimizedLLVMIR(ModuleOp module, llvm::LLVMContext &llvmCtx,
                                       const CPUCodegenOptions &opts) {
@@ -85,6 +145,10 @@ mlir::sqz::translateToOptimizedLLVMIR(ModuleOp module, llvm::LLVMContext &llvmCt
   }
   llvmModule->setDataLayout(tm->createDataLayout());
   llvmModule->setTargetTriple(tm->getTargetTriple());
+  if (failed(linkMicrokernels(*llvmModule, error))) {
+    module.emitError() << error;
+    return nullptr;
+  }
   auto optimize = makeOptimizingTransformer(opts.optLevel, /*sizeLevel=*/0,
                                             tm.get());
   if (llvm::Error err = optimize(llvmModule.get())) {

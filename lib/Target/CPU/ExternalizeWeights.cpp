@@ -136,9 +136,43 @@ struct SqzCPUExternalizeWeightsPass
     if (candidates.empty())
       return;
 
-    // Write the file; its layout gives the offsets.
+    // Globals aligned beyond their element size (the microkernels' packed blobs: 64 bytes)
+    // keep that alignment in the file. The writer lays tensors out by decreasing element size
+    // and in the given order within one size (Safetensors.h), after a 64-byte-aligned data
+    // start: so the aligned globals go first within their size and get a padding tensor of
+    // their dtype in front where the running offset is not yet a multiple of their alignment.
+    auto elementBytes = [](const Candidate &c) { return rt::safetensorsDTypeSize(c.dtype); };
+    auto alignmentOf = [](const Candidate &c) -> uint64_t {
+      std::optional<uint64_t> a = c.global.getAlignment();
+      return a ? *a : 1;
+    };
+    std::stable_sort(candidates.begin(), candidates.end(),
+                     [&](const Candidate &a, const Candidate &b) {
+                       if (elementBytes(a) != elementBytes(b))
+                         return elementBytes(a) > elementBytes(b);
+                       return alignmentOf(a) > elementBytes(a) && alignmentOf(b) <= elementBytes(b);
+                     });
+    std::vector<std::string> padNames;
+    std::vector<std::vector<char>> padBytes;
     std::vector<rt::SafetensorsTensor> tensors;
+    uint64_t running = 0;
     for (const Candidate &c : candidates) {
+      uint64_t align = alignmentOf(c), eltBytes = elementBytes(c);
+      if (align > eltBytes && running % align != 0) {
+        uint64_t pad = align - running % align; // a multiple of eltBytes: both are powers of 2
+        rt::SafetensorsTensor t;
+        for (int i = 0;; ++i) {
+          t.entry.name = "__sqz_pad__#" + std::to_string(i);
+          if (names.insert(t.entry.name).second)
+            break;
+        }
+        t.entry.dtype = c.dtype;
+        t.entry.shape = {static_cast<int64_t>(pad / eltBytes)};
+        padBytes.emplace_back(pad, 0);
+        t.bytes = padBytes.back().data();
+        tensors.push_back(std::move(t));
+        running += pad;
+      }
       rt::SafetensorsTensor t;
       t.entry.name = c.name;
       t.entry.dtype = c.dtype;
@@ -146,6 +180,7 @@ struct SqzCPUExternalizeWeightsPass
       t.entry.shape.assign(shape.begin(), shape.end());
       t.bytes = c.bytes.data();
       tensors.push_back(std::move(t));
+      running += c.bytes.size();
     }
     std::vector<rt::SafetensorsEntry> layout;
     if (rt::Status s = rt::writeSafetensors(
@@ -161,6 +196,13 @@ struct SqzCPUExternalizeWeightsPass
       offsets[e.name] = e.begin;
       total = std::max(total, e.end);
     }
+    for (const Candidate &c : candidates)
+      if (offsets.lookup(c.name) % alignmentOf(c) != 0) {
+        module.emitError() << "weights file: '" << c.name << "' was placed at offset "
+                           << offsets.lookup(c.name) << ", not a multiple of its alignment "
+                           << alignmentOf(c);
+        return signalPassFailure();
+      }
 
     // The new entry argument, after the outputs.
     MLIRContext *ctx = &getContext();

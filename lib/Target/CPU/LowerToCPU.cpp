@@ -7,6 +7,10 @@
 // built from the `shapes` argument for dynamic ones (ABI 3, with the output-shape function
 // sqz-cpu-prepare-entry derives before the contractions are tiled).
 //
+// With `ukernels`, linears whose weight a CPU microkernel reads are packed first
+// (sqz-materialize) and become kernel calls (sqz-cpu-lower-ukernels); Codegen.cpp links the
+// kernels' bitcode.
+//
 // Contractions are tiled for threads (scf.forall -> scf.parallel -> OpenMP), cache and
 // registers and vectorized before bufferization; after it their accumulators are
 // hoisted into registers and each multiply-accumulate becomes a vector.fma
@@ -19,6 +23,7 @@
 #include "mlir/Pass/PassRegistry.h"
 #include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/MC/TargetRegistry.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/TargetParser/Host.h"
@@ -79,6 +84,31 @@ std::vector<std::string> mlir::sqz::getCPUFeatureNames(llvm::StringRef targetCPU
   return names;
 }
 
+std::vector<std::string> mlir::sqz::getUKernelISAFeatures(llvm::StringRef isa) {
+  // x86-64-v3 (as the runtime can check it), then x86-64-v4, then VNNI.
+  std::vector<std::string> names;
+  if (isa != "avx2" && isa != "avx512" && isa != "avx512vnni")
+    return names;
+  names = {"sse4.2", "popcnt", "avx", "avx2", "fma", "f16c", "bmi", "bmi2"};
+  if (isa == "avx2")
+    return names;
+  for (const char *name : {"avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512cd"})
+    names.push_back(name);
+  if (isa == "avx512vnni")
+    names.push_back("avx512vnni");
+  return names;
+}
+
+std::string mlir::sqz::getUKernelISA(llvm::StringRef targetCPU) {
+  std::vector<std::string> have = getCPUFeatureNames(targetCPU);
+  for (const char *isa : {"avx512vnni", "avx512", "avx2"}) {
+    std::vector<std::string> need = getUKernelISAFeatures(isa);
+    if (llvm::all_of(need, [&](const std::string &f) { return llvm::is_contained(have, f); }))
+      return isa;
+  }
+  return "generic";
+}
+
 /// A pass option value in a textual pipeline: quoted, so paths with spaces or braces survive.
 static std::string quoteOption(llvm::StringRef value) {
   std::string out = "\"";
@@ -94,10 +124,20 @@ void mlir::sqz::buildLowerToCPUPipeline(OpPassManager &pm,
                                         const LowerToCPUOptions &opts) {
   std::string entry = opts.entry;
   int64_t vectorWidth = getCPUVectorWidth(opts.targetCPU);
+  // Microkernels: packed weights for target-cpu's ISA level (sqz-materialize), lowered to
+  // calls before convert-sqz-to-linalg takes the other sqz ops.
+  std::string materialize;
+  if (opts.ukernels) {
+    materialize = "sqz-materialize{target=cpu isa=" + getUKernelISA(opts.targetCPU);
+    if (!opts.ukernelFormats.empty())
+      materialize += " formats=" + llvm::join(opts.ukernelFormats, ",");
+    materialize += "},";
+  }
   // Upstream passes are named textually: their textual names are the stable interface
   // across MLIR releases (the C++ factory names are not).
   std::string pipeline = llvm::formatv(
-      "sqz-strip-observe,sqz-lower-moe,convert-sqz-to-linalg{{transpose-weights},canonicalize,cse,"
+      "sqz-strip-observe,sqz-lower-moe,{3}sqz-cpu-lower-ukernels,"
+      "convert-sqz-to-linalg{{transpose-weights},canonicalize,cse,"
       "func.func(convert-elementwise-to-linalg,sqz-cpu-fuse-elementwise),"
       "sqz-cpu-prepare-entry{{entry={0}},"
       "func.func(sqz-cpu-tile-contractions{{vector-width={1}},canonicalize),"
@@ -118,7 +158,7 @@ void mlir::sqz::buildLowerToCPUPipeline(OpPassManager &pm,
       "convert-arith-to-llvm,convert-index-to-llvm,"
       "sqz-cpu-convert-func-to-llvm{{entry={0}},"
       "convert-cf-to-llvm,convert-ub-to-llvm,convert-openmp-to-llvm,reconcile-unrealized-casts",
-      entry, vectorWidth, quoteOption(opts.weightsFile));
+      entry, vectorWidth, quoteOption(opts.weightsFile), materialize);
   if (opts.emitCABI)
     pipeline += llvm::formatv(",sqz-cpu-emit-c-abi{{entry={0}}", entry).str();
   if (failed(parsePassPipeline(pipeline, pm, llvm::errs())))

@@ -107,7 +107,13 @@ def load_weights(art, manifest):
     with open(os.path.join(art, manifest["weights"]["file"]), "rb") as f:
         data = f.read()
     (header_len,) = struct.unpack("<Q", data[:8])
-    buf = np.frombuffer(data[8 + header_len:], dtype=np.uint8).copy()
+    # 64-byte aligned, like the runtime's mapping of the file (page-aligned, data section at a
+    # multiple of 64): the microkernels' packed weights rely on it (docs/Runtime.md).
+    raw = np.frombuffer(data[8 + header_len:], dtype=np.uint8)
+    storage = np.zeros(raw.size + 64, dtype=np.uint8)
+    start = (-storage.ctypes.data) % 64
+    buf = storage[start:start + raw.size]
+    buf[:] = raw
     assert buf.size == manifest["weights"]["bytes"], (buf.size, manifest["weights"]["bytes"])
     return buf
 

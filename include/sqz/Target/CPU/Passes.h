@@ -60,6 +60,15 @@ struct LowerToCPUOptions : public PassPipelineOptions<LowerToCPUOptions> {
       llvm::cl::desc("CPU the code is for (native or an LLVM CPU name); sets the "
                      "vector width of the contraction kernels"),
       llvm::cl::init("native")};
+  PassOptions::Option<bool> ukernels{
+      *this, "ukernels",
+      llvm::cl::desc("Run sqz-materialize first: compressed (and, per ukernel-formats, dense) "
+                     "linears call the CPU microkernels of target-cpu's ISA level"),
+      llvm::cl::init(false)};
+  PassOptions::ListOption<std::string> ukernelFormats{
+      *this, "ukernel-formats",
+      llvm::cl::desc("With ukernels: the kernels sqz-materialize may use (its `formats`; "
+                     "default: its default)")};
 };
 
 /// f32 lanes of the widest SIMD register of `targetCPU` (`native`: the host): 16 with
@@ -71,6 +80,18 @@ int64_t getCPUVectorWidth(llvm::StringRef targetCPU);
 /// avxvnni) that code for `targetCPU` ("native" or empty: the host) may use; recorded in the
 /// manifest as "cpu_features".
 std::vector<std::string> getCPUFeatureNames(llvm::StringRef targetCPU);
+
+/// Module attribute (string) set by sqz-cpu-lower-ukernels: the ISA level of the microkernels
+/// the module calls (their bitcode is linked by translateToOptimizedLLVMIR).
+constexpr llvm::StringLiteral kUKernelISAAttr = "sqz.ukernel_isa";
+
+/// The best microkernel ISA level (`generic`, `avx2`, `avx512`, `avx512vnni`) whose
+/// features `targetCPU` ("native" or empty: the host) has.
+std::string getUKernelISA(llvm::StringRef targetCPU);
+
+/// The cpu_features names (as getCPUFeatureNames spells them) the kernels of ISA level
+/// `isa` need; empty for `generic` or an unknown name.
+std::vector<std::string> getUKernelISAFeatures(llvm::StringRef isa);
 
 /// `sqz-lower-to-cpu`: sqz graph IR (tensors) to the LLVM dialect.
 void buildLowerToCPUPipeline(OpPassManager &pm, const LowerToCPUOptions &opts);

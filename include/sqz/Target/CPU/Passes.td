@@ -214,7 +214,9 @@ def SqzCPUExternalizeWeights : Pass<"sqz-cpu-externalize-weights", "::mlir::Modu
     a moved global becomes a `memref.view` of it at the tensor's offset. The module is marked
     `sqz.weights_file`, which makes `sqz-cpu-emit-c-abi` declare ABI version 2. Tensors are
     named after the resource key of their constant (the ONNX initializer, suffixed `.t` when
-    the importer transposed it). With an empty `weights-file` the pass does nothing.
+    the importer transposed it). A global with an `alignment` beyond its element size (the
+    microkernels' packed blobs, 64 bytes) is placed at a multiple of it, after a zero padding
+    tensor `__sqz_pad__#<i>` where needed. With an empty `weights-file` the pass does nothing.
   }];
   let options = [
     Option<"entry", "entry", "std::string", /*default=*/"\"main\"", "Entry function">,
@@ -222,6 +224,94 @@ def SqzCPUExternalizeWeights : Pass<"sqz-cpu-externalize-weights", "::mlir::Modu
     Option<"minBytes", "min-bytes", "int64_t", /*default=*/"1024", "Smallest constant moved to the file">
   ];
   let dependentDialects = ["::mlir::memref::MemRefDialect", "::mlir::arith::ArithDialect"];
+}
+
+def SqzMaterialize : Pass<"sqz-materialize", "::mlir::ModuleOp"> {
+  let summary = "Pack the weights of linears into the layouts of the target's microkernels";
+  let description = [{
+    Target materialization (DESIGN.md, Targets): rewrites linears whose logical weight form
+    a microkernel of the target reads into `sqz.packed_linear`, packing the weight at
+    compile time with the kernel library (`sqz_uk_can_pack` / `sqz_uk_pack` of
+    `lib/Kernels/CPU`, linked into the compiler). Compression passes never know the target;
+    this is the one place where the logical codes become a kernel's layout.
+
+    With `target=cpu`, for every linear with f32 input and result:
+
+    | linear | kernel (`formats` name) |
+    |---|---|
+    | `sqz.quant_linear` int8 | `int8` |
+    | `sqz.quant_linear` int4 | `int4` |
+    | `sqz.quant_linear` nf4 | `nf4` |
+    | `sqz.quant_linear` ternary | `ternary2` (2 bits per weight), else `ternary16` (1.6 bits) |
+    | `sqz.sparse_linear` 2:4, f32 values | `sp24_f32` |
+    | `sqz.sparse_linear` 2:4 with `quant` (int4 values) | `sp24_int4` |
+    | dense f32 `sqz.linear` whose out features padded to a multiple of 64 grow ≤ 1/8 | `f32` |
+
+    By default every kernel but `ternary16` is used (the dense f32 kernel too: it beats the
+    generated contractions, docs/Codegen.md). A linear is rewritten when its kernel is in
+    `formats` and `sqz_uk_can_pack` accepts the weight (group size, shape...). A quantized or
+    sparse linear that stays (a format without a kernel such as int3/int2, 4:8 sparsity, a
+    layout the packer refuses, an f16 input...), and an `sqz.outlier_linear`, keep the
+    run-time dequantization path of `convert-sqz-to-linalg` with a remark saying why; a dense
+    linear that stays gets none. The blob (`<weight blob>.<kernel>`, rounded up to a multiple
+    of 64 bytes) replaces the logical constants, which are erased when nothing else reads
+    them. `isa` is recorded on each op (`native`: the best level of the host CPU; sqz-compile
+    derives it from `--target-cpu`).
+
+    `target=cuda` is an error until the CUDA kernels exist (issue 6).
+  }];
+  let options = [
+    Option<"target", "target", "std::string", /*default=*/"\"cpu\"",
+           "Target whose kernels read the packed weights: cpu (cuda: not implemented yet)">,
+    ListOption<"formats", "formats", "std::string",
+           "Kernels to use (comma-separated): int8, int4, nf4, ternary2, ternary16, sp24_f32, "
+           "sp24_int4, f32 (default: all but ternary16)">,
+    Option<"isaName", "isa", "std::string", /*default=*/"\"native\"",
+           "Kernel ISA level: generic, avx2, avx512, avx512vnni, or native (the host's best)">
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
+def SqzCPULowerUKernels : Pass<"sqz-cpu-lower-ukernels", "::mlir::ModuleOp"> {
+  let summary = "Lower sqz.packed_linear to parallel calls of its CPU microkernel";
+  let description = [{
+    Runs on the tensor IR before `convert-sqz-to-linalg` (which takes every other sqz op).
+    Each `sqz.packed_linear` becomes, with the input's leading dims collapsed into M rows:
+
+    ```mlir
+    %xb = bufferization.to_buffer %x2 read_only      // [M, K], any row stride
+    %w  = memref.get_global @<blob>                   // {alignment = 64}
+    %yb = memref.alloc(%M) : memref<?xNxf32>
+    scf.parallel (%c) = (0) to (C) step (1) {         // OpenMP, like the contractions
+      sqz_uk_<kernel>_<isa>(w, x, M, ldx, bias, y, N, c * S, min(c * S + S, N))
+    }
+    %y = bufferization.to_tensor %yb restrict writable
+    ```
+
+    The call is a `func.call` of an external declaration on `!llvm.ptr`s made from
+    `memref.extract_aligned_pointer_as_index` (plus the view's offset). Columns are split
+    into C chunks of S = 64·b columns (a multiple of SQZ_UK_N_STEP), b chosen so that C is
+    about `chunks` (32 by default): every thread of a team of 2..16 gets work when N has at
+    least 16 multiples of 64, and each call still streams long runs of the weight. A call
+    whose work (M·K·N, or K·N for a dynamic M) is below `min-parallel-work` (2^20, four times
+    the generated contractions' threshold: the kernels do the same work in a fraction of the
+    time, and an OpenMP fork must pay for itself), or that has one chunk, is made once with
+    the whole range and no parallel loop. The blob becomes a
+    private constant `memref.global` aligned to 64 bytes (the kernels' contract), which
+    `sqz-cpu-externalize-weights` may move into the weights file at a 64-byte-aligned offset.
+    The module is marked `sqz.ukernel_isa = "<isa>"` so the driver can add the ISA's CPU
+    features to the manifest; `translateToOptimizedLLVMIR` links that ISA's kernel bitcode.
+  }];
+  let options = [
+    Option<"chunks", "chunks", "int64_t", /*default=*/"32",
+           "Target number of column chunks of a parallel kernel call">,
+    Option<"minParallelWork", "min-parallel-work", "int64_t", /*default=*/"1048576",
+           "Smallest m*k*n (k*n for a dynamic m) that is split across threads">
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
+                           "::mlir::func::FuncDialect", "::mlir::LLVM::LLVMDialect",
+                           "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
+                           "::mlir::tensor::TensorDialect"];
 }
 
 #endif // SQZ_TARGET_CPU_PASSES_TD

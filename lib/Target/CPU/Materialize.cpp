@@ -1,0 +1,306 @@
+//===- Materialize.cpp - Pack linear weights for the CPU microkernels ------===//
+//
+// `sqz-materialize{target=cpu}`: the target materialization of DESIGN.md. Every linear whose
+// logical weight form a CPU microkernel reads (lib/Kernels/CPU/Microkernels.h) becomes an
+// `sqz.packed_linear` whose blob the kernel library packed at compile time (sqz_uk_pack);
+// what no kernel reads keeps the run-time dequantization path, with a remark.
+//
+//===----------------------------------------------------------------------===//
+
+#include "sqz/Target/CPU/Passes.h"
+
+#include "sqz/Dialect/Sqz/IR/SqzDialect.h"
+
+#include "Microkernels.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+#include "mlir/IR/Matchers.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringSet.h"
+
+#include <cstring>
+
+namespace mlir::sqz {
+#define GEN_PASS_DEF_SQZMATERIALIZE
+#include "sqz/Target/CPU/Passes.h.inc"
+} // namespace mlir::sqz
+
+using namespace mlir;
+using namespace mlir::sqz;
+
+namespace {
+
+/// Kernels sqz-materialize uses unless `formats` says otherwise: every format, with the 2-bit
+/// ternary packing. Dense f32 included: its kernel beats the generated contractions on GEMV,
+/// GEMM and whole models (docs/Codegen.md, "Microkernels", has the measurements).
+constexpr const char *kDefaultFormats[] = {"f32",      "int8",     "int4",     "nf4",
+                                           "ternary2", "sp24_f32", "sp24_int4"};
+constexpr const char *kAllFormats[] = {"f32",       "int8",     "int4",     "nf4", "ternary2",
+                                       "ternary16", "sp24_f32", "sp24_int4"};
+
+/// The bytes of a constant operand in memory order, copied into `storage` (aligned for the
+/// element type; a splat is expanded), or none when the value is not a constant or its data
+/// is not available (an elided blob).
+std::optional<ArrayRef<char>> getConstantBytes(Value value, std::vector<char> &storage) {
+  Attribute attr;
+  if (!matchPattern(value, m_Constant(&attr)))
+    return std::nullopt;
+  storage.clear();
+  if (auto resource = dyn_cast<DenseResourceElementsAttr>(attr)) {
+    AsmResourceBlob *blob = resource.getRawHandle().getBlob();
+    if (!blob)
+      return std::nullopt;
+    storage.assign(blob->getData().begin(), blob->getData().end());
+    return ArrayRef<char>(storage);
+  }
+  auto dense = dyn_cast<DenseElementsAttr>(attr);
+  if (!dense || dense.getElementType().getIntOrFloatBitWidth() % 8 != 0)
+    return std::nullopt;
+  ArrayRef<char> raw = dense.getRawData();
+  if (!dense.isSplat()) {
+    storage.assign(raw.begin(), raw.end());
+    return ArrayRef<char>(storage);
+  }
+  for (int64_t i = 0, e = dense.getNumElements(); i < e; ++i)
+    storage.insert(storage.end(), raw.begin(), raw.end());
+  return ArrayRef<char>(storage);
+}
+
+/// The blob key of a constant operand ("" if it is not a dense_resource).
+std::string getResourceKey(Value value) {
+  Attribute attr;
+  if (matchPattern(value, m_Constant(&attr)))
+    if (auto resource = dyn_cast<DenseResourceElementsAttr>(attr))
+      return resource.getRawHandle().getKey().str();
+  return "";
+}
+
+/// One linear to pack: the logical form plus the buffers its pointers point into.
+struct PackRequest {
+  sqz_uk_logical logical{};
+  std::string kernel;
+  /// Names the blob: the key of the weight (or codes, or values) constant.
+  std::string key;
+  std::vector<char> storage[5];
+};
+
+struct SqzMaterializePass : public mlir::sqz::impl::SqzMaterializeBase<SqzMaterializePass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    if (target == "cuda") {
+      module.emitError() << "sqz-materialize: target 'cuda' is not implemented yet (the CUDA "
+                            "kernels are issue 6); supported: cpu";
+      return signalPassFailure();
+    }
+    if (target != "cpu") {
+      module.emitError() << "sqz-materialize: unknown target '" << target
+                         << "' (supported: cpu; cuda is issue 6)";
+      return signalPassFailure();
+    }
+    resolvedISA = isaName == "native" ? getUKernelISA("native") : std::string(isaName);
+    if (PackedLinearOp::getISALevel(resolvedISA) < 0) {
+      module.emitError() << "sqz-materialize: unknown isa '" << isaName
+                         << "' (expected native, generic, avx2, avx512 or avx512vnni)";
+      return signalPassFailure();
+    }
+    enabled.clear();
+    if (formats.empty()) {
+      for (const char *f : kDefaultFormats)
+        enabled.insert(f);
+    }
+    for (const std::string &f : formats) {
+      if (!llvm::is_contained(kAllFormats, StringRef(f))) {
+        InFlightDiagnostic d = module.emitError()
+                               << "sqz-materialize: unknown format '" << f
+                               << "' in formats (expected ";
+        llvm::interleaveComma(kAllFormats, d);
+        d << ")";
+        return signalPassFailure();
+      }
+      enabled.insert(f);
+    }
+
+    SmallVector<Operation *> linears;
+    module.walk([&](Operation *op) {
+      if (isa<LinearOp, QuantLinearOp, SparseLinearOp>(op))
+        linears.push_back(op);
+      else if (isa<OutlierLinearOp>(op))
+        op->emitRemark() << "stays on the run-time dequantization path: there is no "
+                            "microkernel for the LLM.int8() outlier form";
+    });
+    for (Operation *op : linears)
+      if (failed(materialize(op)))
+        return signalPassFailure();
+  }
+
+  /// Rewrites `op` into an sqz.packed_linear when a kernel reads its form; success also when
+  /// it stays (with a remark for a compressed linear).
+  LogicalResult materialize(Operation *op) {
+    PackRequest req;
+    std::string why;
+    Value input = op->getOperand(0), bias;
+    auto resultTy = cast<RankedTensorType>(op->getResult(0).getType());
+    bool compressed = !isa<LinearOp>(op);
+    auto stay = [&](const Twine &reason) {
+      if (compressed)
+        op->emitRemark() << "stays on the run-time dequantization path: " << reason;
+      return success();
+    };
+    if (!cast<RankedTensorType>(input.getType()).getElementType().isF32() ||
+        !resultTy.getElementType().isF32())
+      return stay("the microkernels take f32 activations");
+
+    sqz_uk_logical &w = req.logical;
+    std::vector<char> *storage = req.storage;
+    auto bytesOf = [&](Value v, int slot) -> const char * {
+      std::optional<ArrayRef<char>> bytes = getConstantBytes(v, storage[slot]);
+      return bytes ? bytes->data() : nullptr;
+    };
+    if (auto linear = dyn_cast<LinearOp>(op)) {
+      if (!enabled.count("f32"))
+        return success();
+      bias = linear.getBias();
+      w.format = SQZ_UK_F32;
+      w.N = linear.getOutFeatures();
+      w.K = linear.getInFeatures();
+      // The f32 kernel reads panels of SQZ_UK_N_STEP (64) columns, padding N up to a multiple
+      // of it: a weight that would grow by more than 1/8 (a narrow output such as a
+      // classifier of a few classes) keeps the generated code and its smaller weight.
+      int64_t paddedN = (w.N + SQZ_UK_N_STEP - 1) / SQZ_UK_N_STEP * SQZ_UK_N_STEP;
+      if (paddedN * 8 > w.N * 9)
+        return success();
+      w.group = w.K;
+      w.weights = reinterpret_cast<const float *>(bytesOf(linear.getWeight(), 0));
+      if (!w.weights)
+        return stay("the weight's data is not available");
+      req.kernel = "f32";
+      req.key = getResourceKey(linear.getWeight());
+    } else if (auto quant = dyn_cast<QuantLinearOp>(op)) {
+      bias = quant.getBias();
+      QuantAttr q = quant.getQuant();
+      switch (q.getFormat()) {
+      case QuantFormat::Int8:
+        req.kernel = "int8";
+        w.format = SQZ_UK_INT8;
+        break;
+      case QuantFormat::Int4:
+        req.kernel = "int4";
+        w.format = SQZ_UK_INT4;
+        break;
+      case QuantFormat::NF4:
+        req.kernel = "nf4";
+        w.format = SQZ_UK_NF4;
+        break;
+      case QuantFormat::Ternary:
+        req.kernel = enabled.count("ternary2") || !enabled.count("ternary16") ? "ternary2"
+                                                                              : "ternary16";
+        w.format = req.kernel == "ternary2" ? SQZ_UK_TERNARY2 : SQZ_UK_TERNARY16;
+        break;
+      case QuantFormat::Int3:
+      case QuantFormat::Int2:
+        return stay(Twine("there is no ") + stringifyQuantFormat(q.getFormat()) +
+                    " microkernel");
+      }
+      if (!enabled.count(req.kernel))
+        return stay("format '" + req.kernel + "' is not in sqz-materialize's formats");
+      w.asymmetric = !q.getSymmetric();
+      w.N = quant.getOutFeatures();
+      w.K = quant.getInFeatures();
+      w.group = quant.getGroupSize();
+      w.codes = reinterpret_cast<const uint8_t *>(bytesOf(quant.getCodes(), 0));
+      w.scales = reinterpret_cast<const float *>(bytesOf(quant.getScales(), 1));
+      if (quant.getZeros())
+        w.zeros = reinterpret_cast<const uint8_t *>(bytesOf(quant.getZeros(), 2));
+      if (!w.codes || !w.scales || (quant.getZeros() && !w.zeros))
+        return stay("the codes' data is not available");
+      req.key = getResourceKey(quant.getCodes());
+    } else {
+      auto sparse = cast<SparseLinearOp>(op);
+      bias = sparse.getBias();
+      SparsityAttr s = sparse.getSparsity();
+      if (s.getN() != 2 || s.getM() != 4)
+        return stay(Twine("there is no ") + Twine(s.getN()) + ":" + Twine(s.getM()) +
+                    " sparse microkernel (2:4 only)");
+      w.N = sparse.getOutFeatures();
+      w.K = sparse.getInFeatures();
+      if (w.K % 4 != 0)
+        return stay("the 2:4 kernels need the input features (" + Twine(w.K) +
+                    ") to be a multiple of 4 (no dense tail)");
+      w.indices = reinterpret_cast<const uint8_t *>(bytesOf(sparse.getIndices(), 0));
+      if (std::optional<QuantAttr> q = sparse.getQuant()) {
+        if (q->getFormat() != QuantFormat::Int4)
+          return stay(Twine("there is no 2:4 ") + stringifyQuantFormat(q->getFormat()) +
+                      " microkernel (2:4 with int4 values only)");
+        req.kernel = "sp24_int4";
+        w.format = SQZ_UK_SP24_INT4;
+        w.asymmetric = !q->getSymmetric();
+        w.group = sparse.getGroupSize();
+        w.codes = reinterpret_cast<const uint8_t *>(bytesOf(sparse.getValues(), 1));
+        w.scales = reinterpret_cast<const float *>(bytesOf(sparse.getScales(), 2));
+        if (sparse.getZeros())
+          w.zeros = reinterpret_cast<const uint8_t *>(bytesOf(sparse.getZeros(), 3));
+        if (!w.codes || !w.scales || (sparse.getZeros() && !w.zeros))
+          return stay("the codes' data is not available");
+      } else {
+        if (!sparse.getValues().getType().getElementType().isF32())
+          return stay("the 2:4 kernel takes f32 values");
+        req.kernel = "sp24_f32";
+        w.format = SQZ_UK_SP24_F32;
+        w.group = w.K;
+        w.values = reinterpret_cast<const float *>(bytesOf(sparse.getValues(), 1));
+        if (!w.values)
+          return stay("the values' data is not available");
+      }
+      if (!w.indices)
+        return stay("the indices' data is not available");
+      if (!enabled.count(req.kernel))
+        return stay("format '" + req.kernel + "' is not in sqz-materialize's formats");
+      req.key = getResourceKey(sparse.getValues());
+    }
+
+    char error[512] = {0};
+    if (!sqz_uk_can_pack(&w, error, sizeof(error)))
+      return stay(Twine("the ") + req.kernel + " kernel cannot take it: " + error);
+    int64_t bytes = sqz_uk_packed_bytes(&w);
+    if (bytes < static_cast<int64_t>(sizeof(sqz_uk_header)))
+      return op->emitError() << "sqz-materialize: the kernel library accepted the " << req.kernel
+                             << " weight but reports a packed size of " << bytes << " bytes";
+    // Rounded up to whole 64-byte lines, so blobs laid out one after another (the weights
+    // file) stay 64-byte aligned.
+    int64_t padded = (bytes + 63) / 64 * 64;
+    AsmResourceBlob blob = HeapAsmResourceBlob::allocate(padded, 64, /*dataIsMutable=*/true);
+    MutableArrayRef<char> data = blob.getMutableData();
+    std::memset(data.data(), 0, data.size());
+    if (sqz_uk_pack(&w, reinterpret_cast<uint8_t *>(data.data())) != 0)
+      return op->emitError() << "sqz-materialize: packing the " << req.kernel
+                             << " weight failed although sqz_uk_can_pack accepted it";
+
+    OpBuilder b(op);
+    Location loc = op->getLoc();
+    std::string key = (req.key.empty() ? "sqz_weight" : req.key) + "." + req.kernel;
+    auto blobTy = RankedTensorType::get({padded}, b.getI8Type());
+    Value blobValue = arith::ConstantOp::create(
+        b, loc, DenseResourceElementsAttr::get(blobTy, key, std::move(blob)));
+    auto packed = PackedLinearOp::create(b, loc, resultTy, input, blobValue, bias,
+                                         b.getStringAttr(req.kernel),
+                                         b.getStringAttr(resolvedISA));
+    SmallVector<Value> operands(op->getOperands());
+    op->getResult(0).replaceAllUsesWith(packed.getResult());
+    op->erase();
+    // The logical constants are dead unless something else reads them.
+    for (Value v : operands)
+      if (Operation *def = v.getDefiningOp())
+        if (v.use_empty() && isa<arith::ConstantOp>(def))
+          def->erase();
+    return success();
+  }
+
+  std::string resolvedISA;
+  llvm::StringSet<> enabled;
+};
+
+} // namespace
