@@ -69,6 +69,8 @@ bool isUnsignedDType(int32_t dtype);
 // HostTensor
 //===----------------------------------------------------------------------===//
 
+struct DequantizedWeightOrigin; // QuantUtils.h
+
 /// An ONNX tensor whose value is known at import time. `data` holds the elements densely, in
 /// row-major order and host (little-endian) byte order, `getDTypeSize(dtype)` bytes each; it
 /// points into the ModelProto (raw_data), into `storage`, or into memory kept alive by `owner`
@@ -82,6 +84,9 @@ struct HostTensor {
   ArrayRef<char> data;
   std::shared_ptr<std::vector<char>> storage;
   std::shared_ptr<const void> owner;
+  /// Set by DequantizeLinear on the float weight it folds from constant codes, so that a MatMul
+  /// can keep the weight quantized (QuantUtils.h).
+  std::shared_ptr<const DequantizedWeightOrigin> quantOrigin;
 
   /// A zero-filled tensor that owns its storage.
   static HostTensor allocate(StringRef name, int32_t dtype, ArrayRef<int64_t> shape);

@@ -12,6 +12,7 @@
 
 #include "ImportBuilders.h"
 #include "Ops.h"
+#include "QuantUtils.h"
 
 #include "sqz/Dialect/Sqz/IR/SqzDialect.h"
 
@@ -64,6 +65,11 @@ LogicalResult mlir::sqz::import::importMatMul(NodeContext &node) {
     const HostTensor &b = *node.getConstantInput(1);
     if (lhsType.getShape().back() != b.shape[0])
       return node.emitError() << "cannot multiply " << lhsType << " by " << rhsType;
+    // A folded DequantizeLinear of constant codes stays quantized (QuantizeOps.cpp).
+    if (Value y = buildDequantizedMatMul(node, b)) {
+      node.setResult(0, y, dtype);
+      return success();
+    }
     Value weight = node.createConstant(transposeHostTensor(b, {1, 0}));
     node.setResult(0, buildLinear(node, node.getInput(0), weight, Value()), dtype);
     return success();

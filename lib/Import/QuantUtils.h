@@ -2,7 +2,8 @@
 //
 // onnxruntime's weight-only quantized ops (com.microsoft MatMulNBits, QMoE) store 2/4/8-bit codes
 // packed into uint8 bytes, 8 / bits codes a byte, low bits first. These helpers (defined in
-// QuantizeOps.cpp) dequantize such weights into float host tensors at import time.
+// QuantizeOps.cpp) dequantize such weights into float host tensors at import time, and let a
+// MatMul keep a block-wise DequantizeLinear weight quantized (sqz.quant_linear).
 //
 //===----------------------------------------------------------------------===//
 
@@ -12,6 +13,8 @@
 #include "GraphImporter.h"
 
 #include "llvm/ADT/STLFunctionalExtras.h"
+
+#include <optional>
 
 namespace mlir::sqz::import {
 
@@ -28,6 +31,23 @@ void dequantizePackedRows(const HostTensor &codes, int64_t rowStride, int64_t ro
                           llvm::function_ref<float(int64_t row, int64_t block)> scale,
                           llvm::function_ref<float(int64_t row, int64_t block)> zero,
                           HostTensor &out);
+
+/// The constant codes a DequantizeLinear folded into a float [K, N] weight (HostTensor::
+/// quantOrigin), when they fit `sqz.quant_linear`: integer codes of 2, 4 or 8 bits, block-wise
+/// along axis 0 (the MatMul's input features) with a power-of-2 block_size. `weightData`
+/// identifies the folded tensor (a tensor derived from it has other data).
+struct DequantizedWeightOrigin {
+  HostTensor codes; // [K, N], the DequantizeLinear's input
+  HostTensor scale; // [ceil(K / group), N]
+  std::optional<HostTensor> zeroPoint; // like scale, the codes' dtype
+  int64_t group = 0;                   // block_size
+  const char *weightData = nullptr;
+};
+
+/// `sqz.quant_linear(x, codes, scales[, zeros])` for a MatMul whose B input `weight` is a
+/// folded DequantizeLinear (see DequantizedWeightOrigin), or null when `weight` has no such
+/// origin. The MatMul's input 0 is the linear's input.
+Value buildDequantizedMatMul(NodeContext &node, const HostTensor &weight);
 
 } // namespace mlir::sqz::import
 

@@ -9,11 +9,11 @@
 // of size x.shape[axis]) and block-wise (opset 21: `block_size` > 0, scale of
 // x's rank with ceil(x.shape[axis] / block_size) along `axis`) parameters.
 // Codes are int8/uint8, int16/uint16, int4/uint4 and int2/uint2; int32 codes
-// dequantize too. float8 (e4m3fn, e4m3fnuz, e5m2, e5m2fnuz) and float4e2m1 codes
-// have no rounding to an integer: QuantizeLinear converts x / scale (+ zero
-// point) to the format (SmallFloats.h; `saturate`, default 1, decides float8
-// overflow), DequantizeLinear converts the code to f32. Arithmetic is in f32
-// (float16 scales are extended and the result truncated back).
+// dequantize too. float8 (e4m3fn, e4m3fnuz, e5m2, e5m2fnuz) and float4e2m1
+// codes have no rounding to an integer: QuantizeLinear converts x / scale (+
+// zero point) to the format (SmallFloats.h; `saturate`, default 1, decides
+// float8 overflow), DequantizeLinear converts the code to f32. Arithmetic is in
+// f32 (float16 scales are extended and the result truncated back).
 //
 // A DequantizeLinear whose inputs are all import-time constants (a quantized
 // weight) folds to a float constant on the host, so DQ(W) → MatMul still
@@ -27,9 +27,18 @@
 //   [N·ceil(k_blocks·bits/8)], or unpacked in A's float dtype; default
 //   2^(bits-1)), bias [N] Y = A · dequant(B)ᵀ + bias, dequant(B)[n, k] = (code
 //   - zp[n, k/bs]) · scale[n, k/bs]
-// B is dequantized on the host into a float [N, K] weight and the node becomes
-// `sqz.linear(A, W, bias)`. (Compression II will keep the weight packed
-// instead.)
+// The node becomes `sqz.quant_linear(A, codes, scales[, zeros], bias)` with the
+// codes unpacked one per byte (already unsigned; group = block_size, bits 2/4/8
+// -> int2/int4/int8) and zero points only when some differs from 2^(bits-1).
+// Float zero points (not integers) keep the old path: B is dequantized on the
+// host and the node becomes `sqz.linear(A, W, bias)`. g_idx is rejected.
+//
+// A block-wise DequantizeLinear (opset 21, blocks along axis 0, a power-of-2
+// block_size) of constant int2/int4/int8 codes (signed or unsigned) that feeds
+// a MatMul's B also becomes `sqz.quant_linear` (group = block_size): it folds
+// to a float weight that remembers its codes (HostTensor::quantOrigin), and the
+// MatMul builds the quantized linear from them (signed codes and zero points
+// shifted by 2^(bits-1)).
 //
 //===----------------------------------------------------------------------===//
 
@@ -254,7 +263,118 @@ Value toF32(OpBuilder &b, Location loc, Value v, bool isUnsigned) {
   return arith::SIToFPOp::create(b, loc, f32, v);
 }
 
+/// Bits of an integer code dtype that `sqz.quant_linear` takes (2, 4, 8), else
+/// 0.
+int64_t getQuantLinearBits(int32_t dtype) {
+  switch (dtype) {
+  case onnx::TensorProto::INT8:
+  case onnx::TensorProto::UINT8:
+    return 8;
+  case kOnnxInt4:
+  case kOnnxUInt4:
+    return 4;
+  case kOnnxInt2:
+  case kOnnxUInt2:
+    return 2;
+  default:
+    return 0;
+  }
+}
+
+bool isPowerOf2(int64_t v) { return v > 0 && (v & (v - 1)) == 0; }
+
+/// The quantized form a folded DequantizeLinear weight `y` keeps, when it fits
+/// sqz.quant_linear as the B operand [K, N] of a MatMul (see QuantUtils.h).
+std::shared_ptr<const DequantizedWeightOrigin>
+getDequantizedWeightOrigin(const QuantLayout &layout, const HostTensor &x,
+                           const HostTensor &scale, const HostTensor *zp,
+                           const HostTensor &y) {
+  if (x.shape.size() != 2 || !getQuantLinearBits(x.dtype))
+    return nullptr;
+  // Blocks along K (axis 0 of B [K, N]) are the linear's groups; per-tensor and
+  // per-axis weights keep the float path.
+  if (layout.kind != QuantLayout::Blocked || layout.axis != 0 ||
+      !isPowerOf2(layout.blockSize))
+    return nullptr;
+  auto origin = std::make_shared<DequantizedWeightOrigin>();
+  origin->group = layout.blockSize;
+  origin->codes = x;
+  origin->scale = scale;
+  if (zp)
+    origin->zeroPoint = *zp;
+  origin->weightData = y.data.data();
+  return origin;
+}
+
+/// `sqz.quant_linear(input, codes, scales[, zeros], bias)` from unpacked host
+/// tensors: codes [N, K] and zeros [N, groups] (unsigned, in uint8 tensors),
+/// scales [N, groups] f32. The zero points are dropped (symmetric scheme) when
+/// all equal 2^(bits-1).
+Value buildQuantLinear(NodeContext &node, Value input, HostTensor codes,
+                       HostTensor scales, std::optional<HostTensor> zeros,
+                       Value bias, int64_t bits, int64_t group) {
+  MLIRContext *ctx = node.getContext();
+  if (zeros) {
+    bool allDefault = true;
+    for (int64_t i = 0, e = zeros->getNumElements(); i < e && allDefault; ++i)
+      allDefault = zeros->getInt(i) == (int64_t(1) << (bits - 1));
+    if (allDefault)
+      zeros.reset();
+  }
+  sqz::QuantFormat format = bits == 8   ? sqz::QuantFormat::Int8
+                            : bits == 4 ? sqz::QuantFormat::Int4
+                                        : sqz::QuantFormat::Int2;
+  auto quant = sqz::QuantAttr::get(ctx, format, group, /*symmetric=*/!zeros);
+  int64_t n = codes.shape[0];
+  Value codesValue = node.createConstant(std::move(codes));
+  Value scalesValue = node.createConstant(std::move(scales));
+  Value zerosValue = zeros ? node.createConstant(std::move(*zeros)) : Value();
+  auto inputType = cast<RankedTensorType>(input.getType());
+  SmallVector<int64_t> shape(inputType.getShape().drop_back());
+  shape.push_back(n);
+  auto resultType = RankedTensorType::get(shape, inputType.getElementType());
+  return sqz::QuantLinearOp::create(node.getBuilder(), node.getLoc(),
+                                    resultType, input, codesValue, scalesValue,
+                                    zerosValue, bias, quant)
+      .getResult();
+}
+
 } // namespace
+
+Value mlir::sqz::import::buildDequantizedMatMul(NodeContext &node,
+                                                const HostTensor &weight) {
+  const DequantizedWeightOrigin *origin = weight.quantOrigin.get();
+  if (!origin || origin->weightData != weight.data.data() ||
+      ArrayRef<int64_t>(weight.shape) != ArrayRef<int64_t>(origin->codes.shape))
+    return Value();
+  const HostTensor &x = origin->codes;
+  int64_t k = x.shape[0], n = x.shape[1];
+  int64_t bits = getQuantLinearBits(x.dtype);
+  int64_t shift = isUnsignedDType(x.dtype) ? 0 : int64_t(1) << (bits - 1);
+  int64_t groups = (k + origin->group - 1) / origin->group;
+  std::string base = origin->codes.name;
+  HostTensor codes =
+      HostTensor::allocate(base + ".codes", onnx::TensorProto::UINT8, {n, k});
+  HostTensor scales = HostTensor::allocate(
+      base + ".scales", onnx::TensorProto::FLOAT, {n, groups});
+  HostTensor zeros = HostTensor::allocate(
+      base + ".zeros", onnx::TensorProto::UINT8, {n, groups});
+  for (int64_t row = 0; row < k; ++row)
+    for (int64_t col = 0; col < n; ++col)
+      codes.setInt(col * k + row, x.getInt(row * n + col) + shift);
+  for (int64_t col = 0; col < n; ++col) {
+    for (int64_t g = 0; g < groups; ++g) {
+      int64_t at = g * n + col; // scale and zero point are [groups, N]
+      scales.setDouble(col * groups + g,
+                       static_cast<float>(origin->scale.getDouble(at)));
+      int64_t zp = origin->zeroPoint ? origin->zeroPoint->getInt(at) : 0;
+      zeros.setInt(col * groups + g, zp + shift);
+    }
+  }
+  return buildQuantLinear(node, node.getInput(0), std::move(codes),
+                          std::move(scales), std::move(zeros), Value(), bits,
+                          origin->group);
+}
 
 LogicalResult mlir::sqz::import::importDequantizeLinear(NodeContext &node) {
   if (failed(node.checkNumInputs(2, 3)))
@@ -292,6 +412,7 @@ LogicalResult mlir::sqz::import::importDequantizeLinear(NodeContext &node) {
                     : static_cast<float>(x->getInt(i) - (zp ? zp->getInt(s) : 0));
       y.setDouble(i, code * static_cast<float>(scale->getDouble(s)));
     }
+    y.quantOrigin = getDequantizedWeightOrigin(*layout, *x, *scale, zp, y);
     node.setConstantResult(0, std::move(y));
     return success();
   }
@@ -531,8 +652,41 @@ LogicalResult mlir::sqz::import::importMatMulNBits(NodeContext &node) {
                               << "] of A's dtype, got " << biasType;
   }
 
-  // Dequantize B into W [N, K] (the layout of sqz.linear's weight).
   int64_t perByte = 8 / bits;
+  Value biasValue = bias || node.hasInput(5) ? node.getInput(5) : Value();
+  if (!floatZp) {
+    // sqz.quant_linear: unpack the codes and zero points, one per byte.
+    HostTensor codes = HostTensor::allocate(node.getNode().input(1) + ".codes",
+                                            onnx::TensorProto::UINT8, {n, k});
+    HostTensor scalesF32 =
+        HostTensor::allocate(node.getNode().input(2) + ".scales",
+                             onnx::TensorProto::FLOAT, {n, blocks});
+    std::optional<HostTensor> zeros;
+    if (zp)
+      zeros = HostTensor::allocate(node.getNode().input(3) + ".zeros",
+                                   onnx::TensorProto::UINT8, {n, blocks});
+    for (int64_t row = 0; row < n; ++row) {
+      for (int64_t col = 0; col < k; ++col)
+        codes.setInt(row * k + col,
+                     getPackedCode(*b, row * blocks * blockSize + col, bits));
+      for (int64_t blk = 0; blk < blocks; ++blk) {
+        scalesF32.setDouble(
+            row * blocks + blk,
+            static_cast<float>(scales->getDouble(row * blocks + blk)));
+        if (zeros)
+          zeros->setInt(
+              row * blocks + blk,
+              getPackedCode(*zp, row * zpRowBytes * perByte + blk, bits));
+      }
+    }
+    Value y = buildQuantLinear(node, node.getInput(0), std::move(codes),
+                               std::move(scalesF32), std::move(zeros),
+                               biasValue, bits, blockSize);
+    node.setResult(0, y, dtype);
+    return success();
+  }
+
+  // Float zero points: dequantize B into W [N, K] (sqz.linear's weight layout).
   HostTensor w = HostTensor::allocate(node.getNode().input(1), dtype, {n, k});
   dequantizePackedRows(
       *b, blocks * blockSize, n, k, bits, blockSize,
@@ -549,7 +703,6 @@ LogicalResult mlir::sqz::import::importMatMulNBits(NodeContext &node) {
       },
       w);
   Value weight = node.createConstant(std::move(w));
-  Value biasValue = bias || node.hasInput(5) ? node.getInput(5) : Value();
   SmallVector<int64_t> shape(aType.getShape().drop_back());
   shape.push_back(n);
   auto resultType = RankedTensorType::get(shape, aType.getElementType());
