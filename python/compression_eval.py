@@ -14,7 +14,8 @@ Steps (all through the Squeeze tools, nothing else):
    top-1 agreement against the dense model; sizes of model.safetensors.
 Prints one line per variant; --markdown writes the table; --check asserts the Compression I
 acceptance relations (SparseGPT and Wanda 50% beat magnitude 50% on perplexity and KL, n:m
-layers are exactly n:m, structured pruning shrinks the weights file).
+layers are exactly n:m (quantized ones too), structured pruning shrinks the weights file,
+GPTQ beats RTN, 8-bit RTN and LLM.int8 are near lossless).
 """
 
 import argparse
@@ -67,8 +68,10 @@ def main():
     ap.add_argument("--recipes", nargs="*", default=[
         "magnitude-50", "wanda-50", "sparsegpt-50", "magnitude-70", "wanda-70",
         "sparsegpt-70", "wanda-2of4", "sparsegpt-2of4", "sparsegpt-4of8",
-        "ffn-structured-25", "rtn-8bit-g32", "rtn-4bit-g32", "gptq-4bit-g32", "awq-4bit-g32",
-        "rtn-3bit-g32", "gptq-3bit-g32", "awq-3bit-g32", "nf4", "ternary"])
+        "ffn-structured-25", "heads-25", "sparsegpt-50:sequential", "rtn-8bit-g32",
+        "rtn-4bit-g32", "gptq-4bit-g32", "awq-4bit-g32",
+        "rtn-3bit-g32", "gptq-3bit-g32", "awq-3bit-g32", "nf4", "ternary", "llm-int8",
+        "2of4-int4"])
     ap.add_argument("--calib-samples", type=int, default=16)
     ap.add_argument("--eval-samples", type=int, default=16)
     ap.add_argument("--markdown")
@@ -84,27 +87,41 @@ def main():
     np.save(calib, samples(tools, dense, args.work, range(1, 1 + args.calib_samples)))
     np.save(evalp, samples(tools, dense, args.work, range(1001, 1001 + args.eval_samples)))
     size = lambda art: os.path.getsize(os.path.join(art, "model.safetensors"))
+
+    def bits_per_weight(report):
+        """Stored bits per weight of the linears a recipe changed (the report's packed sizes:
+        codes at their bits, scales, zero points, n:m indices, float outlier columns)."""
+        changed = [l for l in report["layers"] if l["method"] != "-"]
+        numel = sum(l["numel"] for l in changed)
+        return 8.0 * sum(l["bytes_after"] for l in changed) / numel if numel else 32.0
+
     results = [("dense", "-") + evaluate(tools, dense, dense, evalp) + (size(dense), None)]
     reports = {}
     for name in args.recipes:
-        recipe = os.path.join(ROOT, "recipes", name + ".yaml")
+        # "<recipe>:sequential" compiles the recipe with --calib-mode=sequential.
+        base, _, mode = name.partition(":")
+        recipe = os.path.join(ROOT, "recipes", base + ".yaml")
         if not os.path.exists(recipe):
-            print("skip %s: no recipes/%s.yaml" % (name, name))
+            print("skip %s: no recipes/%s.yaml" % (name, base))
             continue
-        art = os.path.join(args.work, name)
-        report = os.path.join(args.work, name + ".report.json")
+        art = os.path.join(args.work, name.replace(":", "-"))
+        report = art + ".report.json"
         run([tools["compile"], MODEL, "--input-shape", "input_ids=1x%d" % LENGTH, "--recipe",
-             recipe, "--calib-data", calib, "--report", report, "-o", art])
+             recipe, "--calib-data", calib, "--report", report, "-o", art] +
+            (["--calib-mode=" + mode] if mode else []))
         reports[name] = json.load(open(report))
         sparsity = reports[name]["totals"]["sparsity"]
         results.append((name, "%.1f%%" % (100 * sparsity)) + evaluate(tools, art, dense, evalp) +
                        (size(art), reports[name]))
-    lines = ["| Variant | Sparsity (linears) | Perplexity | KL vs dense | Top-1 agreement | Weights file (bytes) |",
-             "|---|---|---|---|---|---|"]
-    for name, sp, ppl, kl, top1, nbytes, _ in results:
-        print("%-18s sparsity %-7s perplexity %8.4f  kl %.4f  top1 %.4f  weights %d bytes"
-              % (name, sp, ppl, kl, top1, nbytes))
-        lines.append("| %s | %s | %.4f | %.4f | %.4f | %d |" % (name, sp, ppl, kl, top1, nbytes))
+    lines = ["| Variant | Sparsity (linears) | Perplexity | KL vs dense | Top-1 agreement | "
+             "Bits/weight (compressed linears) | Weights file (bytes) |",
+             "|---|---|---|---|---|---|---|"]
+    for name, sp, ppl, kl, top1, nbytes, rep in results:
+        bits = bits_per_weight(rep) if rep else 32.0
+        print("%-18s sparsity %-7s perplexity %8.4f  kl %.4f  top1 %.4f  bits/weight %6.3f  "
+              "weights %d bytes" % (name, sp, ppl, kl, top1, bits, nbytes))
+        lines.append("| %s | %s | %.4f | %.4f | %.4f | %.3f | %d |"
+                     % (name, sp, ppl, kl, top1, bits, nbytes))
     if args.markdown:
         with open(args.markdown, "w") as f:
             f.write("# Compression results on stories260K\n\n"
@@ -116,12 +133,22 @@ def main():
                     "next-token distributions; top-1 agreement compares argmaxes with the dense "
                     "model. Sparsity counts exact zeros over all linears, the LM head (never "
                     "pruned, 13%% of the linear weights) included. The weights file is the artifact's "
-                    "model.safetensors (n:m layers are stored compressed: kept values + 2-bit "
-                    "(2:4) or 3-bit (4:8) indices; quantized layers (sqz.quant_linear) store one byte per "
-                    "code, unpacked, plus f32 scales and, asymmetric, 1-byte zero points per group of "
-                    "32, so their file size is not yet their packed size: 4-bit codes packed would "
-                    "take half a byte). Quantization keeps the exact zeros of rounding, which the "
-                    "sparsity column counts.\n\n"
+                    "model.safetensors: compressed linears that have a CPU microkernel are stored as "
+                    "its packed blob (sqz-materialize; the layouts are the kernels', docs/Kernels.md), "
+                    "the others keep their logical constants (n:m kept values + 2-bit (2:4) or 3-bit "
+                    "(4:8) indices; one byte per quantization code, f32 scales, 1-byte zero points; "
+                    "LLM.int8's float columns), so the file is not the packed size; the bits/weight "
+                    "column is. Quantization keeps the exact zeros of rounding, which the "
+                    "sparsity column counts. Bits/weight is the compression report's stored size "
+                    "of the linears the recipe changed (codes packed at their bits, f32 scales, "
+                    "1-byte zero points, n:m indices, float outlier columns) per weight; dense "
+                    "f32 is 32. llm-int8 is LLM.int8()'s weight side (input channels with "
+                    "calibration absmax >= 6 keep float columns, the rest int8 per output row; "
+                    "activations stay float); 2of4-int4 is SparseGPT 2:4 then GPTQ int4 g32 "
+                    "with the mask fixed (the n:m form with int4 kept values); heads-25 removes one "
+                    "of the four GQA groups (a KV head and its two query heads) per block; "
+                    "`:sequential` rows calibrate block by block on the already-compressed "
+                    "prefix (`--calib-mode=sequential`).\n\n"
                     % (args.calib_samples, args.calib_samples, args.eval_samples,
                        1000 + args.eval_samples))
             f.write("\n".join(lines) + "\n\n"
@@ -156,9 +183,11 @@ def main():
                 expect(by[gptq][3] < by[rtn][3], "%s KL < %s" % (gptq, rtn))
         if "rtn-8bit-g32" in by:
             expect(by["rtn-8bit-g32"][3] < 0.01, "rtn-8bit-g32 KL < 0.01")
-        if "ffn-structured-25" in by:
-            expect(by["ffn-structured-25"][5] < by["dense"][5],
-                   "ffn-structured-25 weights smaller than dense")
+        if "llm-int8" in by:
+            expect(by["llm-int8"][3] < 0.01, "llm-int8 KL < 0.01")
+        for name in ("ffn-structured-25", "heads-25"):
+            if name in by:
+                expect(by[name][5] < by["dense"][5], "%s weights smaller than dense" % name)
         if not ok:
             sys.exit(1)
 

@@ -15,7 +15,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <memory>
+#include <set>
 
 using namespace sqz::compression;
 namespace rt = sqz::runtime;
@@ -254,6 +256,34 @@ llvm::Error sqz::compression::runCalibration(const std::string &artifactDir,
            {"samples", std::to_string(samples.size())},
            {"source", sqz_model_source(m)}});
       !st)
+    return makeError(st.message());
+  return llvm::Error::success();
+}
+
+llvm::Error sqz::compression::mergeCalibrationFiles(llvm::ArrayRef<std::string> parts,
+                                                    const std::string &statsPath) {
+  std::vector<std::unique_ptr<rt::MappedSafetensors>> files;
+  std::vector<rt::SafetensorsTensor> tensors;
+  std::map<std::string, std::string> metadata{{"format", "sqz-calibration"},
+                                              {"mode", "sequential"}};
+  std::set<std::string> names;
+  for (const std::string &part : parts) {
+    auto file = std::make_unique<rt::MappedSafetensors>();
+    if (rt::Status s = file->open(part); !s)
+      return makeError("calibration statistics '" + part + "': " + s.message());
+    for (const rt::SafetensorsEntry &e : file->entries()) {
+      if (!names.insert(e.name).second)
+        return makeError("calibration statistics: '" + e.name + "' is in two parts");
+      rt::SafetensorsEntry entry = e;
+      tensors.push_back({entry, file->data() + e.begin});
+    }
+    for (const auto &[key, value] : file->metadata())
+      if (key == "samples" || key == "source")
+        metadata[key] = value;
+    files.push_back(std::move(file));
+  }
+  metadata["parts"] = std::to_string(parts.size());
+  if (rt::Status st = rt::writeSafetensors(statsPath, std::move(tensors), metadata); !st)
     return makeError(st.message());
   return llvm::Error::success();
 }

@@ -225,6 +225,12 @@ llvm::Expected<QuantizedMatrix> sqz::compression::gptq(ArrayRef<float> weight, i
     return makeError("the block size must be positive");
   if (!(options.percDamp >= 0.0))
     return makeError("the damping must not be negative");
+  if (!options.keep.empty() && static_cast<int64_t>(options.keep.size()) != rows * cols)
+    return makeError("the keep mask must have rows * cols entries");
+  // Whether weight (r, original column c) is kept (not pruned).
+  auto kept = [&](int64_t r, int64_t c) {
+    return options.keep.empty() || options.keep[r * cols + c] != 0;
+  };
 
   QuantizedMatrix q = emptyResult(qo.format, qo.bits, qo.groupSize, rows, cols);
   int64_t groups = q.groups();
@@ -236,8 +242,11 @@ llvm::Expected<QuantizedMatrix> sqz::compression::gptq(ArrayRef<float> weight, i
   // find_params, before dead columns are zeroed).
   if (!grouped)
     llvm::parallelFor(0, rows, [&](size_t r) {
-      params[r] =
-          findParams(qo.format, qo.bits, weight.data() + r * cols, weight.data() + (r + 1) * cols);
+      std::vector<float> row(weight.begin() + r * cols, weight.begin() + (r + 1) * cols);
+      for (int64_t c = 0; c < cols; ++c)
+        if (!kept(r, c))
+          row[c] = 0.0f;
+      params[r] = findParams(qo.format, qo.bits, row.data(), row.data() + cols);
     });
 
   RowMajor h = Eigen::Map<const RowMajor>(xtx.data(), cols, cols);
@@ -257,7 +266,7 @@ llvm::Expected<QuantizedMatrix> sqz::compression::gptq(ArrayRef<float> weight, i
     llvm::parallelFor(0, rows, [&](size_t r) {
       std::vector<float> row(cols);
       for (int64_t c = 0; c < cols; ++c)
-        row[c] = static_cast<float>(wd(r, c));
+        row[c] = kept(r, c) ? static_cast<float>(wd(r, c)) : 0.0f;
       for (int64_t g = 0; g < groups; ++g)
         params[r * groups + g] = findParams(qo.format, qo.bits, row.data() + g * qo.groupSize,
                                             row.data() + std::min((g + 1) * qo.groupSize, cols));
@@ -307,13 +316,14 @@ llvm::Expected<QuantizedMatrix> sqz::compression::gptq(ArrayRef<float> weight, i
           int64_t end = std::min(c + qo.groupSize, cols);
           group.resize(end - c);
           for (int64_t k = c; k < end; ++k)
-            group[k - c] = static_cast<float>(wd(r, k));
+            group[k - c] = kept(r, perm[k]) ? static_cast<float>(wd(r, k)) : 0.0f;
           params[r * groups + g] =
               findParams(qo.format, qo.bits, group.data(), group.data() + group.size());
         }
         const GroupParams &p = params[r * groups + g];
         double d = u(c, c), w = w1[i];
-        uint8_t code = quantizeValue(p, static_cast<float>(w));
+        // A pruned weight is quantized as 0 (the zero point): only its error is fed back.
+        uint8_t code = quantizeValue(p, kept(r, orig) ? static_cast<float>(w) : 0.0f);
         double deq = dequantizeValue(p, code);
         q.codes[r * cols + orig] = code;
         loss += (w - deq) * (w - deq) / (d * d) / 2;

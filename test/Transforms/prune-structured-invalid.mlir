@@ -4,7 +4,7 @@
 // RUN: not sqz-opt %s --sqz-prune-structured="unit=channel" 2>&1 | FileCheck %s --check-prefix=UNIT
 // RUN: not sqz-opt %s --sqz-prune-structured="score=taylor" 2>&1 | FileCheck %s --check-prefix=SCORE
 // RUN: not sqz-opt %s --sqz-prune-structured="score=activation" 2>&1 | FileCheck %s --check-prefix=NOSTATS
-// RUN: not sqz-opt %s --sqz-prune-structured="unit=attention-head" 2>&1 | FileCheck %s --check-prefix=HEADS
+// RUN: sqz-opt %s --sqz-prune-structured="unit=attention-head" 2>&1 | FileCheck %s --check-prefix=HEADS
 // RUN: not sqz-opt %s --sqz-prune-structured="targets=layers.(" 2>&1 | FileCheck %s --check-prefix=REGEX
 // Statistics that lack the down projection.
 // RUN: rm -rf %t && mkdir -p %t
@@ -15,8 +15,10 @@
 // NEG: error: sqz-prune-structured: ratio must be in [0, 1), got -1.000000e-01
 // UNIT: error: sqz-prune-structured: unknown unit 'channel' (expected ffn-neuron or attention-head)
 // SCORE: error: sqz-prune-structured: unknown score 'taylor' (expected l2 or activation)
-// NOSTATS: error: sqz-prune-structured: score=activation needs calibration statistics (stats=<file>, L/sumsq of each down projection L)
-// HEADS: error: sqz-prune-structured: unit=attention-head is not supported for this graph
+// NOSTATS: error: sqz-prune-structured: score=activation needs calibration statistics (stats=<file>, L/sumsq of each down (ffn-neuron) or output (attention-head) projection L)
+// A function without an attention changes nothing with unit=attention-head.
+// HEADS-NOT: warning
+// HEADS: tensor<4x3xf32>
 // REGEX: error: sqz-prune-structured: invalid regex 'layers.(' in option 'targets':
 // MISSING: error: {{.*}}layer 'layers.0/w2' has no statistics
 

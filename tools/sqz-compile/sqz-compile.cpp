@@ -37,6 +37,9 @@
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <chrono>
+#include <regex>
+#include <set>
 #include <unistd.h>
 
 using namespace mlir;
@@ -82,6 +85,16 @@ static cl::opt<bool> inlineWeights(
     "inline-weights",
     cl::desc("Keep every weight inside model.so instead of model.safetensors"),
     cl::init(false), cl::cat(cat));
+static cl::opt<bool> noUKernels(
+    "no-ukernels",
+    cl::desc("Do not call the CPU microkernels: compressed linears dequantize at run time "
+             "(the path before sqz-materialize; for comparison)"),
+    cl::init(false), cl::cat(cat));
+static cl::list<std::string> ukernelFormats(
+    "ukernel-formats",
+    cl::desc("Microkernels sqz-materialize may use (default: f32,int8,int4,nf4,ternary2,"
+             "sp24_f32,sp24_int4; drop f32 to keep dense linears on the generated code)"),
+    cl::CommaSeparated, cl::value_desc("format,..."), cl::cat(cat));
 static cl::opt<std::string>
     recipeFile("recipe", cl::desc("Compress with a recipe (YAML list of stages; recipes/)"),
                cl::value_desc("recipe.yaml"), cl::cat(cat));
@@ -101,6 +114,15 @@ static cl::opt<double> calibMemoryLimit(
     "calib-memory-limit",
     cl::desc("GiB the calibration statistics may use (default: half the physical memory)"),
     cl::value_desc("GiB"), cl::init(0), cl::cat(cat));
+enum class CalibMode { OneShot, Sequential };
+static cl::opt<CalibMode> calibMode(
+    "calib-mode", cl::desc("How --calib-data calibrates the recipe's stages"),
+    cl::values(clEnumValN(CalibMode::OneShot, "one-shot",
+                          "every layer on the dense model, in one calibration run (default)"),
+               clEnumValN(CalibMode::Sequential, "sequential",
+                          "block by block: each decoder block is calibrated on the model whose "
+                          "earlier blocks are already compressed, then compressed")),
+    cl::init(CalibMode::OneShot), cl::cat(cat));
 
 namespace {
 struct TensorSig {
@@ -267,6 +289,8 @@ static void buildLowering(OpPassManager &pm, StringRef weightsFile) {
   mlir::sqz::LowerToCPUOptions lowerOpts;
   lowerOpts.targetCPU = targetCPU;
   lowerOpts.weightsFile = weightsFile.str();
+  lowerOpts.ukernels = !noUKernels;
+  lowerOpts.ukernelFormats = std::vector<std::string>(ukernelFormats.begin(), ukernelFormats.end());
   mlir::sqz::buildLowerToCPUPipeline(pm, lowerOpts);
 }
 
@@ -358,9 +382,15 @@ static LogicalResult emitArtifact(ModuleOp module, StringRef dir, std::string &e
       {"source", llvm::sys::path::filename(inputFile).str()},
       {"target", "cpu"},
       {"target_cpu", targetCPU.getValue()},
-      {"cpu_features", [] {
+      {"cpu_features", [&] {
+         // The target's features, plus those of the microkernels' ISA level if it needs more.
+         std::vector<std::string> features = mlir::sqz::getCPUFeatureNames(targetCPU);
+         if (auto isa = module->getAttrOfType<StringAttr>(mlir::sqz::kUKernelISAAttr))
+           for (const std::string &name : mlir::sqz::getUKernelISAFeatures(isa.getValue()))
+             if (!llvm::is_contained(features, name))
+               features.push_back(name);
          llvm::json::Array names;
-         for (const std::string &name : mlir::sqz::getCPUFeatureNames(targetCPU))
+         for (const std::string &name : features)
            names.push_back(name);
          return names;
        }()},
@@ -419,30 +449,35 @@ static std::string recipePipeline(const ::sqz::compression::Recipe &recipe,
   return text;
 }
 
-/// Runs the calibration build of `module` on --calib-data and writes the statistics to
-/// `statsPath`. Taps go on the linears each stage selects.
-static LogicalResult calibrate(ModuleOp module, const ::sqz::compression::Recipe &recipe,
-                               StringRef workDir, StringRef statsPath, std::string &error) {
-  OwningOpRef<ModuleOp> clone(module.clone());
+/// An sqz-instrument pass with the layer selection (targets, ignore) of `stage`.
+static std::string instrumentFor(const ::sqz::compression::RecipeStage &stage) {
+  std::string options;
+  for (const auto &[key, value] : stage.options)
+    if (key == "targets" || key == "ignore")
+      options += (options.empty() ? "" : " ") + key + "=" + value;
+  return std::string("sqz-instrument") + (options.empty() ? "" : "{" + options + "}");
+}
+
+/// The sqz-instrument passes that tap the linears each stage of `recipe` selects.
+static std::string instrumentPipeline(const ::sqz::compression::Recipe &recipe) {
   std::string instrument;
-  for (const ::sqz::compression::RecipeStage &stage : recipe.stages) {
-    if (stage.name == "instrument")
-      continue;
-    std::string options;
-    for (const auto &[key, value] : stage.options)
-      if (key == "targets" || key == "ignore")
-        options += (options.empty() ? "" : " ") + key + "=" + value;
-    instrument += (instrument.empty() ? "" : ",") + std::string("sqz-instrument") +
-                  (options.empty() ? "" : "{" + options + "}");
-  }
-  if (instrument.empty())
-    instrument = "sqz-instrument";
+  for (const ::sqz::compression::RecipeStage &stage : recipe.stages)
+    if (stage.name != "instrument")
+      instrument += (instrument.empty() ? "" : ",") + instrumentFor(stage);
+  return instrument.empty() ? "sqz-instrument" : instrument;
+}
+
+/// Runs the calibration build of `module` tapped by the sqz-instrument passes `instrument` on
+/// --calib-data and writes the statistics to `statsPath` (the build goes to `workDir`).
+static LogicalResult calibrateWith(ModuleOp module, StringRef instrument, StringRef workDir,
+                                   StringRef statsPath, std::string &error) {
+  OwningOpRef<ModuleOp> clone(module.clone());
   std::string errorText;
   llvm::raw_string_ostream errorStream(errorText);
   // The taps first, to read which statistics each asks for before sqz-expose-taps turns them
   // into outputs.
   PassManager instrumentOnly(module.getContext(), ModuleOp::getOperationName());
-  if (failed(parsePassPipeline(instrument, instrumentOnly, errorStream))) {
+  if (failed(parsePassPipeline(instrument.str(), instrumentOnly, errorStream))) {
     error = "calibration pipeline: " + errorText;
     return failure();
   }
@@ -495,6 +530,49 @@ static LogicalResult calibrate(ModuleOp module, const ::sqz::compression::Recipe
   return success();
 }
 
+/// Runs the sqz-instrument passes `instrument` on a clone of `module` and returns the names
+/// of the tapped linears in IR order.
+static FailureOr<std::vector<std::string>>
+tappedLayers(ModuleOp module, StringRef instrument, std::string &error) {
+  OwningOpRef<ModuleOp> clone(module.clone());
+  std::string errorText;
+  llvm::raw_string_ostream errorStream(errorText);
+  PassManager pm(module.getContext(), ModuleOp::getOperationName());
+  if (failed(parsePassPipeline(instrument.str(), pm, errorStream)) || failed(pm.run(*clone))) {
+    error = "selecting the layers to calibrate failed: " + errorText;
+    return failure();
+  }
+  std::vector<std::string> names;
+  clone->walk([&](mlir::sqz::ObserveOp tap) { names.push_back(tap.getTap().str()); });
+  return names;
+}
+
+/// The decoder block of a layer for sequential calibration: "layers.3" for "layers.3/q" or
+/// "/model/layers.3/mlp/up_proj/MatMul" (the first `<layers|layer|h|block|blocks>` followed by
+/// `.N` or `/N`), or "" when the name has none.
+static std::string decoderBlockOf(const std::string &name) {
+  static const std::regex pattern(R"((^|[/.])(layers|layer|h|blocks?)[./](\d+))");
+  std::smatch match;
+  if (!std::regex_search(name, match, pattern))
+    return "";
+  return match[2].str() + "." + match[3].str();
+}
+
+/// A regex that matches exactly the names in `names`.
+static std::string exactNamesRegex(ArrayRef<std::string> names) {
+  std::string regex = "^(?:";
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (i)
+      regex += "|";
+    for (char c : names[i]) {
+      if (StringRef("\\^$.|?*+()[]{}").contains(c))
+        regex += '\\';
+      regex += c;
+    }
+  }
+  return regex + ")$";
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM y(argc, argv);
   // Accept MLIR's printing/debugging flags (e.g. --mlir-elide-resource-strings-if-larger,
@@ -536,9 +614,13 @@ int main(int argc, char **argv) {
     recipe = std::move(*parsed);
   } else if (!calibData.empty()) {
     return fail("--calib-data calibrates a --recipe; give one");
+  } else if (calibMode == CalibMode::Sequential) {
+    return fail("--calib-mode=sequential calibrates a --recipe; give one");
   } else if (!reportFile.empty()) {
     return fail("--report describes what a --recipe did; give one");
   }
+  if (recipe && calibMode == CalibMode::Sequential && calibData.empty())
+    return fail("--calib-mode=sequential needs --calib-data");
   if (!calibData.empty() && !llvm::sys::fs::exists(calibData))
     return fail("calibration data '" + calibData + "' does not exist");
 
@@ -644,30 +726,34 @@ int main(int argc, char **argv) {
   if (recipe) {
     SmallString<256> statsPath(tmpDir);
     llvm::sys::path::append(statsPath, "calibration.safetensors");
-    if (!calibData.empty()) {
-      if (failed(calibrate(*module, *recipe, tmpDir, statsPath, error)))
-        return fail(error);
-      haveStats = true;
-    }
     // One stage at a time, so the report can say which stage changed which layer.
     std::map<std::string, mlir::sqz::LayerWeight> before =
         mlir::sqz::collectLayerWeights(*module);
     std::map<std::string, mlir::sqz::LayerWeight> current = before;
     std::map<std::string, std::string> methods;
-    for (const ::sqz::compression::RecipeStage &stage : recipe->stages) {
+    // Runs `run` (the recipe's `stage`, possibly restricted to some layers) with the
+    // statistics in `stats` (or none).
+    auto runStage = [&](const ::sqz::compression::RecipeStage &stage,
+                        const ::sqz::compression::RecipeStage &run,
+                        StringRef stats) -> LogicalResult {
       ::sqz::compression::Recipe one;
-      one.stages.push_back(stage);
+      one.stages.push_back(run);
       PassManager pm(&ctx, ModuleOp::getOperationName());
-      if (failed(applyPassManagerCLOptions(pm)))
-        return fail("bad pass manager options");
+      if (failed(applyPassManagerCLOptions(pm))) {
+        error = "bad pass manager options";
+        return failure();
+      }
       std::string errorText;
       llvm::raw_string_ostream errorStream(errorText);
-      if (failed(parsePassPipeline(recipePipeline(one, haveStats ? statsPath.str() : ""), pm,
-                                   errorStream)))
-        return fail("recipe '" + recipeFile + "': " + errorText);
-      if (failed(pm.run(*module)))
-        return fail("compressing '" + inputFile + "' with recipe '" + recipeFile +
-                    "' failed in stage '" + stage.textualPipeline() + "'");
+      if (failed(parsePassPipeline(recipePipeline(one, stats), pm, errorStream))) {
+        error = "recipe '" + recipeFile + "': " + errorText;
+        return failure();
+      }
+      if (failed(pm.run(*module))) {
+        error = "compressing '" + inputFile + "' with recipe '" + recipeFile +
+                "' failed in stage '" + run.textualPipeline() + "'";
+        return failure();
+      }
       std::map<std::string, mlir::sqz::LayerWeight> next = mlir::sqz::collectLayerWeights(*module);
       for (const auto &[name, layer] : next) {
         auto old = current.find(name);
@@ -685,6 +771,105 @@ int main(int argc, char **argv) {
         }
       }
       current = std::move(next);
+      return success();
+    };
+    if (!calibData.empty() && calibMode == CalibMode::Sequential) {
+      // Sequential calibration (docs/Compression.md): the calibrated layers are grouped into
+      // decoder blocks in graph order; each block is calibrated on the model whose earlier
+      // blocks every stage has already compressed, then every stage runs on that block alone.
+      if (llvm::any_of(recipe->stages, [](const auto &s) { return s.name == "instrument"; }))
+        return fail("--calib-mode=sequential runs the recipe block by block and does not take "
+                    "an 'instrument' stage");
+      FailureOr<std::vector<std::string>> order =
+          tappedLayers(*module, instrumentPipeline(*recipe), error);
+      if (failed(order))
+        return fail(error);
+      if (order->empty())
+        return fail("the recipe selects no layers to calibrate");
+      std::vector<std::set<std::string>> selections;
+      for (const ::sqz::compression::RecipeStage &stage : recipe->stages) {
+        FailureOr<std::vector<std::string>> names =
+            tappedLayers(*module, instrumentFor(stage), error);
+        if (failed(names))
+          return fail(error);
+        selections.emplace_back(names->begin(), names->end());
+      }
+      // A layer without a block number joins the block of the layer before it.
+      std::vector<std::pair<std::string, std::vector<std::string>>> blocks;
+      for (const std::string &name : *order) {
+        std::string key = decoderBlockOf(name);
+        if (blocks.empty() || (!key.empty() && key != blocks.back().first)) {
+          auto same = llvm::find_if(blocks, [&](const auto &b) { return b.first == key; });
+          if (same != blocks.end() && !key.empty()) {
+            same->second.push_back(name);
+            continue;
+          }
+          blocks.emplace_back(key, std::vector<std::string>());
+        }
+        blocks.back().second.push_back(name);
+      }
+      std::vector<std::string> parts;
+      auto start = std::chrono::steady_clock::now();
+      for (auto [b, block] : llvm::enumerate(blocks)) {
+        auto blockStart = std::chrono::steady_clock::now();
+        llvm::errs() << llvm::formatv("sqz-compile: sequential calibration: block {0}/{1} "
+                                      "'{2}' ({3} layers)\n",
+                                      b + 1, blocks.size(),
+                                      block.first.empty() ? "-" : block.first,
+                                      block.second.size());
+        std::string only = "\"" + exactNamesRegex(block.second) + "\"";
+        SmallString<256> blockDir(tmpDir), blockStats(tmpDir);
+        llvm::sys::path::append(blockDir, "block-" + std::to_string(b));
+        llvm::sys::path::append(blockStats,
+                                "calibration-block-" + std::to_string(b) + ".safetensors");
+        if (failed(calibrateWith(*module,
+                                 "sqz-instrument{targets=" + only + " ignore=\"^$\"}",
+                                 blockDir, blockStats, error)))
+          return fail(error);
+        llvm::sys::fs::remove_directories(blockDir);
+        parts.push_back(blockStats.str().str());
+        for (auto [i, stage] : llvm::enumerate(recipe->stages)) {
+          std::vector<std::string> names;
+          for (const std::string &name : block.second)
+            if (selections[i].count(name))
+              names.push_back(name);
+          if (names.empty())
+            continue;
+          ::sqz::compression::RecipeStage restricted;
+          restricted.name = stage.name;
+          restricted.line = stage.line;
+          for (const auto &option : stage.options)
+            if (option.first != "targets" && option.first != "ignore")
+              restricted.options.push_back(option);
+          restricted.options.emplace_back("targets", "\"" + exactNamesRegex(names) + "\"");
+          restricted.options.emplace_back("ignore", "\"^$\"");
+          if (failed(runStage(stage, restricted, blockStats)))
+            return fail(error);
+        }
+        llvm::errs() << llvm::formatv(
+            "sqz-compile: block '{0}' calibrated and compressed in {1:F1} s\n",
+            block.first.empty() ? "-" : block.first,
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - blockStart)
+                .count());
+      }
+      if (llvm::Error e = ::sqz::compression::mergeCalibrationFiles(parts, statsPath.str().str()))
+        return fail(llvm::toString(std::move(e)));
+      for (const std::string &part : parts)
+        llvm::sys::fs::remove(part);
+      haveStats = true;
+      llvm::errs() << llvm::formatv(
+          "sqz-compile: sequential calibration of {0} blocks took {1:F1} s\n", blocks.size(),
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    } else {
+      if (!calibData.empty()) {
+        if (failed(calibrateWith(*module, instrumentPipeline(*recipe), tmpDir, statsPath,
+                                 error)))
+          return fail(error);
+        haveStats = true;
+      }
+      for (const ::sqz::compression::RecipeStage &stage : recipe->stages)
+        if (failed(runStage(stage, stage, haveStats ? statsPath.str() : "")))
+          return fail(error);
     }
     std::vector<mlir::sqz::LayerReport> report = mlir::sqz::compareLayers(
         before, current, methods, haveStats ? statsPath.str().str() : std::string());

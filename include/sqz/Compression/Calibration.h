@@ -47,6 +47,12 @@ llvm::Error runCalibration(const std::string &artifactDir, llvm::ArrayRef<TapReq
                            const CalibrationData &data, const std::string &statsPath,
                            uint64_t memoryLimitBytes, llvm::raw_ostream &progress);
 
+/// Writes the union of the statistics files `parts` (each written by runCalibration) to
+/// `statsPath`, as one statistics file. Sequential calibration writes one part per block; a
+/// tensor present in two parts is an error (each layer is calibrated once).
+llvm::Error mergeCalibrationFiles(llvm::ArrayRef<std::string> parts,
+                                  const std::string &statsPath);
+
 } // namespace sqz::compression
 
 #endif // SQZ_COMPRESSION_CALIBRATION_H

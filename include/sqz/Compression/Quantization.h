@@ -114,6 +114,11 @@ struct GPTQOptions {
   /// Compute every group's parameters up front from the original weights (the reference's
   /// static_groups=True) instead of at the group's first column from the updated weights.
   bool staticGroups = false;
+  /// [rows, cols] or empty (dense). Weights whose entry is 0 are pruned: they are quantized to
+  /// exactly 0 (their error is fed back like any other) and group parameters see them as 0.
+  /// GPTQ of an n:m-sparse weight with its mask fixed (SparseGPT's joint mode with a given
+  /// mask); their codes are then the zero point.
+  llvm::ArrayRef<uint8_t> keep;
 };
 
 struct GPTQResult {

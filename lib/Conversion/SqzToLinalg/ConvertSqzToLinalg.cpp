@@ -3,7 +3,9 @@
 // `convert-sqz-to-linalg`: lowers a dense sqz.linear to a transposed-B
 // linalg.matmul over the flattened leading dimensions, with the bias broadcast
 // into the accumulator; an sqz.sparse_linear first decompresses its n:m weight
-// with a linalg.generic, then the same.
+// (dequantizing its kept codes when quantized), an sqz.quant_linear dequantizes
+// its codes and an sqz.outlier_linear its int8 part with its float columns in
+// place, each with one linalg.generic, then the same.
 //
 //===----------------------------------------------------------------------===//
 
@@ -209,19 +211,62 @@ struct LinearToMatmul : public OpConversionPattern<LinearOp> {
   }
 };
 
+/// The NF4 table as a constant, for the formats that need it (else null).
+static Value buildCodeTable(OpBuilder &builder, Location loc, QuantAttr quant) {
+  if (quant.getFormat() != QuantFormat::NF4)
+    return {};
+  const auto &nf4 = ::sqz::compression::nf4Table();
+  return arith::ConstantOp::create(
+      builder, loc,
+      DenseElementsAttr::get(RankedTensorType::get({16}, builder.getF32Type()),
+                             ArrayRef<float>(nf4.data(), nf4.size())));
+}
+
+/// The f32 weight of one stored i8 `code` (the sqz.quant_linear semantics):
+/// scale·(code − z), z the i8 `zero` when given, else 2^(bits−1) (ternary: 1);
+/// or, for nf4, scale·table[code].
+static Value dequantizeCode(OpBuilder &b, Location l, QuantAttr quant,
+                            Value code, Value scale, Value zero, Value table) {
+  Type i32 = b.getI32Type(), f32 = b.getF32Type();
+  Value c = arith::ExtUIOp::create(b, l, i32, code);
+  Value w;
+  if (table) {
+    Value index = arith::IndexCastUIOp::create(b, l, b.getIndexType(), c);
+    w = tensor::ExtractOp::create(b, l, table, ValueRange{index});
+  } else {
+    int64_t implicitZero = quant.getFormat() == QuantFormat::Ternary
+                               ? 1
+                               : int64_t(1) << (quant.getBits() - 1);
+    Value z = zero ? arith::ExtUIOp::create(b, l, i32, zero).getResult()
+                   : arith::ConstantOp::create(
+                         b, l, b.getI32IntegerAttr(implicitZero))
+                         .getResult();
+    w = arith::SIToFPOp::create(b, l, f32, arith::SubIOp::create(b, l, c, z));
+  }
+  return arith::MulFOp::create(b, l, w, scale);
+}
+
 /// Decompresses an sqz.sparse_linear's weight at run time into the dense W
 /// [out, in] (or, with `transposed`, Wᵀ [in, out]) with one linalg.generic over
 /// the dense elements: element (o, j) of group g = j / m at position p = j mod
 /// m reads the n indices of the group from the packed metadata and takes the
 /// kept value whose index is p, else 0; tail columns (j >= G·m) read their
-/// dense value.
+/// dense value. With quantized values (`quant`), the selected i8 code is
+/// dequantized with the scale (and zero point) of dense column j's group, and
+/// positions that hold no kept value are 0.
 static Value decompressNM(OpBuilder &builder, Location loc, SparseLinearOp op,
-                          Value values, Value indices, bool transposed) {
+                          Value values, Value indices, Value scales,
+                          Value zeros, bool transposed) {
   SparseLinearOp::Layout layout = op.getLayout();
   int64_t out = op.getOutFeatures(), in = layout.in, n = layout.n, m = layout.m;
   int64_t groups = layout.groups(), bits = layout.indexBits();
   int64_t rowBytes = layout.indexBytesPerRow();
-  Type elt = op.getValues().getType().getElementType();
+  std::optional<QuantAttr> quant = op.getQuant();
+  Type elt = op.getResult().getType().getElementType();
+  // The selected value: a float (elt), or an i8 code when quantized.
+  Type valueElt = op.getValues().getType().getElementType();
+  Value table = quant ? buildCodeTable(builder, loc, *quant) : Value();
+  int64_t groupSize = op.getGroupSize();
   SmallVector<int64_t> shape = transposed ? SmallVector<int64_t>{in, out}
                                           : SmallVector<int64_t>{out, in};
   Value empty = tensor::EmptyOp::create(builder, loc, shape, elt);
@@ -240,8 +285,12 @@ static Value decompressNM(OpBuilder &builder, Location loc, SparseLinearOp op,
                };
                Value o = linalg::IndexOp::create(b, l, transposed ? 1 : 0);
                Value j = linalg::IndexOp::create(b, l, transposed ? 0 : 1);
-               Value result =
-                   arith::ConstantOp::create(b, l, elt, b.getZeroAttr(elt));
+               Value result = arith::ConstantOp::create(
+                   b, l, valueElt, b.getZeroAttr(valueElt));
+               // Quantized: whether position j holds a kept (or tail) value.
+               Value found =
+                   quant ? arith::ConstantIntOp::create(b, l, 0, 1).getResult()
+                         : Value();
                Value isTail;
                Value jGroup =
                    j; // j, or 0 for tail columns (keeps the reads in bounds)
@@ -290,6 +339,8 @@ static Value decompressNM(OpBuilder &builder, Location loc, SparseLinearOp op,
                    Value kept = tensor::ExtractOp::create(b, l, values,
                                                           ValueRange{o, k});
                    result = arith::SelectOp::create(b, l, match, kept, result);
+                   if (found)
+                     found = arith::OrIOp::create(b, l, found, match);
                  }
                }
                if (isTail) {
@@ -300,24 +351,51 @@ static Value decompressNM(OpBuilder &builder, Location loc, SparseLinearOp op,
                  Value dense =
                      tensor::ExtractOp::create(b, l, values, ValueRange{o, t});
                  result = arith::SelectOp::create(b, l, isTail, dense, result);
+                 if (found)
+                   found = arith::OrIOp::create(b, l, found, isTail);
+               }
+               if (quant) {
+                 Value g = arith::DivUIOp::create(b, l, j, cIndex(groupSize));
+                 Value scale =
+                     tensor::ExtractOp::create(b, l, scales, ValueRange{o, g});
+                 Value zero =
+                     zeros ? tensor::ExtractOp::create(b, l, zeros,
+                                                       ValueRange{o, g})
+                                 .getResult()
+                           : Value();
+                 Value w =
+                     dequantizeCode(b, l, *quant, result, scale, zero, table);
+                 if (w.getType() != elt)
+                   w = arith::TruncFOp::create(b, l, elt, w);
+                 result = arith::SelectOp::create(
+                     b, l, found, w,
+                     arith::ConstantOp::create(b, l, elt, b.getZeroAttr(elt)));
                }
                linalg::YieldOp::create(b, l, result);
              })
       .getResult(0);
 }
 
-/// Dequantizes an sqz.quant_linear's weight at run time into Ŵᵀ [in, out] (or,
-/// without `transposed`, Ŵ [out, in]) with one linalg.generic: element (o, i)
-/// is scales[o, g]·(codes[o, i] − z) (z the group's zero point, 2^(bits−1) for
+/// The float columns of an sqz.outlier_linear, for the dequantizing generic:
+/// `positions` [in] i32 (k for outlier column cols[k], −1 elsewhere) and the
+/// weights [out, n].
+struct OutlierColumns {
+  Value positions, weights;
+};
+
+/// Dequantizes a quantized weight (codes [out, in], `quant`, groups of
+/// `groupSize` input columns) at run time into Ŵᵀ [in, out] (or, without
+/// `transposed`, Ŵ [out, in]) with one linalg.generic: element (o, i) is
+/// scales[o, g]·(codes[o, i] − z) (z the group's zero point, 2^(bits−1) for
 /// symmetric ints, 1 for ternary) or, for nf4, scales[o, g]·NF4[codes[o, i]],
-/// g = i floordiv group (the op's semantics, SqzOps.td).
-static Value dequantize(OpBuilder &builder, Location loc, QuantLinearOp op,
-                        Value codes, Value scales, Value zeros, bool transposed,
-                        Type elt) {
+/// g = i floordiv group (the op's semantics, SqzOps.td). With `outliers`, the
+/// outlier columns take their float weights instead (their codes dequantize to
+/// 0, so this equals adding the float part).
+static Value dequantize(OpBuilder &builder, Location loc, QuantAttr quant,
+                        int64_t out, int64_t in, int64_t groupSize, Value codes,
+                        Value scales, Value zeros, bool transposed, Type elt,
+                        OutlierColumns outliers = {}) {
   MLIRContext *ctx = builder.getContext();
-  int64_t out = op.getOutFeatures(), in = op.getInFeatures();
-  int64_t groupSize = op.getGroupSize();
-  QuantAttr quant = op.getQuant();
   AffineExpr o, i;
   if (transposed)
     bindDims(ctx, i, o);
@@ -331,46 +409,38 @@ static Value dequantize(OpBuilder &builder, Location loc, QuantLinearOp op,
     inputs.push_back(zeros);
     maps.push_back(AffineMap::get(2, 0, {o, g}, ctx));
   }
+  if (outliers.positions) {
+    inputs.push_back(outliers.positions);
+    maps.push_back(AffineMap::get(2, 0, {i}, ctx));
+  }
   maps.push_back(AffineMap::getMultiDimIdentityMap(2, ctx));
   SmallVector<int64_t> shape =
       transposed ? SmallVector<int64_t>{in, out} : SmallVector<int64_t>{out, in};
   Value init = tensor::EmptyOp::create(builder, loc, shape, elt);
-  Value table;
-  if (quant.getFormat() == QuantFormat::NF4) {
-    const auto &nf4 = ::sqz::compression::nf4Table();
-    table = arith::ConstantOp::create(
-        builder, loc,
-        DenseElementsAttr::get(RankedTensorType::get({16}, builder.getF32Type()),
-                               ArrayRef<float>(nf4.data(), nf4.size())));
-  }
-  int64_t implicitZero = quant.getFormat() == QuantFormat::Ternary
-                             ? 1
-                             : int64_t(1) << (quant.getBits() - 1);
+  Value table = buildCodeTable(builder, loc, quant);
   SmallVector<utils::IteratorType> parallel(2, utils::IteratorType::parallel);
   return linalg::GenericOp::create(
              builder, loc, TypeRange{init.getType()}, inputs, ValueRange{init},
              maps, parallel,
              [&](OpBuilder &b, Location l, ValueRange args) {
-               Type i32 = b.getI32Type(), f32 = b.getF32Type();
-               Value code = arith::ExtUIOp::create(b, l, i32, args[0]);
-               Value scale = args[1];
-               Value w;
-               if (table) {
-                 Value index =
-                     arith::IndexCastUIOp::create(b, l, b.getIndexType(), code);
-                 w = tensor::ExtractOp::create(b, l, table, ValueRange{index});
-               } else {
-                 Value zero =
-                     zeros ? arith::ExtUIOp::create(b, l, i32, args[2]).getResult()
-                           : arith::ConstantOp::create(
-                                 b, l, b.getI32IntegerAttr(implicitZero))
-                                 .getResult();
-                 w = arith::SIToFPOp::create(
-                     b, l, f32, arith::SubIOp::create(b, l, code, zero));
-               }
-               w = arith::MulFOp::create(b, l, w, scale);
-               if (elt != f32)
+               Value w = dequantizeCode(b, l, quant, args[0], args[1],
+                                        zeros ? args[2] : Value(), table);
+               if (w.getType() != elt)
                  w = arith::TruncFOp::create(b, l, elt, w);
+               if (outliers.positions) {
+                 // position k >= 0: the float weight F[o, k].
+                 Value k = args[zeros ? 3 : 2];
+                 Value zeroI32 = arith::ConstantIntOp::create(b, l, 0, 32);
+                 Value isOutlier = arith::CmpIOp::create(
+                     b, l, arith::CmpIPredicate::sge, k, zeroI32);
+                 Value safe = arith::IndexCastOp::create(
+                     b, l, b.getIndexType(),
+                     arith::SelectOp::create(b, l, isOutlier, k, zeroI32));
+                 Value row = linalg::IndexOp::create(b, l, transposed ? 1 : 0);
+                 Value fp = tensor::ExtractOp::create(b, l, outliers.weights,
+                                                      ValueRange{row, safe});
+                 w = arith::SelectOp::create(b, l, isOutlier, fp, w);
+               }
                linalg::YieldOp::create(b, l, w);
              })
       .getResult(0);
@@ -380,16 +450,57 @@ static Value dequantize(OpBuilder &builder, Location loc, QuantLinearOp op,
 /// expanded at run time into the dense W (or Wᵀ) by the op's own generic (the
 /// constants stay compressed in the artifact), then contracted exactly as a
 /// dense linear. Fused kernels replace this on targets that have them.
-Value expandWeight(OpBuilder &b, Location loc, SparseLinearOp op,
-                   SparseLinearOp::Adaptor adaptor, bool transposed) {
+FailureOr<Value> expandWeight(OpBuilder &b, Location loc, SparseLinearOp op,
+                              SparseLinearOp::Adaptor adaptor,
+                              bool transposed) {
   return decompressNM(b, loc, op, adaptor.getValues(), adaptor.getIndices(),
-                      transposed);
+                      adaptor.getScales(), adaptor.getZeros(), transposed);
 }
-Value expandWeight(OpBuilder &b, Location loc, QuantLinearOp op,
-                   QuantLinearOp::Adaptor adaptor, bool transposed) {
-  return dequantize(b, loc, op, adaptor.getCodes(), adaptor.getScales(),
-                    adaptor.getZeros(), transposed,
+FailureOr<Value> expandWeight(OpBuilder &b, Location loc, QuantLinearOp op,
+                              QuantLinearOp::Adaptor adaptor,
+                              bool transposed) {
+  return dequantize(b, loc, op.getQuant(), op.getOutFeatures(),
+                    op.getInFeatures(), op.getGroupSize(), adaptor.getCodes(),
+                    adaptor.getScales(), adaptor.getZeros(), transposed,
                     op.getResult().getType().getElementType());
+}
+FailureOr<Value> expandWeight(OpBuilder &b, Location loc, OutlierLinearOp op,
+                              OutlierLinearOp::Adaptor adaptor,
+                              bool transposed) {
+  // The column -> outlier position map, built from the constant indices.
+  Attribute value;
+  if (!matchPattern(op.getOutlierColumns(), m_Constant(&value)))
+    return failure();
+  SmallVector<int64_t> columns;
+  if (auto dense = dyn_cast<DenseIntElementsAttr>(value)) {
+    for (const APInt &v : dense.getValues<APInt>())
+      columns.push_back(v.getSExtValue());
+  } else if (auto blob = dyn_cast<DenseResourceElementsAttr>(value)) {
+    AsmResourceBlob *data = blob.getRawHandle().getBlob();
+    if (!data)
+      return failure();
+    columns.resize(data->getData().size() / sizeof(int64_t));
+    std::memcpy(columns.data(), data->getData().data(),
+                columns.size() * sizeof(int64_t));
+  } else {
+    return failure();
+  }
+  int64_t in = op.getInFeatures();
+  std::vector<int32_t> positions(in, -1);
+  for (size_t k = 0; k < columns.size(); ++k) {
+    if (columns[k] < 0 || columns[k] >= in)
+      return failure();
+    positions[columns[k]] = static_cast<int32_t>(k);
+  }
+  Value map = arith::ConstantOp::create(
+      b, loc,
+      DenseElementsAttr::get(RankedTensorType::get({in}, b.getI32Type()),
+                             ArrayRef<int32_t>(positions)));
+  return dequantize(b, loc, op.getQuant(), op.getOutFeatures(), in,
+                    op.getGroupSize(), adaptor.getCodes(), adaptor.getScales(),
+                    Value(), transposed,
+                    op.getResult().getType().getElementType(),
+                    OutlierColumns{map, adaptor.getOutlierWeights()});
 }
 
 template <typename OpTy>
@@ -402,9 +513,12 @@ struct CompressedLinearToMatmul : public OpConversionPattern<OpTy> {
   matchAndRewrite(OpTy op, typename OpTy::Adaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    Value weight = expandWeight(rewriter, loc, op, adaptor, transposeWeights);
+    FailureOr<Value> weight =
+        expandWeight(rewriter, loc, op, adaptor, transposeWeights);
+    if (failed(weight))
+      return rewriter.notifyMatchFailure(op, "unreadable constant");
     rewriter.replaceOp(op,
-                       buildLinear(rewriter, loc, adaptor.getInput(), weight,
+                       buildLinear(rewriter, loc, adaptor.getInput(), *weight,
                                    transposeWeights, adaptor.getBias(),
                                    op.getResult().getType(), op.getInFeatures(),
                                    op.getOutFeatures()));
@@ -431,6 +545,7 @@ struct ConvertSqzToLinalgPass
 void mlir::sqz::populateSqzToLinalgPatterns(RewritePatternSet &patterns,
                                             bool transposeWeights) {
   patterns.add<LinearToMatmul, CompressedLinearToMatmul<SparseLinearOp>,
-               CompressedLinearToMatmul<QuantLinearOp>>(patterns.getContext(),
-                                                        transposeWeights);
+               CompressedLinearToMatmul<QuantLinearOp>,
+               CompressedLinearToMatmul<OutlierLinearOp>>(
+      patterns.getContext(), transposeWeights);
 }

@@ -4,6 +4,7 @@
 
 METHOD: rtn-sym (GPTQ's symmetric grid: scale = 2·absmax/(2^b − 1), zero 2^(b−1)), rtn-asym
 (min/max extended to 0, zero = round(−min/scale)), nf4 (QLoRA table, absmax blocks of GROUP).
+`quantize` and `llm_int8` (LLM.int8's weight side) are also imported by other e2e references.
 All in float32 with round-half-to-even, as the float32 torch references. Writes the model's
 output (Gemm -> GELU -> Gemm -> Softmax) with both weights quantized.
 """
@@ -46,6 +47,21 @@ def quantize(w, method, bits, group):
         q = np.clip(np.round(blk / safe) + zero, 0, maxq)
         out[:, c0:c0 + g] = np.where(scale == 0, 0, scale * (q - zero))
     return out
+
+
+def llm_int8(w, absmax, threshold):
+    """LLM.int8() weight side (paper semantics): input columns whose calibration absmax is
+    >= threshold stay float; the others are int8 with one scale absmax/127 per row over them
+    (codes within ±127). Returns the dequantized weight and the outlier columns."""
+    w = w.astype(np.float32)
+    outlier = np.asarray(absmax) >= threshold
+    rest = np.where(outlier[None, :], np.float32(0), w)
+    scale = (np.abs(rest).max(1, keepdims=True) / np.float32(127)).astype(np.float32)
+    safe = np.where(scale == 0, np.float32(1), scale)
+    q = np.clip(np.round(rest / safe), -127, 127)
+    out = np.where(scale == 0, np.float32(0), scale * q.astype(np.float32))
+    out[:, outlier] = w[:, outlier]
+    return out, np.nonzero(outlier)[0]
 
 
 def main():

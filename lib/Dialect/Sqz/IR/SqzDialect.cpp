@@ -239,6 +239,43 @@ getI8ConstantBytes(Attribute value, std::vector<char> &storage) {
   return std::nullopt;
 }
 
+/// Checks that every stored code in `bytes` is below 2^bits (ternary: at most 2).
+static LogicalResult verifyCodeRange(Operation *op, QuantAttr quant, ArrayRef<char> bytes) {
+  unsigned bits = quant.getBits();
+  unsigned limit = quant.getFormat() == QuantFormat::Ternary ? 2 : (1u << bits) - 1;
+  if (limit >= 255)
+    return success();
+  for (char c : bytes)
+    if (static_cast<uint8_t>(c) > limit)
+      return op->emitOpError() << "code " << static_cast<unsigned>(static_cast<uint8_t>(c))
+                               << " is out of range for " << stringifyQuantFormat(quant.getFormat())
+                               << " (at most " << limit << ")";
+  return success();
+}
+
+/// The scales [out, groups] f32 and, exactly when `quant` is asymmetric, zeros [out, groups] i8
+/// of a quantized weight; both must be constants.
+static LogicalResult verifyScalesAndZeros(Operation *op, QuantAttr quant, Value scales,
+                                          Value zeros, int64_t out, int64_t groups) {
+  MLIRContext *ctx = op->getContext();
+  auto sTy = cast<RankedTensorType>(scales.getType());
+  if (sTy != RankedTensorType::get({out, groups}, Float32Type::get(ctx)))
+    return op->emitOpError() << "scales must be tensor<" << out << "x" << groups
+                             << "xf32> (one per row and group), got " << sTy;
+  if (quant.getSymmetric() == static_cast<bool>(zeros))
+    return op->emitOpError() << (quant.getSymmetric() ? "a symmetric scheme has no zero points"
+                                                      : "an asymmetric scheme needs zero points");
+  if (zeros) {
+    auto zTy = cast<RankedTensorType>(zeros.getType());
+    if (zTy != RankedTensorType::get({out, groups}, IntegerType::get(ctx, 8)))
+      return op->emitOpError() << "zeros must be tensor<" << out << "x" << groups
+                               << "xi8>, got " << zTy;
+  }
+  if (!matchPattern(scales, m_Constant()) || (zeros && !matchPattern(zeros, m_Constant())))
+    return op->emitOpError() << "scales and zeros must be produced by constant ops";
+  return success();
+}
+
 LogicalResult QuantLinearOp::verify() {
   RankedTensorType xTy = getInput().getType();
   RankedTensorType cTy = getCodes().getType();
@@ -279,16 +316,85 @@ LogicalResult QuantLinearOp::verify() {
       (getZeros() && !matchPattern(getZeros(), m_Constant())))
     return emitOpError() << "codes, scales and zeros must be produced by constant ops";
   // Codes within range when readable.
-  unsigned bits = quant.getBits();
-  unsigned limit = quant.getFormat() == QuantFormat::Ternary ? 2 : (1u << bits) - 1;
   std::vector<char> splat;
   std::optional<ArrayRef<char>> bytes = getI8ConstantBytes(codeValue, splat);
-  if (bytes && limit < 255)
-    for (char c : *bytes)
-      if (static_cast<uint8_t>(c) > limit)
-        return emitOpError() << "code " << static_cast<unsigned>(static_cast<uint8_t>(c))
-                             << " is out of range for " << stringifyQuantFormat(quant.getFormat())
-                             << " (at most " << limit << ")";
+  if (bytes)
+    return verifyCodeRange(*this, quant, *bytes);
+  return success();
+}
+
+LogicalResult OutlierLinearOp::verify() {
+  RankedTensorType xTy = getInput().getType();
+  RankedTensorType cTy = getCodes().getType();
+  RankedTensorType iTy = getOutlierColumns().getType();
+  RankedTensorType fTy = getOutlierWeights().getType();
+  RankedTensorType yTy = getResult().getType();
+  Type elt = xTy.getElementType();
+  if (!isa<FloatType>(elt) || yTy.getElementType() != elt)
+    return emitOpError() << "input and result must share one float element type, got "
+                         << elt << " and " << yTy.getElementType();
+  if (xTy.getRank() < 1 || ShapedType::isDynamic(xTy.getDimSize(xTy.getRank() - 1)))
+    return emitOpError() << "input must have a static last dimension, got " << xTy;
+  if (cTy.getRank() != 2 || !cTy.hasStaticShape() || !cTy.getElementType().isInteger(8))
+    return emitOpError() << "codes must be a static 2-D tensor of i8, got " << cTy;
+  int64_t out = cTy.getDimSize(0), in = cTy.getDimSize(1);
+  if (xTy.getDimSize(xTy.getRank() - 1) != in)
+    return emitOpError() << "input has " << xTy.getDimSize(xTy.getRank() - 1)
+                         << " features but codes has " << in << " columns";
+  QuantAttr quant = getQuant();
+  if (!quant.getSymmetric() || quant.getFormat() == QuantFormat::NF4 ||
+      quant.getFormat() == QuantFormat::Ternary)
+    return emitOpError() << "the quantized part must use a symmetric integer format (int8, "
+                            "int4, int3, int2), got "
+                         << quant;
+  if (failed(verifyScalesAndZeros(*this, quant, getScales(), Value(), out, getNumGroups())))
+    return failure();
+  if (iTy.getRank() != 1 || !iTy.hasStaticShape() || !iTy.getElementType().isInteger(64))
+    return emitOpError() << "outlier_columns must be a static 1-D tensor of i64, got " << iTy;
+  int64_t n = iTy.getDimSize(0);
+  if (n < 1 || n > in)
+    return emitOpError() << "needs between 1 and " << in << " outlier columns, got " << n
+                         << " (without outliers the layer is an sqz.quant_linear)";
+  if (fTy != RankedTensorType::get({out, n}, elt))
+    return emitOpError() << "outlier_weights must be " << RankedTensorType::get({out, n}, elt)
+                         << " ([out, outlier columns] of the input's element type), got " << fTy;
+  if (failed(verifyBiasAndResult(*this, xTy, yTy, getBias(), elt, out)))
+    return failure();
+  Attribute codeValue, columnValue;
+  if (!matchPattern(getCodes(), m_Constant(&codeValue)) ||
+      !matchPattern(getOutlierColumns(), m_Constant(&columnValue)) ||
+      !matchPattern(getOutlierWeights(), m_Constant()))
+    return emitOpError() << "codes, outlier_columns and outlier_weights must be produced by "
+                            "constant ops";
+  SmallVector<int64_t> columns;
+  if (auto dense = dyn_cast<DenseIntElementsAttr>(columnValue)) {
+    for (const APInt &v : dense.getValues<APInt>())
+      columns.push_back(v.getSExtValue());
+  } else if (auto blob = dyn_cast<DenseResourceElementsAttr>(columnValue)) {
+    if (AsmResourceBlob *data = blob.getRawHandle().getBlob()) {
+      ArrayRef<char> raw = data->getData();
+      columns.resize(raw.size() / sizeof(int64_t));
+      std::memcpy(columns.data(), raw.data(), columns.size() * sizeof(int64_t));
+    }
+  }
+  for (size_t k = 0; k < columns.size(); ++k)
+    if (columns[k] < 0 || columns[k] >= in || (k > 0 && columns[k] <= columns[k - 1]))
+      return emitOpError() << "outlier_columns must be strictly increasing and in [0, " << in
+                           << "), got " << columns[k] << " at position " << k;
+  std::vector<char> splat;
+  std::optional<ArrayRef<char>> bytes = getI8ConstantBytes(codeValue, splat);
+  if (!bytes)
+    return success();
+  if (failed(verifyCodeRange(*this, quant, *bytes)))
+    return failure();
+  uint8_t zero = static_cast<uint8_t>(1u << (quant.getBits() - 1));
+  if (static_cast<int64_t>(bytes->size()) == out * in)
+    for (int64_t o = 0; o < out; ++o)
+      for (int64_t c : columns)
+        if (static_cast<uint8_t>((*bytes)[o * in + c]) != zero)
+          return emitOpError() << "the code of outlier column " << c << " in row " << o
+                               << " must be the zero point " << unsigned(zero) << ", got "
+                               << unsigned(static_cast<uint8_t>((*bytes)[o * in + c]));
   return success();
 }
 
@@ -297,15 +403,26 @@ LogicalResult SparseLinearOp::verify() {
   RankedTensorType vTy = getValues().getType();
   RankedTensorType iTy = getIndices().getType();
   RankedTensorType yTy = getResult().getType();
-  Type elt = vTy.getElementType();
-  if (!isa<FloatType>(elt))
-    return emitOpError() << "values element type must be a float type, got "
-                         << elt;
-  if (xTy.getElementType() != elt || yTy.getElementType() != elt)
-    return emitOpError() << "input, values and result must share one element "
-                            "type, got "
-                         << xTy.getElementType() << ", " << elt << ", "
-                         << yTy.getElementType();
+  std::optional<QuantAttr> quant = getQuant();
+  Type elt = quant ? xTy.getElementType() : vTy.getElementType();
+  if (quant) {
+    if (!vTy.getElementType().isInteger(8))
+      return emitOpError() << "quantized values must be i8 codes, got " << vTy;
+    if (!isa<FloatType>(elt) || yTy.getElementType() != elt)
+      return emitOpError() << "input and result must share one float element type, got "
+                           << elt << " and " << yTy.getElementType();
+  } else {
+    if (getScales() || getZeros())
+      return emitOpError() << "scales and zeros need a quant attribute (quantized values)";
+    if (!isa<FloatType>(elt))
+      return emitOpError() << "values element type must be a float type, got "
+                           << elt;
+    if (xTy.getElementType() != elt || yTy.getElementType() != elt)
+      return emitOpError() << "input, values and result must share one element "
+                              "type, got "
+                           << xTy.getElementType() << ", " << elt << ", "
+                           << yTy.getElementType();
+  }
   if (xTy.getRank() < 1 ||
       ShapedType::isDynamic(xTy.getDimSize(xTy.getRank() - 1)))
     return emitOpError() << "input must have a static last dimension (the "
@@ -336,8 +453,23 @@ LogicalResult SparseLinearOp::verify() {
   if (failed(verifyBiasAndResult(*this, xTy, yTy, getBias(), elt, out)))
     return failure();
 
-  if (!matchPattern(getValues(), m_Constant()))
+  Attribute valuesValue;
+  if (!matchPattern(getValues(), m_Constant(&valuesValue)))
     return emitOpError() << "values must be produced by a constant op";
+  if (quant) {
+    if (!getScales())
+      return emitOpError() << "quantized values need scales";
+    if (quant->getGroup() > 0 && quant->getGroup() % layout.m != 0)
+      return emitOpError() << "the quantization group (" << quant->getGroup()
+                           << " dense columns) must be a multiple of m = " << layout.m;
+    if (failed(verifyScalesAndZeros(*this, *quant, getScales(), getZeros(), out,
+                                    getNumGroups())))
+      return failure();
+    std::vector<char> codeSplat;
+    if (std::optional<ArrayRef<char>> codes = getI8ConstantBytes(valuesValue, codeSplat))
+      if (failed(verifyCodeRange(*this, *quant, *codes)))
+        return failure();
+  }
   Attribute indexValue;
   if (!matchPattern(getIndices(), m_Constant(&indexValue)))
     return emitOpError() << "indices must be produced by a constant op";
@@ -485,5 +617,110 @@ LogicalResult MoEOp::verify() {
     return emitOpError() << "capacity_factor must be finite and >= 0 (0 = "
                             "dropless), got "
                          << cf;
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// PackedLinearOp
+//===----------------------------------------------------------------------===//
+
+// The blob header and format numbers of the CPU microkernel ABI (a plain C header; nothing
+// of the kernel library is linked into the dialect).
+#include "../../../Kernels/CPU/Microkernels.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringSwitch.h"
+
+#include <cstring>
+
+namespace {
+struct PackedKernelName {
+  const char *name;
+  int32_t format;
+};
+} // namespace
+
+static constexpr PackedKernelName kPackedKernels[] = {
+    {"f32", SQZ_UK_F32},           {"int8", SQZ_UK_INT8},
+    {"int4", SQZ_UK_INT4},         {"nf4", SQZ_UK_NF4},
+    {"ternary2", SQZ_UK_TERNARY2}, {"ternary16", SQZ_UK_TERNARY16},
+    {"sp24_f32", SQZ_UK_SP24_F32}, {"sp24_int4", SQZ_UK_SP24_INT4}};
+
+int32_t PackedLinearOp::getKernelFormat(StringRef kernel) {
+  for (const PackedKernelName &k : kPackedKernels)
+    if (kernel == k.name)
+      return k.format;
+  return 0;
+}
+
+int32_t PackedLinearOp::getISALevel(StringRef isa) {
+  return llvm::StringSwitch<int32_t>(isa)
+      .Case("generic", SQZ_UK_ISA_GENERIC)
+      .Case("avx2", SQZ_UK_ISA_AVX2)
+      .Case("avx512", SQZ_UK_ISA_AVX512)
+      .Case("avx512vnni", SQZ_UK_ISA_AVX512VNNI)
+      .Default(-1);
+}
+
+LogicalResult PackedLinearOp::verify() {
+  RankedTensorType xTy = getInput().getType();
+  RankedTensorType blobTy = getBlob().getType();
+  RankedTensorType yTy = getResult().getType();
+  Type f32 = Float32Type::get(getContext());
+  int32_t format = getKernelFormat(getKernel());
+  if (!format) {
+    InFlightDiagnostic d = emitOpError() << "unknown kernel '" << getKernel() << "' (expected ";
+    llvm::interleave(kPackedKernels, d, [&](const PackedKernelName &k) { d << k.name; }, ", ");
+    return d << ")";
+  }
+  if (getISALevel(getIsa()) < 0)
+    return emitOpError() << "unknown isa '" << getIsa()
+                         << "' (expected generic, avx2, avx512 or avx512vnni)";
+  if (xTy.getElementType() != f32 || yTy.getElementType() != f32)
+    return emitOpError() << "input and result must be f32 (the kernels' activations), got "
+                         << xTy.getElementType() << " and " << yTy.getElementType();
+  if (xTy.getRank() < 1 || xTy.isDynamicDim(xTy.getRank() - 1))
+    return emitOpError() << "input must have a static last dimension, got " << xTy;
+  if (blobTy.getRank() != 1 || !blobTy.hasStaticShape() ||
+      !blobTy.getElementType().isInteger(8))
+    return emitOpError() << "blob must be a static 1-D tensor of i8, got " << blobTy;
+  int64_t in = getInFeatures();
+  if (yTy.getRank() < 1 || yTy.isDynamicDim(yTy.getRank() - 1))
+    return emitOpError() << "result must have a static last dimension, got " << yTy;
+  int64_t out = getOutFeatures();
+  if (failed(verifyBiasAndResult(*this, xTy, yTy, getBias(), f32, out)))
+    return failure();
+  int64_t size = blobTy.getDimSize(0);
+  if (size < static_cast<int64_t>(sizeof(sqz_uk_header)))
+    return emitOpError() << "blob of " << size << " bytes cannot hold the "
+                         << sizeof(sqz_uk_header) << "-byte header";
+  Attribute blobValue;
+  if (!matchPattern(getBlob(), m_Constant(&blobValue)))
+    return emitOpError() << "blob must be produced by a constant op";
+  std::vector<char> splat;
+  std::optional<ArrayRef<char>> bytes = getI8ConstantBytes(blobValue, splat);
+  if (!bytes)
+    return success(); // Elided blob: nothing more to check.
+  if (static_cast<int64_t>(bytes->size()) != size)
+    return emitOpError() << "blob constant holds " << bytes->size() << " bytes, expected "
+                         << size;
+  sqz_uk_header h;
+  std::memcpy(&h, bytes->data(), sizeof(h));
+  if (h.magic != SQZ_UK_MAGIC || h.version != SQZ_UK_VERSION)
+    return emitOpError() << "blob is not a packed weight of the kernel ABI version "
+                         << SQZ_UK_VERSION << " (magic 0x" << llvm::utohexstr(h.magic)
+                         << ", version " << h.version << ")";
+  if (h.format != format)
+    return emitOpError() << "blob holds format " << h.format << " but kernel '"
+                         << getKernel() << "' reads format " << format;
+  if (h.N != out || h.K != in)
+    return emitOpError() << "blob packs a weight [N=" << h.N << ", K=" << h.K
+                         << "] but the op has out=" << out << ", in=" << in;
+  if (format != SQZ_UK_F32 && format != SQZ_UK_SP24_F32 && (h.group < 1 || h.group > h.K))
+    return emitOpError() << "blob group " << h.group << " is not in [1, K=" << h.K << "]";
+  for (int64_t offset : h.offsets)
+    if (offset < 0 || offset > size)
+      return emitOpError() << "blob payload offset " << offset << " is outside its " << size
+                           << " bytes";
   return success();
 }

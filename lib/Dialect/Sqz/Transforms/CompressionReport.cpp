@@ -45,6 +45,35 @@ static std::optional<std::vector<uint8_t>> readI8Constant(Attribute value) {
   return std::nullopt;
 }
 
+/// The library's logical form of a quantized weight [rows, cols] stored in the IR (the
+/// sqz.quant_linear semantics, shared by the quantized parts of the other forms).
+static ::sqz::compression::QuantizedMatrix
+toQuantizedMatrix(QuantAttr scheme, int64_t rows, int64_t cols, int64_t groupSize,
+                  std::vector<uint8_t> codes, std::vector<float> scales,
+                  std::optional<std::vector<uint8_t>> zeros) {
+  namespace cmp = ::sqz::compression;
+  cmp::QuantizedMatrix q;
+  q.format = scheme.getFormat() == QuantFormat::NF4       ? cmp::QuantFormat::NF4
+             : scheme.getFormat() == QuantFormat::Ternary ? cmp::QuantFormat::Ternary
+             : zeros                                      ? cmp::QuantFormat::Asymmetric
+                                                          : cmp::QuantFormat::Symmetric;
+  q.rows = rows;
+  q.cols = cols;
+  q.bits = scheme.getBits();
+  q.groupSize = groupSize;
+  q.codes = std::move(codes);
+  q.scales = std::move(scales);
+  if (zeros)
+    q.zeros = std::move(*zeros);
+  return q;
+}
+
+/// Stored bytes of `count` codes packed at the scheme's bits, f32 scales and 1-byte zeros.
+static int64_t quantizedBytes(QuantAttr scheme, int64_t count, int64_t groupParams,
+                              bool asymmetric) {
+  return (count * scheme.getBits() + 7) / 8 + groupParams * 4 + (asymmetric ? groupParams : 0);
+}
+
 std::map<std::string, LayerWeight> mlir::sqz::collectLayerWeights(ModuleOp module) {
   std::map<std::string, LayerWeight> layers;
   module.walk([&](Operation *op) {
@@ -87,58 +116,120 @@ std::map<std::string, LayerWeight> mlir::sqz::collectLayerWeights(ModuleOp modul
       l.in = quant.getInFeatures();
       // The library's dequantization (Quantization.h), from the op's constants.
       QuantAttr scheme = quant.getQuant();
-      ::sqz::compression::QuantizedMatrix q;
-      q.format = scheme.getFormat() == QuantFormat::NF4       ? ::sqz::compression::QuantFormat::NF4
-                 : scheme.getFormat() == QuantFormat::Ternary ? ::sqz::compression::QuantFormat::Ternary
-                 : zeros ? ::sqz::compression::QuantFormat::Asymmetric
-                         : ::sqz::compression::QuantFormat::Symmetric;
-      q.rows = l.out;
-      q.cols = l.in;
-      q.bits = scheme.getBits();
-      q.groupSize = quant.getGroupSize();
-      q.codes = std::move(*codes);
-      q.scales = std::move(*scales);
-      if (zeros)
-        q.zeros = std::move(*zeros);
+      bool asymmetric = zeros.has_value();
+      ::sqz::compression::QuantizedMatrix q =
+          toQuantizedMatrix(scheme, l.out, l.in, quant.getGroupSize(), std::move(*codes),
+                            std::move(*scales), std::move(zeros));
       l.dense = q.dequantize();
-      int64_t groups = quant.getNumGroups(), bits = q.bits;
       // Stored bytes: the logical codes packed at `bits` per weight, f32 scales, 1-byte zeros.
-      l.bytes = (l.out * l.in * bits + 7) / 8 + l.out * groups * 4 + (q.zeros.empty() ? 0 : l.out * groups);
+      l.bytes = quantizedBytes(scheme, l.out * l.in, l.out * quant.getNumGroups(), asymmetric);
       l.form = llvm::formatv("{0} g{1}{2}", stringifyQuantFormat(scheme.getFormat()),
                              scheme.getGroup(), scheme.getSymmetric() ? "" : " asym")
                    .str();
       layers[name] = std::move(l);
       return;
     }
-    if (auto sparse = dyn_cast<SparseLinearOp>(op)) {
-      FailureOr<std::vector<float>> values =
-          readFloatConstant(getConstantValue(sparse.getValues()), error);
-      std::optional<std::vector<uint8_t>> indices =
-          readI8Constant(getConstantValue(sparse.getIndices()));
-      if (failed(values) || !indices)
+    if (auto outlier = dyn_cast<OutlierLinearOp>(op)) {
+      std::optional<std::vector<uint8_t>> codes =
+          readI8Constant(getConstantValue(outlier.getCodes()));
+      FailureOr<std::vector<float>> scales =
+          readFloatConstant(getConstantValue(outlier.getScales()), error);
+      FailureOr<std::vector<float>> fp =
+          readFloatConstant(getConstantValue(outlier.getOutlierWeights()), error);
+      auto columns =
+          dyn_cast_or_null<DenseIntElementsAttr>(getConstantValue(outlier.getOutlierColumns()));
+      if (!codes || failed(scales) || failed(fp) || !columns)
         return;
-      SparseLinearOp::Layout layout = sparse.getLayout();
       LayerWeight l;
       l.name = name;
-      l.out = sparse.getOutFeatures();
-      l.in = sparse.getInFeatures();
-      l.dense.assign(l.out * l.in, 0.0f);
-      int64_t perRow = layout.valuesPerRow(), bytesPerRow = layout.indexBytesPerRow();
-      for (int64_t r = 0; r < l.out; ++r) {
-        const float *v = values->data() + r * perRow;
-        const uint8_t *idx = indices->data() + r * bytesPerRow;
-        for (int64_t g = 0; g < layout.groups(); ++g)
-          for (int64_t k = 0; k < layout.n; ++k) {
-            int64_t kept = g * layout.n + k;
-            l.dense[r * l.in + g * layout.m + layout.readIndex(idx, kept)] = v[kept];
-          }
-        for (int64_t t = 0; t < layout.tail(); ++t)
-          l.dense[r * l.in + layout.groups() * layout.m + t] = v[layout.groups() * layout.n + t];
+      l.out = outlier.getOutFeatures();
+      l.in = outlier.getInFeatures();
+      QuantAttr scheme = outlier.getQuant();
+      l.dense = toQuantizedMatrix(scheme, l.out, l.in, outlier.getGroupSize(), std::move(*codes),
+                                  std::move(*scales), std::nullopt)
+                    .dequantize();
+      int64_t n = outlier.getNumOutliers(), k = 0;
+      for (const APInt &c : columns.getValues<APInt>()) {
+        for (int64_t r = 0; r < l.out; ++r)
+          l.dense[r * l.in + c.getSExtValue()] = (*fp)[r * n + k];
+        ++k;
       }
-      Type element = sparse.getValues().getType().getElementType();
-      l.bytes = l.out * perRow * ((element.getIntOrFloatBitWidth() + 7) / 8) +
-                static_cast<int64_t>(indices->size());
-      l.form = llvm::formatv("{0}:{1} sparse {2}", layout.n, layout.m, element).str();
+      Type element = outlier.getOutlierWeights().getType().getElementType();
+      // Codes (the outlier columns' included), scales, the i64 column list, the float columns.
+      l.bytes = quantizedBytes(scheme, l.out * l.in, l.out * outlier.getNumGroups(), false) +
+                n * 8 + l.out * n * ((element.getIntOrFloatBitWidth() + 7) / 8);
+      l.form = llvm::formatv("{0} g{1} + {2} {3} cols", stringifyQuantFormat(scheme.getFormat()),
+                             scheme.getGroup(), n, element)
+                   .str();
+      layers[name] = std::move(l);
+      return;
+    }
+    if (auto sparse = dyn_cast<SparseLinearOp>(op)) {
+      std::optional<QuantAttr> scheme = sparse.getQuant();
+      std::vector<float> values;
+      std::optional<std::vector<uint8_t>> codes;
+      ::sqz::compression::QuantizedMatrix q;
+      SparseLinearOp::Layout layout = sparse.getLayout();
+      int64_t out = sparse.getOutFeatures(), in = sparse.getInFeatures();
+      int64_t perRow = layout.valuesPerRow(), bytesPerRow = layout.indexBytesPerRow();
+      if (scheme) {
+        codes = readI8Constant(getConstantValue(sparse.getValues()));
+        FailureOr<std::vector<float>> scales =
+            readFloatConstant(getConstantValue(sparse.getScales()), error);
+        std::optional<std::vector<uint8_t>> zeros;
+        if (sparse.getZeros())
+          zeros = readI8Constant(getConstantValue(sparse.getZeros()));
+        if (!codes || failed(scales) || (sparse.getZeros() && !zeros))
+          return;
+        // Codes over the dense columns (set at the kept positions below), groups in dense
+        // columns: the library dequantizes each kept value.
+        q = toQuantizedMatrix(*scheme, out, in, sparse.getGroupSize(),
+                              std::vector<uint8_t>(out * in, 0), std::move(*scales),
+                              std::move(zeros));
+      } else {
+        FailureOr<std::vector<float>> read =
+            readFloatConstant(getConstantValue(sparse.getValues()), error);
+        if (failed(read))
+          return;
+        values = std::move(*read);
+      }
+      std::optional<std::vector<uint8_t>> indices =
+          readI8Constant(getConstantValue(sparse.getIndices()));
+      if (!indices)
+        return;
+      LayerWeight l;
+      l.name = name;
+      l.out = out;
+      l.in = in;
+      l.dense.assign(l.out * l.in, 0.0f);
+      for (int64_t r = 0; r < l.out; ++r) {
+        const uint8_t *idx = indices->data() + r * bytesPerRow;
+        for (int64_t k = 0; k < perRow; ++k) {
+          int64_t c = k < layout.groups() * layout.n
+                          ? k / layout.n * layout.m + layout.readIndex(idx, k)
+                          : layout.groups() * layout.m + (k - layout.groups() * layout.n);
+          if (scheme) {
+            q.codes[r * l.in + c] = (*codes)[r * perRow + k];
+            l.dense[r * l.in + c] = q.dequantize(r, c);
+          } else {
+            l.dense[r * l.in + c] = values[r * perRow + k];
+          }
+        }
+      }
+      if (scheme) {
+        l.bytes = quantizedBytes(*scheme, l.out * perRow, l.out * sparse.getNumGroups(),
+                                 sparse.getZeros() != nullptr) +
+                  static_cast<int64_t>(indices->size());
+        l.form = llvm::formatv("{0}:{1} sparse {2} g{3}{4}", layout.n, layout.m,
+                               stringifyQuantFormat(scheme->getFormat()), scheme->getGroup(),
+                               scheme->getSymmetric() ? "" : " asym")
+                     .str();
+      } else {
+        Type element = sparse.getValues().getType().getElementType();
+        l.bytes = l.out * perRow * ((element.getIntOrFloatBitWidth() + 7) / 8) +
+                  static_cast<int64_t>(indices->size());
+        l.form = llvm::formatv("{0}:{1} sparse {2}", layout.n, layout.m, element).str();
+      }
       layers[name] = std::move(l);
     }
   });
@@ -198,7 +289,8 @@ llvm::json::Value mlir::sqz::reportToJson(const std::vector<LayerReport> &layers
                            {"numel", r.numel},
                            {"sparsity", r.numel ? double(r.zeros) / r.numel : 0.0},
                            {"bytes_before", r.bytesBefore},
-                           {"bytes_after", r.bytesAfter}};
+                           {"bytes_after", r.bytesAfter},
+                           {"bits_per_weight", r.numel ? 8.0 * r.bytesAfter / r.numel : 0.0}};
     row["relative_error"] =
         r.relativeError ? llvm::json::Value(*r.relativeError) : llvm::json::Value(nullptr);
     rows.push_back(std::move(row));
@@ -214,7 +306,8 @@ llvm::json::Value mlir::sqz::reportToJson(const std::vector<LayerReport> &layers
                                     {"numel", numel},
                                     {"sparsity", numel ? double(zeros) / numel : 0.0},
                                     {"bytes_before", before},
-                                    {"bytes_after", after}}}};
+                                    {"bytes_after", after},
+                                    {"bits_per_weight", numel ? 8.0 * after / numel : 0.0}}}};
 }
 
 void mlir::sqz::printReport(const std::vector<LayerReport> &layers, llvm::raw_ostream &os) {

@@ -63,6 +63,27 @@ static std::string formatShape(ArrayRef<int64_t> shape) {
 FailureOr<std::vector<double>> CalibrationStats::getF64(Operation *op, StringRef layer,
                                                         StringRef stat,
                                                         ArrayRef<int64_t> shape) const {
+  FailureOr<ArrayRef<char>> raw = getRaw(op, layer, stat, "F64", shape);
+  if (failed(raw))
+    return failure();
+  std::vector<double> values(raw->size() / sizeof(double));
+  std::memcpy(values.data(), raw->data(), values.size() * sizeof(double));
+  return values;
+}
+
+FailureOr<std::vector<float>> CalibrationStats::getAbsMax(Operation *op, StringRef layer,
+                                                          int64_t in) const {
+  FailureOr<ArrayRef<char>> raw = getRaw(op, layer, "absmax", "F32", {in});
+  if (failed(raw))
+    return failure();
+  std::vector<float> values(raw->size() / sizeof(float));
+  std::memcpy(values.data(), raw->data(), values.size() * sizeof(float));
+  return values;
+}
+
+FailureOr<ArrayRef<char>> CalibrationStats::getRaw(Operation *op, StringRef layer,
+                                                   StringRef stat, StringRef dtype,
+                                                   ArrayRef<int64_t> shape) const {
   const ::sqz::runtime::MappedSafetensors &tensors = file->tensors;
   std::string tokensKey = (layer + "/tokens").str();
   const ::sqz::runtime::SafetensorsEntry *tokens = tensors.find(tokensKey);
@@ -84,13 +105,12 @@ FailureOr<std::vector<double>> CalibrationStats::getF64(Operation *op, StringRef
   if (!entry)
     return op->emitError() << "layer '" << layer << "' has no '" << key << "' in '" << path
                            << "'";
-  if (entry->dtype != "F64" || entry->shape != std::vector<int64_t>(shape.begin(), shape.end()))
-    return op->emitError() << "'" << key << "' in '" << path << "' must be F64 "
+  if (entry->dtype != dtype || entry->shape != std::vector<int64_t>(shape.begin(), shape.end()))
+    return op->emitError() << "'" << key << "' in '" << path << "' must be " << dtype << " "
                            << formatShape(shape) << ", got " << entry->dtype << " "
                            << formatShape(entry->shape);
-  std::vector<double> values((entry->end - entry->begin) / sizeof(double));
-  std::memcpy(values.data(), tensors.data() + entry->begin, entry->end - entry->begin);
-  return values;
+  return ArrayRef<char>(reinterpret_cast<const char *>(tensors.data()) + entry->begin,
+                        entry->end - entry->begin);
 }
 
 FailureOr<std::vector<double>> CalibrationStats::getSumSq(Operation *op, StringRef layer,
@@ -234,7 +254,8 @@ LogicalResult mlir::sqz::checkMethodHasStats(PruneMethod kind, StringRef method,
 
 FailureOr<CompressionTargets> mlir::sqz::selectCompressionTargets(
     ModuleOp module, ArrayRef<std::string> targets, ArrayRef<std::string> ignore,
-    StringRef statsPath, function_ref<InFlightDiagnostic()> emitError) {
+    StringRef statsPath, function_ref<InFlightDiagnostic()> emitError,
+    function_ref<bool(Operation *)> isCandidate) {
   FailureOr<LayerSelector> selector = LayerSelector::create(targets, ignore, emitError);
   if (failed(selector))
     return failure();
@@ -247,7 +268,9 @@ FailureOr<CompressionTargets> mlir::sqz::selectCompressionTargets(
     result.stats = std::move(*opened);
   }
   FailureOr<SmallVector<SelectedLayer>> layers =
-      selectLayers(module, *selector, [](Operation *op) { return isa<LinearOp>(op); });
+      selectLayers(module, *selector, [&](Operation *op) {
+        return isCandidate ? isCandidate(op) : isa<LinearOp>(op);
+      });
   if (failed(layers))
     return failure();
   result.layers = std::move(*layers);

@@ -46,6 +46,8 @@ public:
   FailureOr<std::vector<double>> getSumSq(Operation *op, StringRef layer, int64_t in) const;
   /// `layer/xtx` [in, in], row-major; errors as for getSumSq.
   FailureOr<std::vector<double>> getXtX(Operation *op, StringRef layer, int64_t in) const;
+  /// `layer/absmax` F32 [in] (max |x_j|); errors as for getSumSq.
+  FailureOr<std::vector<float>> getAbsMax(Operation *op, StringRef layer, int64_t in) const;
 
   struct File;
 
@@ -53,6 +55,9 @@ private:
   CalibrationStats() = default;
   FailureOr<std::vector<double>> getF64(Operation *op, StringRef layer, StringRef stat,
                                         ArrayRef<int64_t> shape) const;
+  /// The checked bytes of `layer/stat` of `dtype` and `shape` (the layer's token count too).
+  FailureOr<ArrayRef<char>> getRaw(Operation *op, StringRef layer, StringRef stat,
+                                   StringRef dtype, ArrayRef<int64_t> shape) const;
   std::string path;
   std::unique_ptr<File> file;
 };
@@ -91,10 +96,12 @@ struct CompressionTargets {
 };
 
 /// Compiles the `targets`/`ignore` regexes, opens `statsPath` (if not empty) and selects the
-/// linears of `module`; every failure is reported through `emitError`.
+/// linears of `module` (the ops `isCandidate` accepts; default: every `sqz.linear`); every
+/// failure is reported through `emitError`.
 FailureOr<CompressionTargets> selectCompressionTargets(
     ModuleOp module, ArrayRef<std::string> targets, ArrayRef<std::string> ignore,
-    StringRef statsPath, function_ref<InFlightDiagnostic()> emitError);
+    StringRef statsPath, function_ref<InFlightDiagnostic()> emitError,
+    function_ref<bool(Operation *)> isCandidate = nullptr);
 
 } // namespace mlir::sqz
 

@@ -10,6 +10,14 @@
 // other shape are left alone with a warning naming them; nothing is rewritten before a block
 // has passed every check.
 //
+// `sqz-prune-structured{unit=attention-head}`: removes whole GQA groups (a KV head and the query
+// heads sharing it) behind an output projection. The head axis is propagated from the q/k/v
+// outputs through reshapes, slices and linalg ops to the output projection (HeadAnalysis), so
+// any static-shape lowering of attention that keeps heads apart is handled (stories260K's
+// explicit ONNX pattern and the importer's lowering of ONNX Attention alike); the pruned groups
+// lose their q/k/v rows and output columns and every tensor in between its heads dimension.
+// docs/Compression.md describes both units.
+//
 //===----------------------------------------------------------------------===//
 
 #include "CompressionSupport.h"
@@ -24,9 +32,11 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Matchers.h"
+#include "mlir/Transforms/RegionUtils.h"
 #include "llvm/ADT/SetVector.h"
 
 #include <cmath>
+#include <numeric>
 
 namespace mlir::sqz {
 #define GEN_PASS_DEF_SQZPRUNESTRUCTURED
@@ -254,12 +264,365 @@ static std::vector<float> sliceMatrix(ArrayRef<float> matrix, int64_t rows, int6
   return out;
 }
 
+/// A constant read for slicing: its attribute and values.
+struct Matrix {
+  Attribute attr;
+  std::vector<float> values;
+};
+
+/// Sets `operand` to a new constant of `type` holding `values`: a dense resource named after
+/// the old blob with ".structured", or after the owner's layer with `suffix`. The old constant
+/// is erased when nothing else uses it.
+static void replaceConstant(OpOperand &operand, const Matrix &matrix, RankedTensorType type,
+                            ArrayRef<float> values, StringRef suffix) {
+  Operation *old = operand.get().getDefiningOp();
+  std::string key = getResourceKey(matrix.attr);
+  OpBuilder builder(old);
+  Value fresh = arith::ConstantOp::create(
+      builder, old->getLoc(),
+      cast<TypedAttr>(Attribute(makeFloatResource(
+          type, values,
+          key.empty() ? getBlobKeyBase(getLayerName(operand.getOwner())) + suffix.str()
+                      : key + ".structured"))));
+  operand.set(fresh);
+  if (old->use_empty())
+    old->erase();
+}
+
 /// `type` with its last dimension set to `size`.
 static RankedTensorType withLastDim(Type type, int64_t size) {
   auto ranked = cast<RankedTensorType>(type);
   SmallVector<int64_t> shape(ranked.getShape());
   shape.back() = size;
   return RankedTensorType::get(shape, ranked.getElementType(), ranked.getEncoding());
+}
+
+//===----------------------------------------------------------------------===//
+// Attention heads
+//===----------------------------------------------------------------------===//
+
+/// Where a tensor carries the attention groups: its dimension `dim` has size
+/// outer · G · inner and index i belongs to group (i / inner) mod G. At a q/k/v projection's
+/// output (the last dimension, [G · inner]) a group is `inner` consecutive features; after
+/// the reshapes to [B, S, heads, head_dim] it is a slice of the heads dimension.
+struct HeadAxis {
+  int64_t dim = 0, inner = 1;
+  bool operator==(const HeadAxis &other) const {
+    return dim == other.dim && inner == other.inner;
+  }
+  bool operator!=(const HeadAxis &other) const { return !(*this == other); }
+};
+
+/// An attention block found behind an output projection: every value between the q/k/v
+/// projections and the output projection, and where each carries the G groups.
+struct AttentionBlock {
+  LinearOp consumer;
+  SmallVector<LinearOp> producers;
+  int64_t groups = 0;
+  llvm::MapVector<Value, HeadAxis> values;
+  /// The linalg ops of the block and their head loop.
+  llvm::MapVector<Operation *, unsigned> linalgOps;
+  /// Operands that vary along the heads without being block values: inits made by
+  /// tensor.empty or by linalg.fill of one, and splat constants, rebuilt at the new shape.
+  SmallVector<std::pair<OpOperand *, HeadAxis>> rebuilt;
+};
+
+/// Finds the attention block of `consumer` for G = `groups`: propagates the group axis from
+/// the producers' outputs through every use (reshapes, slices, transposes, elementwise and
+/// batched linalg ops, values captured by linalg bodies) and checks that the heads never mix
+/// before the consumer. On failure `reason` says why.
+class HeadAnalysis {
+public:
+  HeadAnalysis(LinearOp consumer, ArrayRef<LinearOp> producers, int64_t groups) {
+    block.consumer = consumer;
+    block.producers.assign(producers.begin(), producers.end());
+    block.groups = groups;
+  }
+
+  /// Fails with the reason in `error`.
+  LogicalResult run() {
+    int64_t g = block.groups;
+    for (LinearOp producer : block.producers) {
+      int64_t out = producer.getOutFeatures();
+      if (out % g != 0)
+        return fail(describe(producer) + " has " + std::to_string(out) +
+                    " outputs, not a multiple of the group count");
+      int64_t rank = cast<RankedTensorType>(producer.getResult().getType()).getRank();
+      if (failed(assign(producer.getResult(), {rank - 1, out / g})))
+        return failure();
+    }
+    while (!worklist.empty()) {
+      Value value = worklist.pop_back_val();
+      HeadAxis axis = block.values.lookup(value);
+      for (OpOperand &use : value.getUses())
+        if (failed(visitUse(use, axis)))
+          return failure();
+    }
+    if (!reachedConsumer)
+      return fail("the projections do not reach it");
+    for (auto [operand, axis] : required) {
+      Value value = operand->get();
+      auto found = block.values.find(value);
+      if (found != block.values.end()) {
+        if (found->second != axis)
+          return fail("operand #" + std::to_string(operand->getOperandNumber()) + " of " +
+                      describe(operand->getOwner()) + " carries the heads differently");
+        continue;
+      }
+      auto linalgOp = cast<linalg::LinalgOp>(operand->getOwner());
+      if (isRebuildable(value, linalgOp.isDpsInit(operand))) {
+        OpOperand *rebuiltOperand = operand;
+        if (!llvm::any_of(block.rebuilt,
+                          [&](const auto &r) { return r.first == rebuiltOperand; }))
+          block.rebuilt.push_back({operand, axis});
+        continue;
+      }
+      return fail("operand #" + std::to_string(operand->getOperandNumber()) + " of " +
+                  describe(operand->getOwner()) +
+                  " varies along the heads but does not come from the q/k/v projections "
+                  "(a per-head constant is not sliced)");
+    }
+    for (auto [value, axis] : captures) {
+      auto found = block.values.find(value);
+      if (found == block.values.end() || found->second != axis)
+        return fail("a linalg body reads a tensor at the head index that does not carry the "
+                    "heads there");
+    }
+    if (!contraction)
+      return fail("no batched contraction over the heads (not an attention block)");
+    return success();
+  }
+
+  AttentionBlock block;
+  std::string error;
+  /// Whether a contraction of two block values over a head-parallel loop was found (q·kᵀ,
+  /// probs·v): what makes this an attention block rather than an FFN.
+  bool contraction = false;
+
+private:
+  LogicalResult fail(const std::string &why) {
+    error = why;
+    return failure();
+  }
+
+  static bool isRebuildable(Value value, bool init) {
+    if (!init)
+      return isSplatConstant(value);
+    if (value.getDefiningOp<tensor::EmptyOp>())
+      return true;
+    auto fill = value.getDefiningOp<linalg::FillOp>();
+    return fill && fill.getOutputs()[0].getDefiningOp<tensor::EmptyOp>() &&
+           !isa<ShapedType>(fill.getInputs()[0].getType());
+  }
+
+  LogicalResult assign(Value value, HeadAxis axis) {
+    auto type = dyn_cast<RankedTensorType>(value.getType());
+    if (!type || !type.hasStaticShape())
+      return fail("a value between the projections and the output projection does not have "
+                  "a static shape");
+    if (axis.dim >= type.getRank() || type.getDimSize(axis.dim) % (block.groups * axis.inner))
+      return fail("internal: a head axis does not divide its dimension");
+    auto [it, inserted] = block.values.insert({value, axis});
+    if (!inserted) {
+      if (it->second != axis)
+        return fail("a value reached on two paths carries the heads differently");
+      return success();
+    }
+    worklist.push_back(value);
+    return success();
+  }
+
+  LogicalResult visitUse(OpOperand &use, HeadAxis axis) {
+    Operation *user = use.getOwner();
+    if (user == block.consumer.getOperation()) {
+      auto type = cast<RankedTensorType>(use.get().getType());
+      if (&use != &block.consumer.getInputMutable() || axis.dim != type.getRank() - 1 ||
+          block.consumer.getInFeatures() != block.groups * axis.inner)
+        return fail("the output projection does not read the heads along its input features");
+      reachedConsumer = true;
+      return success();
+    }
+    if (isa<LinearOp>(user))
+      return fail(describe(user) + " reads the heads before the output projection");
+    if (auto expand = dyn_cast<tensor::ExpandShapeOp>(user)) {
+      ArrayRef<int64_t> sizes = expand.getResultType().getShape();
+      ReassociationIndices group = expand.getReassociationIndices()[axis.dim];
+      int64_t innerProduct = 1;
+      for (int64_t k = group.size() - 1; k >= 0; --k) {
+        int64_t size = sizes[group[k]];
+        if (axis.inner % innerProduct == 0 &&
+            (size * innerProduct) % (block.groups * axis.inner) == 0)
+          return assign(expand.getResult(), {group[k], axis.inner / innerProduct});
+        innerProduct *= size;
+      }
+      return fail(describe(user) + " splits the heads across dimensions");
+    }
+    if (auto collapse = dyn_cast<tensor::CollapseShapeOp>(user)) {
+      ArrayRef<int64_t> sizes = collapse.getSrcType().getShape();
+      for (auto [j, group] : llvm::enumerate(collapse.getReassociationIndices())) {
+        if (!llvm::is_contained(group, axis.dim))
+          continue;
+        int64_t inner = axis.inner;
+        for (int64_t d : group)
+          if (d > axis.dim)
+            inner *= sizes[d];
+        return assign(collapse.getResult(), {static_cast<int64_t>(j), inner});
+      }
+      return fail("internal: collapse_shape without the head dimension");
+    }
+    if (auto slice = dyn_cast<tensor::ExtractSliceOp>(user)) {
+      auto source = slice.getSourceType();
+      if (&use != &slice.getSourceMutable() || slice.getResultType().getRank() != source.getRank() ||
+          slice.getStaticOffsets()[axis.dim] != 0 ||
+          slice.getStaticSizes()[axis.dim] != source.getDimSize(axis.dim) ||
+          slice.getStaticStrides()[axis.dim] != 1)
+        return fail(describe(user) + " slices the heads dimension");
+      return assign(slice.getResult(), axis);
+    }
+    if (auto extract = dyn_cast<tensor::ExtractOp>(user)) {
+      // A tensor captured by a linalg body and read at the element's own head index.
+      auto parent = dyn_cast_or_null<linalg::LinalgOp>(user->getParentOp());
+      auto index = parent ? extract.getIndices()[axis.dim].getDefiningOp<linalg::IndexOp>()
+                          : linalg::IndexOp();
+      if (!index || index->getParentOp() != parent.getOperation())
+        return fail(describe(user) + " reads a head that is not its own");
+      return visitLinalg(parent, index.getDim(), axis.inner);
+    }
+    if (auto linalgOp = dyn_cast<linalg::LinalgOp>(user)) {
+      AffineMap map = linalgOp.getMatchingIndexingMap(&use);
+      auto dimExpr = dyn_cast<AffineDimExpr>(map.getResult(axis.dim));
+      if (!dimExpr)
+        return fail(describe(user) + " does not index the heads by a loop");
+      return visitLinalg(linalgOp, dimExpr.getPosition(), axis.inner);
+    }
+    return fail(describe(user) + " uses a value that carries the heads (only reshapes, slices "
+                                 "and linalg ops are followed)");
+  }
+
+  /// `op`'s loop `loop` walks the groups (with `inner` as its inner factor).
+  LogicalResult visitLinalg(linalg::LinalgOp op, unsigned loop, int64_t inner) {
+    auto [it, inserted] = block.linalgOps.insert({op.getOperation(), loop});
+    if (!inserted) {
+      if (it->second != loop)
+        return fail(describe(op) + " sees the heads along two loops");
+      return success();
+    }
+    if (op.getIteratorTypesArray()[loop] != utils::IteratorType::parallel)
+      return fail(describe(op) + " reduces across the heads");
+    unsigned carriers = 0;
+    for (OpOperand &operand : op->getOpOperands()) {
+      AffineMap map = op.getMatchingIndexingMap(&operand);
+      std::optional<int64_t> position;
+      for (unsigned r = 0; r < map.getNumResults(); ++r) {
+        AffineExpr expr = map.getResult(r);
+        if (!expr.isFunctionOfDim(loop))
+          continue;
+        if (!isa<AffineDimExpr>(expr) || position)
+          return fail(describe(op) + " indexes operand #" +
+                      std::to_string(operand.getOperandNumber()) +
+                      " by an expression of the head loop");
+        position = r;
+      }
+      bool init = op.isDpsInit(&operand);
+      if (!position) {
+        if (init)
+          return fail(describe(op) + " writes a result without the heads dimension");
+        continue;
+      }
+      HeadAxis axis{*position, inner};
+      required.push_back({&operand, axis});
+      if (init) {
+        if (failed(assign(op.getTiedOpResult(&operand), axis)))
+          return failure();
+      } else if (!isSplatConstant(operand.get())) {
+        ++carriers;
+      }
+    }
+    if (carriers >= 2 && op.getNumReductionLoops() > 0)
+      contraction = true;
+    // The head index may only read captured tensors at their own head dimension.
+    WalkResult walk = op->walk([&](linalg::IndexOp index) {
+      if (index.getDim() != loop || index->getParentOp() != op.getOperation())
+        return WalkResult::advance();
+      for (OpOperand &use : index->getUses()) {
+        auto extract = dyn_cast<tensor::ExtractOp>(use.getOwner());
+        if (!extract || use.getOperandNumber() == 0 ||
+            op->getRegion(0).isAncestor(extract.getTensor().getParentRegion())) {
+          (void)fail(describe(op) + " computes with the head index");
+          return WalkResult::interrupt();
+        }
+        captures.push_back(
+            {extract.getTensor(),
+             HeadAxis{static_cast<int64_t>(use.getOperandNumber() - 1), inner}});
+      }
+      return WalkResult::advance();
+    });
+    return failure(walk.wasInterrupted());
+  }
+
+  SmallVector<Value> worklist;
+  SmallVector<std::pair<OpOperand *, HeadAxis>> required;
+  SmallVector<std::pair<Value, HeadAxis>> captures;
+  bool reachedConsumer = false;
+};
+
+/// The linears behind `consumer` (walking back through every op and captured value, stopping
+/// at linears) and whether a contraction of activations (a batched matmul of two computed
+/// tensors) lies on the way: the sign of an attention block.
+static SmallVector<LinearOp> findHeadProducers(LinearOp consumer, bool &attentionLike) {
+  attentionLike = false;
+  llvm::SetVector<Operation *> producers;
+  SmallVector<Value> worklist{consumer.getInput()};
+  llvm::DenseSet<Value> seen;
+  while (!worklist.empty()) {
+    Value value = worklist.pop_back_val();
+    if (!seen.insert(value).second)
+      continue;
+    Operation *def = value.getDefiningOp();
+    if (!def)
+      continue;
+    if (isa<LinearOp>(def)) {
+      producers.insert(def);
+      continue;
+    }
+    if (auto linalgOp = dyn_cast<linalg::LinalgOp>(def)) {
+      unsigned computed = 0;
+      for (Value input : linalgOp.getDpsInputs())
+        if (isa<ShapedType>(input.getType()) && !matchPattern(input, m_Constant()))
+          ++computed;
+      if (computed >= 2 && linalgOp.getNumReductionLoops() > 0)
+        attentionLike = true;
+    }
+    worklist.append(def->operand_begin(), def->operand_end());
+    llvm::SetVector<Value> captured;
+    getUsedValuesDefinedAbove(def->getRegions(), captured);
+    worklist.append(captured.begin(), captured.end());
+  }
+  SmallVector<LinearOp> result;
+  for (Operation *op : producers)
+    result.push_back(cast<LinearOp>(op));
+  return result;
+}
+
+/// The attention block of `consumer` at the finest grouping that keeps the heads apart: the
+/// largest G ≥ 2 dividing every projection for which the analysis succeeds (the number of
+/// KV heads: with GQA a KV head and the query heads that share it are one group).
+static FailureOr<AttentionBlock> findAttentionBlock(LinearOp consumer,
+                                                    ArrayRef<LinearOp> producers,
+                                                    std::string &reason) {
+  int64_t common = consumer.getInFeatures();
+  for (LinearOp producer : producers)
+    common = std::gcd(common, producer.getOutFeatures());
+  reason = "the projections have no common head count";
+  for (int64_t g = common; g >= 2; --g) {
+    if (common % g)
+      continue;
+    HeadAnalysis analysis(consumer, producers, g);
+    if (succeeded(analysis.run()))
+      return std::move(analysis.block);
+    reason = analysis.error; // the coarsest grouping's reason is reported
+  }
+  return failure();
 }
 
 struct SqzPruneStructuredPass
@@ -277,14 +640,8 @@ struct SqzPruneStructuredPass
       emitError() << "unknown score '" << StringRef(score) << "' (expected l2 or activation)";
       return signalPassFailure();
     }
-    if (unit == "attention-head") {
-      emitError() << "unit=attention-head is not supported for this graph: removing heads "
-                     "needs the q/k/v reshapes, rotary embedding, GQA repeat and attention "
-                     "ops between the projections to be rewritten, which is not implemented; "
-                     "use unit=ffn-neuron";
-      return signalPassFailure();
-    }
-    if (unit != "ffn-neuron") {
+    bool heads = unit == "attention-head";
+    if (unit != "ffn-neuron" && !heads) {
       emitError() << "unknown unit '" << StringRef(unit)
                   << "' (expected ffn-neuron or attention-head)";
       return signalPassFailure();
@@ -292,7 +649,7 @@ struct SqzPruneStructuredPass
     bool activation = score == "activation";
     if (activation && stats.empty()) {
       emitError() << "score=activation needs calibration statistics (stats=<file>, L/sumsq of "
-                     "each down projection L)";
+                     "each down (ffn-neuron) or output (attention-head) projection L)";
       return signalPassFailure();
     }
     FailureOr<CompressionTargets> selected =
@@ -306,6 +663,21 @@ struct SqzPruneStructuredPass
     for (const SelectedLayer &layer : layers) {
       auto consumer = cast<LinearOp>(layer.op);
       std::string reason;
+      if (heads) {
+        bool attentionLike = false;
+        SmallVector<LinearOp> producers = findHeadProducers(consumer, attentionLike);
+        if (!attentionLike || producers.empty())
+          continue;
+        FailureOr<AttentionBlock> block = findAttentionBlock(consumer, producers, reason);
+        if (failed(block)) {
+          consumer.emitWarning() << "sqz-prune-structured: attention block of '" << layer.name
+                                 << "' left unpruned: " << reason;
+          continue;
+        }
+        if (failed(pruneHeads(*block, layer.name, activation ? calibration.get() : nullptr)))
+          return signalPassFailure();
+        continue;
+      }
       bool sawProducer = false;
       FailureOr<FFNBlock> block = findFFNBlock(consumer, reason, sawProducer);
       if (failed(block)) {
@@ -331,10 +703,6 @@ struct SqzPruneStructuredPass
     };
 
     // Read every weight first: nothing changes unless the whole block can be rewritten.
-    struct Matrix {
-      Attribute attr;
-      std::vector<float> values;
-    };
     auto read = [&](Operation *op, Value value, Matrix &out) -> LogicalResult {
       matchPattern(value, m_Constant(&out.attr));
       std::string error;
@@ -399,23 +767,6 @@ struct SqzPruneStructuredPass
     }
     int64_t kept = keep.size();
 
-    // A new constant for `operand` (the old one is erased when nothing else uses it).
-    auto replaceConstant = [&](OpOperand &operand, const Matrix &matrix, RankedTensorType type,
-                               ArrayRef<float> values, StringRef suffix) {
-      Operation *old = operand.get().getDefiningOp();
-      std::string key = getResourceKey(matrix.attr);
-      OpBuilder builder(old);
-      Value fresh = arith::ConstantOp::create(
-          builder, old->getLoc(),
-          cast<TypedAttr>(Attribute(makeFloatResource(
-              type, values,
-              key.empty() ? getBlobKeyBase(getLayerName(operand.getOwner())) + suffix.str()
-                          : key + ".structured"))));
-      operand.set(fresh);
-      if (old->use_empty())
-        old->erase();
-    };
-
     for (auto [i, op] : llvm::enumerate(block.producers)) {
       auto producer = cast<LinearOp>(op);
       int64_t cols = producer.getInFeatures();
@@ -468,6 +819,161 @@ struct SqzPruneStructuredPass
                     sliceMatrix(down.values, outFeatures, units, keep, /*unitIsRow=*/false),
                     ".structured");
     // Removing columns breaks the n:m groups along the input dimension.
+    if (consumer.getSparsity())
+      consumer.removeSparsityAttr();
+    return success();
+  }
+
+  /// Removes the lowest-scored floor(G · ratio) groups of `block`: q/k/v rows, output
+  /// projection columns, and the heads dimension of every value in between.
+  LogicalResult pruneHeads(AttentionBlock &block, StringRef name,
+                           const CalibrationStats *calibration) {
+    LinearOp consumer = block.consumer;
+    int64_t groups = block.groups;
+    int64_t count = static_cast<int64_t>(std::floor(static_cast<double>(groups) * ratio));
+    if (count == 0)
+      return success();
+    auto fail = [&](Operation *op, const Twine &message) {
+      return op->emitError() << "sqz-prune-structured: attention block of '" << name
+                             << "': " << message;
+    };
+    auto read = [&](Operation *op, Value value, Matrix &out) -> LogicalResult {
+      if (!matchPattern(value, m_Constant(&out.attr)))
+        return fail(op, "a weight or bias of " + describe(op) + " is not a constant");
+      std::string error;
+      FailureOr<std::vector<float>> values = readFloatConstant(out.attr, error);
+      if (failed(values))
+        return fail(op, "cannot read a constant of " + describe(op) + ": " + error);
+      out.values = std::move(*values);
+      return success();
+    };
+    SmallVector<Matrix> weights(block.producers.size()), biases(block.producers.size());
+    for (auto [i, producer] : llvm::enumerate(block.producers)) {
+      if (failed(read(producer, producer.getWeight(), weights[i])))
+        return failure();
+      if (producer.getBias() && failed(read(producer, producer.getBias(), biases[i])))
+        return failure();
+    }
+    Matrix out;
+    if (failed(read(consumer, consumer.getWeight(), out)))
+      return failure();
+    int64_t outFeatures = consumer.getOutFeatures(), inFeatures = consumer.getInFeatures();
+    int64_t consumerWidth = inFeatures / groups;
+
+    // Scores per group: L2 over its q/k/v rows and output columns, or the Wanda score of its
+    // output-projection columns with the statistics of the output projection's input.
+    std::vector<double> sumsq;
+    SmallVector<cmp::UnitSlice> slices;
+    if (calibration) {
+      FailureOr<std::vector<double>> read = calibration->getSumSq(consumer, name, inFeatures);
+      if (failed(read))
+        return failure();
+      sumsq = std::move(*read);
+    } else {
+      for (auto [i, producer] : llvm::enumerate(block.producers)) {
+        cmp::UnitSlice slice;
+        slice.weight = weights[i].values;
+        slice.rows = producer.getOutFeatures();
+        slice.cols = producer.getInFeatures();
+        slice.unitIsRow = true;
+        slice.unitWidth = slice.rows / groups;
+        slices.push_back(slice);
+      }
+    }
+    cmp::UnitSlice outSlice;
+    outSlice.weight = out.values;
+    outSlice.rows = outFeatures;
+    outSlice.cols = inFeatures;
+    outSlice.unitIsRow = false;
+    outSlice.unitWidth = consumerWidth;
+    outSlice.inputSquareSums = sumsq;
+    slices.push_back(outSlice);
+    llvm::Expected<std::vector<double>> scores = cmp::structuredScores(slices);
+    if (!scores)
+      return fail(consumer, llvm::toString(scores.takeError()));
+    std::vector<int64_t> removed = cmp::lowestUnits(*scores, count);
+    std::vector<int64_t> keptGroups;
+    for (int64_t g = 0; g < groups; ++g)
+      if (!llvm::is_contained(removed, g))
+        keptGroups.push_back(g);
+    int64_t kept = keptGroups.size();
+    auto keptFeatures = [&](int64_t width) {
+      std::vector<int64_t> features;
+      for (int64_t g : keptGroups)
+        for (int64_t i = 0; i < width; ++i)
+          features.push_back(g * width + i);
+      return features;
+    };
+    auto shrink = [&](Type type, HeadAxis axis) {
+      auto ranked = cast<RankedTensorType>(type);
+      SmallVector<int64_t> shape(ranked.getShape());
+      shape[axis.dim] = shape[axis.dim] / groups * kept;
+      return RankedTensorType::get(shape, ranked.getElementType(), ranked.getEncoding());
+    };
+
+    // New types first (from the old shapes), then the rewrite.
+    SmallVector<std::pair<Value, RankedTensorType>> types;
+    for (auto [value, axis] : block.values)
+      types.push_back({value, shrink(value.getType(), axis)});
+    for (auto [i, producer] : llvm::enumerate(block.producers)) {
+      int64_t rows = producer.getOutFeatures(), cols = producer.getInFeatures();
+      std::vector<int64_t> keep = keptFeatures(rows / groups);
+      int64_t newRows = keep.size();
+      auto weightType = cast<RankedTensorType>(producer.getWeight().getType());
+      replaceConstant(producer.getWeightMutable(), weights[i],
+                      RankedTensorType::get({newRows, cols}, weightType.getElementType()),
+                      sliceMatrix(weights[i].values, rows, cols, keep, /*unitIsRow=*/true),
+                      ".structured");
+      if (producer.getBias()) {
+        auto biasType = cast<RankedTensorType>(producer.getBias().getType());
+        replaceConstant(producer.getBiasMutable()[0], biases[i],
+                        RankedTensorType::get({newRows}, biasType.getElementType()),
+                        sliceMatrix(biases[i].values, rows, 1, keep, /*unitIsRow=*/true),
+                        ".bias.structured");
+      }
+    }
+    for (auto [value, type] : types) {
+      value.setType(type);
+      if (auto expand = value.getDefiningOp<tensor::ExpandShapeOp>())
+        expand.setStaticOutputShapeAttr(
+            DenseI64ArrayAttr::get(expand.getContext(), type.getShape()));
+      if (auto slice = value.getDefiningOp<tensor::ExtractSliceOp>())
+        slice.setStaticSizesAttr(DenseI64ArrayAttr::get(slice.getContext(), type.getShape()));
+    }
+    for (auto [operand, axis] : block.rebuilt) {
+      Value old = operand->get();
+      OpBuilder builder(operand->getOwner());
+      RankedTensorType type = shrink(old.getType(), axis);
+      Value fresh;
+      if (auto fill = old.getDefiningOp<linalg::FillOp>()) {
+        Value empty = tensor::EmptyOp::create(builder, old.getLoc(), type.getShape(),
+                                              type.getElementType());
+        fresh = linalg::FillOp::create(builder, fill.getLoc(), fill.getInputs()[0], empty)
+                    .getResult(0);
+      } else if (old.getDefiningOp<tensor::EmptyOp>()) {
+        fresh = tensor::EmptyOp::create(builder, old.getLoc(), type.getShape(),
+                                        type.getElementType());
+      } else {
+        DenseElementsAttr attr;
+        matchPattern(old, m_Constant(&attr));
+        fresh = arith::ConstantOp::create(builder, old.getLoc(), attr.resizeSplat(type));
+      }
+      operand->set(fresh);
+      Operation *def = old.getDefiningOp();
+      if (def && def->use_empty()) {
+        Value init = isa<linalg::FillOp>(def) ? def->getOperand(1) : Value();
+        def->erase();
+        if (init && init.use_empty())
+          init.getDefiningOp()->erase();
+      }
+    }
+    auto outType = cast<RankedTensorType>(consumer.getWeight().getType());
+    replaceConstant(consumer.getWeightMutable(), out,
+                    RankedTensorType::get({outFeatures, kept * consumerWidth},
+                                          outType.getElementType()),
+                    sliceMatrix(out.values, outFeatures, inFeatures, keptFeatures(consumerWidth),
+                                /*unitIsRow=*/false),
+                    ".structured");
     if (consumer.getSparsity())
       consumer.removeSparsityAttr();
     return success();

@@ -3,7 +3,9 @@
 // `sqz-quantize`: RTN, GPTQ, AWQ, NF4 or ternary quantization of the selected sqz.linear
 // weights by the numeric core in lib/Compression (Quantization.h). Each linear becomes an
 // sqz.quant_linear whose codes, scales and zero points are new dense_resource constants. AWQ
-// quantizes the linears that share an input together and scales that input by 1/s.
+// quantizes the linears that share an input together and scales that input by 1/s. An
+// n:m-sparse sqz.sparse_linear keeps its form with quantized kept values (rtn, nf4, and gptq
+// with the mask fixed).
 //
 //===----------------------------------------------------------------------===//
 
@@ -17,6 +19,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/Matchers.h"
 #include "llvm/ADT/MapVector.h"
 
@@ -93,25 +96,38 @@ struct SqzQuantizePass : public mlir::sqz::impl::SqzQuantizeBase<SqzQuantizePass
                   << "' needs calibration statistics (stats=<file>, L/xtx per layer)";
       return signalPassFailure();
     }
+    // Dense linears and n:m-sparse linears whose values are not quantized yet.
+    auto isCandidate = [](Operation *op) {
+      if (auto sparse = dyn_cast<SparseLinearOp>(op))
+        return !sparse.getQuant();
+      return isa<LinearOp>(op);
+    };
     FailureOr<CompressionTargets> selected =
-        selectCompressionTargets(module, targets, ignore, stats, emitError);
+        selectCompressionTargets(module, targets, ignore, stats, emitError, isCandidate);
     if (failed(selected))
       return signalPassFailure();
     calibration = selected->stats.get();
+
+    for (const SelectedLayer &layer : selected->layers)
+      if (auto sparse = dyn_cast<SparseLinearOp>(layer.op))
+        if (failed(quantizeSparse(sparse, layer.name, *kind)))
+          return signalPassFailure();
 
     if (*kind == Method::AWQ) {
       // Linears that read the same value share one input scaling.
       llvm::MapVector<Value, SmallVector<const SelectedLayer *>> byInput;
       for (const SelectedLayer &layer : selected->layers)
-        byInput[cast<LinearOp>(layer.op).getInput()].push_back(&layer);
+        if (auto linear = dyn_cast<LinearOp>(layer.op))
+          byInput[linear.getInput()].push_back(&layer);
       for (auto &[input, linears] : byInput)
         if (failed(quantizeAWQ(input, linears)))
           return signalPassFailure();
       return;
     }
     for (const SelectedLayer &layer : selected->layers)
-      if (failed(quantizeOne(cast<LinearOp>(layer.op), layer.name, *kind)))
-        return signalPassFailure();
+      if (auto linear = dyn_cast<LinearOp>(layer.op))
+        if (failed(quantizeOne(linear, layer.name, *kind)))
+          return signalPassFailure();
   }
 
 private:
@@ -264,10 +280,129 @@ private:
     return success();
   }
 
-  /// Replaces `op` by an sqz.quant_linear of `q` reading `input`.
-  void replace(LinearOp op, StringRef name, Attribute oldValue, const cmp::QuantizedMatrix &q,
-               Value input) {
+  /// Quantizes the kept values of an n:m-sparse linear in place: the op keeps its indices and
+  /// gets i8 codes, scales (zeros) over groups of dense columns, and the `quant` attribute.
+  LogicalResult quantizeSparse(SparseLinearOp op, StringRef name, Method kind) {
+    if (kind == Method::AWQ || kind == Method::Ternary)
+      return op.emitError() << "layer '" << name << "': method '" << StringRef(method)
+                            << "' does not quantize n:m-sparse linears (use rtn, gptq or nf4)";
+    SparseLinearOp::Layout layout = op.getLayout();
+    int64_t rows = op.getOutFeatures(), cols = op.getInFeatures();
+    if (group > 0 && group < cols && group % layout.m != 0)
+      return op.emitError() << "layer '" << name << "': the group (" << static_cast<int64_t>(group)
+                            << " input columns) must be a multiple of m = " << layout.m
+                            << " (the linear is " << layout.n << ":" << layout.m
+                            << "-sparse)";
+    Attribute valuesAttr, indicesAttr;
+    if (!matchPattern(op.getValues(), m_Constant(&valuesAttr)) ||
+        !matchPattern(op.getIndices(), m_Constant(&indicesAttr)))
+      return op.emitError() << "layer '" << name << "': values and indices must be constants";
+    std::string error;
+    FailureOr<std::vector<float>> values = readFloatConstant(valuesAttr, error);
+    if (failed(values))
+      return op.emitError() << "layer '" << name << "': " << error;
+    std::vector<uint8_t> indexBytes;
+    if (auto dense = dyn_cast<DenseIntElementsAttr>(indicesAttr)) {
+      for (const APInt &v : dense.getValues<APInt>())
+        indexBytes.push_back(static_cast<uint8_t>(v.getZExtValue()));
+    } else if (auto blob = dyn_cast<DenseResourceElementsAttr>(indicesAttr)) {
+      if (AsmResourceBlob *data = blob.getRawHandle().getBlob())
+        indexBytes.assign(data->getData().begin(), data->getData().end());
+    }
+    int64_t perRow = layout.valuesPerRow(), rowBytes = layout.indexBytesPerRow();
+    if (static_cast<int64_t>(indexBytes.size()) != rows * rowBytes)
+      return op.emitError() << "layer '" << name << "': the indices are not readable";
+
+    // The dense weight (pruned weights 0), its keep mask, and each stored value's column.
+    std::vector<float> weight(rows * cols, 0.0f);
+    std::vector<uint8_t> keep(rows * cols, 0);
+    std::vector<int64_t> column(rows * perRow);
+    for (int64_t r = 0; r < rows; ++r) {
+      const uint8_t *idx = indexBytes.data() + r * rowBytes;
+      for (int64_t k = 0; k < perRow; ++k) {
+        int64_t c = k < layout.groups() * layout.n
+                        ? k / layout.n * layout.m + layout.readIndex(idx, k)
+                        : layout.groups() * layout.m + (k - layout.groups() * layout.n);
+        column[r * perRow + k] = c;
+        weight[r * cols + c] = (*values)[r * perRow + k];
+        keep[r * cols + c] = 1;
+      }
+    }
+    // RTN and NF4 parameters of a group do not change with its pruned zeros (the uniform
+    // ranges always contain 0; absmax ignores zeros), so the dense pruned weight is quantized.
+    llvm::Expected<cmp::QuantizedMatrix> q = [&]() -> llvm::Expected<cmp::QuantizedMatrix> {
+      if (kind == Method::RTN)
+        return cmp::quantizeRTN(weight, rows, cols, uniformOptions());
+      if (kind == Method::NF4) {
+        cmp::NF4Options options;
+        options.blockSize = group;
+        return cmp::quantizeNF4(weight, rows, cols, options);
+      }
+      FailureOr<std::vector<double>> xtx = calibration->getXtX(op, name, cols);
+      if (failed(xtx))
+        return llvm::createStringError(llvm::inconvertibleErrorCode(), "");
+      cmp::GPTQOptions options;
+      options.quant = uniformOptions();
+      options.blockSize = blockSize;
+      options.percDamp = damp;
+      options.actOrder = actOrder;
+      options.keep = keep;
+      cmp::GPTQResult result;
+      llvm::Expected<cmp::QuantizedMatrix> out =
+          cmp::gptq(weight, rows, cols, *xtx, options, result);
+      if (out && result.identityFallback)
+        op.emitWarning() << "layer '" << name
+                         << "': the damped Hessian is not positive definite; quantized "
+                            "without error feedback (raise damp or calibrate on more tokens)";
+      return out;
+    }();
+    if (!q) {
+      std::string message = llvm::toString(q.takeError());
+      if (message.empty())
+        return failure(); // reported by the statistics reader
+      return op.emitError() << "layer '" << name << "': " << message;
+    }
+    std::vector<uint8_t> codes(rows * perRow);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t k = 0; k < perRow; ++k)
+        codes[r * perRow + k] = q->codes[r * cols + column[r * perRow + k]];
+
     MLIRContext *ctx = op.getContext();
+    std::string key = getResourceKey(valuesAttr);
+    std::string base = key.empty() ? getBlobKeyBase(name) : key;
+    OpBuilder b(op);
+    Location loc = op.getValues().getLoc();
+    auto i8 = IntegerType::get(ctx, 8);
+    int64_t groups = q->groups();
+    Value codesConst = arith::ConstantOp::create(
+        b, loc,
+        cast<TypedAttr>(Attribute(makeI8Resource(RankedTensorType::get({rows, perRow}, i8),
+                                                 codes, base + ".codes"))));
+    Value scales = arith::ConstantOp::create(
+        b, loc,
+        cast<TypedAttr>(Attribute(makeFloatResource(
+            RankedTensorType::get({rows, groups}, Float32Type::get(ctx)), q->scales,
+            base + ".scales"))));
+    Value zeros;
+    if (!q->zeros.empty())
+      zeros = arith::ConstantOp::create(
+          b, loc,
+          cast<TypedAttr>(Attribute(makeI8Resource(RankedTensorType::get({rows, groups}, i8),
+                                                   q->zeros, base + ".zeros"))));
+    auto quantized = SparseLinearOp::create(b, op.getLoc(), op.getResult().getType(),
+                                            op.getInput(), codesConst, op.getIndices(), scales,
+                                            zeros, op.getBias(), op.getSparsity(),
+                                            getScheme(ctx, *q));
+    Operation *oldValues = op.getValues().getDefiningOp();
+    op.getResult().replaceAllUsesWith(quantized.getResult());
+    op.erase();
+    if (oldValues && oldValues->use_empty())
+      oldValues->erase();
+    return success();
+  }
+
+  /// The #sqz.quant of a quantized matrix (group -1 when one group covers the row).
+  static QuantAttr getScheme(MLIRContext *ctx, const cmp::QuantizedMatrix &q) {
     QuantFormat format;
     bool symmetricScheme = true;
     switch (q.format) {
@@ -286,7 +421,15 @@ private:
       break;
     }
     int64_t groupSize = q.groupSize < 0 || q.groupSize >= q.cols ? -1 : q.groupSize;
-    auto quant = QuantAttr::get(ctx, format, groupSize, symmetricScheme);
+    return QuantAttr::get(ctx, format, groupSize, symmetricScheme);
+  }
+
+  /// Replaces `op` by an sqz.quant_linear of `q` reading `input`.
+  void replace(LinearOp op, StringRef name, Attribute oldValue, const cmp::QuantizedMatrix &q,
+               Value input) {
+    MLIRContext *ctx = op.getContext();
+    QuantAttr quant = getScheme(ctx, q);
+    bool symmetricScheme = quant.getSymmetric();
     std::string key = getResourceKey(oldValue);
     std::string base = key.empty() ? getBlobKeyBase(name) : key;
     OpBuilder b(op);

@@ -179,8 +179,9 @@ struct SqzSparsifyNMPass : public mlir::sqz::impl::SqzSparsifyNMBase<SqzSparsify
     builder.setInsertionPoint(op);
     auto sparse = SparseLinearOp::create(builder, op.getLoc(), op.getResult().getType(),
                                          op.getInput(), valuesConst, indicesConst,
-                                         op.getBias(),
-                                         SparsityAttr::get(op.getContext(), n, m));
+                                         /*scales=*/Value(), /*zeros=*/Value(), op.getBias(),
+                                         SparsityAttr::get(op.getContext(), n, m),
+                                         /*quant=*/QuantAttr());
     op.getResult().replaceAllUsesWith(sparse.getResult());
     op.erase();
     if (oldConstant->use_empty())

@@ -47,7 +47,7 @@ def Sqz_LinearOp : Sqz_Op<"linear", [Pure]> {
   }];
 }
 
-def Sqz_SparseLinearOp : Sqz_Op<"sparse_linear", [Pure]> {
+def Sqz_SparseLinearOp : Sqz_Op<"sparse_linear", [Pure, AttrSizedOperandSegments]> {
   let summary = "y = x·Wᵀ + b with W [out, in] stored in compressed n:m form";
   let description = [{
     The compressed form of an n:m-sparse `sqz.linear` (produced by `sqz-sparsify-nm`): it
@@ -72,25 +72,43 @@ def Sqz_SparseLinearOp : Sqz_Op<"sparse_linear", [Pure]> {
     gives 0x4 (the `mma.sp` metadata nibble of sparse tensor cores, before any hardware tile
     reordering). For 4:8, b = 3 and an index may straddle two bytes.
 
+    **Quantized kept values** (joint n:m + quantization, produced by `sqz-quantize` on a
+    sparse linear): with `quant = #sqz.quant<format = F, group = G, symmetric = S>`, `values`
+    holds i8 codes (read as unsigned, one per byte, below 2^bits) instead of floats, in the
+    same positions, and `scales` [out, groups] f32 (plus `zeros` [out, groups] i8 when
+    asymmetric) are given. Groups are measured in DENSE input columns: G' = (G == -1 ? in : G),
+    `groups = ceil(in / G')`, G' a multiple of m, and the kept value (or tail value) of dense
+    column j uses group j floordiv G'. Its weight is the `sqz.quant_linear` dequantization of
+    its code with that group's scale (and zero point); pruned weights are exactly 0. For 2:4
+    int4 this is the SP24_INT4 logical form of lib/Kernels/CPU/Microkernels.h.
+
     The verifier checks the shapes and, when the constants are readable, that the indices of
-    each group are strictly increasing and below m and that the padding bits are 0.
+    each group are strictly increasing and below m and that the padding bits are 0 (and the
+    codes' range when quantized).
 
     ```mlir
     %y = sqz.sparse_linear %x, %vals, %idx, %b {sparsity = #sqz.sparsity<2:4>}
            : tensor<4x16xf32>, tensor<8x8xf32>, tensor<8x2xi8>, tensor<8xf32> -> tensor<4x8xf32>
+    %q = sqz.sparse_linear %x, %codes, %idx scales %s, %b
+           {quant = #sqz.quant<format = int4, group = 8, symmetric = true>, sparsity = #sqz.sparsity<2:4>}
+           : tensor<4x16xf32>, tensor<8x8xi8>, tensor<8x2xi8> scales tensor<8x2xf32>, tensor<8xf32> -> tensor<4x8xf32>
     ```
   }];
   let arguments = (ins
     AnyRankedTensor:$input,
     AnyRankedTensor:$values,
     AnyRankedTensor:$indices,
+    Optional<AnyRankedTensor>:$scales,
+    Optional<AnyRankedTensor>:$zeros,
     Optional<AnyRankedTensor>:$bias,
-    Sqz_SparsityAttr:$sparsity
+    Sqz_SparsityAttr:$sparsity,
+    OptionalAttr<Sqz_QuantAttr>:$quant
   );
   let results = (outs AnyRankedTensor:$result);
   let assemblyFormat = [{
-    $input `,` $values `,` $indices (`,` $bias^)? attr-dict `:` type($input) `,` type($values)
-    `,` type($indices) (`,` type($bias)^)? `->` type($result)
+    $input `,` $values `,` $indices (`scales` $scales^)? (`zeros` $zeros^)? (`,` $bias^)? attr-dict
+    `:` type($input) `,` type($values) `,` type($indices) (`scales` type($scales)^)?
+    (`zeros` type($zeros)^)? (`,` type($bias)^)? `->` type($result)
   }];
   let hasVerifier = 1;
   let extraClassDeclaration = [{
@@ -118,6 +136,13 @@ def Sqz_SparseLinearOp : Sqz_Op<"sparse_linear", [Pure]> {
     };
     Layout getLayout() {
       return Layout{getSparsity().getN(), getSparsity().getM(), getInFeatures()};
+    }
+    /// With `quant`: the group size in dense input columns (G' above) and the group count.
+    int64_t getGroupSize() {
+      return !getQuant() || getQuant()->getGroup() < 0 ? getInFeatures() : getQuant()->getGroup();
+    }
+    int64_t getNumGroups() {
+      return (getInFeatures() + getGroupSize() - 1) / getGroupSize();
     }
   }];
 }
@@ -150,7 +175,7 @@ def Sqz_QuantLinearOp : Sqz_Op<"quant_linear", [Pure, AttrSizedOperandSegments]>
     shapes and, when the constants are readable, that every code is below 2^bits.
 
     ```mlir
-    %y = sqz.quant_linear %x, %codes, %scales, %b {quant = #sqz.quant<format = int4, group = 32, symmetric = true>}
+    %y = sqz.quant_linear %x, %codes, %scales bias %b {quant = #sqz.quant<format = int4, group = 32, symmetric = true>}
            : tensor<4x64xf32>, tensor<8x64xi8>, tensor<8x2xf32>, tensor<8xf32> -> tensor<4x8xf32>
     ```
   }];
@@ -165,7 +190,7 @@ def Sqz_QuantLinearOp : Sqz_Op<"quant_linear", [Pure, AttrSizedOperandSegments]>
   let results = (outs AnyRankedTensor:$result);
   let assemblyFormat = [{
     $input `,` $codes `,` $scales (`zeros` $zeros^)? (`bias` $bias^)? attr-dict `:`
-    type($input) `,` type($codes) `,` type($scales) (`,` type($zeros)^)? (`,` type($bias)^)?
+    type($input) `,` type($codes) `,` type($scales) (`zeros` type($zeros)^)? (`,` type($bias)^)?
     `->` type($result)
   }];
   let hasVerifier = 1;
@@ -173,6 +198,64 @@ def Sqz_QuantLinearOp : Sqz_Op<"quant_linear", [Pure, AttrSizedOperandSegments]>
     int64_t getOutFeatures() { return getCodes().getType().getDimSize(0); }
     int64_t getInFeatures() { return getCodes().getType().getDimSize(1); }
     /// The group size along the input features (G' above).
+    int64_t getGroupSize() {
+      return getQuant().getGroup() < 0 ? getInFeatures() : getQuant().getGroup();
+    }
+    int64_t getNumGroups() {
+      return (getInFeatures() + getGroupSize() - 1) / getGroupSize();
+    }
+  }];
+}
+
+def Sqz_OutlierLinearOp : Sqz_Op<"outlier_linear", [Pure]> {
+  let summary = "y = x·Ŵᵀ + x[:, cols]·Fᵀ + b: a low-bit weight plus a few float columns (LLM.int8)";
+  let description = [{
+    The outlier-split form of a `sqz.linear` (produced by `sqz-quantize-outliers`, LLM.int8()'s
+    decomposition): the weight's input columns listed in `outlier_columns` (the input channels
+    with large calibration activations) are kept in float, every other column is quantized.
+    With `quant = #sqz.quant<format = F, group = G, symmetric = true>` (an integer format,
+    symmetric: `sqz-quantize-outliers` uses int8 with one scale per output row, G = -1), `in`
+    the (static) last dimension of `input`, G' and `groups` as for `sqz.quant_linear`:
+
+    - `codes` [out, in] i8 and `scales` [out, groups] f32, constants: the quantized part with
+      the semantics of `sqz.quant_linear` (Ŵ[o, i] = scales[o, g]·(codes[o, i] − 2^(bits−1))).
+      The codes of the outlier columns are the zero point 2^(bits−1) (Ŵ = 0 there).
+    - `outlier_columns` [n] i64, a constant: 1 <= n <= in strictly increasing column indices.
+    - `outlier_weights` [out, n], a constant of the input's float type: column k holds the
+      float weights of input column `outlier_columns[k]`.
+
+    `result[..., o] = sum_i input[..., i]·Ŵ[o, i] + sum_k input[..., cols[k]]·F[o, k] + bias[o]`.
+    The verifier checks the shapes and, when the constants are readable, the column indices,
+    the codes' range and that outlier columns hold the zero point.
+
+    ```mlir
+    %y = sqz.outlier_linear %x, %codes, %scales, %cols, %fp bias %b
+           {quant = #sqz.quant<format = int8, group = -1, symmetric = true>}
+           : tensor<4x64xf32>, tensor<8x64xi8>, tensor<8x1xf32>, tensor<2xi64>, tensor<8x2xf32>,
+             tensor<8xf32> -> tensor<4x8xf32>
+    ```
+  }];
+  let arguments = (ins
+    AnyRankedTensor:$input,
+    AnyRankedTensor:$codes,
+    AnyRankedTensor:$scales,
+    AnyRankedTensor:$outlier_columns,
+    AnyRankedTensor:$outlier_weights,
+    Optional<AnyRankedTensor>:$bias,
+    Sqz_QuantAttr:$quant
+  );
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $codes `,` $scales `,` $outlier_columns `,` $outlier_weights (`bias` $bias^)?
+    attr-dict `:` type($input) `,` type($codes) `,` type($scales) `,` type($outlier_columns)
+    `,` type($outlier_weights) (`,` type($bias)^)? `->` type($result)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    int64_t getOutFeatures() { return getCodes().getType().getDimSize(0); }
+    int64_t getInFeatures() { return getCodes().getType().getDimSize(1); }
+    int64_t getNumOutliers() { return getOutlierColumns().getType().getDimSize(0); }
+    /// The group size along the input features (G' of sqz.quant_linear).
     int64_t getGroupSize() {
       return getQuant().getGroup() < 0 ? getInFeatures() : getQuant().getGroup();
     }
@@ -254,6 +337,65 @@ def Sqz_MoEOp : Sqz_Op<"moe", [Pure, AttrSizedOperandSegments]> {
     int64_t getNumExperts() { return getFc1().getType().getDimSize(0); }
     int64_t getHiddenSize() { return getFc1().getType().getDimSize(2); }
     int64_t getInterSize() { return getFc1().getType().getDimSize(1); }
+  }];
+}
+
+def Sqz_PackedLinearOp : Sqz_Op<"packed_linear", [Pure]> {
+  let summary = "y = x·Wᵀ + b with W packed for a CPU microkernel (target materialization)";
+  let description = [{
+    A linear whose weight W [out, in] is one packed blob that a CPU microkernel reads
+    (`lib/Kernels/CPU/Microkernels.h`): `sqz-materialize{target=cpu}` produces it from an
+    `sqz.linear` (kernel `f32`), an `sqz.quant_linear` (`int8`, `int4`, `nf4`, `ternary2`,
+    `ternary16`) or a 2:4 `sqz.sparse_linear` (`sp24_f32`, `sp24_int4`) with the kernel
+    library's `sqz_uk_pack`. It computes
+    `result[..., o] = sum_i input[..., i] · W[o, i] + bias[o]`, W the weight the blob was
+    packed from (the logical form's semantics: dequantized or decompressed).
+
+    - `blob`: a 1-D i8 constant (a `dense_resource`): the 64-byte `sqz_uk_header` (magic
+      "SQZK", version, format, N = out, K = in, group, flags, payload offsets) and the payload
+      whose layout belongs to the format's kernel (docs/Kernels.md). The blob is
+      target-specific but ISA-independent.
+    - `kernel`: the format, one of `f32`, `int8`, `int4`, `nf4`, `ternary2`, `ternary16`,
+      `sp24_f32`, `sp24_int4`; `isa`: the instruction-set level of the kernel to call,
+      `generic`, `avx2`, `avx512` or `avx512vnni`. The CPU lowering calls
+      `sqz_uk_<kernel>_<isa>`, whose bitcode is linked into the model.
+    - `input`: f32 with a static last dim `in`; the leading dims (any, dynamic allowed) are
+      the rows M of the kernel call. `bias` (optional): f32 [out]. The result has the input's
+      shape with the last dim replaced by `out`.
+
+    The verifier checks the types and, when the blob's bytes are readable (not elided), its
+    header: magic, version, that its format is `kernel`'s, N = out, K = in, a group in
+    [1, K] for the quantized formats, and payload offsets inside the blob.
+
+    ```mlir
+    %y = sqz.packed_linear %x, %blob, %b {kernel = "int4", isa = "avx512"}
+           : tensor<1x64xf32>, tensor<1344xi8>, tensor<32xf32> -> tensor<1x32xf32>
+    ```
+  }];
+  let arguments = (ins
+    AnyRankedTensor:$input,
+    AnyRankedTensor:$blob,
+    Optional<AnyRankedTensor>:$bias,
+    StrAttr:$kernel,
+    StrAttr:$isa
+  );
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $blob (`,` $bias^)? attr-dict `:` type($input) `,` type($blob)
+    (`,` type($bias)^)? `->` type($result)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    int64_t getOutFeatures() {
+      return getResult().getType().getDimSize(getResult().getType().getRank() - 1);
+    }
+    int64_t getInFeatures() {
+      return getInput().getType().getDimSize(getInput().getType().getRank() - 1);
+    }
+    /// The sqz_uk_format number of a kernel name ("int4" -> SQZ_UK_INT4), 0 if unknown.
+    static int32_t getKernelFormat(llvm::StringRef kernel);
+    /// The sqz_uk_isa number of an ISA name ("avx512" -> SQZ_UK_ISA_AVX512), -1 if unknown.
+    static int32_t getISALevel(llvm::StringRef isa);
   }];
 }
 

@@ -157,6 +157,13 @@ def SqzQuantize : Pass<"sqz-quantize", "::mlir::ModuleOp"> {
     two. Errors: an unknown method, bits or group, gptq/awq without `stats`, a selected linear
     missing from the statistics (named), a bad regex.
 
+    A selected `sqz.sparse_linear` (n:m, from `sqz-sparsify-nm`) keeps its n:m form: its kept
+    values become codes with the `quant` attribute, scales (and zeros) over groups of `group`
+    dense input columns (a multiple of m, or -1). `rtn` and `nf4` quantize the kept values
+    (the pruned zeros do not change a group's parameters); `gptq` runs with the mask fixed
+    (pruned weights stay exactly 0, their error is fed back, SparseGPT's joint mode with the
+    given mask). `awq` and `ternary` do not take sparse linears (an error naming the layer).
+
     ```mlir
     // sqz-opt --sqz-quantize="method=gptq bits=4 group=32 stats=calib.safetensors"
     ```
@@ -178,6 +185,32 @@ def SqzQuantize : Pass<"sqz-quantize", "::mlir::ModuleOp"> {
   ], SqzLayerSelectionOptions);
   let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
                            "::mlir::tensor::TensorDialect"];
+}
+
+def SqzQuantizeOutliers : Pass<"sqz-quantize-outliers", "::mlir::ModuleOp"> {
+  let summary = "LLM.int8() decomposition: int8 weights plus float outlier columns";
+  let description = [{
+    For every selected `sqz.linear`, the input channels whose calibration absmax
+    (`L/absmax` from `stats`) is >= `threshold` are outliers: their weight columns stay in
+    float, and the other columns are quantized to int8 with one absmax/127 scale per output
+    row (vector-wise, over the non-outlier columns; codes within ±127). The linear becomes an
+    `sqz.outlier_linear`; a linear without outlier channels becomes an int8 per-row
+    `sqz.quant_linear`. The lowering dequantizes the int8 part at run time and computes in
+    float: activations are not quantized (LLM.int8()'s per-token int8 activations belong to
+    an int8 kernel).
+
+    Errors: threshold <= 0, no `stats` (outliers come from calibration), a selected linear
+    without `L/absmax` (named), a bad regex.
+
+    ```mlir
+    // sqz-opt --sqz-quantize-outliers="threshold=6.0 stats=calib.safetensors"
+    ```
+  }];
+  let options = !listconcat([
+    Option<"threshold", "threshold", "double", /*default=*/"6.0",
+           "Input channels whose calibration absmax is >= threshold stay in float (> 0)">
+  ], SqzLayerSelectionOptions);
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
 }
 
 def SqzSparsifyNM : Pass<"sqz-sparsify-nm", "::mlir::ModuleOp"> {
@@ -223,7 +256,8 @@ def SqzSparsifyNM : Pass<"sqz-sparsify-nm", "::mlir::ModuleOp"> {
 }
 
 def SqzPruneStructured : Pass<"sqz-prune-structured", "::mlir::ModuleOp"> {
-  let summary = "Structured pruning: remove whole FFN neurons, shrinking the weights";
+  let summary = "Structured pruning: remove whole FFN neurons or attention heads, shrinking "
+                "the weights";
   let description = [{
     Physically shrinks the selected FFN blocks: no zeros are stored and no sparse kernel is
     needed, the linears simply get smaller. An FFN block is found behind each selected
@@ -248,8 +282,20 @@ def SqzPruneStructured : Pass<"sqz-prune-structured", "::mlir::ModuleOp"> {
     producers reading different inputs, a non-constant weight) is left alone with a warning
     naming it and the reason; other linears (attention projections, ...) are skipped silently.
 
-    `unit=attention-head` is not supported yet: it is an error (the imported attention graph
-    between q/k/v and o, with its reshapes, rotary embedding and GQA repeat, is not rewritten).
+    `unit=attention-head` removes whole heads behind each selected output projection (the
+    consumer, weight [H, G·w]): the q/k/v linears found by walking back from its input are
+    the producers, and the group axis is propagated from their outputs through every
+    reshape, slice, transpose and linalg op (elementwise, rotary, GQA repeat, batched
+    matmuls, softmax, values captured by linalg bodies) to the output projection, checking
+    that no op mixes heads. The unit is a GQA group (a KV head and the query heads sharing
+    it; a head without GQA): G is the largest count for which the propagation succeeds.
+    floor(G · `ratio`) groups are removed: their q/k/v rows and output-projection columns,
+    and the heads dimension of every tensor in between (reshape shapes, slice sizes, fresh
+    inits). Scores: `l2` sums W² over the group's q/k/v rows and output columns,
+    `activation` is the Wanda score of its output-projection columns (`L/sumsq` of the output
+    projection L). An attention whose pattern is not followed (a per-head constant, a head
+    read at another head's index, the heads reaching a function result) is left alone with a
+    warning naming the output projection and the op; other linears are skipped silently.
 
     Errors: ratio outside [0, 1), an unknown unit or score, score=activation without `stats`,
     a down projection missing from the statistics, a bad regex.
@@ -260,7 +306,7 @@ def SqzPruneStructured : Pass<"sqz-prune-structured", "::mlir::ModuleOp"> {
   }];
   let options = !listconcat([
     Option<"unit", "unit", "std::string", /*default=*/"\"ffn-neuron\"",
-           "What is removed: ffn-neuron (attention-head is not supported yet)">,
+           "What is removed: ffn-neuron or attention-head (whole GQA groups)">,
     Option<"ratio", "ratio", "double", /*default=*/"0.25",
            "Fraction of the units of each block to remove, in [0, 1)">,
     Option<"score", "score", "std::string", /*default=*/"\"l2\"",
