@@ -169,7 +169,8 @@ class Bench:
             errs = re.findall(r"expect (\S+): max_abs_err=(\S+)", r.stdout)
             check = ", outputs match the reference (max abs err %.2g over %d outputs)" % (
                 max(float(e) for _, e in errs), len(errs))
-        log("  ours: median %.3f ms (min %.3f)%s" % (t["median"] * 1e3, t["min"] * 1e3, check))
+        log("  ours: median %.3f ms (min %.3f), artifact load %.1f ms%s" % (
+            t["median"] * 1e3, t["min"] * 1e3, t["load"] * 1e3, check))
         return t["median"]
 
     def ort(self, model, feeds):

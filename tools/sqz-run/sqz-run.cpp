@@ -65,7 +65,8 @@ const char kUsage[] =
     "  --output-dir DIR     where outputs are written (default: the current\n"
     "                       directory; created if missing)\n"
     "  --bench N            after the run above (the warm-up), time N more\n"
-    "                       runs and print 'min', 'median' and 'max' lines\n"
+    "                       runs and print 'min', 'median' and 'max' lines,\n"
+    "                       then 'load' (the time sqz_model_load took)\n"
     "  --threads N          threads of the model's parallel loops (default:\n"
     "                       all cores)\n"
     "  --help               print this help\n"
@@ -327,8 +328,9 @@ bool benchmark(sqz_model *model, const int64_t *const *shapes, const void *const
 }
 
 /// Prints `min`, `median` and `max` lines in one unit (us, ms or s) chosen by
-/// the median, so the three compare at a glance.
-void printTimings(std::vector<double> seconds) {
+/// the median, so the three compare at a glance, then a `load` line with the
+/// time the artifact took to load (ms).
+void printTimings(std::vector<double> seconds, double loadSeconds) {
   std::sort(seconds.begin(), seconds.end());
   size_t n = seconds.size();
   double median = n % 2 ? seconds[n / 2]
@@ -346,6 +348,7 @@ void printTimings(std::vector<double> seconds) {
   std::printf("min %.3f %s\n", seconds.front() * scale, unit);
   std::printf("median %.3f %s\n", median * scale, unit);
   std::printf("max %.3f %s\n", seconds.back() * scale, unit);
+  std::printf("load %.3f ms\n", loadSeconds * 1e3);
 }
 
 std::vector<Signature> readSignatures(const sqz_model *model, bool outputs) {
@@ -718,10 +721,14 @@ int run(int argc, char **argv) {
   if (int code = parseOptions(argc, argv, options); code >= 0)
     return code;
 
+  auto loadStart = std::chrono::steady_clock::now();
   std::unique_ptr<sqz_model, ModelDeleter> model(
       sqz_model_load(options.artifactDir.c_str()));
   if (!model)
     return fail(sqz_last_error());
+  double loadSeconds = std::chrono::duration<double>(
+                           std::chrono::steady_clock::now() - loadStart)
+                           .count();
   if (options.threads > 0 &&
       sqz_model_set_threads(model.get(), static_cast<int>(options.threads)) != 0)
     return fail(sqz_last_error());
@@ -857,7 +864,7 @@ int run(int argc, char **argv) {
     if (!benchmark(model.get(), runShapes, inputPtrs.data(), outputPtrs.data(),
                    options.benchRuns, seconds, error))
       return fail(error);
-    printTimings(seconds);
+    printTimings(seconds, loadSeconds);
   }
 
   int status = kExitOk;
