@@ -3,10 +3,14 @@
 // inputs read from .npy files and writes every output as DIR/<name>.npy.
 //
 //   node ort_run.js model.onnx --input NAME=FILE.npy ... [--output-dir DIR] [--ort DIR]
+//                   [--accuracy-level N]
 //
 // onnxruntime-node is looked up in --ort DIR, $SQZ_ORT_DIR, <repo>/third_party/ort, then the
 // normal Node.js module path. The session uses the CPU provider with one intra-op and one
-// inter-op thread (deterministic reductions). In output file names, characters other than
+// inter-op thread (deterministic reductions). `--accuracy-level N` sets onnxruntime's
+// session.qdq_matmulnbits_accuracy_level: it rewrites a block-wise DequantizeLinear -> MatMul into
+// MatMulNBits with level 4 by default, which quantizes the activations to int8 and is ~1e-2 away
+// from the ONNX semantics; level 0 computes in float. In output file names, characters other than
 // `A-Z a-z 0-9 . _ -` become `_`, as in sqz-run. Exit 0 on success, 2 on any error.
 'use strict';
 
@@ -138,7 +142,7 @@ function loadOrt(explicitDir, extraDirs = []) {
 
 async function main() {
   const args = process.argv.slice(2);
-  let model = null, outDir = '.', ortDir = null;
+  let model = null, outDir = '.', ortDir = null, accuracyLevel = null;
   const inputs = [];
   for (let i = 0; i < args.length; ++i) {
     const a = args[i];
@@ -149,19 +153,26 @@ async function main() {
     if (a === '--input') inputs.push(next());
     else if (a === '--output-dir') outDir = next();
     else if (a === '--ort') ortDir = next();
-    else if (a.startsWith('--')) die(`unknown option ${a}`);
+    else if (a === '--accuracy-level') {
+      accuracyLevel = next();
+      if (!/^[0-4]$/.test(accuracyLevel))
+        die(`--accuracy-level expects 0, 1, 2, 3 or 4, got '${accuracyLevel}'`);
+    } else if (a.startsWith('--')) die(`unknown option ${a}`);
     else if (model === null) model = a;
     else die(`unexpected argument ${a}`);
   }
-  if (!model) die('usage: ort_run.js model.onnx --input NAME=FILE.npy ... [--output-dir DIR]');
+  if (!model) die('usage: ort_run.js model.onnx --input NAME=FILE.npy ... [--output-dir DIR] [--ort DIR] [--accuracy-level N]');
   const ort = loadOrt(ortDir);
 
-  const session = await ort.InferenceSession.create(model, {
+  const options = {
     executionProviders: ['cpu'],
     intraOpNumThreads: 1,
     interOpNumThreads: 1,
     executionMode: 'sequential',
-  });
+  };
+  if (accuracyLevel !== null)
+    options.extra = { session: { qdq_matmulnbits_accuracy_level: accuracyLevel } };
+  const session = await ort.InferenceSession.create(model, options);
   const feeds = readFeeds(ort, session, inputs);
 
   const results = await session.run(feeds);
