@@ -193,7 +193,16 @@ func.func @quant_symmetric_zeros(%x: tensor<4x8xf32>) -> tensor<4x2xf32> {
 
 func.func @quant_codes_not_constant(%x: tensor<4x8xf32>, %c: tensor<2x8xi8>) -> tensor<4x2xf32> {
   %s = arith.constant dense<1.0> : tensor<2x1xf32>
-  // expected-error @+1 {{'sqz.quant_linear' op codes, scales and zeros must be produced by constant ops}}
+  // expected-error @+1 {{'sqz.quant_linear' op codes must be produced by a constant op}}
+  %y = sqz.quant_linear %x, %c, %s {quant = #sqz.quant<format = int4, group = -1, symmetric = true>} : tensor<4x8xf32>, tensor<2x8xi8>, tensor<2x1xf32> -> tensor<4x2xf32>
+  return %y : tensor<4x2xf32>
+}
+
+// -----
+
+func.func @quant_scales_not_constant(%x: tensor<4x8xf32>, %s: tensor<2x1xf32>) -> tensor<4x2xf32> {
+  %c = arith.constant dense<3> : tensor<2x8xi8>
+  // expected-error @+1 {{'sqz.quant_linear' op scales and zeros must be produced by constant ops}}
   %y = sqz.quant_linear %x, %c, %s {quant = #sqz.quant<format = int4, group = -1, symmetric = true>} : tensor<4x8xf32>, tensor<2x8xi8>, tensor<2x1xf32> -> tensor<4x2xf32>
   return %y : tensor<4x2xf32>
 }

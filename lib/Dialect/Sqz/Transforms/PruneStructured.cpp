@@ -297,6 +297,64 @@ static RankedTensorType withLastDim(Type type, int64_t size) {
   return RankedTensorType::get(shape, ranked.getElementType(), ranked.getEncoding());
 }
 
+/// Reports a failure on `op` within the block being pruned.
+using BlockFailure = function_ref<InFlightDiagnostic(Operation *, const Twine &)>;
+
+/// Reads the float constant `value` (a weight or bias of `op`) into `out`.
+static LogicalResult readMatrix(Operation *op, Value value, Matrix &out, BlockFailure fail) {
+  if (!matchPattern(value, m_Constant(&out.attr)))
+    return fail(op, "a weight or bias of " + describe(op) + " is not a constant");
+  std::string error;
+  FailureOr<std::vector<float>> values = readFloatConstant(out.attr, error);
+  if (failed(values))
+    return fail(op, "cannot read a constant of " + describe(op) + ": " + error);
+  out.values = std::move(*values);
+  return success();
+}
+
+/// The `count` lowest-scored of `units` structural units, in increasing order. Unit u is rows
+/// [u·w, (u+1)·w) of every producer (w = its rows / units) and the matching columns of the
+/// consumer: scored by L2 over all of them or, with `calibration`, by the Wanda score of the
+/// consumer's columns under the statistics of its input.
+static FailureOr<std::vector<int64_t>>
+lowestScoredUnits(ArrayRef<LinearOp> producers, ArrayRef<Matrix> weights, LinearOp consumer,
+                  const Matrix &consumerWeight, StringRef name,
+                  const CalibrationStats *calibration, int64_t units, int64_t count,
+                  BlockFailure fail) {
+  int64_t inFeatures = consumer.getInFeatures();
+  std::vector<double> sumsq;
+  SmallVector<cmp::UnitSlice> slices;
+  if (calibration) {
+    FailureOr<std::vector<double>> read = calibration->getSumSq(consumer, name, inFeatures);
+    if (failed(read))
+      return failure();
+    sumsq = std::move(*read);
+  } else {
+    for (auto [i, weight] : llvm::enumerate(weights)) {
+      LinearOp producer = producers[i];
+      cmp::UnitSlice slice;
+      slice.weight = weight.values;
+      slice.rows = producer.getOutFeatures();
+      slice.cols = producer.getInFeatures();
+      slice.unitIsRow = true;
+      slice.unitWidth = slice.rows / units;
+      slices.push_back(slice);
+    }
+  }
+  cmp::UnitSlice consumerSlice;
+  consumerSlice.weight = consumerWeight.values;
+  consumerSlice.rows = consumer.getOutFeatures();
+  consumerSlice.cols = inFeatures;
+  consumerSlice.unitIsRow = false;
+  consumerSlice.unitWidth = inFeatures / units;
+  consumerSlice.inputSquareSums = sumsq;
+  slices.push_back(consumerSlice);
+  llvm::Expected<std::vector<double>> scores = cmp::structuredScores(slices);
+  if (!scores)
+    return fail(consumer, llvm::toString(scores.takeError()));
+  return cmp::lowestUnits(*scores, count);
+}
+
 //===----------------------------------------------------------------------===//
 // Attention heads
 //===----------------------------------------------------------------------===//
@@ -703,59 +761,28 @@ struct SqzPruneStructuredPass
     };
 
     // Read every weight first: nothing changes unless the whole block can be rewritten.
-    auto read = [&](Operation *op, Value value, Matrix &out) -> LogicalResult {
-      matchPattern(value, m_Constant(&out.attr));
-      std::string error;
-      FailureOr<std::vector<float>> values = readFloatConstant(out.attr, error);
-      if (failed(values))
-        return fail(op, "cannot read a constant of " + describe(op) + ": " + error);
-      out.values = std::move(*values);
-      return success();
-    };
-    SmallVector<Matrix> weights(block.producers.size()), biases(block.producers.size());
-    for (auto [i, op] : llvm::enumerate(block.producers)) {
-      auto producer = cast<LinearOp>(op);
-      if (failed(read(op, producer.getWeight(), weights[i])))
+    SmallVector<LinearOp> producers;
+    for (Operation *op : block.producers)
+      producers.push_back(cast<LinearOp>(op));
+    SmallVector<Matrix> weights(producers.size()), biases(producers.size());
+    for (auto [i, producer] : llvm::enumerate(producers)) {
+      if (failed(readMatrix(producer, producer.getWeight(), weights[i], fail)))
         return failure();
-      if (producer.getBias() && failed(read(op, producer.getBias(), biases[i])))
+      if (producer.getBias() && failed(readMatrix(producer, producer.getBias(), biases[i], fail)))
         return failure();
     }
     Matrix down;
-    if (failed(read(consumer, consumer.getWeight(), down)))
+    if (failed(readMatrix(consumer, consumer.getWeight(), down, fail)))
       return failure();
     int64_t outFeatures = consumer.getOutFeatures();
 
-    std::vector<double> sumsq;
-    SmallVector<cmp::UnitSlice> slices;
-    if (calibration) {
-      // Activation-weighted: the Wanda score of each neuron's column of the down projection,
-      // Σ_o |W[o, i]| · sqrt(Σ x_i²), from the statistics of the down projection's input.
-      FailureOr<std::vector<double>> read = calibration->getSumSq(consumer, name, units);
-      if (failed(read))
-        return failure();
-      sumsq = std::move(*read);
-    } else {
-      for (auto [i, op] : llvm::enumerate(block.producers)) {
-        auto producer = cast<LinearOp>(op);
-        cmp::UnitSlice slice;
-        slice.weight = weights[i].values;
-        slice.rows = producer.getOutFeatures();
-        slice.cols = producer.getInFeatures();
-        slice.unitIsRow = true;
-        slices.push_back(slice);
-      }
-    }
-    cmp::UnitSlice downSlice;
-    downSlice.weight = down.values;
-    downSlice.rows = outFeatures;
-    downSlice.cols = units;
-    downSlice.unitIsRow = false;
-    downSlice.inputSquareSums = sumsq;
-    slices.push_back(downSlice);
-    llvm::Expected<std::vector<double>> scores = cmp::structuredScores(slices);
-    if (!scores)
-      return fail(consumer, llvm::toString(scores.takeError()));
-    std::vector<int64_t> removed = cmp::lowestUnits(*scores, count);
+    // Scores per neuron: L2 over its gate/up rows and down-projection column, or the Wanda
+    // score Σ_o |W[o, i]| · sqrt(Σ x_i²) of its down-projection column.
+    FailureOr<std::vector<int64_t>> lowest = lowestScoredUnits(
+        producers, weights, consumer, down, name, calibration, units, count, fail);
+    if (failed(lowest))
+      return failure();
+    std::vector<int64_t> removed = std::move(*lowest);
     std::vector<int64_t> keep;
     keep.reserve(units - removed.size());
     for (int64_t u = 0, r = 0; u < units; ++u) {
@@ -837,61 +864,26 @@ struct SqzPruneStructuredPass
       return op->emitError() << "sqz-prune-structured: attention block of '" << name
                              << "': " << message;
     };
-    auto read = [&](Operation *op, Value value, Matrix &out) -> LogicalResult {
-      if (!matchPattern(value, m_Constant(&out.attr)))
-        return fail(op, "a weight or bias of " + describe(op) + " is not a constant");
-      std::string error;
-      FailureOr<std::vector<float>> values = readFloatConstant(out.attr, error);
-      if (failed(values))
-        return fail(op, "cannot read a constant of " + describe(op) + ": " + error);
-      out.values = std::move(*values);
-      return success();
-    };
     SmallVector<Matrix> weights(block.producers.size()), biases(block.producers.size());
     for (auto [i, producer] : llvm::enumerate(block.producers)) {
-      if (failed(read(producer, producer.getWeight(), weights[i])))
+      if (failed(readMatrix(producer, producer.getWeight(), weights[i], fail)))
         return failure();
-      if (producer.getBias() && failed(read(producer, producer.getBias(), biases[i])))
+      if (producer.getBias() && failed(readMatrix(producer, producer.getBias(), biases[i], fail)))
         return failure();
     }
     Matrix out;
-    if (failed(read(consumer, consumer.getWeight(), out)))
+    if (failed(readMatrix(consumer, consumer.getWeight(), out, fail)))
       return failure();
     int64_t outFeatures = consumer.getOutFeatures(), inFeatures = consumer.getInFeatures();
     int64_t consumerWidth = inFeatures / groups;
 
     // Scores per group: L2 over its q/k/v rows and output columns, or the Wanda score of its
     // output-projection columns with the statistics of the output projection's input.
-    std::vector<double> sumsq;
-    SmallVector<cmp::UnitSlice> slices;
-    if (calibration) {
-      FailureOr<std::vector<double>> read = calibration->getSumSq(consumer, name, inFeatures);
-      if (failed(read))
-        return failure();
-      sumsq = std::move(*read);
-    } else {
-      for (auto [i, producer] : llvm::enumerate(block.producers)) {
-        cmp::UnitSlice slice;
-        slice.weight = weights[i].values;
-        slice.rows = producer.getOutFeatures();
-        slice.cols = producer.getInFeatures();
-        slice.unitIsRow = true;
-        slice.unitWidth = slice.rows / groups;
-        slices.push_back(slice);
-      }
-    }
-    cmp::UnitSlice outSlice;
-    outSlice.weight = out.values;
-    outSlice.rows = outFeatures;
-    outSlice.cols = inFeatures;
-    outSlice.unitIsRow = false;
-    outSlice.unitWidth = consumerWidth;
-    outSlice.inputSquareSums = sumsq;
-    slices.push_back(outSlice);
-    llvm::Expected<std::vector<double>> scores = cmp::structuredScores(slices);
-    if (!scores)
-      return fail(consumer, llvm::toString(scores.takeError()));
-    std::vector<int64_t> removed = cmp::lowestUnits(*scores, count);
+    FailureOr<std::vector<int64_t>> lowest = lowestScoredUnits(
+        block.producers, weights, consumer, out, name, calibration, groups, count, fail);
+    if (failed(lowest))
+      return failure();
+    std::vector<int64_t> removed = std::move(*lowest);
     std::vector<int64_t> keptGroups;
     for (int64_t g = 0; g < groups; ++g)
       if (!llvm::is_contained(removed, g))
