@@ -1,9 +1,11 @@
 //===- KernelBench.cpp - the CPU microkernels with cold weights ----------===//
 //
 // sqz-bench-kernels (Google Benchmark): every weight format of the microkernel registry
-// (lib/Kernels/CPU; f32 and the 2:4 formats too when they are built) at N x K = 4096 x 4096,
-// 14336 x 4096 and 4096 x 14336 (W is [N, K], y = x W^T), batch M = 1, 8, 32, on T threads
-// (default 2) that split N into ranges at multiples of SQZ_UK_N_STEP as generated code does.
+// (lib/Kernels/CPU; f32 and the 2:4 formats too when they are built; int8, int4 and nf4 both
+// with the fp32-dequantization path and, as <format>_a8, the int8-activation path) at
+// N x K = 4096 x 4096, 14336 x 4096 and 4096 x 14336 (W is [N, K], y = x W^T), batch
+// M = 1, 8, 32, on T threads (default 2) that split N into ranges at multiples of
+// SQZ_UK_N_STEP as generated code does.
 //
 // Weights are cold: each case packs one weight and cycles through enough distinct copies of
 // the blob to read >= --copies-mb (default 640) MB, so a matrix that fits in the last-level
@@ -11,14 +13,14 @@
 // before the cases, with bench/MemBandwidth.cpp's summing loop over >= 1 GiB on the same
 // threads (best of 5 passes).
 //
-// Per case, counters: us (time per call), GBps (packed bytes incl. scales / time), roof_pct
-// (GBps as % of the measured bandwidth), GFLOPs (2 M N K / time), bpw (packed bits per
-// weight). bench/kernel_bench.py runs this with --benchmark_format=json and adds
+// Per case, counters: us (median time per call; us_mean the mean), GBps (packed bytes incl.
+// scales / time), roof_pct (GBps as % of the measured bandwidth), GFLOPs (2 M N K / time), bpw
+// (packed bits per weight). bench/kernel_bench.py runs this with --benchmark_format=json and adds
 // onnxruntime's MatMulNBits.
 //
 //   sqz-bench-kernels [--isa=generic|avx2|avx512|avx512vnni] [--threads=T] [--copies-mb=MB]
-//                     [--formats=int4_g128,nf4,...] [--shapes=4096x4096,...] [--batches=1,8]
-//                     [benchmark flags]
+//                     [--formats=int4_g128,int4_g128_a8,nf4_g64,...]
+//                     [--shapes=4096x4096,...] [--batches=1,8] [benchmark flags]
 //
 //===----------------------------------------------------------------------===//
 
@@ -139,14 +141,27 @@ struct FormatConfig {
   int32_t format;
   int64_t group; // 0: per-channel
   bool asym;
+  bool actInt8 = false; // packed with sqz_uk_logical::act_int8 (the int8-activation path)
 };
 
+// "<format>" runs the fp32-dequantization path, "<format>_a8" the int8-activation path
+// (docs/Kernels.md) of the same weight.
 const FormatConfig kConfigs[] = {
-    {"f32", SQZ_UK_F32, 0, false},           {"int8", SQZ_UK_INT8, 0, false},
-    {"int4_g128", SQZ_UK_INT4, 128, false},  {"int4_g128_asym", SQZ_UK_INT4, 128, true},
-    {"int4_g32", SQZ_UK_INT4, 32, false},    {"nf4_g64", SQZ_UK_NF4, 64, false},
-    {"ternary2", SQZ_UK_TERNARY2, 0, false}, {"ternary16", SQZ_UK_TERNARY16, 0, false},
-    {"sp24_f32", SQZ_UK_SP24_F32, 0, false}, {"sp24_int4_g128", SQZ_UK_SP24_INT4, 128, false},
+    {"f32", SQZ_UK_F32, 0, false},
+    {"int8", SQZ_UK_INT8, 0, false},
+    {"int8_a8", SQZ_UK_INT8, 0, false, true},
+    {"int4_g128", SQZ_UK_INT4, 128, false},
+    {"int4_g128_a8", SQZ_UK_INT4, 128, false, true},
+    {"int4_g128_asym", SQZ_UK_INT4, 128, true},
+    {"int4_g128_asym_a8", SQZ_UK_INT4, 128, true, true},
+    {"int4_g32", SQZ_UK_INT4, 32, false},
+    {"int4_g32_a8", SQZ_UK_INT4, 32, false, true},
+    {"nf4_g64", SQZ_UK_NF4, 64, false},
+    {"nf4_g64_a8", SQZ_UK_NF4, 64, false, true},
+    {"ternary2", SQZ_UK_TERNARY2, 0, false},
+    {"ternary16", SQZ_UK_TERNARY16, 0, false},
+    {"sp24_f32", SQZ_UK_SP24_F32, 0, false},
+    {"sp24_int4_g128", SQZ_UK_SP24_INT4, 128, false},
 };
 
 struct Rng {
@@ -177,6 +192,7 @@ std::unique_ptr<Packed> makePacked(const FormatConfig &c, int64_t N, int64_t K,
   std::memset(&w, 0, sizeof(w));
   w.format = c.format;
   w.asymmetric = c.asym;
+  w.act_int8 = c.actInt8;
   w.N = N;
   w.K = K;
   w.group = c.group ? c.group : K;
@@ -229,6 +245,12 @@ std::unique_ptr<Packed> makePacked(const FormatConfig &c, int64_t N, int64_t K,
   int64_t alloc = (p->bytes + 63) / 64 * 64;
   auto *first = static_cast<uint8_t *>(std::aligned_alloc(64, alloc));
   if (sqz_uk_pack(&w, first) != 0) {
+    std::free(first);
+    return nullptr;
+  }
+  const auto *header = reinterpret_cast<const sqz_uk_header *>(first);
+  if (c.actInt8 && !(header->flags & SQZ_UK_FLAG_ACT_INT8)) {
+    std::fprintf(stderr, "%s: the packer did not take the int8-activation path\n", c.name);
     std::free(first);
     return nullptr;
   }
@@ -378,6 +400,7 @@ int main(int argc, char **argv) {
               };
               double total = 0;
               int64_t iters = 0;
+              std::vector<double> times;
               for (auto _ : state) {
                 blob = p->copies[copy];
                 copy = (copy + 1) % p->copies.size();
@@ -388,8 +411,16 @@ int main(int argc, char **argv) {
                 state.SetIterationTime(s);
                 total += s;
                 ++iters;
+                times.push_back(s);
               }
+              // The median call (as bench/kernel_bench.py takes onnxruntime's median): robust
+              // to a thread descheduled on a shared machine; us_mean has the mean.
               double t = total / std::max<int64_t>(iters, 1);
+              state.counters["us_mean"] = t * 1e6;
+              if (!times.empty()) {
+                std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
+                t = times[times.size() / 2];
+              }
               double gbps = p->bytes / t / 1e9;
               state.counters["us"] = t * 1e6;
               state.counters["GBps"] = gbps;

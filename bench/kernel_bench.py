@@ -18,7 +18,9 @@ item 4), in one command:
         [--formats int4_g128,nf4_g64] [--shapes 4096x4096] [--batches 1,8,32] [--runs 10]
         [--no-ort] [--ort-dir DIR] [--markdown FILE] [--work DIR]
 
-Table: format, shape (N x K), batch, our time per call (us), effective weight GB/s (packed bytes
+Table: format, activation path (f32: weights dequantized to fp32; int8: activations quantized
+to int8 per 32 columns, the "<format>_a8" cases of sqz-bench-kernels), shape (N x K), batch,
+our time per call (us), effective weight GB/s (packed bytes
 including scales / time), that as % of the measured bandwidth, ORT's time for the matching
 MatMulNBits (int4 g128 <-> block 128, int4 g32 <-> block 32; other formats: block 128 for
 reference) and ORT us / ours (> 1: Squeeze is faster). ORT's own rows follow (its bytes: 4-bit
@@ -43,8 +45,14 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 from cpu_bench import Bench, cpu_info, log  # noqa: E402  (the ORT runner and the machine line)
 
-# Our format -> the ORT block size it is compared with.
+# Our format -> the ORT block size it is compared with ("<format>_a8": the same weight on the
+# int8-activation path).
 ORT_MATCH = {"int4_g128": 128, "int4_g128_asym": 128, "int4_g32": 32}
+
+
+def base_format(fmt):
+    """(format without the _a8 suffix, activation path: 'f32' or 'int8')."""
+    return (fmt[:-3], "int8") if fmt.endswith("_a8") else (fmt, "f32")
 
 
 def run_ours(args):
@@ -185,24 +193,39 @@ def main():
             ort_note = "onnxruntime-node from " + bench.ort_dir
     log(ort_note)
 
-    header = ["format", "N x K", "batch", "us", "GB/s", "% roof", "bits/w", "ORT us", "ORT/ours"]
+    header = ["format", "act", "N x K", "batch", "us", "GB/s", "% roof", "bits/w", "ORT us",
+              "ORT/ours"]
     table = []
+    best = {}  # (format, shape, batch) -> (us, act) of the faster path
     for r in rows:
-        block = ORT_MATCH.get(r["format"], 128)
+        fmt, act = base_format(r["format"])
+        block = ORT_MATCH.get(fmt, 128)
         o = ort.get((block, r["shape"], r["batch"]))
-        ref = "" if r["format"] in ORT_MATCH else " (b128)"
-        table.append([r["format"], r["shape"], str(r["batch"]), "%.1f" % r["us"], "%.1f" % r["gbps"],
+        ref = "" if fmt in ORT_MATCH else " (b128)"
+        table.append([fmt, act, r["shape"], str(r["batch"]), "%.1f" % r["us"], "%.1f" % r["gbps"],
                       "%.0f%%" % r["roof"], "%.2f" % r["bpw"],
                       ("%.1f%s" % (o[0], ref)) if o else "-",
                       "%.2fx" % (o[0] / r["us"]) if o else "-"])
+        key = (fmt, r["shape"], r["batch"])
+        if key not in best or r["us"] < best[key][0]:
+            best[key] = (r["us"], act)
     for (block, shape, m), (us, gbps) in sorted(ort.items(), key=lambda kv: (kv[0][1], kv[0][0], kv[0][2])):
-        table.append(["ORT MatMulNBits b%d" % block, shape, str(m), "%.1f" % us, "%.1f" % gbps,
-                      "%.0f%%" % (100 * gbps / bw), "%.2f" % (4 + 32.0 / block), "", ""])
+        table.append(["ORT MatMulNBits b%d" % block, "int8", shape, str(m), "%.1f" % us,
+                      "%.1f" % gbps, "%.0f%%" % (100 * gbps / bw), "%.2f" % (4 + 32.0 / block), "",
+                      ""])
     widths = [max(len(row[i]) for row in [header] + table) for i in range(len(header))]
     log("")
     log("read bandwidth %.2f GB/s (same run, %d threads); %s" % (bw, args.threads, machine))
     for row in [header] + table:
-        log("  ".join(c.rjust(w) if i > 2 else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))))
+        log("  ".join(c.rjust(w) if i > 3 else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))))
+    faster = {}
+    for (fmt, shape, m), (us, act) in best.items():
+        faster.setdefault((fmt, m), []).append(act)
+    both = sorted(k for k in faster if any(base_format(r["format"])[0] == k[0] and
+                                           base_format(r["format"])[1] == "int8" for r in rows))
+    if both:
+        log("faster path (per format and batch, over the shapes): " + ", ".join(
+            "%s M%d %s" % (f, m, "/".join(sorted(set(faster[(f, m)])))) for f, m in both))
     log("(%.0f s; GB/s = packed weight bytes incl. scales / time; ORT/ours > 1: Squeeze is faster)"
         % (time.time() - start))
     if args.markdown:
@@ -211,7 +234,7 @@ def main():
                     "Cold weights (>= %d MB of distinct copies per case). %s.\n\n" % (
                         bw, args.threads, machine, args.copies_mb, ort_note))
             f.write("| " + " | ".join(header) + " |\n")
-            f.write("|" + "|".join(["---"] * 3 + ["---:"] * (len(header) - 3)) + "|\n")
+            f.write("|" + "|".join(["---"] * 4 + ["---:"] * (len(header) - 4)) + "|\n")
             for row in table:
                 f.write("| " + " | ".join(row) + " |\n")
         log("wrote %s" % args.markdown)

@@ -61,6 +61,18 @@ def _configure():
     except Exception:
         pass
 
+    # CUDA (docs/CUDA.md): `ptxas` when the CUDA toolkit's assembler exists (checks of the
+    # generated PTX); `cuda-driver` when the CUDA driver library is installed and a GPU's
+    # device node exists (tests that run on a GPU).
+    ptxas = os.environ.get("SQZ_PTXAS", "/usr/local/cuda/bin/ptxas")
+    if os.access(ptxas, os.X_OK):
+        config.available_features.add("ptxas")
+        config.substitutions.append(("%ptxas", ptxas))
+    import ctypes.util
+    import glob
+    if ctypes.util.find_library("cuda") and glob.glob("/dev/nvidia[0-9]*"):
+        config.available_features.add("cuda-driver")
+
 
 if hasattr(config, "sqz_obj_root"):
     _configure()

@@ -84,9 +84,40 @@ typedef struct sqz_model sqz_model;
  * sqz_last_error(). */
 SQZ_API sqz_model *sqz_model_load(const char *artifact_dir);
 
-/* Releases a model returned by sqz_model_load. NULL is ignored. No run may be
- * in progress, and strings and shapes obtained from the model become
- * invalid. */
+/* --- Devices ---------------------------------------------------------------
+ *
+ * An artifact runs on the device it was compiled for, the manifest's "device":
+ * "cpu" (the default) or "cuda" (sqz-compile --target cuda:sm_XX). A CUDA
+ * model needs an NVIDIA GPU and its driver, libcuda.so.1, which the runtime
+ * opens with dlopen when such a model loads ($SQZ_CUDA_DRIVER names another
+ * file); nothing links CUDA. The run functions take and fill host buffers for
+ * both: for a CUDA model the runtime uploads the weights once at load, and
+ * per run copies the inputs to GPU buffers (kept between runs), calls the
+ * model on device pointers, waits for it and copies the outputs back. Runs of
+ * one CUDA model are serialized (concurrent calls wait for each other). */
+
+/* Loads the artifact as sqz_model_load does, on `device`: "cpu", "cuda" (GPU
+ * 0) or "cuda:N" (GPU N); NULL or "" means the manifest's device. Fails when
+ * the artifact was compiled for another device (the message names both), and
+ * for a CUDA model when no usable driver or GPU exists (the message names the
+ * driver library and the reason) or the GPU is older than the manifest's
+ * "gpu_arch". */
+SQZ_API sqz_model *sqz_model_load_on_device(const char *artifact_dir,
+                                            const char *device);
+
+/* "cpu" or "cuda". */
+SQZ_API const char *sqz_model_device(const sqz_model *m);
+
+/* GPU timing of the latest completed run of a CUDA model, from CUDA events:
+ * *compute_ms the model's own work (the entry call, without copies),
+ * *total_ms the whole run including the input and output copies. Either
+ * pointer may be NULL. Fails (nonzero) for a CPU model or before a run. */
+SQZ_API int sqz_model_last_run_gpu_ms(const sqz_model *m, double *compute_ms,
+                                      double *total_ms);
+
+/* Releases a model returned by sqz_model_load (or sqz_model_load_on_device).
+ * NULL is ignored. No run may be in progress, and strings and shapes obtained
+ * from the model become invalid. */
 SQZ_API void sqz_model_unload(sqz_model *m);
 
 /* The "source" recorded in the manifest (the model compiled), or "". */

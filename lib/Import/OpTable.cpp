@@ -154,6 +154,7 @@ static const OpImporter kOpImporters[] = {
     {"", "DequantizeLinear", 10, importDequantizeLinear},
     {"", "QuantizeLinear", 10, importQuantizeLinear},
     {"com.microsoft", "MatMulNBits", 1, importMatMulNBits},
+    {"com.microsoft", "MatMulBnb4", 1, importMatMulBnb4},
     {"", "Attention", 23, importAttention},
     {"", "RotaryEmbedding", 23, importRotaryEmbedding},
     {"com.microsoft", "Attention", 1, importMsAttention},

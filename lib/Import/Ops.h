@@ -183,6 +183,7 @@ LogicalResult importMatMulInteger(NodeContext &node);
 LogicalResult importQuantizeLinear(NodeContext &node);
 LogicalResult importDequantizeLinear(NodeContext &node);
 LogicalResult importMatMulNBits(NodeContext &node);
+LogicalResult importMatMulBnb4(NodeContext &node);
 
 // ConvOps.cpp
 LogicalResult importConv(NodeContext &node);

@@ -3,7 +3,7 @@
 // onnxruntime's weight-only quantized ops (com.microsoft MatMulNBits, QMoE) store 2/4/8-bit codes
 // packed into uint8 bytes, 8 / bits codes a byte, low bits first. These helpers (defined in
 // QuantizeOps.cpp) dequantize such weights into float host tensors at import time, and let a
-// MatMul keep a block-wise DequantizeLinear weight quantized (sqz.quant_linear).
+// MatMul keep a block-wise or per-axis DequantizeLinear weight quantized (sqz.quant_linear).
 //
 //===----------------------------------------------------------------------===//
 
@@ -34,13 +34,14 @@ void dequantizePackedRows(const HostTensor &codes, int64_t rowStride, int64_t ro
 
 /// The constant codes a DequantizeLinear folded into a float [K, N] weight (HostTensor::
 /// quantOrigin), when they fit `sqz.quant_linear`: integer codes of 2, 4 or 8 bits, block-wise
-/// along axis 0 (the MatMul's input features) with a power-of-2 block_size. `weightData`
+/// along axis 0 (the MatMul's input features) with a power-of-2 block_size, or per-axis along
+/// axis 1 (the output features: one group per output channel). `weightData`
 /// identifies the folded tensor (a tensor derived from it has other data).
 struct DequantizedWeightOrigin {
   HostTensor codes; // [K, N], the DequantizeLinear's input
-  HostTensor scale; // [ceil(K / group), N]
+  HostTensor scale; // [ceil(K / group), N], or [N] when group is -1
   std::optional<HostTensor> zeroPoint; // like scale, the codes' dtype
-  int64_t group = 0;                   // block_size
+  int64_t group = 0;                   // block_size, or -1 (per-axis)
   const char *weightData = nullptr;
 };
 

@@ -33,12 +33,22 @@
 // Float zero points (not integers) keep the old path: B is dequantized on the
 // host and the node becomes `sqz.linear(A, W, bias)`. g_idx is rejected.
 //
-// A block-wise DequantizeLinear (opset 21, blocks along axis 0, a power-of-2
-// block_size) of constant int2/int4/int8 codes (signed or unsigned) that feeds
-// a MatMul's B also becomes `sqz.quant_linear` (group = block_size): it folds
-// to a float weight that remembers its codes (HostTensor::quantOrigin), and the
-// MatMul builds the quantized linear from them (signed codes and zero points
-// shifted by 2^(bits-1)).
+// com.microsoft MatMulBnb4 (bitsandbytes 4-bit):
+//   A [..., K], B uint8 [(N·K + 1) / 2] (the [N, K] weight flattened, two codes
+//   a byte, the even flat index in the high nibble), absmax [ceil(N·K / bs)] of
+//   A's dtype; Y = A · dequant(B)ᵀ, dequant(B)[n, k] = table[code] ·
+//   absmax[(n·K + k) / bs] with quant_type 1 = NF4 (0 = FP4 is rejected).
+// With K a multiple of block_size (a power of 2) the blocks are per-row groups
+// and the node becomes `sqz.quant_linear` with format nf4 (group =
+// block_size); blocks that span rows are rejected.
+//
+// A DequantizeLinear of constant int2/int4/int8 codes (signed or unsigned)
+// that feeds a MatMul's B also becomes `sqz.quant_linear` when it is
+// block-wise along axis 0 = K (opset 21, a power-of-2 block_size; group =
+// block_size) or per-axis along axis 1 = N (opset 13, 1-D scales [N]; one group
+// per output channel, group = -1): it folds to a float weight that remembers
+// its codes (HostTensor::quantOrigin), and the MatMul builds the quantized
+// linear from them (signed codes and zero points shifted by 2^(bits-1)).
 //
 //===----------------------------------------------------------------------===//
 
@@ -291,13 +301,16 @@ getDequantizedWeightOrigin(const QuantLayout &layout, const HostTensor &x,
                            const HostTensor &y) {
   if (x.shape.size() != 2 || !getQuantLinearBits(x.dtype))
     return nullptr;
-  // Blocks along K (axis 0 of B [K, N]) are the linear's groups; per-tensor and
-  // per-axis weights keep the float path.
-  if (layout.kind != QuantLayout::Blocked || layout.axis != 0 ||
-      !isPowerOf2(layout.blockSize))
+  // Blocks along K (axis 0 of B [K, N]) are the linear's groups; per-axis
+  // scales along N (axis 1) are one group per output channel. Per-tensor
+  // weights, blocks along N and per-axis scales along K keep the float path.
+  bool blocked = layout.kind == QuantLayout::Blocked && layout.axis == 0 &&
+                 isPowerOf2(layout.blockSize);
+  bool perChannel = layout.kind == QuantLayout::PerAxis && layout.axis == 1;
+  if (!blocked && !perChannel)
     return nullptr;
   auto origin = std::make_shared<DequantizedWeightOrigin>();
-  origin->group = layout.blockSize;
+  origin->group = blocked ? layout.blockSize : -1;
   origin->codes = x;
   origin->scale = scale;
   if (zp)
@@ -309,10 +322,12 @@ getDequantizedWeightOrigin(const QuantLayout &layout, const HostTensor &x,
 /// `sqz.quant_linear(input, codes, scales[, zeros], bias)` from unpacked host
 /// tensors: codes [N, K] and zeros [N, groups] (unsigned, in uint8 tensors),
 /// scales [N, groups] f32. The zero points are dropped (symmetric scheme) when
-/// all equal 2^(bits-1).
+/// all equal 2^(bits-1). `nf4` selects the NF4 format (4-bit table codes, no
+/// zero points) instead of int`bits`.
 Value buildQuantLinear(NodeContext &node, Value input, HostTensor codes,
                        HostTensor scales, std::optional<HostTensor> zeros,
-                       Value bias, int64_t bits, int64_t group) {
+                       Value bias, int64_t bits, int64_t group,
+                       bool nf4 = false) {
   MLIRContext *ctx = node.getContext();
   if (zeros) {
     bool allDefault = true;
@@ -321,7 +336,8 @@ Value buildQuantLinear(NodeContext &node, Value input, HostTensor codes,
     if (allDefault)
       zeros.reset();
   }
-  sqz::QuantFormat format = bits == 8   ? sqz::QuantFormat::Int8
+  sqz::QuantFormat format = nf4         ? sqz::QuantFormat::NF4
+                            : bits == 8 ? sqz::QuantFormat::Int8
                             : bits == 4 ? sqz::QuantFormat::Int4
                                         : sqz::QuantFormat::Int2;
   auto quant = sqz::QuantAttr::get(ctx, format, group, /*symmetric=*/!zeros);
@@ -351,7 +367,8 @@ Value mlir::sqz::import::buildDequantizedMatMul(NodeContext &node,
   int64_t k = x.shape[0], n = x.shape[1];
   int64_t bits = getQuantLinearBits(x.dtype);
   int64_t shift = isUnsignedDType(x.dtype) ? 0 : int64_t(1) << (bits - 1);
-  int64_t groups = (k + origin->group - 1) / origin->group;
+  int64_t groups =
+      origin->group < 0 ? 1 : (k + origin->group - 1) / origin->group;
   std::string base = origin->codes.name;
   HostTensor codes =
       HostTensor::allocate(base + ".codes", onnx::TensorProto::UINT8, {n, k});
@@ -364,7 +381,8 @@ Value mlir::sqz::import::buildDequantizedMatMul(NodeContext &node,
       codes.setInt(col * k + row, x.getInt(row * n + col) + shift);
   for (int64_t col = 0; col < n; ++col) {
     for (int64_t g = 0; g < groups; ++g) {
-      int64_t at = g * n + col; // scale and zero point are [groups, N]
+      // Scale and zero point are [groups, N] (block-wise) or [N] (per-axis).
+      int64_t at = g * n + col;
       scales.setDouble(col * groups + g,
                        static_cast<float>(origin->scale.getDouble(at)));
       int64_t zp = origin->zeroPoint ? origin->zeroPoint->getInt(at) : 0;
@@ -710,6 +728,92 @@ LogicalResult mlir::sqz::import::importMatMulNBits(NodeContext &node) {
                                   node.getInput(0), weight, biasValue,
                                   /*sparsity=*/sqz::SparsityAttr())
                 .getResult();
+  node.setResult(0, y, dtype);
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// com.microsoft MatMulBnb4
+//===----------------------------------------------------------------------===//
+
+LogicalResult mlir::sqz::import::importMatMulBnb4(NodeContext &node) {
+  if (failed(node.checkNumInputs(3, 3)))
+    return failure();
+  FailureOr<int64_t> kAttr = node.getIntAttr("K", -1);
+  FailureOr<int64_t> nAttr = node.getIntAttr("N", -1);
+  FailureOr<int64_t> blockAttr = node.getIntAttr("block_size", -1);
+  FailureOr<int64_t> typeAttr = node.getIntAttr("quant_type", -1);
+  FailureOr<int64_t> transBAttr = node.getIntAttr("transB", 1);
+  FailureOr<int64_t> trainingAttr = node.getIntAttr("training_mode", 0);
+  if (failed(kAttr) || failed(nAttr) || failed(blockAttr) || failed(typeAttr) ||
+      failed(transBAttr) || failed(trainingAttr))
+    return failure();
+  int64_t k = *kAttr, n = *nAttr, blockSize = *blockAttr;
+  if (k <= 0 || n <= 0)
+    return node.emitError()
+           << "attributes K and N must be positive, got K=" << k << " N=" << n;
+  if (*typeAttr == 0)
+    return node.emitError() << "quant_type 0 (FP4) is not supported; only 1 "
+                               "(NF4) imports";
+  if (*typeAttr != 1)
+    return node.emitError()
+           << "quant_type must be 0 (FP4) or 1 (NF4), got " << *typeAttr;
+  if (*transBAttr != 1)
+    return node.emitError() << "transB must be 1 (B holds the [N, K] weight), "
+                               "got "
+                            << *transBAttr;
+  if (*trainingAttr != 0)
+    return node.emitError() << "training_mode must be 0, got " << *trainingAttr;
+  if (!isPowerOf2(blockSize))
+    return node.emitError()
+           << "block_size must be a positive power of 2, got " << blockSize;
+  // The absmax blocks run over the flattened [N, K] weight; sqz.quant_linear
+  // groups are per row, so every block must lie inside one row.
+  if (k % blockSize != 0)
+    return node.emitError()
+           << "block_size " << blockSize << " does not divide K=" << k
+           << ": its absmax blocks span weight rows, which sqz.quant_linear's "
+              "per-row groups cannot express";
+  int32_t dtype = node.getInputDType(0);
+  if (!isFloatDType(dtype))
+    return node.emitError()
+           << "A must be a float tensor, got '" << getDTypeName(dtype) << "'";
+  RankedTensorType aType = node.getInputType(0);
+  if (aType.getRank() < 1 || aType.getShape().back() != k)
+    return node.emitError()
+           << "the last dim of A " << aType << " must be K=" << k;
+
+  int64_t blocksPerRow = k / blockSize;
+  const HostTensor *b = node.getConstantInput(1);
+  const HostTensor *absmax = node.getConstantInput(2);
+  if (!b || !absmax)
+    return node.emitError() << "B and absmax must be import-time constants";
+  if (b->dtype != onnx::TensorProto::UINT8 || b->shape.size() != 1 ||
+      b->shape[0] != (n * k + 1) / 2)
+    return node.emitError()
+           << "B must be uint8 [(N * K + 1) / 2] = [" << (n * k + 1) / 2
+           << "], got " << node.getInputType(1);
+  if (absmax->dtype != dtype || absmax->shape.size() != 1 ||
+      absmax->shape[0] != n * blocksPerRow)
+    return node.emitError()
+           << "absmax must have A's dtype and shape [N * K / block_size] = ["
+           << n * blocksPerRow << "], got " << node.getInputType(2);
+
+  // Codes: flat index i = row·K + col, byte i / 2, even i in the high nibble.
+  HostTensor codes = HostTensor::allocate(node.getNode().input(1) + ".codes",
+                                          onnx::TensorProto::UINT8, {n, k});
+  for (int64_t i = 0, e = n * k; i < e; ++i) {
+    int64_t byte = b->getInt(i / 2);
+    codes.setInt(i, (i % 2 == 0 ? byte >> 4 : byte) & 0xF);
+  }
+  HostTensor scales =
+      HostTensor::allocate(node.getNode().input(2) + ".scales",
+                           onnx::TensorProto::FLOAT, {n, blocksPerRow});
+  for (int64_t i = 0, e = n * blocksPerRow; i < e; ++i)
+    scales.setDouble(i, static_cast<float>(absmax->getDouble(i)));
+  Value y = buildQuantLinear(node, node.getInput(0), std::move(codes),
+                             std::move(scales), std::nullopt, Value(),
+                             /*bits=*/4, blockSize, /*nf4=*/true);
   node.setResult(0, y, dtype);
   return success();
 }

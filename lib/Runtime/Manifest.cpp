@@ -268,6 +268,27 @@ Status ManifestReader::read(const JsonValue &root, Manifest &manifest) {
     }
   }
 
+  manifest.device = Manifest::Device::CPU;
+  manifest.gpuArch.clear();
+  if (const JsonValue *device = root.find("device")) {
+    if (!device->isString())
+      return typeError("device", "string", *device);
+    if (device->getString() == "cuda")
+      manifest.device = Manifest::Device::CUDA;
+    else if (device->getString() != "cpu")
+      return error("device", "unknown device \"" + device->getString() +
+                                 "\" (expected \"cpu\" or \"cuda\")");
+  }
+  if (const JsonValue *arch = root.find("gpu_arch")) {
+    if (!arch->isString())
+      return typeError("gpu_arch", "string", *arch);
+    if (manifest.device != Manifest::Device::CUDA)
+      return error("gpu_arch", "is only meaningful with \"device\": \"cuda\"");
+    manifest.gpuArch = arch->getString();
+    if (manifest.gpuArch.find('\0') != std::string::npos)
+      return error("gpu_arch", "string contains a NUL character");
+  }
+
   if (Status s = readTensors(root, "inputs", manifest.abiVersion, manifest.inputs); !s)
     return s;
   if (Status s = readTensors(root, "outputs", manifest.abiVersion, manifest.outputs); !s)

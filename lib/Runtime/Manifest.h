@@ -86,6 +86,12 @@ struct Manifest {
   std::vector<std::string> cpuFeatures;
   std::vector<TensorSpec> inputs;
   std::vector<TensorSpec> outputs;
+  /// Where the model runs (the optional "device"): a CUDA artifact's buffers (inputs, outputs,
+  /// weights) are device pointers, and its library exports sqz_model_gpu_bind/_unbind.
+  enum class Device { CPU, CUDA };
+  Device device = Device::CPU;
+  /// The GPU the device code was compiled for ("sm_80"; "gpu_arch", CUDA only, optional).
+  std::string gpuArch;
 
   /// Whether the library reads a weights file (buffer after the outputs).
   bool hasWeights() const { return !weightsFile.empty(); }

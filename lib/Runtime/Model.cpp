@@ -6,8 +6,10 @@
 //===----------------------------------------------------------------------===//
 
 #include "sqz-c/sqz.h"
+#include "sqz-c/sqz_gpu.h"
 
 #include "Runtime/CpuFeatures.h"
+#include "Runtime/CudaDriver.h"
 #include "Runtime/Manifest.h"
 #include "Runtime/Safetensors.h"
 
@@ -17,6 +19,7 @@
 #include <cstring>
 #include <dlfcn.h>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <sys/stat.h>
 #include <vector>
@@ -55,7 +58,35 @@ struct sqz_model {
   static constexpr size_t kNoDim = ~size_t(0);
   std::vector<DimInfo> inputDims;
 
+  /// A CUDA model (manifest "device": "cuda"): the runtime's table for its GPU, the library's
+  /// bind functions, the weights on the GPU and the per-tensor GPU buffers of runs (inputs
+  /// then outputs, grown as needed, kept between runs), all guarded by runMutex.
+  const sqz_gpu_api *gpu = nullptr;
+  int32_t gpuDevice = 0;
+  void (*gpuUnbind)(void) = nullptr;
+  bool gpuBound = false;
+  void *deviceWeights = nullptr;
+  struct DeviceBuffer {
+    void *ptr = nullptr;
+    size_t capacity = 0;
+  };
+  std::vector<DeviceBuffer> deviceBuffers;
+  /// Recorded on the legacy default stream around a run: start, entry start, entry end, end.
+  void *events[4] = {nullptr, nullptr, nullptr, nullptr};
+  double lastComputeMs = -1, lastTotalMs = -1;
+  std::mutex runMutex;
+
   ~sqz_model() {
+    if (gpu) {
+      if (gpuBound && gpuUnbind)
+        gpuUnbind();
+      for (DeviceBuffer &buffer : deviceBuffers)
+        gpu->mem_free(buffer.ptr, nullptr);
+      gpu->mem_free(deviceWeights, nullptr);
+      for (void *event : events)
+        gpu->event_destroy(event);
+      gpu->last_error();
+    }
     if (handle)
       dlclose(handle);
   }
@@ -121,7 +152,122 @@ static void describeDims(sqz_model &model) {
   }
 }
 
-static bool loadModel(const std::string &dir, sqz_model &model) {
+namespace {
+/// A device a caller asks for: sqz_model_load_on_device's string.
+struct DeviceRequest {
+  bool any = true; ///< NULL or "": the manifest's
+  Manifest::Device device = Manifest::Device::CPU;
+  int32_t index = 0;
+};
+
+bool parseDeviceRequest(const char *text, DeviceRequest &request) {
+  request = DeviceRequest();
+  if (!text || !*text)
+    return true;
+  std::string s = text;
+  request.any = false;
+  if (s == "cpu")
+    return true;
+  request.device = Manifest::Device::CUDA;
+  if (s == "cuda")
+    return true;
+  if (s.compare(0, 5, "cuda:") != 0 || s.size() == 5 || s.size() > 8 ||
+      s.find_first_not_of("0123456789", 5) != std::string::npos)
+    return false;
+  request.index = std::stoi(s.substr(5));
+  return true;
+}
+
+const char *deviceName(Manifest::Device device) {
+  return device == Manifest::Device::CUDA ? "cuda" : "cpu";
+}
+
+/// Checks that the GPU can run code compiled for the manifest's gpu_arch.
+bool checkGpuArch(const sqz_model &model, std::string &error) {
+  const std::string &arch = model.manifest.gpuArch;
+  if (arch.empty())
+    return true;
+  int wanted = 0;
+  bool archSpecific = false;
+  if (!parseGpuArch(arch, wanted, archSpecific)) {
+    error = "the manifest's gpu_arch '" + arch + "' is not a GPU architecture (e.g. sm_80)";
+    return false;
+  }
+  CudaDeviceInfo info;
+  if (!getCudaDeviceInfo(model.gpuDevice, info, error))
+    return false;
+  int have = info.major * 10 + info.minor;
+  // PTX for sm_XY runs on any later GPU (the driver JIT-compiles it); "a" targets only on
+  // their own architecture.
+  if (have < wanted || (archSpecific && have != wanted)) {
+    error = "the model was compiled for " + arch + ", but GPU " +
+            std::to_string(model.gpuDevice) + " (" + info.name + ") is sm_" +
+            std::to_string(have) + "; recompile it with --target cuda:sm_" +
+            std::to_string(have);
+    return false;
+  }
+  return true;
+}
+
+/// Opens the GPU side of a CUDA model whose library is loaded: binds the table (loading the
+/// device code) and uploads the weights.
+bool loadGpuModel(sqz_model &model) {
+  const sqz_gpu_api &gpu = *model.gpu;
+  std::string error;
+  void *bindSymbol = lookupSymbol(model.handle, "sqz_model_gpu_bind", error);
+  void *unbindSymbol =
+      bindSymbol ? lookupSymbol(model.handle, "sqz_model_gpu_unbind", error) : nullptr;
+  if (!bindSymbol || !unbindSymbol) {
+    setError("'" + model.libraryPath + "' is not a CUDA model library: no " +
+             (bindSymbol ? "sqz_model_gpu_unbind" : "sqz_model_gpu_bind") + " (" + error +
+             "), although its manifest says \"device\": \"cuda\"");
+    return false;
+  }
+  auto bind = symbolAs<int32_t (*)(const sqz_gpu_api *)>(bindSymbol);
+  model.gpuUnbind = symbolAs<void (*)(void)>(unbindSymbol);
+  gpu.last_error();
+  clearReportedCudaError();
+  int32_t result = bind(&gpu);
+  if (result != SQZ_GPU_BIND_OK) {
+    std::string reason =
+        result == SQZ_GPU_BIND_LOAD_FAILED
+            ? (lastReportedCudaError().empty() ? std::string("unknown error")
+                                               : lastReportedCudaError())
+        : result == SQZ_GPU_BIND_API_TOO_OLD
+            ? std::string("the model needs a newer runtime (its GPU table lacks functions the "
+                          "model calls); use the sqz-run of the compiler that made it")
+            : "sqz_model_gpu_bind returned " + std::to_string(result);
+    if (result == SQZ_GPU_BIND_LOAD_FAILED)
+      model.gpuUnbind(); // release the modules that did load
+    setError("cannot load the GPU code of '" + model.libraryPath + "': " + reason);
+    return false;
+  }
+  model.gpuBound = true;
+
+  for (void *&event : model.events)
+    event = gpu.event_create();
+  if (model.manifest.hasWeights() && model.weights->dataSize()) {
+    size_t bytes = model.weights->dataSize();
+    model.deviceWeights = gpu.mem_alloc(bytes, nullptr, false);
+    if (model.deviceWeights) {
+      gpu.memcpy(model.deviceWeights, model.weights->data(), bytes, nullptr);
+      gpu.stream_synchronize(nullptr);
+    }
+  }
+  if (const char *message = gpu.last_error()) {
+    setError("cannot set up CUDA model '" + model.libraryPath + "' on GPU " +
+             std::to_string(model.gpuDevice) + ": " + message);
+    return false;
+  }
+  // On the GPU now: the host mapping is no longer needed.
+  model.weights.reset();
+  model.deviceBuffers.resize(model.manifest.inputs.size() + model.manifest.outputs.size());
+  return true;
+}
+} // namespace
+
+static bool loadModel(const std::string &dir, const DeviceRequest &request,
+                      sqz_model &model) {
   struct stat st;
   if (::stat(dir.c_str(), &st) != 0) {
     setError("cannot open artifact directory '" + dir +
@@ -139,6 +285,35 @@ static bool loadModel(const std::string &dir, sqz_model &model) {
       !s) {
     setError(s.message());
     return false;
+  }
+  Manifest::Device device = model.manifest.device;
+  if (!request.any && request.device != device) {
+    setError("artifact '" + dir + "' was compiled for " +
+             (device == Manifest::Device::CUDA
+                  ? "cuda" + (model.manifest.gpuArch.empty()
+                                  ? std::string()
+                                  : " (" + model.manifest.gpuArch + ")")
+                  : std::string("cpu")) +
+             " (its manifest's \"device\"), not for " + deviceName(request.device) +
+             (device == Manifest::Device::CUDA
+                  ? "; recompile it with sqz-compile --target cpu to run it on the CPU"
+                  : "; recompile it with sqz-compile --target cuda:sm_80 (or sm_90) to run it "
+                    "on a GPU"));
+    return false;
+  }
+  if (device == Manifest::Device::CUDA) {
+    // Before anything else: without a driver nothing below can work.
+    model.gpuDevice = request.index;
+    std::string error;
+    model.gpu = getCudaApi(model.gpuDevice, error);
+    if (!model.gpu) {
+      setError("cannot run CUDA model '" + dir + "': " + error);
+      return false;
+    }
+    if (!checkGpuArch(model, error)) {
+      setError("cannot run CUDA model '" + dir + "': " + error);
+      return false;
+    }
   }
 
   // The path always contains a '/', so dlopen never searches LD_LIBRARY_PATH
@@ -236,20 +411,66 @@ static bool loadModel(const std::string &dir, sqz_model &model) {
     model.outputShapes = symbolAs<void (*)(const int64_t *, int64_t *)>(shapesSymbol);
   }
   describeDims(model);
+  if (model.gpu && !loadGpuModel(model))
+    return false;
   return true;
 }
 
-sqz_model *sqz_model_load(const char *artifactDir) {
+static sqz_model *loadOnDevice(const char *function, const char *artifactDir,
+                               const char *device) {
   if (!artifactDir || !*artifactDir) {
-    setError("sqz_model_load: artifact directory is empty");
+    setError(std::string(function) + ": artifact directory is empty");
+    return nullptr;
+  }
+  DeviceRequest request;
+  if (!parseDeviceRequest(device, request)) {
+    setError(std::string(function) + ": unknown device '" + device +
+             "' (expected cpu, cuda or cuda:N)");
     return nullptr;
   }
   sqz_model *model = new sqz_model;
-  if (!loadModel(artifactDir, *model)) {
+  if (!loadModel(artifactDir, request, *model)) {
     delete model;
     return nullptr;
   }
   return model;
+}
+
+sqz_model *sqz_model_load(const char *artifactDir) {
+  return loadOnDevice("sqz_model_load", artifactDir, nullptr);
+}
+
+sqz_model *sqz_model_load_on_device(const char *artifactDir, const char *device) {
+  return loadOnDevice("sqz_model_load_on_device", artifactDir, device);
+}
+
+const char *sqz_model_device(const sqz_model *m) {
+  if (!m) {
+    setError("sqz_model_device: model is NULL");
+    return nullptr;
+  }
+  return deviceName(m->manifest.device);
+}
+
+int sqz_model_last_run_gpu_ms(const sqz_model *m, double *computeMs, double *totalMs) {
+  if (!m) {
+    setError("sqz_model_last_run_gpu_ms: model is NULL");
+    return 1;
+  }
+  if (!m->gpu) {
+    setError("sqz_model_last_run_gpu_ms: the model runs on the CPU");
+    return 1;
+  }
+  std::lock_guard<std::mutex> lock(const_cast<sqz_model *>(m)->runMutex);
+  if (m->lastTotalMs < 0) {
+    setError("sqz_model_last_run_gpu_ms: the model has not run yet");
+    return 1;
+  }
+  if (computeMs)
+    *computeMs = m->lastComputeMs;
+  if (totalMs)
+    *totalMs = m->lastTotalMs;
+  return 0;
 }
 
 void sqz_model_unload(sqz_model *m) { delete m; }
@@ -518,6 +739,80 @@ static bool computeShapes(const sqz_model &m, const char *function,
   return true;
 }
 
+/// invoke() for a CUDA model: copies the inputs to GPU buffers, calls the entry on device
+/// pointers, copies the outputs back, and times it all with events on the default stream.
+static int invokeCuda(sqz_model *m, const char *function, const int64_t *shapes,
+                      const void *const *inputs, void *const *outputs) {
+  const std::vector<TensorSpec> &ins = m->manifest.inputs;
+  const std::vector<TensorSpec> &outs = m->manifest.outputs;
+  const sqz_gpu_api &gpu = *m->gpu;
+  std::lock_guard<std::mutex> lock(m->runMutex);
+  gpu.last_error(); // a failure of an earlier, already reported run
+  size_t numTensors = ins.size() + outs.size();
+  size_t numBuffers = numTensors + (m->manifest.hasWeights() ? 1 : 0);
+  SmallArray<void *, 16> buffers(numBuffers);
+  SmallArray<size_t, 16> bytes(numTensors);
+  const int64_t *dims = shapes;
+  for (size_t t = 0; t < numTensors; ++t) {
+    bool isInput = t < ins.size();
+    const TensorSpec &spec = isInput ? ins[t] : outs[t - ins.size()];
+    size_t rank = spec.shape.size();
+    size_t count = 1;
+    for (size_t d = 0; d < rank; ++d)
+      count *= static_cast<size_t>(dims[d]);
+    dims += rank;
+    bytes[t] = count * dtypeSize(spec.dtype);
+    const void *host = isInput ? inputs[t] : outputs[t - ins.size()];
+    if (!host && bytes[t]) {
+      setError(std::string(function) + ": " + (isInput ? "input " : "output ") +
+               std::to_string(isInput ? t : t - ins.size()) + " ('" + spec.name +
+               "') buffer is NULL");
+      return 1;
+    }
+    sqz_model::DeviceBuffer &buffer = m->deviceBuffers[t];
+    if (buffer.capacity < bytes[t]) {
+      gpu.mem_free(buffer.ptr, nullptr);
+      buffer.ptr = gpu.mem_alloc(bytes[t], nullptr, false);
+      buffer.capacity = buffer.ptr ? bytes[t] : 0;
+      if (!buffer.ptr) {
+        const char *reason = gpu.last_error();
+        setError(std::string(function) + ": cannot allocate " + std::to_string(bytes[t]) +
+                 " bytes on GPU " + std::to_string(m->gpuDevice) + " for " +
+                 (isInput ? "input '" : "output '") + spec.name + "': " +
+                 (reason ? reason : "unknown error"));
+        return 1;
+      }
+    }
+    buffers[t] = buffer.ptr;
+  }
+  if (m->manifest.hasWeights())
+    buffers[numBuffers - 1] = m->deviceWeights;
+
+  gpu.event_record(m->events[0], nullptr);
+  for (size_t i = 0; i < ins.size(); ++i)
+    gpu.memcpy(buffers[i], inputs[i], bytes[i], nullptr);
+  gpu.event_record(m->events[1], nullptr);
+  if (m->shapedEntry)
+    m->shapedEntry(buffers.data(), shapes);
+  else
+    m->entry(buffers.data());
+  gpu.event_record(m->events[2], nullptr);
+  for (size_t j = 0; j < outs.size(); ++j)
+    gpu.memcpy(outputs[j], buffers[ins.size() + j], bytes[ins.size() + j], nullptr);
+  gpu.event_record(m->events[3], nullptr);
+  gpu.event_synchronize(m->events[3]);
+  if (const char *message = gpu.last_error()) {
+    setError(std::string(function) + ": CUDA error while running '" + m->libraryPath +
+             "' on GPU " + std::to_string(m->gpuDevice) + ": " + message);
+    m->lastComputeMs = m->lastTotalMs = -1;
+    return 1;
+  }
+  m->lastComputeMs = gpu.event_elapsed_ms(m->events[1], m->events[2]);
+  m->lastTotalMs = gpu.event_elapsed_ms(m->events[0], m->events[3]);
+  gpu.last_error(); // timing is best effort
+  return 0;
+}
+
 /// Binds the buffers and calls the entry; `shapes` are the full shapes computeShapes gave.
 static int invoke(sqz_model *m, const char *function, const int64_t *shapes,
                   const void *const *inputs, void *const *outputs) {
@@ -528,6 +823,8 @@ static int invoke(sqz_model *m, const char *function, const int64_t *shapes,
              (!inputs && !ins.empty() ? "inputs" : "outputs") + " array is NULL");
     return 1;
   }
+  if (m->gpu)
+    return invokeCuda(m, function, shapes, inputs, outputs);
 
   // The entry takes one mutable array; it only reads the input slots.
   // Generated code never dereferences an empty tensor's pointer, but give it

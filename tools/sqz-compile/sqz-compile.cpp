@@ -14,6 +14,8 @@
 #include "sqz/InitAll.h"
 #include "sqz/Target/CPU/Codegen.h"
 #include "sqz/Target/CPU/Passes.h"
+#include "sqz/Target/CUDA/Codegen.h"
+#include "sqz/Target/CUDA/Passes.h"
 
 #include "Runtime/Safetensors.h"
 
@@ -62,8 +64,13 @@ static cl::list<std::string> dynamicDims(
     cl::desc("Keep an input dim dynamic to run time, with an optional bound, e.g. "
              "--dynamic-dim input_ids:1:256 (repeatable; the artifact gets ABI 3)"),
     cl::value_desc("input:axis[:max]"), cl::cat(cat));
-static cl::opt<std::string> target("target", cl::desc("Compilation target"),
-                                   cl::init("cpu"), cl::cat(cat));
+static cl::opt<std::string>
+    target("target",
+           cl::desc("Compilation target: cpu (default) or cuda:<arch> for an NVIDIA GPU, "
+                    "<arch> one of sm_80, sm_90, sm_90a (docs/CUDA.md)"),
+           cl::init("cpu"), cl::cat(cat));
+/// The GPU architecture of --target cuda:<arch>; empty for the CPU.
+static std::string cudaChip;
 static cl::opt<std::string>
     targetCPU("target-cpu",
               cl::desc("CPU to generate code for: native (default) or an LLVM CPU "
@@ -87,14 +94,22 @@ static cl::opt<bool> inlineWeights(
     cl::init(false), cl::cat(cat));
 static cl::opt<bool> noUKernels(
     "no-ukernels",
-    cl::desc("Do not call the CPU microkernels: compressed linears dequantize at run time "
-             "(the path before sqz-materialize; for comparison)"),
+    cl::desc("Do not call the CPU microkernels (or, for --target cuda, the CUDA kernels): "
+             "compressed linears dequantize at run time (the path before sqz-materialize; "
+             "for comparison)"),
     cl::init(false), cl::cat(cat));
 static cl::list<std::string> ukernelFormats(
     "ukernel-formats",
     cl::desc("Microkernels sqz-materialize may use (default: f32,int8,int4,nf4,ternary2,"
              "sp24_f32,sp24_int4; drop f32 to keep dense linears on the generated code)"),
     cl::CommaSeparated, cl::value_desc("format,..."), cl::cat(cat));
+static cl::opt<std::string> ukernelAct(
+    "ukernel-act",
+    cl::desc("Activations of the int8/int4/nf4 microkernels: f32 (default: dequantize the "
+             "weights; exact up to fp32 rounding), int8 (quantize activations per 32 columns, "
+             "integer dot products; docs/Kernels.md) or auto (int8 on AVX512-VNNI targets, "
+             "where it is the faster path)"),
+    cl::init("f32"), cl::value_desc("f32|int8|auto"), cl::cat(cat));
 static cl::opt<std::string>
     recipeFile("recipe", cl::desc("Compress with a recipe (YAML list of stages; recipes/)"),
                cl::value_desc("recipe.yaml"), cl::cat(cat));
@@ -285,12 +300,23 @@ static uint64_t physicalMemory() {
   return pages > 0 && size > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(size) : 0;
 }
 
-static void buildLowering(OpPassManager &pm, StringRef weightsFile) {
+/// The lowering of --target; `device` false: the CPU whatever the target (calibration
+/// builds run on the compiling machine).
+static void buildLowering(OpPassManager &pm, StringRef weightsFile, bool device = true) {
+  if (device && !cudaChip.empty()) {
+    mlir::sqz::LowerToCUDAOptions cudaOpts;
+    cudaOpts.chip = cudaChip;
+    cudaOpts.weightsFile = weightsFile.str();
+    cudaOpts.kernels = !noUKernels;
+    mlir::sqz::buildLowerToCUDAPipeline(pm, cudaOpts);
+    return;
+  }
   mlir::sqz::LowerToCPUOptions lowerOpts;
   lowerOpts.targetCPU = targetCPU;
   lowerOpts.weightsFile = weightsFile.str();
   lowerOpts.ukernels = !noUKernels;
   lowerOpts.ukernelFormats = std::vector<std::string>(ukernelFormats.begin(), ukernelFormats.end());
+  lowerOpts.ukernelAct = ukernelAct;
   mlir::sqz::buildLowerToCPUPipeline(pm, lowerOpts);
 }
 
@@ -318,8 +344,11 @@ static int fail(const std::string &msg) {
 }
 
 /// Lowers `module` (graph IR after cleanup) and writes a complete artifact into `dir`
-/// (model.so, manifest.json and, unless --inline-weights, model.safetensors).
-static LogicalResult emitArtifact(ModuleOp module, StringRef dir, std::string &error) {
+/// (model.so, manifest.json and, unless --inline-weights, model.safetensors; for --target
+/// cuda also model.ptx). `device` false: for the CPU whatever the target.
+static LogicalResult emitArtifact(ModuleOp module, StringRef dir, std::string &error,
+                                  bool device = true) {
+  bool cuda = device && !cudaChip.empty();
   auto entry = module.lookupSymbol<func::FuncOp>("main");
   if (!entry) {
     error = "the module has no entry function @main";
@@ -341,7 +370,7 @@ static LogicalResult emitArtifact(ModuleOp module, StringRef dir, std::string &e
     error = "bad pass manager options";
     return failure();
   }
-  buildLowering(pm, inlineWeights ? StringRef() : StringRef(weightsPath));
+  buildLowering(pm, inlineWeights ? StringRef() : StringRef(weightsPath), device);
   if (failed(pm.run(module))) {
     error = "lowering '" + inputFile + "' failed";
     return failure();
@@ -360,19 +389,26 @@ static LogicalResult emitArtifact(ModuleOp module, StringRef dir, std::string &e
   }
   auto isDynamic = [](const TensorSig &t) { return llvm::is_contained(t.shape, -1); };
   bool dynamic = llvm::any_of(sig->first, isDynamic) || llvm::any_of(sig->second, isDynamic);
-  mlir::sqz::CPUCodegenOptions cgOpts;
-  cgOpts.targetCPU = targetCPU;
-  llvm::LLVMContext llvmCtx;
-  std::unique_ptr<llvm::Module> llvmModule =
-      mlir::sqz::translateToOptimizedLLVMIR(module, llvmCtx, cgOpts);
-  if (!llvmModule) {
-    error = "translation to LLVM IR failed";
-    return failure();
+  if (cuda) {
+    // Host code for any x86-64 with the device PTX embedded, and model.ptx.
+    if (failed(mlir::sqz::emitCUDALibrary(module, dir, error)))
+      return failure();
+  } else {
+    mlir::sqz::CPUCodegenOptions cgOpts;
+    cgOpts.targetCPU = targetCPU;
+    llvm::LLVMContext llvmCtx;
+    std::unique_ptr<llvm::Module> llvmModule =
+        mlir::sqz::translateToOptimizedLLVMIR(module, llvmCtx, cgOpts);
+    if (!llvmModule) {
+      error = "translation to LLVM IR failed";
+      return failure();
+    }
+    if (failed(mlir::sqz::emitObjectFile(*llvmModule, objPath, cgOpts, error)) ||
+        failed(mlir::sqz::linkSharedLibrary(objPath, soPath, error)))
+      return failure();
+    llvm::sys::fs::remove(objPath);
   }
-  if (failed(mlir::sqz::emitObjectFile(*llvmModule, objPath, cgOpts, error)) ||
-      failed(mlir::sqz::linkSharedLibrary(objPath, soPath, error)))
-    return failure();
-  llvm::sys::fs::remove(objPath);
+  std::string hostCPU = cuda ? "x86-64" : targetCPU.getValue();
 
   llvm::json::Object manifest{
       {"format", "sqz-artifact"},
@@ -380,11 +416,11 @@ static LogicalResult emitArtifact(ModuleOp module, StringRef dir, std::string &e
       {"library", "model.so"},
       {"entry", "sqz_model_invoke"},
       {"source", llvm::sys::path::filename(inputFile).str()},
-      {"target", "cpu"},
-      {"target_cpu", targetCPU.getValue()},
+      {"target", cuda ? "cuda" : "cpu"},
+      {"target_cpu", hostCPU},
       {"cpu_features", [&] {
          // The target's features, plus those of the microkernels' ISA level if it needs more.
-         std::vector<std::string> features = mlir::sqz::getCPUFeatureNames(targetCPU);
+         std::vector<std::string> features = mlir::sqz::getCPUFeatureNames(hostCPU);
          if (auto isa = module->getAttrOfType<StringAttr>(mlir::sqz::kUKernelISAAttr))
            for (const std::string &name : mlir::sqz::getUKernelISAFeatures(isa.getValue()))
              if (!llvm::is_contained(features, name))
@@ -397,6 +433,12 @@ static LogicalResult emitArtifact(ModuleOp module, StringRef dir, std::string &e
       {"inputs", toJson(sig->first)},
       {"outputs", toJson(sig->second)},
   };
+  if (cuda) {
+    // Every buffer of sqz_model_invoke is a device pointer (docs/CUDA.md).
+    manifest["device"] = "cuda";
+    manifest["gpu_arch"] = cudaChip;
+    manifest["ptx"] = "model.ptx";
+  }
   if (externalWeights) {
     // The layout the library was compiled for, read back from the file the pass wrote.
     ::sqz::runtime::MappedSafetensors weights;
@@ -512,7 +554,7 @@ static LogicalResult calibrateWith(ModuleOp module, StringRef instrument, String
     return failure();
   }
   llvm::errs() << "sqz-compile: calibration build with " << taps.size() << " taps\n";
-  if (failed(emitArtifact(*clone, calibDir, error))) {
+  if (failed(emitArtifact(*clone, calibDir, error, /*device=*/false))) {
     error = "calibration build: " + error;
     return failure();
   }
@@ -593,18 +635,23 @@ int main(int argc, char **argv) {
       "                                   results; `?` dims with sqz.dim_names/sqz.max_shape "
       "give ABI 3)\n");
 
-  if (target != "cpu")
-    return fail("unsupported --target '" + target +
-                "' (this build supports: cpu)");
+  if (target != "cpu") {
+    std::string error;
+    cudaChip = mlir::sqz::parseCUDATarget(target, error);
+    if (cudaChip.empty())
+      return fail(error);
+  }
 
   DialectRegistry registry;
   registerAllDialects(registry);
   registerAllExtensions(registry);
   mlir::sqz::registerSqzDialects(registry);
+  mlir::sqz::registerCUDATranslations(registry);
   MLIRContext ctx(registry);
   // The pipelines name upstream passes textually, so they must be registered.
   registerAllPasses();
   mlir::sqz::registerAllSqzPasses();
+  mlir::sqz::registerCUDAPipelines();
 
   std::optional<::sqz::compression::Recipe> recipe;
   if (!recipeFile.empty()) {
@@ -902,11 +949,17 @@ int main(int argc, char **argv) {
       llvm::outs() << "\n";
       return 0;
     }
-    mlir::sqz::CPUCodegenOptions cgOpts;
-    cgOpts.targetCPU = targetCPU;
     llvm::LLVMContext llvmCtx;
-    std::unique_ptr<llvm::Module> llvmModule =
-        mlir::sqz::translateToOptimizedLLVMIR(*module, llvmCtx, cgOpts);
+    std::unique_ptr<llvm::Module> llvmModule;
+    if (!cudaChip.empty()) {
+      llvmModule = mlir::sqz::translateCUDAHostToLLVMIR(*module, llvmCtx, error);
+      if (!llvmModule)
+        return fail(error);
+    } else {
+      mlir::sqz::CPUCodegenOptions cgOpts;
+      cgOpts.targetCPU = targetCPU;
+      llvmModule = mlir::sqz::translateToOptimizedLLVMIR(*module, llvmCtx, cgOpts);
+    }
     if (!llvmModule)
       return 1;
     llvmModule->print(llvm::outs(), nullptr);
@@ -937,7 +990,7 @@ int main(int argc, char **argv) {
   // Data first, the manifest last: a reader that finds a manifest finds its files. A weights
   // file or statistics of an earlier compile that this one does not write are removed.
   for (StringRef file : {"model.safetensors", "calibration.safetensors", "model.so",
-                         "manifest.json"}) {
+                         "model.ptx", "manifest.json"}) {
     SmallString<256> from(artifactDir), to(outAbs);
     llvm::sys::path::append(from, file);
     llvm::sys::path::append(to, file);

@@ -6,6 +6,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "sqz/InitAll.h"
+#include "sqz/Target/CUDA/Codegen.h"
+#include "sqz/Target/CUDA/Passes.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/InitAllDialects.h"
@@ -16,11 +18,14 @@
 int main(int argc, char **argv) {
   mlir::registerAllPasses();
   mlir::sqz::registerAllSqzPasses();
+  mlir::sqz::registerCUDAPipelines();
 
   mlir::DialectRegistry registry;
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);
   mlir::sqz::registerSqzDialects(registry);
+  // gpu.module / gpu.binary translation for sqz-cuda-serialize and the CUDA host code.
+  mlir::sqz::registerCUDATranslations(registry);
 
   return mlir::asMainReturnCode(mlir::MlirOptMain(
       argc, argv, "Squeeze (sqz) optimizer driver\n", registry));

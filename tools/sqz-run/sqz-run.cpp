@@ -2,6 +2,7 @@
 //
 // sqz-run <artifact-dir> --input NAME=FILE.npy ... [--expect NAME=FILE.npy ...]
 //         [--rtol R] [--atol A] [--output-dir DIR] [--bench N] [--threads N]
+//         [--device cpu|cuda|cuda:N]
 // sqz-run <artifact-dir> --generate N (--prompt-ids FILE.npy | --prompt TEXT) [--tokenizer F]
 //         [--temperature T] [--top-k K] [--seed S] [--stop-token ID]
 // sqz-run <artifact-dir> --eval-tokens FILE.npy [--window W] [--compare-to DIR]
@@ -69,6 +70,12 @@ const char kUsage[] =
     "                       then 'load' (the time sqz_model_load took)\n"
     "  --threads N          threads of the model's parallel loops (default:\n"
     "                       all cores)\n"
+    "  --device D           cpu, cuda or cuda:N (GPU N): where to run; it must\n"
+    "                       be the device the artifact was compiled for\n"
+    "                       (default: the manifest's). A CUDA artifact needs\n"
+    "                       the NVIDIA driver (libcuda.so.1, or the file\n"
+    "                       $SQZ_CUDA_DRIVER names); with --bench it also\n"
+    "                       prints GPU times ('gpu ...' lines)\n"
     "  --help               print this help\n"
     "\n"
     "Decoding (decoder LMs with token ids [1, L] -> logits [1, L, vocab], L static\n"
@@ -108,6 +115,7 @@ struct Options {
   std::string outputDir = ".";
   long benchRuns = 0;
   long threads = 0;
+  std::string device;
   // Decoding.
   long generate = -1;
   std::string promptIds, promptText, tokenizer;
@@ -211,7 +219,7 @@ int parseOptions(int argc, char **argv, Options &options) {
         "--input",       "--expect",     "--rtol",       "--atol",      "--output-dir",
         "--bench",       "--threads",    "--generate",   "--prompt-ids", "--prompt",
         "--tokenizer",   "--temperature", "--top-k",     "--seed",      "--stop-token",
-        "--eval-tokens", "--window",     "--compare-to"};
+        "--eval-tokens", "--window",     "--compare-to", "--device"};
     if (std::find(std::begin(kFlags), std::end(kFlags), flag) == std::end(kFlags))
       return fail("unknown option '" + flag + "' (see --help)");
     if (!hasValue) {
@@ -266,6 +274,12 @@ int parseOptions(int argc, char **argv, Options &options) {
                                  : options.compareTo) = value;
       if (flag == "--prompt" && options.promptText.empty())
         options.promptText = std::string(1, '\0'); // "given, empty": BOS only
+    } else if (flag == "--device") {
+      if (value != "cpu" && value != "cuda" &&
+          !(value.size() > 5 && value.size() <= 8 && value.compare(0, 5, "cuda:") == 0 &&
+            value.find_first_not_of("0123456789", 5) == std::string::npos))
+        return fail("--device expects cpu, cuda or cuda:N, got '" + value + "'");
+      options.device = value;
     } else if (flag == "--bench") {
       char *end = nullptr;
       errno = 0;
@@ -311,9 +325,14 @@ int runModel(sqz_model *model, const int64_t *const *shapes, const void *const *
 }
 
 /// Times `runs` calls of the model (the caller already ran it once: the warm-up).
+/// GPU times of the runs of a CUDA model (ms, from sqz_model_last_run_gpu_ms).
+struct GpuTimes {
+  std::vector<double> compute, total;
+};
+
 bool benchmark(sqz_model *model, const int64_t *const *shapes, const void *const *inputs,
                void *const *outputs, long runs, std::vector<double> &seconds,
-               std::string &error) {
+               GpuTimes *gpuTimes, std::string &error) {
   seconds.reserve(runs);
   for (long r = 0; r < runs; ++r) {
     auto start = std::chrono::steady_clock::now();
@@ -323,8 +342,32 @@ bool benchmark(sqz_model *model, const int64_t *const *shapes, const void *const
     }
     auto stop = std::chrono::steady_clock::now();
     seconds.push_back(std::chrono::duration<double>(stop - start).count());
+    double compute, total;
+    if (gpuTimes && sqz_model_last_run_gpu_ms(model, &compute, &total) == 0) {
+      gpuTimes->compute.push_back(compute);
+      gpuTimes->total.push_back(total);
+    }
   }
   return true;
+}
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  size_t n = values.size();
+  return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
+}
+
+/// `gpu min/median/max` lines (ms): the model's GPU time without copies, then with them.
+void printGpuTimings(const GpuTimes &times) {
+  if (times.compute.empty())
+    return;
+  auto line = [](const char *what, const std::vector<double> &ms) {
+    std::printf("gpu %s min %.3f ms median %.3f ms max %.3f ms\n", what,
+                *std::min_element(ms.begin(), ms.end()), median(ms),
+                *std::max_element(ms.begin(), ms.end()));
+  };
+  line("compute", times.compute);
+  line("total", times.total);
 }
 
 /// Prints `min`, `median` and `max` lines in one unit (us, ms or s) chosen by
@@ -722,8 +765,8 @@ int run(int argc, char **argv) {
     return code;
 
   auto loadStart = std::chrono::steady_clock::now();
-  std::unique_ptr<sqz_model, ModelDeleter> model(
-      sqz_model_load(options.artifactDir.c_str()));
+  std::unique_ptr<sqz_model, ModelDeleter> model(sqz_model_load_on_device(
+      options.artifactDir.c_str(), options.device.empty() ? nullptr : options.device.c_str()));
   if (!model)
     return fail(sqz_last_error());
   double loadSeconds = std::chrono::duration<double>(
@@ -861,10 +904,13 @@ int run(int argc, char **argv) {
 
   if (options.benchRuns > 0) {
     std::vector<double> seconds;
+    GpuTimes gpuTimes;
+    bool onGpu = std::strcmp(sqz_model_device(model.get()), "cuda") == 0;
     if (!benchmark(model.get(), runShapes, inputPtrs.data(), outputPtrs.data(),
-                   options.benchRuns, seconds, error))
+                   options.benchRuns, seconds, onGpu ? &gpuTimes : nullptr, error))
       return fail(error);
     printTimings(seconds, loadSeconds);
+    printGpuTimings(gpuTimes);
   }
 
   int status = kExitOk;

@@ -337,6 +337,8 @@ template <typename T> T readAt(const Blob &b, int64_t offset) {
   return v;
 }
 
+uint32_t readFlags(const Blob &b) { return readAt<uint32_t>(b, 32); }
+
 TEST(QuantPacking, HeaderAndRegions) {
   // 1 x 4 int4 asymmetric, group 4 (compression.md §8.4.1 via the library's RTN).
   std::vector<float> w = {-1.0f, -0.2f, 0.3f, 0.5f};
@@ -738,6 +740,203 @@ TEST(QuantKernelsLibrary, MatchesLibraryDequantization) {
         }
         EXPECT_NEAR(y[n], ref, 1e-5 * abs) << formatName(format) << " " << isa << " n=" << n;
       }
+    }
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// The int8-activation path (sqz_uk_logical::act_int8, SQZ_UK_FLAG_ACT_INT8; docs/Kernels.md):
+// every variant against a double reference OF THE SAME SEMANTICS — x quantized per 32
+// columns exactly as documented (float ops, round half to even), integer dots, one
+// (scale * xs) product per block — from the logical weight.
+//===----------------------------------------------------------------------===//
+
+/// x quantized as the int8-activation kernels do: q[k] and xs per 32-column block.
+void quantizeActivations(const float *x, int64_t K, bool nf4, std::vector<int> &q,
+                         std::vector<float> &xs) {
+  int64_t T = (K + 31) / 32;
+  q.assign(T * 32, 0);
+  xs.assign(T, 0.0f);
+  for (int64_t t = 0; t < T; ++t) {
+    float amax = 0.0f;
+    for (int64_t k = 32 * t; k < std::min(K, 32 * t + 32); ++k)
+      amax = std::max(amax, std::fabs(x[k]));
+    if (amax == 0.0f)
+      continue;
+    float inv = 127.0f / amax;
+    xs[t] = amax / (nf4 ? 16129.0f : 127.0f);
+    for (int64_t k = 32 * t; k < std::min(K, 32 * t + 32); ++k) {
+      float v = x[k] * inv;
+      q[k] = static_cast<int>(std::nearbyint(v));
+    }
+  }
+}
+
+/// The integer weight of the int8-activation semantics.
+int actIntWeight(const Logical &lw, int64_t n, int64_t k) {
+  int c = lw.codes[n * lw.K + k];
+  if (lw.format == SQZ_UK_NF4)
+    return static_cast<int>(std::nearbyint(127.0 * nf4Table()[c]));
+  int64_t g = k / lw.group;
+  int z = lw.asym ? lw.zeros[n * lw.groups() + g] : (lw.format == SQZ_UK_INT8 ? 128 : 8);
+  return c - z;
+}
+
+void checkActKernel(sqz_uk_kernel_fn fn, const Logical &lw, const Blob &blob, int64_t M,
+                    bool withBias, const std::vector<std::pair<int64_t, int64_t>> &ranges,
+                    const std::string &what) {
+  const int64_t N = lw.N, K = lw.K, ldx = K + 5, ldy = N + 3;
+  std::vector<float> x = randomVector(std::max<int64_t>(M, 1) * ldx, 7 + M);
+  // A row of zeros (xs = 0) and a row with one huge value exercise the block scales.
+  if (M > 2) {
+    for (int64_t k = 0; k < K; ++k)
+      x[1 * ldx + k] = 0.0f;
+    x[2 * ldx + K / 2] = 1e4f;
+  }
+  std::vector<float> bias = randomVector(N, 11);
+  std::vector<float> y(std::max<int64_t>(M, 1) * ldy, kSentinel);
+  std::vector<bool> covered(N, false);
+  for (auto [n0, n1] : ranges) {
+    fn(blob.data, x.data(), M, ldx, withBias ? bias.data() : nullptr, y.data(), ldy, n0, n1);
+    for (int64_t n = n0; n < n1; ++n)
+      covered[n] = true;
+  }
+  std::vector<int> q;
+  std::vector<float> xs;
+  for (int64_t m = 0; m < M; ++m) {
+    quantizeActivations(x.data() + m * ldx, K, lw.format == SQZ_UK_NF4, q, xs);
+    for (int64_t n = 0; n < N; ++n) {
+      float got = y[m * ldy + n];
+      if (!covered[n]) {
+        ASSERT_EQ(got, kSentinel) << what << ": y[" << m << ", " << n << "] outside the range";
+        continue;
+      }
+      double ref = withBias ? bias[n] : 0.0, absSum = withBias ? std::fabs(bias[n]) : 0.0;
+      for (int64_t t = 0; t < (K + 31) / 32; ++t) {
+        int64_t I = 0, absI = 0;
+        for (int64_t k = 32 * t; k < std::min(K, 32 * t + 32); ++k) {
+          int64_t p = static_cast<int64_t>(q[k]) * actIntWeight(lw, n, k);
+          I += p;
+          absI += p < 0 ? -p : p;
+        }
+        float d = lw.scales[n * lw.groups() + 32 * t / lw.group] * xs[t];
+        ref += static_cast<double>(d) * static_cast<double>(I);
+        // The fp32 dot product bound over the products q_k * w_k (as for the fp32 path).
+        absSum += std::fabs(static_cast<double>(d)) * static_cast<double>(absI);
+      }
+      ASSERT_LE(std::fabs(got - ref), 1e-5 * absSum + 1e-30)
+          << what << ": y[" << m << ", " << n << "] = " << got << ", reference " << ref;
+    }
+    for (int64_t n = N; n < ldy; ++n)
+      ASSERT_EQ(y[m * ldy + n], kSentinel) << what << ": padding of y written";
+  }
+  if (M == 0)
+    for (float v : y)
+      ASSERT_EQ(v, kSentinel) << what << ": M = 0 wrote y";
+}
+
+const Case kActCases[] = {
+    {SQZ_UK_INT4, false, 67, 300, 32},  {SQZ_UK_INT4, true, 67, 300, 32},
+    {SQZ_UK_INT4, false, 130, 173, 64}, {SQZ_UK_INT4, true, 37, 333, 64},
+    {SQZ_UK_INT4, false, 21, 517, 128}, {SQZ_UK_INT4, true, 130, 173, 128},
+    {SQZ_UK_INT4, true, 21, 517, 0},    {SQZ_UK_INT4, false, 66, 700, 256},
+    {SQZ_UK_INT4, false, 9, 45, 0},     {SQZ_UK_INT8, false, 67, 300, 0},
+    {SQZ_UK_INT8, true, 67, 300, 32},   {SQZ_UK_INT8, false, 40, 130, 32},
+    {SQZ_UK_INT8, true, 130, 173, 128}, {SQZ_UK_INT8, false, 21, 517, 64},
+    {SQZ_UK_INT8, true, 19, 172, 0},    {SQZ_UK_NF4, false, 67, 300, 64},
+    {SQZ_UK_NF4, false, 130, 173, 0},   {SQZ_UK_NF4, false, 21, 517, 32},
+    {SQZ_UK_NF4, false, 33, 600, 128},
+    // Long rows: the quantized activations of M rows do not fit the stack buffer at once
+    // (rows are taken in chunks).
+    {SQZ_UK_INT4, true, 70, 14300, 128}, {SQZ_UK_INT8, false, 33, 14336, 0},
+};
+
+class ActInt8Kernels : public ::testing::TestWithParam<std::tuple<int, int>> {};
+
+TEST_P(ActInt8Kernels, MatchesSameSemanticsReference) {
+  const Case &c = kActCases[std::get<0>(GetParam())];
+  std::string isa = kIsas[std::get<1>(GetParam())];
+  if (!cpuRuns(isa))
+    GTEST_SKIP() << "this CPU cannot run the " << isa << " variant";
+  sqz_uk_kernel_fn fn = kernelFor(c.format, isa);
+  ASSERT_NE(fn, nullptr);
+  Logical lw = randomLogical(c.format, c.asym, c.N, c.K, c.group ? c.group : c.K,
+                             static_cast<unsigned>(c.N * 131 + c.K));
+  sqz_uk_logical view = lw.view();
+  view.act_int8 = 1;
+  Blob blob(view);
+  ASSERT_NE(blob.data, nullptr);
+  ASSERT_EQ(readFlags(blob) & SQZ_UK_FLAG_ACT_INT8, SQZ_UK_FLAG_ACT_INT8);
+  for (int64_t M : {0, 1, 3, 5, 8, 17, 33})
+    for (bool withBias : {false, true}) {
+      std::string what =
+          caseName(c) + " act_int8 " + isa + " M=" + std::to_string(M) + (withBias ? " bias" : "");
+      checkActKernel(fn, lw, blob, M, withBias, {{0, c.N}}, what + " full");
+      checkActKernel(fn, lw, blob, M, withBias, splitRanges(c.N, 2), what + " 2 threads");
+      checkActKernel(fn, lw, blob, M, withBias, {{3, c.N - 1}}, what + " unaligned range");
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Formats, ActInt8Kernels,
+    ::testing::Combine(
+        ::testing::Range(0, static_cast<int>(sizeof(kActCases) / sizeof(kActCases[0]))),
+        ::testing::Range(0, 4)),
+    [](const ::testing::TestParamInfo<std::tuple<int, int>> &info) {
+      return caseName(kActCases[std::get<0>(info.param)]) + "_" + kIsas[std::get<1>(info.param)];
+    });
+
+TEST(ActInt8Packing, FlagOnlyWhenSupported) {
+  struct Want {
+    int32_t format;
+    int64_t K, group;
+    bool act;
+  };
+  const Want wants[] = {
+      {SQZ_UK_INT4, 300, 32, true},    {SQZ_UK_INT4, 300, 64, true},
+      {SQZ_UK_INT4, 300, 128, true},   {SQZ_UK_INT4, 300, 300, true},
+      {SQZ_UK_INT4, 300, 48, false},   {SQZ_UK_INT4, 300, 96, false},
+      {SQZ_UK_INT4, 300, 16, false},   {SQZ_UK_INT8, 300, 64, true},
+      {SQZ_UK_INT8, 300, 100, false},  {SQZ_UK_NF4, 300, 20, false},
+      {SQZ_UK_INT4, 40000, 128, false}, {SQZ_UK_TERNARY2, 300, 300, false},
+  };
+  for (const Want &w : wants) {
+    Logical lw = randomLogical(w.format, false, 5, w.K, w.group, 3);
+    sqz_uk_logical view = lw.view();
+    view.act_int8 = 1;
+    Blob blob(view);
+    ASSERT_NE(blob.data, nullptr);
+    EXPECT_EQ((readFlags(blob) & SQZ_UK_FLAG_ACT_INT8) != 0, w.act)
+        << formatName(w.format) << " K=" << w.K << " g=" << w.group;
+    // Without the request the flag is never set (the fp32 path, the default).
+    view.act_int8 = 0;
+    Blob plain(view);
+    EXPECT_EQ(readFlags(plain) & SQZ_UK_FLAG_ACT_INT8, 0u);
+  }
+}
+
+/// The int8-activation result stays close to the exact product (the quantization error of x
+/// and, for nf4, of the table): a sanity bound, not the 1e-5 check above.
+TEST(ActInt8Packing, CloseToFp32Path) {
+  for (int32_t format : {SQZ_UK_INT4, SQZ_UK_INT8, SQZ_UK_NF4}) {
+    Logical lw = randomLogical(format, false, 64, 512, 128, 9);
+    sqz_uk_logical view = lw.view();
+    Blob f32(view);
+    view.act_int8 = 1;
+    Blob act(view);
+    std::vector<float> x = randomVector(512, 5), y0(64), y1(64);
+    for (const char *isa : kIsas) {
+      if (!cpuRuns(isa))
+        continue;
+      kernelFor(format, isa)(f32.data, x.data(), 1, 512, nullptr, y0.data(), 64, 0, 64);
+      kernelFor(format, isa)(act.data, x.data(), 1, 512, nullptr, y1.data(), 64, 0, 64);
+      double num = 0, den = 0;
+      for (int n = 0; n < 64; ++n) {
+        num += (y1[n] - y0[n]) * (y1[n] - y0[n]);
+        den += y0[n] * y0[n];
+      }
+      EXPECT_LT(std::sqrt(num / den), format == SQZ_UK_NF4 ? 0.03 : 0.02)
+          << formatName(format) << " " << isa;
     }
   }
 }

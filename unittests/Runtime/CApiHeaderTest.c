@@ -6,12 +6,17 @@
 \*===----------------------------------------------------------------------===*/
 
 #include "sqz-c/sqz.h"
+#include "sqz-c/sqz_gpu.h"
 
 /* Takes the address of every API function, so each declaration is checked. */
 int sqzCApiCompilesAsC(void) {
   void (*fns[])(void) = {
       (void (*)(void))sqz_last_error,
       (void (*)(void))sqz_model_load,
+      (void (*)(void))sqz_model_load_on_device,
+      (void (*)(void))sqz_model_device,
+      (void (*)(void))sqz_model_last_run_gpu_ms,
+      (void (*)(void))sqz_cuda_api,
       (void (*)(void))sqz_model_unload,
       (void (*)(void))sqz_model_source,
       (void (*)(void))sqz_model_num_inputs,

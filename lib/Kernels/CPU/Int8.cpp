@@ -9,7 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "KernelCommon.h"
+#include "ActInt8.h"
 
 namespace {
 
@@ -142,6 +142,8 @@ extern "C" void SQZ_UK_FN(int8)(SQZ_UK_KERNEL_PARAMS) {
   if (M <= 0 || n_begin >= n_end)
     return;
   QuantLayout l = quantLayoutOf(blob, kKB8, kRowBlockBytes8);
+  if (headerOf(blob).flags & SQZ_UK_FLAG_ACT_INT8)
+    return kernelAct<kActInt8>(l, x, M, ldx, bias, y, ldy, n_begin, n_end);
 #if defined(__AVX512F__) || defined(__AVX2__)
   int ppg = l.planesPerGroup(4);
   if (M == 1) {
@@ -193,5 +195,6 @@ void sqz_uk::packInt8(const sqz_uk_logical &w, uint8_t *out) {
           (((n / kPanelRows) * blocks + b) * kPanelRows + n % kPanelRows) * kRowBlockBytes8;
       p[k % kKB8] = static_cast<uint8_t>(w.codes[n * w.K + k] ^ 0x80u);
     }
+  actMarkBlob(w, kKB8, out);
 }
 #endif

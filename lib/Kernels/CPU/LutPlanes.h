@@ -27,6 +27,10 @@ namespace {
 
 enum LutKind { kLutInt4, kLutNF4, kLutTernary2 };
 
+/// Software prefetch distance of the GEMVs (bytes ahead in the panel stream): the hardware
+/// prefetchers stop at 4 KiB page boundaries.
+constexpr int64_t kLutPrefetch = 2048;
+
 template <int KIND> struct Lut {
   static constexpr int bits = KIND == kLutTernary2 ? 2 : 4;
   static constexpr int planes = 32 / bits;   // 16-column planes per block
@@ -142,6 +146,8 @@ __attribute__((noinline)) void gemvLut(const QuantLayout &l, const float *x, con
     const uint8_t *p = l.blockPtr(panel, 0, 0);
     for (int64_t b = 0; b < l.blocks; ++b, p += kPanelRows * L::rowBlockBytes) {
       const float *xb = xt.block(x, b);
+      for (int c = 0; c < kPanelRows; ++c)
+        __builtin_prefetch(p + kLutPrefetch + 64 * c, 0, 2);
       __m512i v[kPanelRows];
       for (int r = 0; r < kPanelRows; ++r)
         v[r] = _mm512_loadu_si512(p + r * L::rowBlockBytes);

@@ -71,6 +71,12 @@ typedef struct sqz_uk_logical {
   const float *scales;
   const uint8_t *zeros;
   const uint8_t *indices; /* SP24_* */
+  /* INT4, NF4, INT8: nonzero asks for the int8-activation path (x quantized to int8 per
+   * 32 columns on the fly, integer dot products; docs/Kernels.md). The packer sets
+   * SQZ_UK_FLAG_ACT_INT8 in the blob when the weight supports it (group 32, 64 or a
+   * multiple of the format's block, or per-channel; K <= 32768) and ignores it otherwise;
+   * other formats ignore it. Added at the end: zero-initialized users keep the fp32 path. */
+  int32_t act_int8;
 } sqz_uk_logical;
 
 /* Every packed blob starts with this 64-byte header; the payload layout
@@ -90,6 +96,8 @@ typedef struct sqz_uk_header {
 #define SQZ_UK_MAGIC 0x4b5a5153u /* "SQZK" little-endian */
 #define SQZ_UK_VERSION 1
 #define SQZ_UK_FLAG_ASYMMETRIC 1u
+/* The blob's kernels quantize activations to int8 (sqz_uk_logical::act_int8). */
+#define SQZ_UK_FLAG_ACT_INT8 2u
 
 /* Output columns are handed to a kernel call in ranges [n_begin, n_end)
  * with n_begin a multiple of SQZ_UK_N_STEP and n_end either a multiple of

@@ -14,6 +14,10 @@
 //           ((uint8)(byte * 3^n) * 3) >> 8, i.e. with t = (uint8)(byte * 3^n): 0 if t < 86,
 //           2 if t >= 171, else 1. Padding columns hold trit 1 (weight 0).
 //
+// With AVX512-VNNI both GEMVs (M == 1) run on exact integer dot products of the raw code bytes
+// with a fixed-point form of x (gemvT2Vnni, gemvT16Vnni below); the other paths dequantize
+// to fp32.
+//
 //===----------------------------------------------------------------------===//
 
 #include "LutPlanes.h"
@@ -21,6 +25,14 @@
 namespace {
 
 constexpr int64_t kKBT16 = 80, kRowBlockBytesT16 = 16;
+
+#ifndef SQZ_TERNARY_PF
+#define SQZ_TERNARY_PF 2048
+#endif
+/// Software prefetch distance of the GEMVs, in bytes ahead in the panel stream (the hardware
+/// prefetchers stop at 4 KiB pages; without it a cold ternary16 GEMV ran at a third of the
+/// warm speed).
+[[maybe_unused]] constexpr int64_t kPrefetch = SQZ_TERNARY_PF;
 
 /// Trit n (0 = most significant) of a 5-trit byte.
 SQZ_UK_ALWAYS_INLINE int tritAt(uint8_t byte, int n) {
@@ -177,6 +189,7 @@ __attribute__((noinline)) void gemvT16(const QuantLayout &l, const float *x, con
     const uint8_t *p = l.blockPtr(panel, 0, 0);
     for (int64_t b = 0; b < l.blocks; ++b, p += kPanelRows * kRowBlockBytesT16) {
       const float *xb = xt.block(x, b);
+      __builtin_prefetch(p + kPrefetch, 0, 3);
       __m512i t = _mm512_loadu_si512(p);
       walkBlock<5, PPG>(
           l, b, gNext, [&](int64_t g) { a.group(l, panel, g); },
@@ -207,6 +220,7 @@ __attribute__((noinline)) void gemvT16(const QuantLayout &l, const float *x, con
     const uint8_t *p = l.blockPtr(panel, 0, 0);
     for (int64_t b = 0; b < l.blocks; ++b, p += kPanelRows * kRowBlockBytesT16) {
       const float *xb = xt.block(x, b);
+      __builtin_prefetch(p + kPrefetch, 0, 3);
       TritPlanes planes[kPanelRows] = {TritPlanes(p), TritPlanes(p + kRowBlockBytesT16),
                                        TritPlanes(p + 2 * kRowBlockBytesT16),
                                        TritPlanes(p + 3 * kRowBlockBytesT16)};
@@ -231,25 +245,27 @@ __attribute__((noinline)) void gemvT16(const QuantLayout &l, const float *x, con
 #endif
 
 #if defined(__AVX512VNNI__)
-/// ternary16 GEMV with exact integer dot products (AVX512-VNNI): x is written as a 32-bit
-/// fixed-point integer X = x * 2^sh (sh from max|x|, so |X| <= 2^30; one rounding of at most
-/// 2^-31 max|x| per element) split into four signed byte limbs, X = sum_l l_l 256^l. The trits
-/// d in {0, 1, 2} are decoded as bytes with saturating arithmetic (no mask registers) and
-/// vpdpbusd accumulates d * l_l exactly in int32 for 4 rows x 16 columns per instruction; at
-/// each group's end the lane sums of l_l over the group (for the -1 of the ternary code) are
-/// subtracted in integers, the limbs combined in fp32 and scaled. Per 64 weights: 2 byte adds
-/// (t *= 3), 5 ops for the trits and 4 vpdpbusd, instead of 20 for the masked adds.
-/// Returns false (nothing written) when x cannot be represented (non-finite, tiny, or
-/// max|x| > 256 times the mean of the other |x|) or K or the groups exceed the stack buffers; the
-/// caller then uses gemvT16.
+//===----------------------------------------------------------------------===//
+// Exact-integer GEMVs (AVX512-VNNI), M == 1. x is written as a fixed-point integer
+// X = round(x * 2^sh) (sh from max|x|: |X| <= 2^30 for ternary2, 2^28 for ternary16; one
+// rounding of at most 2^-30 resp. 2^-28 max|x| per element; this is not an activation
+// quantization) split into four signed byte limbs, X = sum_l limb_l 256^l, and vpdpbusd
+// accumulates (unsigned weight byte) x (signed limb) exactly in int32; at each group's end the
+// limb sums of x over the group (the -1 of the ternary code) are subtracted in integers, the
+// limbs combined in fp32 and scaled. Both return false (nothing written) when x cannot be
+// represented (non-finite, tiny, or max|x| > 256 times the mean of the other |x|: a few huge
+// activations meeting zero weights could otherwise exceed 1e-5 sum|x w|) or K or the groups
+// exceed the stack buffers; the caller then runs the fp32 path.
+//===----------------------------------------------------------------------===//
 constexpr int64_t kVnniMaxK = 32768;
 constexpr int64_t kVnniMaxGroups = 512;
 
-__attribute__((noinline)) bool gemvT16Vnni(const QuantLayout &l, const float *x, const float *bias,
-                                           float *y, int64_t n_begin, int64_t n_end) {
-  const int64_t K = l.K, Kp = l.blocks * kKBT16;
-  if (Kp > kVnniMaxK || l.groups > kVnniMaxGroups)
-    return false;
+struct FixedPoint {
+  float scale, invScale; // 2^sh and 2^-sh
+};
+
+/// The fixed point of x with |X| <= 2^bits; false when x does not qualify (see above).
+SQZ_UK_ALWAYS_INLINE bool fixedPointOf(const float *x, int64_t K, int bits, FixedPoint &fp) {
   __m512 vmax = _mm512_setzero_ps(), vsum = vmax;
   int64_t k = 0;
   for (; k + 16 <= K; k += 16) {
@@ -265,60 +281,240 @@ __attribute__((noinline)) bool gemvT16Vnni(const QuantLayout &l, const float *x,
   }
   if (!(amax <= 3.0e38f)) // inf or NaN
     return false;
-  // The error is at most 2^-31 max|x| sum|w|; keep it far below 1e-5 sum|x w| by taking this
-  // path only when no activation exceeds 256 times the mean of the others (outliers: fp32).
   if (K > 1 && amax > 256.0f * ((asum - amax) / static_cast<float>(K - 1)))
     return false;
-  uint32_t bits;
-  memcpy(&bits, &amax, 4);
-  int e = static_cast<int>((bits >> 23) & 0xFF) - 126; // amax < 2^e
+  uint32_t bits32;
+  memcpy(&bits32, &amax, 4);
+  int e = static_cast<int>((bits32 >> 23) & 0xFF) - 126; // amax < 2^e
   if (e < -90)
     return false; // (also amax == 0) the fixed point would need a denormal scale
-  const int sh = 30 - e;
+  const int sh = bits - e;
   uint32_t scaleBits = static_cast<uint32_t>(sh + 127) << 23,
            invBits = static_cast<uint32_t>(127 - sh) << 23;
-  float scale, invScale;
-  memcpy(&scale, &scaleBits, 4);
-  memcpy(&invScale, &invBits, 4);
+  memcpy(&fp.scale, &scaleBits, 4);
+  memcpy(&fp.invScale, &invBits, 4);
+  return true;
+}
 
-  alignas(64) int8_t limbs[4][kVnniMaxK];
-  const __m512 vscale = _mm512_set1_ps(scale);
-  for (k = 0; k < Kp; k += 16) {
-    __m512 xv = k + 16 <= K
-                    ? _mm512_loadu_ps(x + k)
-                    : _mm512_maskz_loadu_ps(k < K ? (__mmask16)((1u << (K - k)) - 1) : 0, x + k);
-    __m512i X = _mm512_cvtps_epi32(_mm512_mul_ps(xv, vscale));
-    for (int li = 0; li < 4; ++li) {
-      // The low byte as a signed limb; the rest is (X - limb) / 256 exactly.
-      __m512i limb = _mm512_srai_epi32(_mm512_slli_epi32(X, 24), 24);
-      _mm_store_si128(reinterpret_cast<__m128i *>(&limbs[li][k]), _mm512_cvtepi32_epi8(limb));
-      X = _mm512_srai_epi32(_mm512_sub_epi32(X, limb), 8);
-    }
+/// X of the 16 columns k .. k + 15 (0 past K).
+SQZ_UK_ALWAYS_INLINE __m512i fixedAt(const float *x, int64_t K, int64_t k, __m512 scale) {
+  __m512 xv = k + 16 <= K
+                  ? _mm512_loadu_ps(x + k)
+                  : _mm512_maskz_loadu_ps(k < K ? (__mmask16)((1u << (K - k)) - 1) : 0, x + k);
+  return _mm512_cvtps_epi32(_mm512_mul_ps(xv, scale));
+}
+
+/// The four signed byte limbs of X (|X| < 2^31), each sign-extended in its int32 lane.
+SQZ_UK_ALWAYS_INLINE void limbsOf(__m512i X, __m512i limb[4]) {
+  for (int li = 0; li < 4; ++li) {
+    limb[li] = _mm512_srai_epi32(_mm512_slli_epi32(X, 24), 24);
+    X = _mm512_srai_epi32(_mm512_sub_epi32(X, limb[li]), 8);
   }
-  // corr[g][li]: per dword lane j (columns 4j .. 4j+3 of every plane) the sum of limb li over
-  // the group's columns.
-  alignas(16) int32_t corr[kVnniMaxGroups][4][4];
-  memset(corr, 0, sizeof(int32_t) * 16 * l.groups);
-  for (int li = 0; li < 4; ++li)
-    for (k = 0; k < K; ++k)
-      corr[k / l.group][li][(k % 16) / 4] += limbs[li][k];
+}
 
-  const __m512i k169 = _mm512_set1_epi8(static_cast<char>(169)), k84 = _mm512_set1_epi8(84),
-                k254 = _mm512_set1_epi8(static_cast<char>(254));
+
+/// ternary2 (the LutPlanes layout, KB = 256; groups are whole blocks or one per row): the
+/// 64-byte row block is used as is: dword j, byte q holds in bits 2m the code of column
+/// 16 (4q + m) + j, so (block >> 2m) & 3 (m = 0..3) gives the codes of 64 columns as bytes,
+/// and one vpdpbusd per limb multiplies them with the limb vector whose byte (j, q) is
+/// column 16 (4q + m) + j: lane j of a row's accumulator sums columns = j (mod 16). Per
+/// 256 weights of a row: 4 ands, 3 word shifts and 16 vpdpbusd (vs 16 shifts, 16 vpermps
+/// and 16 FMAs).
+constexpr int64_t kKBT2 = 256;
+constexpr int64_t kVnniMaxGroupsT2 = kVnniMaxK / kKBT2;
+
+__attribute__((noinline)) bool gemvT2Vnni(const QuantLayout &l, const float *x, const float *bias,
+                                          float *y, int64_t n_begin, int64_t n_end) {
+  const int64_t K = l.K;
+  if (l.blocks * kKBT2 > kVnniMaxK || l.groups > kVnniMaxGroupsT2)
+    return false;
+  FixedPoint fp;
+  if (!fixedPointOf(x, K, 30, fp))
+    return false;
+  // limbs[b][m][li]: 64 bytes, byte 4 j + q = limb li of X at column 256 b + 16 (4 q + m) + j.
+  alignas(64) int8_t limbs[kVnniMaxK * 4];
+  // corr[g][li]: lane j = the sum of limb li over the group's columns = j (mod 16).
+  alignas(64) int32_t corr[kVnniMaxGroupsT2][4][16];
+  const __m512 vscale = _mm512_set1_ps(fp.scale);
+  const __m512i kLow = _mm512_set1_epi32(0xFF);
+  {
+    __m512i S[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
+                    _mm512_setzero_si512()};
+    int64_t gCur = 0;
+    for (int64_t b = 0; b < l.blocks; ++b) {
+      int64_t g = minI(b * kKBT2 / l.group, l.groups - 1);
+      if (g != gCur) {
+        for (int li = 0; li < 4; ++li) {
+          _mm512_store_si512(corr[gCur][li], S[li]);
+          S[li] = _mm512_setzero_si512();
+        }
+        gCur = g;
+      }
+      for (int m = 0; m < 4; ++m) {
+        __m512i L[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
+                        _mm512_setzero_si512()};
+        for (int q = 0; q < 4; ++q) {
+          __m512i lim[4];
+          limbsOf(fixedAt(x, K, b * kKBT2 + 16 * (4 * q + m), vscale), lim);
+          for (int li = 0; li < 4; ++li) {
+            S[li] = _mm512_add_epi32(S[li], lim[li]);
+            L[li] = _mm512_or_si512(L[li], _mm512_slli_epi32(_mm512_and_si512(lim[li], kLow), 8 * q));
+          }
+        }
+        for (int li = 0; li < 4; ++li)
+          _mm512_store_si512(limbs + ((b * 4 + m) * 4 + li) * 64, L[li]);
+      }
+    }
+    for (int li = 0; li < 4; ++li)
+      _mm512_store_si512(corr[gCur][li], S[li]);
+  }
+
+  const __m512i k3 = _mm512_set1_epi8(3);
+  forPanels(n_begin, n_end, [&](int64_t panel, int rlo, int rhi) {
+    __m512i A[kPanelRows][4];
+    __m512 acc[kPanelRows];
+    for (int r = 0; r < kPanelRows; ++r) {
+      acc[r] = _mm512_setzero_ps();
+      for (int li = 0; li < 4; ++li)
+        A[r][li] = _mm512_setzero_si512();
+    }
+    int64_t gNext = 0, gCur = -1;
+    auto flush = [&]() {
+      const float *s = l.scalePtr(panel, gCur);
+      for (int r = 0; r < kPanelRows; ++r) {
+        __m512 f = _mm512_setzero_ps();
+        for (int li = 3; li >= 0; --li) {
+          __m512i v = _mm512_sub_epi32(A[r][li], _mm512_load_si512(corr[gCur][li]));
+          f = _mm512_fmadd_ps(f, _mm512_set1_ps(li == 3 ? 0.0f : 256.0f), _mm512_cvtepi32_ps(v));
+          A[r][li] = _mm512_setzero_si512();
+        }
+        acc[r] = _mm512_fmadd_ps(f, _mm512_set1_ps(s[r]), acc[r]);
+      }
+    };
+    const uint8_t *p = l.blockPtr(panel, 0, 0);
+    for (int64_t b = 0; b < l.blocks; ++b, p += kPanelRows * 64) {
+      int64_t kb0 = b * kKBT2;
+      if (kb0 >= gNext) {
+        if (gCur >= 0)
+          flush();
+        gCur = minI(kb0 / l.group, l.groups - 1);
+        gNext = (gCur + 1) * l.group;
+      }
+      for (int c = 0; c < kPanelRows; ++c)
+        __builtin_prefetch(p + kPrefetch + 64 * c, 0, 3);
+      __m512i v[kPanelRows];
+      for (int r = 0; r < kPanelRows; ++r)
+        v[r] = _mm512_loadu_si512(p + 64 * r);
+      const int8_t *lb = limbs + b * 1024;
+#pragma clang loop unroll(full)
+      for (int m = 0; m < 4; ++m) {
+        __m512i d[kPanelRows];
+        for (int r = 0; r < kPanelRows; ++r)
+          d[r] = _mm512_and_si512(m == 0 ? v[r] : _mm512_srli_epi16(v[r], 2 * m), k3);
+        for (int li = 0; li < 4; ++li) {
+          __m512i xl = _mm512_load_si512(lb + (m * 4 + li) * 64);
+          for (int r = 0; r < kPanelRows; ++r)
+            A[r][li] = _mm512_dpbusd_epi32(A[r][li], d[r], xl);
+        }
+      }
+    }
+    flush();
+    for (int r = rlo; r < rhi; ++r) {
+      int64_t n = panel * kPanelRows + r;
+      y[n] = _mm512_reduce_add_ps(acc[r]) * fp.invScale + (bias ? bias[n] : 0.0f);
+    }
+  });
+  return true;
+}
+
+/// ternary16 (groups are multiples of 80 or one per row): the 4 rows x 16 bytes of a block are
+/// one zmm, and no trit is ever decoded. With t_n = byte * 3^n mod 256 (t_0 = byte,
+/// t_{n+1} = 3 t_n mod 256: two byte adds) the trit is trit_n = (3 t_n - t_{n+1}) / 256, so
+///   256 sum_n trit_n X_n = sum_{n=0..5} t_n Y_n,  Y_0 = 3 X_0, Y_n = 3 X_n - X_{n-1},
+///   Y_5 = -X_4
+/// (X_n: x at column 80 b + 16 n + j): six vpdpbusd per limb of the raw bytes t_n with the
+/// limbs of Y (|Y| <= 4 |X| <= 2^30, hence |X| <= 2^28). Per 320 weights: 10 byte adds and 24
+/// vpdpbusd (the old trit decoding took 55 operations). The int32 sums cannot overflow for
+/// K <= 32768 (|t y| <= 255 * 128 per byte).
+constexpr int64_t kVnniMaxBlocksT16 = kVnniMaxK / kKBT16;
+
+__attribute__((noinline)) bool gemvT16Vnni(const QuantLayout &l, const float *x, const float *bias,
+                                           float *y, int64_t n_begin, int64_t n_end) {
+  const int64_t K = l.K;
+  if (l.blocks > kVnniMaxBlocksT16 || l.groups > kVnniMaxGroups)
+    return false;
+  FixedPoint fp;
+  if (!fixedPointOf(x, K, 28, fp))
+    return false;
+  // ylimbs[b][n][li]: 16 bytes, byte j = limb li of Y_n at column j of plane n of block b.
+  alignas(64) int8_t ylimbs[kVnniMaxBlocksT16 * 6 * 4 * 16];
+  // corr[g][li]: dword lane jj = the limb li of 256 * (sum of X over the group's columns
+  // with (k mod 16) / 4 = jj), split as sum_l 256^(l+1) S_l of the limb sums S_l of X.
+  alignas(16) int32_t corr[kVnniMaxGroups][4][4];
+  const __m512 vscale = _mm512_set1_ps(fp.scale);
+  {
+    const __m128i ones = _mm_set1_epi8(1);
+    __m128i S[4] = {_mm_setzero_si128(), _mm_setzero_si128(), _mm_setzero_si128(),
+                    _mm_setzero_si128()};
+    int64_t gCur = 0;
+    auto storeCorr = [&]() {
+      _mm_store_si128(reinterpret_cast<__m128i *>(corr[gCur][0]), _mm_setzero_si128());
+      _mm_store_si128(reinterpret_cast<__m128i *>(corr[gCur][1]), S[0]);
+      _mm_store_si128(reinterpret_cast<__m128i *>(corr[gCur][2]), S[1]);
+      _mm_store_si128(reinterpret_cast<__m128i *>(corr[gCur][3]),
+                      _mm_add_epi32(S[2], _mm_slli_epi32(S[3], 8)));
+      for (int li = 0; li < 4; ++li)
+        S[li] = _mm_setzero_si128();
+    };
+    for (int64_t b = 0; b < l.blocks; ++b) {
+      int64_t g = minI(b * kKBT16 / l.group, l.groups - 1);
+      if (g != gCur) {
+        storeCorr();
+        gCur = g;
+      }
+      __m512i prev = _mm512_setzero_si512();
+      int8_t *yb = ylimbs + b * 384;
+      for (int n = 0; n < 6; ++n) {
+        __m512i Y;
+        if (n < 5) {
+          __m512i X = fixedAt(x, K, b * kKBT16 + 16 * n, vscale);
+          __m512i lim[4];
+          limbsOf(X, lim);
+          for (int li = 0; li < 4; ++li)
+            S[li] = _mm_dpbusd_epi32(S[li], ones, _mm512_cvtepi32_epi8(lim[li]));
+          Y = _mm512_sub_epi32(_mm512_add_epi32(X, _mm512_add_epi32(X, X)), prev);
+          prev = X;
+        } else {
+          Y = _mm512_sub_epi32(_mm512_setzero_si512(), prev);
+        }
+        __m512i lim[4];
+        limbsOf(Y, lim);
+        for (int li = 0; li < 4; ++li)
+          _mm_store_si128(reinterpret_cast<__m128i *>(yb + (n * 4 + li) * 16),
+                          _mm512_cvtepi32_epi8(lim[li]));
+      }
+    }
+    storeCorr();
+  }
+
   const __m512i rowLanes = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
   forPanels(n_begin, n_end, [&](int64_t panel, int rlo, int rhi) {
     __m512 acc = _mm512_setzero_ps();
-    __m512i A[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
-                    _mm512_setzero_si512()};
+    // Three accumulator sets (planes n mod 3) so that 12 vpdpbusd chains are in flight.
+    __m512i A[3][4];
+    for (int s = 0; s < 3; ++s)
+      for (int li = 0; li < 4; ++li)
+        A[s][li] = _mm512_setzero_si512();
     int64_t gNext = 0, gCur = -1;
     auto flush = [&]() {
       __m512 f = _mm512_setzero_ps();
       for (int li = 3; li >= 0; --li) {
-        __m512i r =
-            _mm512_sub_epi32(A[li], _mm512_broadcast_i32x4(_mm_load_si128(
-                                        reinterpret_cast<const __m128i *>(corr[gCur][li]))));
+        __m512i r = _mm512_add_epi32(A[0][li], _mm512_add_epi32(A[1][li], A[2][li]));
+        r = _mm512_sub_epi32(r, _mm512_broadcast_i32x4(_mm_load_si128(
+                                    reinterpret_cast<const __m128i *>(corr[gCur][li]))));
         f = _mm512_fmadd_ps(f, _mm512_set1_ps(li == 3 ? 0.0f : 256.0f), _mm512_cvtepi32_ps(r));
-        A[li] = _mm512_setzero_si512();
+        for (int s = 0; s < 3; ++s)
+          A[s][li] = _mm512_setzero_si512();
       }
       __m512 s = _mm512_permutexvar_ps(
           rowLanes, _mm512_castps128_ps512(_mm_loadu_ps(l.scalePtr(panel, gCur))));
@@ -333,26 +529,28 @@ __attribute__((noinline)) bool gemvT16Vnni(const QuantLayout &l, const float *x,
         gCur = minI(kb0 / l.group, l.groups - 1);
         gNext = (gCur + 1) * l.group;
       }
+      __builtin_prefetch(p + kPrefetch, 0, 3);
       __m512i t = _mm512_loadu_si512(p);
+      const int8_t *yb = ylimbs + b * 384;
 #pragma clang loop unroll(full)
-      for (int n = 0; n < 5; ++n) {
-        __m512i d = _mm512_add_epi8(_mm512_subs_epu8(_mm512_adds_epu8(t, k169), k254),
-                                    _mm512_subs_epu8(_mm512_adds_epu8(t, k84), k254));
+      for (int n = 0; n < 6; ++n) {
+        if (n > 0) // t *= 3 (mod 256); opaque so the compiler keeps the two adds
+          t = opaque(_mm512_add_epi8(t, _mm512_add_epi8(t, t)));
         for (int li = 0; li < 4; ++li)
-          A[li] = _mm512_dpbusd_epi32(
-              A[li], d,
+          A[n % 3][li] = _mm512_dpbusd_epi32(
+              A[n % 3][li], t,
               _mm512_broadcast_i32x4(
-                  _mm_load_si128(reinterpret_cast<const __m128i *>(&limbs[li][kb0 + 16 * n]))));
-        t = opaque(_mm512_add_epi8(t, _mm512_add_epi8(t, t)));
+                  _mm_load_si128(reinterpret_cast<const __m128i *>(yb + (n * 4 + li) * 16))));
       }
     }
     flush();
     alignas(64) float lanes[16];
     _mm512_store_ps(lanes, acc);
+    const float inv = fp.invScale * (1.0f / 256.0f);
     for (int r = rlo; r < rhi; ++r) {
       int64_t n = panel * kPanelRows + r;
       float sum = (lanes[4 * r] + lanes[4 * r + 1]) + (lanes[4 * r + 2] + lanes[4 * r + 3]);
-      y[n] = sum * invScale + (bias ? bias[n] : 0.0f);
+      y[n] = sum * inv + (bias ? bias[n] : 0.0f);
     }
   });
   return true;
@@ -362,6 +560,13 @@ __attribute__((noinline)) bool gemvT16Vnni(const QuantLayout &l, const float *x,
 } // namespace
 
 extern "C" void SQZ_UK_FN(ternary2)(SQZ_UK_KERNEL_PARAMS) {
+#if defined(__AVX512VNNI__)
+  if (M == 1 && n_begin < n_end) {
+    QuantLayout l = quantLayoutOf(blob, kKBT2, 64);
+    if (l.planesPerGroup(16) == 16 && gemvT2Vnni(l, x, bias, y, n_begin, n_end))
+      return;
+  }
+#endif
   kernelLut<kLutTernary2>(blob, x, M, ldx, bias, y, ldy, n_begin, n_end);
 }
 

@@ -185,7 +185,7 @@ LogicalResult mlir::sqz::emitObjectFile(llvm::Module &llvmModule,
 
 LogicalResult mlir::sqz::linkSharedLibrary(llvm::StringRef objPath,
                                            llvm::StringRef soPath,
-                                           std::string &error) {
+                                           std::string &error, bool openmp) {
   // Prefer the clang the project was configured with; fall back to PATH.
   std::string clang = SQZ_CLANG_PATH;
   if (!llvm::sys::fs::can_execute(clang)) {
@@ -215,9 +215,10 @@ LogicalResult mlir::sqz::linkSharedLibrary(llvm::StringRef objPath,
   auto removeSupport = llvm::make_scope_exit([&] { llvm::sys::fs::remove(supportPath); });
   llvm::SmallVector<llvm::StringRef> args = {
       clang, "-shared", "-fuse-ld=lld", "-Wl,--no-undefined", "-o", soPath,
-      objPath, "-O2", "-fPIC", supportPath, "-lm",
-      // The OpenMP runtime of the parallel loops (and sqz_model_set_num_threads).
-      "-L" SQZ_LIBOMP_DIR, "-Wl,-rpath," SQZ_LIBOMP_DIR, "-lomp"};
+      objPath, "-O2", "-fPIC", supportPath, "-lm"};
+  // The OpenMP runtime of the parallel loops (and sqz_model_set_num_threads).
+  if (openmp)
+    args.append({"-L" SQZ_LIBOMP_DIR, "-Wl,-rpath," SQZ_LIBOMP_DIR, "-lomp"});
   std::string execError;
   int rc = llvm::sys::ExecuteAndWait(clang, args, std::nullopt, {}, 0, 0,
                                      &execError);

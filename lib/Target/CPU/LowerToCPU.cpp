@@ -131,6 +131,8 @@ void mlir::sqz::buildLowerToCPUPipeline(OpPassManager &pm,
     materialize = "sqz-materialize{target=cpu isa=" + getUKernelISA(opts.targetCPU);
     if (!opts.ukernelFormats.empty())
       materialize += " formats=" + llvm::join(opts.ukernelFormats, ",");
+    if (opts.ukernelAct != "f32")
+      materialize += " act=" + opts.ukernelAct;
     materialize += "},";
   }
   // Upstream passes are named textually: their textual names are the stable interface

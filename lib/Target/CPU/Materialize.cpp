@@ -11,6 +11,7 @@
 
 #include "sqz/Dialect/Sqz/IR/SqzDialect.h"
 
+#include "CudaKernels.h"
 #include "Microkernels.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -92,13 +93,13 @@ struct SqzMaterializePass : public mlir::sqz::impl::SqzMaterializeBase<SqzMateri
   void runOnOperation() override {
     ModuleOp module = getOperation();
     if (target == "cuda") {
-      module.emitError() << "sqz-materialize: target 'cuda' is not implemented yet (the CUDA "
-                            "kernels are issue 6); supported: cpu";
-      return signalPassFailure();
+      if (failed(runCUDA(module)))
+        signalPassFailure();
+      return;
     }
     if (target != "cpu") {
       module.emitError() << "sqz-materialize: unknown target '" << target
-                         << "' (supported: cpu; cuda is issue 6)";
+                         << "' (expected cpu or cuda)";
       return signalPassFailure();
     }
     resolvedISA = isaName == "native" ? getUKernelISA("native") : std::string(isaName);
@@ -107,6 +108,15 @@ struct SqzMaterializePass : public mlir::sqz::impl::SqzMaterializeBase<SqzMateri
                          << "' (expected native, generic, avx2, avx512 or avx512vnni)";
       return signalPassFailure();
     }
+    if (act != "auto" && act != "f32" && act != "int8") {
+      module.emitError() << "sqz-materialize: unknown act '" << act
+                         << "' (expected auto, f32 or int8)";
+      return signalPassFailure();
+    }
+    // auto: int8 activations where that path is the faster one (the VNNI kernels; without
+    // VNNI the int8 path is the portable scalar code). docs/performance.md has the numbers.
+    actInt8 = act == "int8" ||
+              (act == "auto" && PackedLinearOp::getISALevel(resolvedISA) >= SQZ_UK_ISA_AVX512VNNI);
     enabled.clear();
     if (formats.empty()) {
       for (const char *f : kDefaultFormats)
@@ -208,6 +218,9 @@ struct SqzMaterializePass : public mlir::sqz::impl::SqzMaterializeBase<SqzMateri
       if (!enabled.count(req.kernel))
         return stay("format '" + req.kernel + "' is not in sqz-materialize's formats");
       w.asymmetric = !q.getSymmetric();
+      // The packer keeps the fp32 path for weights the int8 path does not take.
+      w.act_int8 = actInt8 && (w.format == SQZ_UK_INT8 || w.format == SQZ_UK_INT4 ||
+                               w.format == SQZ_UK_NF4);
       w.N = quant.getOutFeatures();
       w.K = quant.getInFeatures();
       w.group = quant.getGroupSize();
@@ -299,7 +312,220 @@ struct SqzMaterializePass : public mlir::sqz::impl::SqzMaterializeBase<SqzMateri
     return success();
   }
 
+  //===--------------------------------------------------------------------===//
+  // target=cuda: the CUDA kernels (lib/Kernels/CUDA/CudaKernels.h, sqz_cuk_pack).
+  //===--------------------------------------------------------------------===//
+
+  LogicalResult runCUDA(ModuleOp module) {
+    if (PackedLinearOp::getCUDAArch(arch) < 0)
+      return module.emitError() << "sqz-materialize: unknown arch '" << arch
+                                << "' for target cuda (expected sm_80, sm_90 or sm_90a)";
+    constexpr const char *kCUDAFormats[] = {"f16",      "int8",     "int4",
+                                            "ternary2", "sp24_f16", "sp24_int4"};
+    enabled.clear();
+    if (formats.empty())
+      for (const char *f : kCUDAFormats)
+        enabled.insert(f);
+    for (const std::string &f : formats) {
+      if (!llvm::is_contained(kCUDAFormats, StringRef(f))) {
+        InFlightDiagnostic d = module.emitError()
+                               << "sqz-materialize: unknown CUDA format '" << f
+                               << "' in formats (expected ";
+        llvm::interleaveComma(kCUDAFormats, d);
+        return d << ")";
+      }
+      enabled.insert(f);
+    }
+    SmallVector<Operation *> linears;
+    module.walk([&](Operation *op) {
+      if (isa<LinearOp, QuantLinearOp, SparseLinearOp>(op))
+        linears.push_back(op);
+      else if (isa<OutlierLinearOp>(op))
+        op->emitRemark() << "stays on the run-time dequantization path: there is no CUDA "
+                            "kernel for the LLM.int8() outlier form";
+    });
+    for (Operation *op : linears)
+      if (failed(materializeCUDA(op)))
+        return failure();
+    return success();
+  }
+
+  /// The logical form (sqz_uk_logical) of `op` for the CUDA packer, or a reason in `why`.
+  bool getCUDALogical(Operation *op, PackRequest &req, Value &bias, std::string &why) {
+    sqz_uk_logical &w = req.logical;
+    auto bytesOf = [&](Value v, int slot) -> const char * {
+      std::optional<ArrayRef<char>> bytes = getConstantBytes(v, req.storage[slot]);
+      return bytes ? bytes->data() : nullptr;
+    };
+    if (auto linear = dyn_cast<LinearOp>(op)) {
+      bias = linear.getBias();
+      w.format = SQZ_UK_F32;
+      w.N = linear.getOutFeatures();
+      w.K = linear.getInFeatures();
+      w.group = w.K;
+      w.weights = reinterpret_cast<const float *>(bytesOf(linear.getWeight(), 0));
+      req.key = getResourceKey(linear.getWeight());
+      if (!w.weights)
+        why = "the weight's data is not available";
+      return w.weights != nullptr;
+    }
+    if (auto quant = dyn_cast<QuantLinearOp>(op)) {
+      bias = quant.getBias();
+      QuantAttr q = quant.getQuant();
+      switch (q.getFormat()) {
+      case QuantFormat::Int8:
+        w.format = SQZ_UK_INT8;
+        break;
+      case QuantFormat::Int4:
+        w.format = SQZ_UK_INT4;
+        break;
+      case QuantFormat::NF4:
+        w.format = SQZ_UK_NF4;
+        break;
+      case QuantFormat::Ternary:
+        w.format = SQZ_UK_TERNARY2;
+        break;
+      case QuantFormat::Int3:
+      case QuantFormat::Int2:
+        why = ("there is no " + stringifyQuantFormat(q.getFormat()) + " CUDA kernel").str();
+        return false;
+      }
+      w.asymmetric = !q.getSymmetric();
+      w.N = quant.getOutFeatures();
+      w.K = quant.getInFeatures();
+      w.group = quant.getGroupSize();
+      w.codes = reinterpret_cast<const uint8_t *>(bytesOf(quant.getCodes(), 0));
+      w.scales = reinterpret_cast<const float *>(bytesOf(quant.getScales(), 1));
+      if (quant.getZeros())
+        w.zeros = reinterpret_cast<const uint8_t *>(bytesOf(quant.getZeros(), 2));
+      req.key = getResourceKey(quant.getCodes());
+      if (!w.codes || !w.scales || (quant.getZeros() && !w.zeros)) {
+        why = "the codes' data is not available";
+        return false;
+      }
+      return true;
+    }
+    auto sparse = cast<SparseLinearOp>(op);
+    bias = sparse.getBias();
+    SparsityAttr s = sparse.getSparsity();
+    if (s.getN() != 2 || s.getM() != 4) {
+      why = ("there is no " + Twine(s.getN()) + ":" + Twine(s.getM()) +
+             " sparse CUDA kernel (2:4 only)")
+                .str();
+      return false;
+    }
+    w.N = sparse.getOutFeatures();
+    w.K = sparse.getInFeatures();
+    w.indices = reinterpret_cast<const uint8_t *>(bytesOf(sparse.getIndices(), 0));
+    req.key = getResourceKey(sparse.getValues());
+    if (std::optional<QuantAttr> q = sparse.getQuant()) {
+      if (q->getFormat() != QuantFormat::Int4) {
+        why = ("there is no 2:4 " + stringifyQuantFormat(q->getFormat()) +
+               " CUDA kernel (2:4 with int4 values only)")
+                  .str();
+        return false;
+      }
+      w.format = SQZ_UK_SP24_INT4;
+      w.asymmetric = !q->getSymmetric();
+      w.group = sparse.getGroupSize();
+      w.codes = reinterpret_cast<const uint8_t *>(bytesOf(sparse.getValues(), 1));
+      w.scales = reinterpret_cast<const float *>(bytesOf(sparse.getScales(), 2));
+      if (sparse.getZeros())
+        w.zeros = reinterpret_cast<const uint8_t *>(bytesOf(sparse.getZeros(), 3));
+      if (!w.codes || !w.scales || (sparse.getZeros() && !w.zeros)) {
+        why = "the codes' data is not available";
+        return false;
+      }
+    } else {
+      if (!sparse.getValues().getType().getElementType().isF32()) {
+        why = "the 2:4 kernel takes f32 values";
+        return false;
+      }
+      w.format = SQZ_UK_SP24_F32;
+      w.group = w.K;
+      w.values = reinterpret_cast<const float *>(bytesOf(sparse.getValues(), 1));
+      if (!w.values) {
+        why = "the values' data is not available";
+        return false;
+      }
+    }
+    if (!w.indices) {
+      why = "the indices' data is not available";
+      return false;
+    }
+    return true;
+  }
+
+  /// `op` as an sqz.packed_linear of a CUDA blob when sqz_cuk_can_pack takes it; success
+  /// also when it stays (with a remark for a compressed linear).
+  LogicalResult materializeCUDA(Operation *op) {
+    bool compressed = !isa<LinearOp>(op);
+    auto stay = [&](const Twine &reason) {
+      if (compressed)
+        op->emitRemark() << "stays on the run-time dequantization path: " << reason;
+      else
+        op->emitRemark() << "stays on the generated code: " << reason;
+      return success();
+    };
+    Value input = op->getOperand(0);
+    auto resultTy = cast<RankedTensorType>(op->getResult(0).getType());
+    if (!cast<RankedTensorType>(input.getType()).getElementType().isF32() ||
+        !resultTy.getElementType().isF32())
+      return compressed ? stay("the CUDA kernels take f32 activations") : success();
+    PackRequest req;
+    Value bias;
+    std::string why;
+    if (!getCUDALogical(op, req, bias, why))
+      return stay(why);
+    const sqz_uk_logical &w = req.logical;
+    int32_t format = sqz_cuk_format_of(&w);
+    const char *name = sqz_cuk_format_name(format);
+    if (!name) {
+      const char *logical = w.format == SQZ_UK_NF4 ? "nf4" : "this";
+      return stay(Twine("there is no CUDA kernel for ") + logical + " weights");
+    }
+    req.kernel = name;
+    if (!enabled.count(req.kernel))
+      return compressed ? stay("format '" + req.kernel + "' is not in sqz-materialize's formats")
+                        : success();
+    char error[512] = {0};
+    if (!sqz_cuk_can_pack(&w, error, sizeof(error)))
+      return stay(Twine("the CUDA ") + req.kernel + " kernel cannot take it: " + error);
+    int64_t bytes = sqz_cuk_packed_bytes(&w);
+    if (bytes < static_cast<int64_t>(sizeof(sqz_uk_header)))
+      return op->emitError() << "sqz-materialize: the CUDA kernel library accepted the "
+                             << req.kernel << " weight but reports a packed size of " << bytes
+                             << " bytes";
+    // Whole 256-byte units: the kernels want their blob 256-byte aligned in device memory
+    // (CudaKernels.h), which the weights file keeps for blobs laid out one after another.
+    int64_t padded = (bytes + 255) / 256 * 256;
+    AsmResourceBlob blob = HeapAsmResourceBlob::allocate(padded, 256, /*dataIsMutable=*/true);
+    MutableArrayRef<char> data = blob.getMutableData();
+    std::memset(data.data(), 0, data.size());
+    if (sqz_cuk_pack(&w, reinterpret_cast<uint8_t *>(data.data())) != 0)
+      return op->emitError() << "sqz-materialize: packing the CUDA " << req.kernel
+                             << " weight failed although sqz_cuk_can_pack accepted it";
+
+    OpBuilder b(op);
+    Location loc = op->getLoc();
+    std::string key = (req.key.empty() ? "sqz_weight" : req.key) + ".cuda_" + req.kernel;
+    auto blobTy = RankedTensorType::get({padded}, b.getI8Type());
+    Value blobValue = arith::ConstantOp::create(
+        b, loc, DenseResourceElementsAttr::get(blobTy, key, std::move(blob)));
+    auto packed = PackedLinearOp::create(b, loc, resultTy, input, blobValue, bias,
+                                         b.getStringAttr(req.kernel), b.getStringAttr(arch));
+    SmallVector<Value> operands(op->getOperands());
+    op->getResult(0).replaceAllUsesWith(packed.getResult());
+    op->erase();
+    for (Value v : operands)
+      if (Operation *def = v.getDefiningOp())
+        if (v.use_empty() && isa<arith::ConstantOp>(def))
+          def->erase();
+    return success();
+  }
+
   std::string resolvedISA;
+  bool actInt8 = false;
   llvm::StringSet<> enabled;
 };
 

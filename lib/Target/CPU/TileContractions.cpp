@@ -10,7 +10,10 @@
 // without masks or remainder loops. A dynamic m (static k and n) is first split into loops
 // over static row blocks (16 mr and 8 mr rows, then mr rows, then 4, 2 and 1 rows), each
 // tiled as above; for a large weight they sit inside an scf.forall over column blocks and a
-// loop over k cache blocks.
+// loop over k cache blocks. Other static contractions (attention's Q·Kᵀ and P·V on
+// [batch, heads, seq, dim] tensors, linalg.matmul, linalg.batch_matmul) become an scf.forall
+// over their batch loops around 2-D (m, k, n) contractions on rank-reduced slices, tiled the
+// same way; an input read along its rows is transposed first.
 //
 //===----------------------------------------------------------------------===//
 
@@ -21,6 +24,7 @@
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/SCF/Transforms/TileUsingInterface.h"
 #include "mlir/Dialect/Tensor/Utils/Utils.h"
+#include "mlir/Dialect/Utils/IndexingUtils.h"
 #include "mlir/Dialect/Utils/StructuredOpsUtils.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/PatternMatch.h"
@@ -40,6 +44,65 @@ static bool isMKNContraction(linalg::GenericOp op) {
          iters[0] == utils::IteratorType::parallel &&
          iters[1] == utils::IteratorType::reduction &&
          iters[2] == utils::IteratorType::parallel && op.hasPureTensorSemantics();
+}
+
+/// A contraction in another loop order or with batch loops (attention's Q·Kᵀ and P·V on
+/// [batch, heads, seq, dim] tensors, a batch_matmul, a matmul with the reduction innermost):
+/// the loops of `op` that play m, k and n, and the batch loops.
+struct BatchedContraction {
+  unsigned m, k, n;
+  unsigned rhs; // the input holding n (the other one holds m)
+  SmallVector<unsigned> batch;
+};
+
+/// Matches a static two-input generic whose body is a multiply-accumulate
+/// (`isaContractionOpInterface`), with projected-permutation maps, one reduction loop (read
+/// by both inputs), a result of at least two dims that holds every parallel loop, n = the
+/// result's last dim and m = the one before it, each read by exactly one input. The other
+/// parallel loops are batch loops; an input may lack some of them (it is broadcast, e.g. the
+/// K and V of grouped-query attention across the heads of a group).
+static std::optional<BatchedContraction> matchBatchedContraction(linalg::GenericOp op) {
+  if (op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 || !op.hasPureTensorSemantics() ||
+      !linalg::isaContractionOpInterface(op))
+    return std::nullopt;
+  if (llvm::any_of(op.getStaticLoopRanges(), ShapedType::isDynamic))
+    return std::nullopt;
+  if (!op.getBody()->getOps<linalg::IndexOp>().empty())
+    return std::nullopt;
+  Type elementType = getElementTypeOrSelf(op.getDpsInits()[0].getType());
+  if (!isa<FloatType>(elementType) ||
+      llvm::any_of(op->getOperandTypes(),
+                   [&](Type t) { return getElementTypeOrSelf(t) != elementType; }))
+    return std::nullopt;
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  if (llvm::any_of(maps, [](AffineMap map) { return !map.isProjectedPermutation(); }))
+    return std::nullopt;
+  SmallVector<utils::IteratorType> iters = op.getIteratorTypesArray();
+  if (llvm::count(iters, utils::IteratorType::reduction) != 1)
+    return std::nullopt;
+  AffineMap out = maps[2];
+  unsigned numParallel = iters.size() - 1;
+  if (out.getNumResults() != numParallel || numParallel < 2)
+    return std::nullopt;
+  BatchedContraction c;
+  c.k = std::distance(iters.begin(), llvm::find(iters, utils::IteratorType::reduction));
+  c.n = out.getDimPosition(numParallel - 1);
+  c.m = out.getDimPosition(numParallel - 2);
+  auto reads = [&](unsigned input, unsigned dim) {
+    return maps[input].isFunctionOfDim(dim);
+  };
+  if (!reads(0, c.k) || !reads(1, c.k) || out.isFunctionOfDim(c.k))
+    return std::nullopt;
+  if (reads(0, c.m) && !reads(1, c.m) && reads(1, c.n) && !reads(0, c.n))
+    c.rhs = 1;
+  else if (reads(1, c.m) && !reads(0, c.m) && reads(0, c.n) && !reads(1, c.n))
+    c.rhs = 0;
+  else
+    return std::nullopt;
+  for (unsigned d = 0; d < iters.size(); ++d)
+    if (d != c.m && d != c.n && d != c.k)
+      c.batch.push_back(d);
+  return c;
 }
 
 /// The largest divisor of `n` that is at most `cap` (at least 1).
@@ -97,8 +160,12 @@ struct SqzCPUTileContractionsPass
     for (int64_t s : sizes)
       ofr.push_back(rewriter.getIndexAttr(s));
     options.setTileSizes(ofr);
-    if (sizes[1] != 0)
-      options.setReductionDims({1});
+    SmallVector<unsigned> reductionDims;
+    for (auto [d, iter] : llvm::enumerate(op.getIteratorTypesArray()))
+      if (sizes[d] != 0 && iter == utils::IteratorType::reduction)
+        reductionDims.push_back(d);
+    if (!reductionDims.empty())
+      options.setReductionDims(reductionDims);
     if (forall)
       options.setLoopType(scf::SCFTilingOptions::LoopType::ForallOp);
     rewriter.setInsertionPoint(op);
@@ -116,10 +183,32 @@ struct SqzCPUTileContractionsPass
                                     "and the vector width must be positive";
       return signalPassFailure();
     }
+    IRRewriter rewriter(&getContext());
+    // Named matmuls (ONNX MatMul of two activations: linalg.matmul, linalg.batch_matmul)
+    // become generics, which the matcher below takes like any other contraction.
+    if (vectorize) {
+      SmallVector<linalg::LinalgOp> named;
+      getOperation().walk([&](linalg::LinalgOp op) {
+        if (isa<linalg::MatmulOp, linalg::BatchMatmulOp>(op) && op.hasPureTensorSemantics() &&
+            !op.hasDynamicShape() &&
+            llvm::all_of(op->getOperandTypes(),
+                         [](Type t) { return getElementTypeOrSelf(t).isF32(); }))
+          named.push_back(op);
+      });
+      for (linalg::LinalgOp op : named) {
+        rewriter.setInsertionPoint(op);
+        if (failed(linalg::generalizeNamedOp(rewriter, op)))
+          return fail(op.getLoc());
+      }
+    }
     SmallVector<linalg::GenericOp> candidates, dynamicM;
+    SmallVector<std::pair<linalg::GenericOp, BatchedContraction>> batched;
     getOperation().walk([&](linalg::GenericOp op) {
-      if (!isMKNContraction(op))
+      if (!isMKNContraction(op)) {
+        if (std::optional<BatchedContraction> c = matchBatchedContraction(op))
+          batched.emplace_back(op, *c);
         return;
+      }
       SmallVector<int64_t> ranges = op.getStaticLoopRanges();
       if (llvm::none_of(ranges, ShapedType::isDynamic))
         candidates.push_back(op);
@@ -127,7 +216,6 @@ struct SqzCPUTileContractionsPass
                !ShapedType::isDynamic(ranges[2]))
         dynamicM.push_back(op);
     });
-    IRRewriter rewriter(&getContext());
     // A dynamic m (rows of a linear over a dynamic batch or sequence) is split into loops
     // over static row blocks; each block is a static contraction tiled like the others. When
     // the weight has several column blocks, those are the parallel tasks, around the row
@@ -154,13 +242,25 @@ struct SqzCPUTileContractionsPass
       }
       splitDynamicRows(rewriter, op, candidates);
     }
+    // Batched contractions become loops over their batch (an scf.forall: one OpenMP fork per
+    // contraction) around static 2-D (m, k, n) contractions, tiled below without threads of
+    // their own.
+    DenseSet<Operation *> inBatchLoop;
+    if (vectorize) {
+      for (auto &[op, c] : batched) {
+        Location loc = op.getLoc();
+        if (failed(splitBatch(rewriter, op, c, candidates, inBatchLoop)))
+          return fail(loc);
+      }
+    }
     for (linalg::GenericOp op : candidates) {
       Location loc = op.getLoc();
       SmallVector<int64_t> b = op.getStaticLoopRanges();
       TilePlan p = planTiles(b, vectorWidth, tileK, tileN, minParallelWork);
+      bool forall = p.parallel && parallel && !inBatchLoop.contains(op);
       // The (m, n) blocks: in parallel when worth it, else a sequential cache blocking.
       if (p.mp < b[0] || p.np < b[2]) {
-        op = tile(rewriter, op, {p.mp, 0, p.np}, /*forall=*/p.parallel && parallel);
+        op = tile(rewriter, op, {p.mp, 0, p.np}, forall);
         if (!op)
           return fail(loc);
       }
@@ -202,6 +302,122 @@ struct SqzCPUTileContractionsPass
       else
         rewriter.eraseOp(op);
     }
+  }
+
+  /// Rewrites the batched contraction `op` (loops `c`) into
+  ///   scf.forall over the batch loops (scf.for without threads or below min-parallel-work)
+  ///     y[m, n] += a[m, k] * b[k, n]    (a 2-D (m, k, n) linalg.generic on rank-reduced
+  ///                                      slices, appended to `candidates`)
+  /// The input holding n is first transposed so that n is its innermost dim (Q·Kᵀ reads K
+  /// as [.., n, k]): each k step of a register tile then reads a contiguous row of it. The
+  /// 2-D contractions are recorded in `inBatchLoop` (no scf.forall inside the batch one).
+  LogicalResult splitBatch(IRRewriter &rewriter, linalg::GenericOp op,
+                           const BatchedContraction &c,
+                           SmallVectorImpl<linalg::GenericOp> &candidates,
+                           DenseSet<Operation *> &inBatchLoop) {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = &getContext();
+    SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+    AffineMap rhsMap = maps[c.rhs];
+    unsigned nPos = *rhsMap.getResultPosition(rewriter.getAffineDimExpr(c.n));
+    if (nPos + 1 != rhsMap.getNumResults()) {
+      SmallVector<int64_t> perm;
+      for (unsigned i = 0; i < rhsMap.getNumResults(); ++i)
+        if (i != nPos)
+          perm.push_back(i);
+      perm.push_back(nPos);
+      rewriter.setInsertionPoint(op);
+      Value rhs = op.getDpsInputs()[c.rhs];
+      auto type = cast<RankedTensorType>(rhs.getType());
+      Value empty = tensor::EmptyOp::create(
+          rewriter, loc, applyPermutation(type.getShape(), perm), type.getElementType());
+      Value transposed =
+          linalg::TransposeOp::create(rewriter, loc, rhs, empty, perm)->getResult(0);
+      SmallVector<AffineExpr> results;
+      for (int64_t p : perm)
+        results.push_back(rhsMap.getResult(p));
+      maps[c.rhs] = AffineMap::get(rhsMap.getNumDims(), 0, results, ctx);
+      SmallVector<Value> inputs = op.getDpsInputs();
+      inputs[c.rhs] = transposed;
+      auto newOp = linalg::GenericOp::create(rewriter, loc, op.getResultTypes(), inputs,
+                                             op.getDpsInits(), maps,
+                                             op.getIteratorTypesArray());
+      rewriter.inlineRegionBefore(op.getRegion(), newOp.getRegion(),
+                                  newOp.getRegion().begin());
+      rewriter.replaceOp(op, newOp->getResults());
+      op = newOp;
+    }
+
+    SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+    int64_t batchCount = 1, work = 1;
+    for (unsigned d : c.batch)
+      batchCount *= ranges[d];
+    for (int64_t r : ranges)
+      work *= r;
+    if (batchCount > 1) {
+      SmallVector<int64_t> sizes(ranges.size(), 0);
+      for (unsigned d : c.batch)
+        if (ranges[d] > 1)
+          sizes[d] = 1;
+      op = tile(rewriter, op, sizes, /*forall=*/parallel && work >= minParallelWork);
+      if (!op)
+        return failure();
+    }
+
+    // Every batch dim is now 1: the 2-D contraction on rank-reduced slices.
+    rewriter.setInsertionPoint(op);
+    SmallVector<Value> operands;
+    SmallVector<AffineMap> newMaps;
+    Value init = op.getDpsInits()[0];
+    SmallVector<OpFoldResult> initOffsets, initSizes, initStrides;
+    for (OpOperand &operand : op->getOpOperands()) {
+      AffineMap map = op.getMatchingIndexingMap(&operand);
+      auto type = cast<RankedTensorType>(operand.get().getType());
+      SmallVector<OpFoldResult> offsets, sizes, strides;
+      SmallVector<int64_t> shape;
+      SmallVector<AffineExpr> results;
+      for (unsigned i = 0; i < map.getNumResults(); ++i) {
+        unsigned d = map.getDimPosition(i);
+        offsets.push_back(rewriter.getIndexAttr(0));
+        sizes.push_back(rewriter.getIndexAttr(type.getDimSize(i)));
+        strides.push_back(rewriter.getIndexAttr(1));
+        unsigned pos = d == c.m ? 0 : d == c.k ? 1 : d == c.n ? 2 : 3;
+        if (pos == 3) {
+          if (type.getDimSize(i) != 1)
+            return failure();
+          continue;
+        }
+        shape.push_back(type.getDimSize(i));
+        results.push_back(rewriter.getAffineDimExpr(pos));
+      }
+      newMaps.push_back(AffineMap::get(3, 0, results, ctx));
+      Value value = operand.get();
+      if (shape.size() != static_cast<size_t>(type.getRank()))
+        value = tensor::ExtractSliceOp::create(
+            rewriter, loc, RankedTensorType::get(shape, type.getElementType()), value,
+            offsets, sizes, strides);
+      operands.push_back(value);
+      if (operand.getOperandNumber() == 2) {
+        initOffsets = offsets;
+        initSizes = sizes;
+        initStrides = strides;
+      }
+    }
+    auto mkn = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{operands[2].getType()}, ValueRange{operands[0], operands[1]},
+        ValueRange{operands[2]}, newMaps,
+        {utils::IteratorType::parallel, utils::IteratorType::reduction,
+         utils::IteratorType::parallel});
+    rewriter.inlineRegionBefore(op.getRegion(), mkn.getRegion(), mkn.getRegion().begin());
+    Value result = mkn->getResult(0);
+    if (result.getType() != init.getType())
+      result = tensor::InsertSliceOp::create(rewriter, loc, result, init, initOffsets,
+                                             initSizes, initStrides);
+    rewriter.replaceOp(op, result);
+    candidates.push_back(mkn);
+    if (batchCount > 1)
+      inBatchLoop.insert(mkn);
+    return success();
   }
 
   /// Rewrites `op`, whose m loop is dynamic, into loops over static blocks of rows:

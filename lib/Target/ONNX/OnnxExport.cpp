@@ -20,9 +20,12 @@
 // weight M changed
 //    replaces its node: sqz.quant_linear -> com.microsoft MatMulNBits (codes
 //    packed low bits first along K in blocks of block_size, packed uint8 zero
-//    points, bias); sqz.linear -> MatMul with the transposed weight as a new
-//    initializer (+ Add for a bias). Only MatMul, Gemm (transA = 0) and
-//    MatMulNBits nodes that hold exactly one linear can be replaced.
+//    points, bias), nf4 ones -> com.microsoft MatMulBnb4 (the [N, K] codes
+//    flattened, even index in the high nibble, absmax per block; + Add for a
+//    bias); sqz.linear -> MatMul with the transposed weight as a new
+//    initializer (+ Add for a bias). Only MatMul, Gemm (transA = 0),
+//    MatMulNBits and MatMulBnb4 nodes that hold exactly one linear can be
+//    replaced.
 // 4. Nodes and initializers that nothing reads any more (a DequantizeLinear
 // that fed a
 //    replaced MatMul, the old weights) are removed, com.microsoft is added to
@@ -267,6 +270,11 @@ private:
   FailureOr<SmallVector<onnx::NodeProto>>
   exportQuant(QuantLinearOp op, const onnx::NodeProto &node);
   FailureOr<SmallVector<onnx::NodeProto>>
+  exportNF4(QuantLinearOp op, const onnx::NodeProto &node, int32_t dtype);
+  LogicalResult appendBias(Operation *linear, Value bias,
+                           const onnx::NodeProto &node, int32_t dtype,
+                           int64_t n, SmallVector<onnx::NodeProto> &nodes);
+  FailureOr<SmallVector<onnx::NodeProto>>
   exportDense(LinearOp op, const onnx::NodeProto &node);
   LogicalResult checkReplaceable(Operation *linear, Operation *sourceLinear,
                                  const onnx::NodeProto &node);
@@ -328,12 +336,12 @@ LogicalResult OnnxExporter::checkReplaceable(Operation *linear,
     return success();
   }
   if ((isDefault && opType == "MatMul") ||
-      (domain == "com.microsoft" && opType == "MatMulNBits"))
+      (domain == "com.microsoft" &&
+       (opType == "MatMulNBits" || opType == "MatMulBnb4")))
     return success();
   return emitNodeError(linear, node)
-         << "its linear was changed, but only MatMul, Gemm and MatMulNBits "
-            "nodes can be "
-            "exported changed";
+         << "its linear was changed, but only MatMul, Gemm, MatMulNBits and "
+            "MatMulBnb4 nodes can be exported changed";
 }
 
 FailureOr<SmallVector<onnx::NodeProto>>
@@ -343,11 +351,13 @@ OnnxExporter::exportQuant(QuantLinearOp op, const onnx::NodeProto &node) {
   int32_t dtype = getOnnxFloatDType(inputType.getElementType());
   if (!dtype)
     return emitNodeError(op, node)
-           << "MatMulNBits takes float or float16 activations, got "
+           << "MatMulNBits and MatMulBnb4 take float or float16 activations, "
+              "got "
            << inputType.getElementType();
   if (inputType.getRank() < 2)
     return emitNodeError(op, node)
-           << "MatMulNBits needs an input of rank 2 or more, got " << inputType;
+           << "MatMulNBits and MatMulBnb4 need an input of rank 2 or more, got "
+           << inputType;
   int64_t bits;
   bool ternary = false;
   switch (quant.getFormat()) {
@@ -364,11 +374,13 @@ OnnxExporter::exportQuant(QuantLinearOp op, const onnx::NodeProto &node) {
     bits = 2; // codes 0, 1, 2 with zero point 1
     ternary = true;
     break;
+  case QuantFormat::NF4:
+    return exportNF4(op, node, dtype);
   default:
     return emitNodeError(op, node)
            << "format '" << stringifyQuantFormat(quant.getFormat())
-           << "' has no MatMulNBits form (int8, int4, int2 and ternary are "
-              "exported)";
+           << "' has no MatMulNBits or MatMulBnb4 form (int8, int4, int2, "
+              "ternary and nf4 are exported)";
   }
   int64_t n = op.getOutFeatures(), k = op.getInFeatures();
   int64_t group = op.getGroupSize();
@@ -469,6 +481,106 @@ OnnxExporter::exportQuant(QuantLinearOp op, const onnx::NodeProto &node) {
   return SmallVector<onnx::NodeProto>{std::move(result)};
 }
 
+LogicalResult OnnxExporter::appendBias(Operation *linear, Value bias,
+                                       const onnx::NodeProto &node,
+                                       int32_t dtype, int64_t n,
+                                       SmallVector<onnx::NodeProto> &nodes) {
+  onnx::NodeProto &product = nodes.back();
+  if (!bias) {
+    product.add_output(node.output(0));
+    return success();
+  }
+  std::vector<char> biasStorage;
+  std::optional<ArrayRef<char>> biasBytes = getConstantBytes(bias, biasStorage);
+  if (!biasBytes)
+    return emitNodeError(linear, node) << "the bias is not a readable constant";
+  std::string base = node.output(0);
+  std::string biasName = uniqueName(base + "_sqz_bias");
+  addInitializer(biasName, dtype, {n},
+                 std::string(biasBytes->begin(), biasBytes->end()));
+  std::string productName = uniqueName(base + "_sqz_matmul");
+  product.add_output(productName);
+  onnx::NodeProto add;
+  add.set_name(uniqueName(getNodeName(node) + "_bias"));
+  add.set_op_type("Add");
+  add.add_input(productName);
+  add.add_input(biasName);
+  add.add_output(node.output(0));
+  nodes.push_back(std::move(add));
+  return success();
+}
+
+FailureOr<SmallVector<onnx::NodeProto>>
+OnnxExporter::exportNF4(QuantLinearOp op, const onnx::NodeProto &node,
+                        int32_t dtype) {
+  int64_t n = op.getOutFeatures(), k = op.getInFeatures();
+  // MatMulBnb4's absmax blocks run over the flattened [N, K] weight: each group
+  // must be a whole block inside one row (one group per row: block_size K),
+  // and onnxruntime implements blocks of 16 to 256 (powers of 2).
+  bool onePerRow = op.getNumGroups() == 1;
+  int64_t block = onePerRow ? k : op.getGroupSize();
+  if (k % block != 0)
+    return emitNodeError(op, node)
+           << "nf4 group " << block << " does not divide the " << k
+           << " inputs; MatMulBnb4's absmax blocks run over the flattened "
+              "weight and cannot express a ragged last group";
+  if (block < 16 || block > 256 || !llvm::isPowerOf2_64(block))
+    return emitNodeError(op, node)
+           << (onePerRow ? "one nf4 group per row needs block_size = K = "
+                         : "nf4 group ")
+           << block
+           << ", outside MatMulBnb4's block sizes (16, 32, 64, 128, 256)";
+  std::vector<char> codeStorage, scaleStorage;
+  std::optional<ArrayRef<char>> codes =
+      getConstantBytes(op.getCodes(), codeStorage);
+  std::optional<ArrayRef<char>> scales =
+      getConstantBytes(op.getScales(), scaleStorage);
+  if (!codes || !scales)
+    return emitNodeError(op, node) << "the codes or scales are not readable "
+                                      "constants (elided resources?)";
+  // Flat index i = row·K + col, two codes a byte, even i in the high nibble.
+  std::string packed((n * k + 1) / 2, '\0');
+  for (int64_t i = 0, e = n * k; i < e; ++i) {
+    uint8_t code = static_cast<uint8_t>((*codes)[i]) & 0xF;
+    packed[i / 2] |= static_cast<char>(i % 2 == 0 ? code << 4 : code);
+  }
+  int64_t blocks = n * (k / block);
+  std::string absmax;
+  for (int64_t i = 0; i < blocks; ++i) {
+    float s;
+    std::memcpy(&s, scales->data() + 4 * i, 4);
+    appendFloat(absmax, s, dtype);
+  }
+  std::string base = node.output(0);
+  std::string bName = uniqueName(base + "_sqz_B");
+  std::string aName = uniqueName(base + "_sqz_absmax");
+  addInitializer(bName, onnx::TensorProto::UINT8, {(n * k + 1) / 2},
+                 std::move(packed));
+  addInitializer(aName, dtype, {blocks}, std::move(absmax));
+  SmallVector<onnx::NodeProto> nodes(1);
+  onnx::NodeProto &result = nodes[0];
+  result.set_name(getNodeName(node));
+  result.set_op_type("MatMulBnb4");
+  result.set_domain("com.microsoft");
+  result.add_input(node.input(0));
+  result.add_input(bName);
+  result.add_input(aName);
+  auto addInt = [&](StringRef name, int64_t value) {
+    onnx::AttributeProto *attr = result.add_attribute();
+    attr->set_name(name.str());
+    attr->set_type(onnx::AttributeProto::INT);
+    attr->set_i(value);
+  };
+  addInt("K", k);
+  addInt("N", n);
+  addInt("block_size", block);
+  addInt("quant_type", 1); // NF4
+  addedMicrosoftOp = true;
+  if (failed(appendBias(op, op.getBias(), node, dtype, n, nodes)))
+    return failure();
+  return nodes;
+}
+
 FailureOr<SmallVector<onnx::NodeProto>>
 OnnxExporter::exportDense(LinearOp op, const onnx::NodeProto &node) {
   auto inputType = cast<RankedTensorType>(op.getInput().getType());
@@ -499,27 +611,8 @@ OnnxExporter::exportDense(LinearOp op, const onnx::NodeProto &node) {
   matmul.set_op_type("MatMul");
   matmul.add_input(node.input(0));
   matmul.add_input(wName);
-  if (Value bias = op.getBias()) {
-    std::vector<char> biasStorage;
-    std::optional<ArrayRef<char>> biasBytes =
-        getConstantBytes(bias, biasStorage);
-    if (!biasBytes)
-      return emitNodeError(op, node) << "the bias is not a readable constant";
-    std::string biasName = uniqueName(base + "_sqz_bias");
-    addInitializer(biasName, dtype, {n},
-                   std::string(biasBytes->begin(), biasBytes->end()));
-    std::string product = uniqueName(base + "_sqz_matmul");
-    matmul.add_output(product);
-    onnx::NodeProto add;
-    add.set_name(uniqueName(getNodeName(node) + "_bias"));
-    add.set_op_type("Add");
-    add.add_input(product);
-    add.add_input(biasName);
-    add.add_output(node.output(0));
-    nodes.push_back(std::move(add));
-  } else {
-    matmul.add_output(node.output(0));
-  }
+  if (failed(appendBias(op, op.getBias(), node, dtype, n, nodes)))
+    return failure();
   return nodes;
 }
 

@@ -359,7 +359,7 @@ func.func @sparse_quant_missing_zeros(%x: tensor<4x16xf32>) -> tensor<4x2xf32> {
 
 func.func @packed_unknown_kernel(%x: tensor<4x8xf32>) -> tensor<4x2xf32> {
   %w = arith.constant dense<[83, 81, 90, 75, 1, 0, 3, 0, 2, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 0]> : tensor<64xi8>
-  // expected-error @+1 {{'sqz.packed_linear' op unknown kernel 'int5' (expected f32, int8, int4, nf4, ternary2, ternary16, sp24_f32, sp24_int4)}}
+  // expected-error @+1 {{'sqz.packed_linear' op unknown CPU kernel 'int5' (expected f32, int8, int4, nf4, ternary2, ternary16, sp24_f32, sp24_int4)}}
   %y = sqz.packed_linear %x, %w {kernel = "int5", isa = "avx512"} : tensor<4x8xf32>, tensor<64xi8> -> tensor<4x2xf32>
   return %y : tensor<4x2xf32>
 }
@@ -368,7 +368,7 @@ func.func @packed_unknown_kernel(%x: tensor<4x8xf32>) -> tensor<4x2xf32> {
 
 func.func @packed_unknown_isa(%x: tensor<4x8xf32>) -> tensor<4x2xf32> {
   %w = arith.constant dense<[83, 81, 90, 75, 1, 0, 3, 0, 2, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 0]> : tensor<64xi8>
-  // expected-error @+1 {{'sqz.packed_linear' op unknown isa 'avx9' (expected generic, avx2, avx512 or avx512vnni)}}
+  // expected-error @+1 {{'sqz.packed_linear' op unknown isa 'avx9' (expected generic, avx2, avx512 or avx512vnni for the CPU, sm_80, sm_90 or sm_90a for CUDA)}}
   %y = sqz.packed_linear %x, %w {kernel = "int4", isa = "avx9"} : tensor<4x8xf32>, tensor<64xi8> -> tensor<4x2xf32>
   return %y : tensor<4x2xf32>
 }
@@ -395,7 +395,7 @@ func.func @packed_short_blob(%x: tensor<4x8xf32>) -> tensor<4x2xf32> {
 
 func.func @packed_bad_magic(%x: tensor<4x8xf32>) -> tensor<4x2xf32> {
   %w = arith.constant dense<[0, 0, 0, 0, 1, 0, 3, 0, 2, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 0]> : tensor<64xi8>
-  // expected-error @+1 {{'sqz.packed_linear' op blob is not a packed weight of the kernel ABI version 1 (magic 0x0, version 1)}}
+  // expected-error @+1 {{'sqz.packed_linear' op blob is not a packed weight of the CPU kernel ABI version 1 (magic 0x0, expected 0x4B5A5153, version 1)}}
   %y = sqz.packed_linear %x, %w {kernel = "int4", isa = "avx512"} : tensor<4x8xf32>, tensor<64xi8> -> tensor<4x2xf32>
   return %y : tensor<4x2xf32>
 }
@@ -432,5 +432,50 @@ func.func @packed_offset_outside(%x: tensor<4x8xf32>) -> tensor<4x2xf32> {
 func.func @packed_blob_not_constant(%x: tensor<4x8xf32>, %w: tensor<64xi8>) -> tensor<4x2xf32> {
   // expected-error @+1 {{'sqz.packed_linear' op blob must be produced by a constant op}}
   %y = sqz.packed_linear %x, %w {kernel = "int4", isa = "avx512"} : tensor<4x8xf32>, tensor<64xi8> -> tensor<4x2xf32>
+  return %y : tensor<4x2xf32>
+}
+
+// -----
+
+func.func @packed_cuda_unknown_kernel(%x: tensor<4x8xf32>) -> tensor<4x2xf32> {
+  %w = arith.constant dense<[83, 90, 81, 67, 1, 0, 3, 0, 2, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 0]> : tensor<64xi8>
+  // expected-error @+1 {{'sqz.packed_linear' op unknown CUDA kernel 'nf4' (expected f16, int8, int4, ternary2, sp24_f16, sp24_int4)}}
+  %y = sqz.packed_linear %x, %w {kernel = "nf4", isa = "sm_80"} : tensor<4x8xf32>, tensor<64xi8> -> tensor<4x2xf32>
+  return %y : tensor<4x2xf32>
+}
+
+// -----
+
+func.func @packed_cuda_unknown_arch(%x: tensor<4x8xf32>) -> tensor<4x2xf32> {
+  %w = arith.constant dense<[83, 90, 81, 67, 1, 0, 3, 0, 2, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 0]> : tensor<64xi8>
+  // expected-error @+1 {{'sqz.packed_linear' op unknown isa 'sm_75' (expected generic, avx2, avx512 or avx512vnni for the CPU, sm_80, sm_90 or sm_90a for CUDA)}}
+  %y = sqz.packed_linear %x, %w {kernel = "int4", isa = "sm_75"} : tensor<4x8xf32>, tensor<64xi8> -> tensor<4x2xf32>
+  return %y : tensor<4x2xf32>
+}
+
+// -----
+
+func.func @packed_cuda_cpu_blob(%x: tensor<4x8xf32>) -> tensor<4x2xf32> {
+  %w = arith.constant dense<[83, 81, 90, 75, 1, 0, 3, 0, 2, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 0]> : tensor<64xi8>
+  // expected-error @+1 {{'sqz.packed_linear' op blob is not a packed weight of the CUDA kernel ABI version 1 (magic 0x4B5A5153, expected 0x43515A53, version 1)}}
+  %y = sqz.packed_linear %x, %w {kernel = "int4", isa = "sm_90"} : tensor<4x8xf32>, tensor<64xi8> -> tensor<4x2xf32>
+  return %y : tensor<4x2xf32>
+}
+
+// -----
+
+func.func @packed_cpu_cuda_blob(%x: tensor<4x8xf32>) -> tensor<4x2xf32> {
+  %w = arith.constant dense<[83, 90, 81, 67, 1, 0, 3, 0, 2, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 0]> : tensor<64xi8>
+  // expected-error @+1 {{'sqz.packed_linear' op blob is not a packed weight of the CPU kernel ABI version 1 (magic 0x43515A53, expected 0x4B5A5153, version 1)}}
+  %y = sqz.packed_linear %x, %w {kernel = "int4", isa = "avx2"} : tensor<4x8xf32>, tensor<64xi8> -> tensor<4x2xf32>
+  return %y : tensor<4x2xf32>
+}
+
+// -----
+
+func.func @packed_cuda_format_mismatch(%x: tensor<4x8xf32>) -> tensor<4x2xf32> {
+  %w = arith.constant dense<[83, 90, 81, 67, 1, 0, 2, 0, 2, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 0]> : tensor<64xi8>
+  // expected-error @+1 {{'sqz.packed_linear' op blob holds format 2 but kernel 'int4' reads format 3}}
+  %y = sqz.packed_linear %x, %w {kernel = "int4", isa = "sm_90a"} : tensor<4x8xf32>, tensor<64xi8> -> tensor<4x2xf32>
   return %y : tensor<4x2xf32>
 }

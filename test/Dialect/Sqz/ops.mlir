@@ -83,3 +83,17 @@ func.func @observe_not_csed(%x: tensor<4x4xf32>) -> (tensor<4x4xf32>, tensor<4x4
   %b = sqz.observe %x tap "t" stats [sumsq] : tensor<4x4xf32>
   return %a, %b : tensor<4x4xf32>, tensor<4x4xf32>
 }
+
+// -----
+
+// A CUDA blob (magic SQZ_CUK_MAGIC, 0x43515a53): int4 and the dense f16 format for sm_80 / sm_90a.
+// CHECK-LABEL: func.func @packed_cuda
+// CHECK: sqz.packed_linear %{{.*}}, %{{.*}} {isa = "sm_80", kernel = "int4"}
+// CHECK: sqz.packed_linear %{{.*}}, %{{.*}} {isa = "sm_90a", kernel = "f16"}
+func.func @packed_cuda(%x: tensor<4x8xf32>) -> (tensor<4x2xf32>, tensor<4x2xf32>) {
+  %w = arith.constant dense<[83, 90, 81, 67, 1, 0, 3, 0, 2, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 0]> : tensor<64xi8>
+  %y = sqz.packed_linear %x, %w {kernel = "int4", isa = "sm_80"} : tensor<4x8xf32>, tensor<64xi8> -> tensor<4x2xf32>
+  %d = arith.constant dense<[83, 90, 81, 67, 1, 0, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 0]> : tensor<64xi8>
+  %z = sqz.packed_linear %x, %d {kernel = "f16", isa = "sm_90a"} : tensor<4x8xf32>, tensor<64xi8> -> tensor<4x2xf32>
+  return %y, %z : tensor<4x2xf32>, tensor<4x2xf32>
+}

@@ -6,9 +6,12 @@ usage: export_onnx_roundtrip.py WORK NAME MODEL.onnx PASS --input NAME=FILE.npy.
 1. imports MODEL with sqz-translate, compresses it with `sqz-opt PASS` (e.g.
    --sqz-quantize="bits=4 group=32"; the compressed module, WORK/NAME.mlir) and exports it with
    `sqz-translate --export-onnx --onnx-source MODEL` (WORK/NAME.onnx);
-2. prints the exported MatMulNBits nodes ("NAME: N MatMulNBits bits=B block_size=S [zero_points]")
-   and the number of MatMul nodes;
-3. compiles the compressed module with sqz-compile and runs it with sqz-run (ours);
+2. prints the exported MatMulNBits nodes ("NAME: N MatMulNBits bits=B block_size=S [zero_points]"),
+   the number of MatMul nodes and, when there are any, the MatMulBnb4 nodes (nf4 layers:
+   "; N MatMulBnb4 block_size=S");
+3. compiles the compressed module with sqz-compile and runs it with sqz-run (ours); the
+   microkernels run with f32 activations (`--ukernel-act=f32` where sqz-compile has it): their
+   int8-activation path is ~1e-2 off the formats' semantics, which this check is about;
 4. imports the exported model again, compiles and runs it: its outputs must equal ours within the
    tolerance (our importer reads back what our exporter wrote: "NAME reimported: OK");
 5. with --ort: runs the exported model with onnxruntime-node; every output must match ours with
@@ -33,6 +36,12 @@ def run(cmd):
         print(f"FAIL: {' '.join(cmd)}\n{proc.stdout}{proc.stderr}")
         sys.exit(1)
     return proc.stdout
+
+
+def exact_compile_flags():
+    """sqz-compile flags for the exact (f32-activation) kernels, when it has the option."""
+    proc = subprocess.run(["sqz-compile", "--help"], capture_output=True, text=True)
+    return ["--ukernel-act=f32"] if "--ukernel-act" in proc.stdout else []
 
 
 def load_outputs(directory, names):
@@ -96,17 +105,23 @@ def main():
         kinds.add(f"bits={attrs['bits']} block_size={attrs['block_size']}"
                   + (" zero_points" if zp else ""))
     matmuls = sum(n.op_type == "MatMul" for n in exported.graph.node)
-    print(f"{name}: {len(nbits)} MatMulNBits {' | '.join(sorted(kinds))}; {matmuls} MatMul")
+    bnb4 = [n for n in exported.graph.node if n.op_type == "MatMulBnb4"]
+    bnb4_kinds = sorted({f"block_size={a.i}" for n in bnb4 for a in n.attribute
+                         if a.name == "block_size"})
+    bnb4_text = f"; {len(bnb4)} MatMulBnb4 {' | '.join(bnb4_kinds)}" if bnb4 else ""
+    print(f"{name}: {len(nbits)} MatMulNBits {' | '.join(sorted(kinds))}; {matmuls} MatMul"
+          + bnb4_text)
     outputs = [o.name for o in exported.graph.output]
 
     ours_dir = base + ".ours"
-    run(["sqz-compile", base + ".mlir", "-o", base + ".art"])
+    exact = exact_compile_flags()
+    run(["sqz-compile", base + ".mlir", *exact, "-o", base + ".art"])
     run(["sqz-run", base + ".art", *input_args, "--output-dir", ours_dir])
     ours = load_outputs(ours_dir, outputs)
 
     failed = False
     back_dir = base + ".back"
-    run(["sqz-compile", base + ".onnx", *shape_args, "-o", base + ".back.art"])
+    run(["sqz-compile", base + ".onnx", *shape_args, *exact, "-o", base + ".back.art"])
     run(["sqz-run", base + ".back.art", *input_args, "--output-dir", back_dir])
     back = load_outputs(back_dir, outputs)
     err = max(max_rel(back[o], ours[o]) for o in outputs)

@@ -32,9 +32,10 @@ translateToOptimizedLLVMIR(ModuleOp module, llvm::LLVMContext &llvmCtx,
 LogicalResult emitObjectFile(llvm::Module &llvmModule, llvm::StringRef objPath,
                              const CPUCodegenOptions &opts, std::string &error);
 
-/// Links `objPath` into the shared library `soPath` (clang-22 driver with lld, -lm).
+/// Links `objPath` into the shared library `soPath` (clang-22 driver with lld, -lm, and
+/// libomp unless `openmp` is false: CUDA host code has no OpenMP regions).
 LogicalResult linkSharedLibrary(llvm::StringRef objPath, llvm::StringRef soPath,
-                                std::string &error);
+                                std::string &error, bool openmp = true);
 
 } // namespace mlir::sqz
 

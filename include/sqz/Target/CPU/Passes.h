@@ -69,6 +69,11 @@ struct LowerToCPUOptions : public PassPipelineOptions<LowerToCPUOptions> {
       *this, "ukernel-formats",
       llvm::cl::desc("With ukernels: the kernels sqz-materialize may use (its `formats`; "
                      "default: its default)")};
+  PassOptions::Option<std::string> ukernelAct{
+      *this, "ukernel-act",
+      llvm::cl::desc("With ukernels: activations of the int8/int4/nf4 kernels (sqz-materialize's "
+                     "`act`: f32, int8 or auto)"),
+      llvm::cl::init("f32")};
 };
 
 /// f32 lanes of the widest SIMD register of `targetCPU` (`native`: the host): 16 with

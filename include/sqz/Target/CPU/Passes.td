@@ -160,6 +160,16 @@ def SqzCPUTileContractions : Pass<"sqz-cpu-tile-contractions", "::mlir::func::Fu
     `scf.forall` over column blocks (one OpenMP fork per contraction) and a loop over k cache
     blocks (each weight block is loaded once for all rows). Contractions with a dynamic k or
     n are left to `convert-linalg-to-loops` (scalar loops).
+
+    Other static f32 contractions (a `linalg.generic` with a multiply-accumulate body and
+    projected-permutation maps, one reduction loop, n = the result's last dim and m = the one
+    before it, each read by one input; static `linalg.matmul` and `linalg.batch_matmul`,
+    generalized first) are batched contractions: attention's Q·Kᵀ and P·V on
+    [batch, heads, seq, dim] tensors, with an input broadcast over some batch loops (grouped-
+    query K and V). The input holding n is transposed once (`linalg.transpose`) when n is not
+    its innermost dim, then an `scf.forall` over the batch loops (`scf.for` below
+    `min-parallel-work`) holds a 2-D (m, k, n) contraction on rank-reduced slices, tiled and
+    vectorized as above with no `scf.forall` of its own.
   }];
   let options = [
     Option<"tileK", "tile-k", "int64_t", /*default=*/"128", "Largest cache block along k (rows of the [in, out] weight)">,
@@ -258,16 +268,40 @@ def SqzMaterialize : Pass<"sqz-materialize", "::mlir::ModuleOp"> {
     them. `isa` is recorded on each op (`native`: the best level of the host CPU; sqz-compile
     derives it from `--target-cpu`).
 
-    `target=cuda` is an error until the CUDA kernels exist (issue 6).
+    `act` picks the arithmetic of the int8, int4 and nf4 kernels, recorded in each blob
+    (`SQZ_UK_FLAG_ACT_INT8`): `f32` dequantizes the weights to fp32 (exact up to fp32
+    rounding), `int8` quantizes the activations to int8 per 32 columns and uses integer dot
+    products (llama.cpp / onnxruntime accuracy_level 4 style; about 0.4% relative error per
+    output; weights whose group the int8 path does not take — not 32, 64, a multiple of the
+    format's block or per-channel — or with more than 32768 inputs keep `f32`), `auto` is
+    `int8` when the kernels' ISA level is avx512vnni (where it is the faster path,
+    docs/performance.md) and `f32` otherwise. The default is `f32`: the end-to-end tests
+    compare kernel builds with the dequantizing build at 1e-5.
+
+    With `target=cuda` (and `arch`: `sm_80`, `sm_90` or `sm_90a`) the same logical forms are
+    packed for the CUDA kernels (`lib/Kernels/CUDA/CudaKernels.h`, `sqz_cuk_can_pack` /
+    `sqz_cuk_pack`) into `sqz.packed_linear`s whose `isa` is `arch`: dense f32 → `f16`
+    (fp16 weights on the tensor cores), int8 → `int8`, int4 → `int4`, ternary → `ternary2`,
+    2:4 f32 → `sp24_f16`, 2:4 int4 → `sp24_int4` (`formats` takes these names). What
+    `sqz_cuk_can_pack` refuses (nf4, a group the kernels do not take, weights out of the fp16
+    range, ...) stays on the generic path with a remark naming the reason. Blobs are rounded
+    up to 256 bytes and aligned to 256 (`sqz-cuda-lower-kernels` launches the kernels).
   }];
   let options = [
     Option<"target", "target", "std::string", /*default=*/"\"cpu\"",
-           "Target whose kernels read the packed weights: cpu (cuda: not implemented yet)">,
+           "Target whose kernels read the packed weights: cpu or cuda">,
+    Option<"arch", "arch", "std::string", /*default=*/"\"sm_80\"",
+           "GPU architecture of target cuda: sm_80, sm_90 or sm_90a">,
     ListOption<"formats", "formats", "std::string",
            "Kernels to use (comma-separated): int8, int4, nf4, ternary2, ternary16, sp24_f32, "
            "sp24_int4, f32 (default: all but ternary16)">,
     Option<"isaName", "isa", "std::string", /*default=*/"\"native\"",
-           "Kernel ISA level: generic, avx2, avx512, avx512vnni, or native (the host's best)">
+           "Kernel ISA level: generic, avx2, avx512, avx512vnni, or native (the host's best)">,
+    Option<"act", "act", "std::string", /*default=*/"\"f32\"",
+           "Activations of the int8, int4 and nf4 kernels: f32 (the default: weights "
+           "dequantized to fp32, exact up to fp32 rounding), int8 (activations quantized to "
+           "int8 per 32 columns, integer dot products; docs/Kernels.md), or auto (int8 where it "
+           "is the faster path: isa avx512vnni)">
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect"];
 }

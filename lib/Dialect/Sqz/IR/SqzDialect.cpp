@@ -631,11 +631,35 @@ static constexpr PackedKernelName kPackedKernels[] = {
     {"ternary2", SQZ_UK_TERNARY2}, {"ternary16", SQZ_UK_TERNARY16},
     {"sp24_f32", SQZ_UK_SP24_F32}, {"sp24_int4", SQZ_UK_SP24_INT4}};
 
+// The CUDA kernels' formats and blob magic (lib/Kernels/CUDA/CudaKernels.h, sqz_cuk_format
+// and SQZ_CUK_MAGIC; numbers stored in blobs, never renumbered, so repeated here rather than
+// pulling the kernel library's headers into the dialect).
+static constexpr PackedKernelName kCUDAPackedKernels[] = {
+    {"f16", 1},      {"int8", 2},     {"int4", 3},
+    {"ternary2", 5}, {"sp24_f16", 7}, {"sp24_int4", 8}};
+static constexpr uint32_t kCUDABlobMagic = 0x43515a53u; // SQZ_CUK_MAGIC
+static constexpr uint32_t kCUDABlobVersion = 1;
+
 int32_t PackedLinearOp::getKernelFormat(StringRef kernel) {
   for (const PackedKernelName &k : kPackedKernels)
     if (kernel == k.name)
       return k.format;
   return 0;
+}
+
+int32_t PackedLinearOp::getCUDAKernelFormat(StringRef kernel) {
+  for (const PackedKernelName &k : kCUDAPackedKernels)
+    if (kernel == k.name)
+      return k.format;
+  return 0;
+}
+
+int32_t PackedLinearOp::getCUDAArch(StringRef isa) {
+  return llvm::StringSwitch<int32_t>(isa)
+      .Case("sm_80", 80)
+      .Case("sm_90", 90)
+      .Case("sm_90a", 90)
+      .Default(-1);
 }
 
 int32_t PackedLinearOp::getISALevel(StringRef isa) {
@@ -652,15 +676,21 @@ LogicalResult PackedLinearOp::verify() {
   RankedTensorType blobTy = getBlob().getType();
   RankedTensorType yTy = getResult().getType();
   Type f32 = Float32Type::get(getContext());
-  int32_t format = getKernelFormat(getKernel());
+  // A CUDA blob (isa = a GPU architecture) or a CPU one; the rest of the checks is shared.
+  bool cuda = isCUDA();
+  if ((cuda && getCUDAArch(getIsa()) < 0) || (!cuda && getISALevel(getIsa()) < 0))
+    return emitOpError() << "unknown isa '" << getIsa()
+                         << "' (expected generic, avx2, avx512 or avx512vnni for the CPU, "
+                            "sm_80, sm_90 or sm_90a for CUDA)";
+  int32_t format = cuda ? getCUDAKernelFormat(getKernel()) : getKernelFormat(getKernel());
   if (!format) {
-    InFlightDiagnostic d = emitOpError() << "unknown kernel '" << getKernel() << "' (expected ";
-    llvm::interleave(kPackedKernels, d, [&](const PackedKernelName &k) { d << k.name; }, ", ");
+    InFlightDiagnostic d = emitOpError() << "unknown " << (cuda ? "CUDA" : "CPU") << " kernel '"
+                                         << getKernel() << "' (expected ";
+    llvm::interleave(cuda ? ArrayRef<PackedKernelName>(kCUDAPackedKernels)
+                          : ArrayRef<PackedKernelName>(kPackedKernels),
+                     d, [&](const PackedKernelName &k) { d << k.name; }, ", ");
     return d << ")";
   }
-  if (getISALevel(getIsa()) < 0)
-    return emitOpError() << "unknown isa '" << getIsa()
-                         << "' (expected generic, avx2, avx512 or avx512vnni)";
   if (xTy.getElementType() != f32 || yTy.getElementType() != f32)
     return emitOpError() << "input and result must be f32 (the kernels' activations), got "
                          << xTy.getElementType() << " and " << yTy.getElementType();
@@ -691,17 +721,22 @@ LogicalResult PackedLinearOp::verify() {
                          << size;
   sqz_uk_header h;
   std::memcpy(&h, bytes->data(), sizeof(h));
-  if (h.magic != SQZ_UK_MAGIC || h.version != SQZ_UK_VERSION)
-    return emitOpError() << "blob is not a packed weight of the kernel ABI version "
-                         << SQZ_UK_VERSION << " (magic 0x" << llvm::utohexstr(h.magic)
-                         << ", version " << h.version << ")";
+  uint32_t magic = cuda ? kCUDABlobMagic : SQZ_UK_MAGIC;
+  uint32_t version = cuda ? kCUDABlobVersion : SQZ_UK_VERSION;
+  if (h.magic != magic || h.version != version)
+    return emitOpError() << "blob is not a packed weight of the " << (cuda ? "CUDA " : "CPU ")
+                         << "kernel ABI version " << version << " (magic 0x"
+                         << llvm::utohexstr(h.magic) << ", expected 0x"
+                         << llvm::utohexstr(magic) << ", version " << h.version << ")";
   if (h.format != format)
     return emitOpError() << "blob holds format " << h.format << " but kernel '"
                          << getKernel() << "' reads format " << format;
   if (h.N != out || h.K != in)
     return emitOpError() << "blob packs a weight [N=" << h.N << ", K=" << h.K
                          << "] but the op has out=" << out << ", in=" << in;
-  if (format != SQZ_UK_F32 && format != SQZ_UK_SP24_F32 && (h.group < 1 || h.group > h.K))
+  bool dense = cuda ? (format == 1 || format == 7)
+                    : (format == SQZ_UK_F32 || format == SQZ_UK_SP24_F32);
+  if (!dense && (h.group < 1 || h.group > h.K))
     return emitOpError() << "blob group " << h.group << " is not in [1, K=" << h.K << "]";
   for (int64_t offset : h.offsets)
     if (offset < 0 || offset > size)

@@ -367,6 +367,11 @@ def Sqz_PackedLinearOp : Sqz_Op<"packed_linear", [Pure]> {
     header: magic, version, that its format is `kernel`'s, N = out, K = in, a group in
     [1, K] for the quantized formats, and payload offsets inside the blob.
 
+    CUDA blobs (`sqz-materialize{target=cuda}`, `lib/Kernels/CUDA/CudaKernels.h`): `isa` is
+    the GPU architecture, `sm_80`, `sm_90` or `sm_90a`; `kernel` one of `f16`, `int8`,
+    `int4`, `ternary2`, `sp24_f16`, `sp24_int4`; the header's magic is "SQZC". The same
+    checks apply. `sqz-cuda-lower-kernels` launches `sqz_cuk_<kernel>_<gemv|gemm>_sm<80|90>`.
+
     ```mlir
     %y = sqz.packed_linear %x, %blob, %b {kernel = "int4", isa = "avx512"}
            : tensor<1x64xf32>, tensor<1344xi8>, tensor<32xf32> -> tensor<1x32xf32>
@@ -396,6 +401,12 @@ def Sqz_PackedLinearOp : Sqz_Op<"packed_linear", [Pure]> {
     static int32_t getKernelFormat(llvm::StringRef kernel);
     /// The sqz_uk_isa number of an ISA name ("avx512" -> SQZ_UK_ISA_AVX512), -1 if unknown.
     static int32_t getISALevel(llvm::StringRef isa);
+    /// The sqz_cuk_format number of a CUDA kernel name ("int4" -> SQZ_CUK_INT4), 0 if unknown.
+    static int32_t getCUDAKernelFormat(llvm::StringRef kernel);
+    /// The SM level of a CUDA target ("sm_80" -> 80, "sm_90"/"sm_90a" -> 90), -1 if unknown.
+    static int32_t getCUDAArch(llvm::StringRef isa);
+    /// Whether the blob is for the CUDA kernels (`isa` names a GPU architecture).
+    bool isCUDA() { return getIsa().starts_with("sm_"); }
   }];
 }
 

@@ -1,0 +1,154 @@
+//===- Passes.td - CUDA target passes ----------------------*- tablegen -*-===//
+//
+// The passes of the `sqz-lower-to-cuda` pipeline (docs/CUDA.md).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SQZ_TARGET_CUDA_PASSES_TD
+#define SQZ_TARGET_CUDA_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def SqzCUDACheckEntry : Pass<"sqz-cuda-check-entry", "::mlir::ModuleOp"> {
+  let summary = "Reject models the CUDA target cannot compile yet (dynamic shapes)";
+  let description = [{
+    The CUDA target compiles statically shaped models only: every input and result of the
+    entry function must be a ranked tensor with a static shape. A dynamic dim is reported
+    with the input's name and a hint (`--input-shape`), and the pass fails.
+  }];
+  let options = [
+    Option<"entry", "entry", "std::string", /*default=*/"\"main\"", "Entry function">
+  ];
+}
+
+def SqzCUDALowerKernels : Pass<"sqz-cuda-lower-kernels", "::mlir::ModuleOp"> {
+  let summary = "Launch the CUDA kernels of sqz.packed_linear ops (CUDA blobs)";
+  let description = [{
+    Runs on tensors, before `convert-sqz-to-linalg`. Each `sqz.packed_linear` whose `isa` is
+    a GPU architecture (`sqz-materialize{target=cuda}`) becomes a launch of a wrapper
+    `gpu.func @<symbol>_kernel` in the `gpu.module @sqz_cuda_kernels` (until bufferization
+    and deallocation are done, a `func.call` of a private declaration of that name with the
+    launch shape in `sqz.cuda_launch`; `sqz-cuda-map-to-gpu` makes it the
+    `gpu.launch_func`: the deallocation pipeline refuses a launch_func), which calls
+    the device function `llvm.func @<symbol>` (lib/Kernels/CUDA/CudaKernels.h; its bitcode
+    is linked by `sqz-cuda-serialize`) from every thread. `<symbol>`, the grid, the block
+    and the dynamic shared memory are those `sqz_cuk_plan` returns for the blob's header,
+    the op's M (the product of the input's leading dims, which must be static) and the
+    architecture. The arguments are device addresses (i64) of the blob (a private constant
+    `memref.global` aligned to 256 bytes, externalized into the weights buffer), of x (rows
+    of K with stride ldx), of the bias (0 if none) and of y (a fresh [M, N] buffer), M, ldx
+    and ldy = N. A CPU blob, a dynamic shape or a header the planner refuses is an error.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::memref::MemRefDialect",
+                           "::mlir::bufferization::BufferizationDialect",
+                           "::mlir::tensor::TensorDialect", "::mlir::LLVM::LLVMDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
+def SqzCUDAMapToGPU : Pass<"sqz-cuda-map-to-gpu", "::mlir::func::FuncOp"> {
+  let summary = "Map every linalg op and memref.copy on buffers onto a gpu.launch";
+  let description = [{
+    Runs after bufferization, on the host function. The CUDA kernels' launches that
+    `sqz-cuda-lower-kernels` left as marked calls (`sqz.cuda_launch`) become
+    `gpu.launch_func`s of their wrappers. Each linalg op (and each
+    `memref.copy`, as a copy) becomes one `gpu.launch`, with static loop bounds:
+
+    * A reduction whose payload combines the output with one associative operation
+      (`arith.addf`, `mulf`, `maximumf`, `minimumf`, `maxnumf`, `minnumf`, `addi`, `muli`,
+      `maxsi`, `minsi`, `maxui`, `minui`, `andi`, `ori`, `xori`) on f32 or i32 and whose
+      reduction space has at least `min-block-reduce` points (softmax and norm row sums and
+      maxima, matmul dot products) gets **one block per output element**: the block's
+      threads (the next power of two of the reduction size, between 32 and
+      `max-block-size`) stride over the reduction space, each folding its part into a
+      partial value, then `gpu.all_reduce` (warp shuffles plus a shared-memory exchange
+      between warps) combines them, and thread 0 folds the total into the output.
+    * Any other op gets **one thread per output element** (point of the parallel loops),
+      `block-size` threads a block: the thread loads its inputs, runs the payload (over
+      the reduction loops sequentially, if any) and stores its outputs.
+
+    Inputs are read with `memref.load` at the indexing maps' positions and `linalg.index`
+    becomes the loop index, so any payload (gathers included) works unchanged. A dynamic
+    loop bound is an error. After mapping, a loop or store left on the host that returns
+    nothing and allocates nothing (a scatter's sequential loop, whose updates apply in
+    order) runs on a single GPU thread (a 1x1 launch); anything else left on the host that
+    would read or write memory is an error: every buffer lives on the device.
+  }];
+  let options = [
+    Option<"blockSize", "block-size", "int64_t", /*default=*/"256",
+           "Threads of a block of the one-thread-per-element kernels">,
+    Option<"maxBlockSize", "max-block-size", "int64_t", /*default=*/"256",
+           "Most threads of a block-reduction kernel">,
+    Option<"minBlockReduce", "min-block-reduce", "int64_t", /*default=*/"16",
+           "Smallest reduction size reduced by a whole block (smaller ones: one thread)">
+  ];
+  let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::scf::SCFDialect",
+                           "::mlir::affine::AffineDialect", "::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect", "::mlir::linalg::LinalgDialect"];
+}
+
+def SqzCUDAExpandMath : Pass<"sqz-cuda-expand-math"> {
+  let summary = "Expand math functions into arithmetic so that device code needs no libdevice";
+  let description = [{
+    Rewrites the math functions the NVPTX backend has no instruction for into polynomial
+    approximations and arithmetic (MLIR's math expansions; the table is in docs/CUDA.md):
+    `exp`, `expm1`, `log`, `log2`, `log1p`, `tanh`, `erf`, `erfc`, `sin`, `cos`, `atan`,
+    `atan2`, `asin`, `acos`, `cbrt` by polynomials; `tan`, `sinh`, `cosh`, `asinh`,
+    `acosh`, `atanh`, `exp2`, `powf`, `fpowi`, `ipowi`, `rsqrt`, `round`, `roundeven`
+    into other ops, `log10` into `log`; f16/bf16 operands are computed in f32. `sqrt`, `floor`,
+    `ceil` and `trunc` become NVVM intrinsics (`llvm.nvvm.sqrt.rn.f`, ...: `sqrt.rn.f32`,
+    `cvt.rmi`...), `absf` and `copysign` sign-bit masks and `arith.remf` `x - trunc(x/y)*y`
+    (`convert-gpu-to-nvvm` would turn all of them into libdevice calls); the rest (`fma`,
+    `minimumf`, ...) becomes LLVM intrinsics the backend selects.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
+                           "::mlir::vector::VectorDialect", "::mlir::LLVM::LLVMDialect"];
+}
+
+def SqzCUDADeviceMemory : Pass<"sqz-cuda-device-memory", "::mlir::func::FuncOp"> {
+  let summary = "Allocate the host function's buffers on the device";
+  let description = [{
+    After `sqz-cuda-map-to-gpu`: every `memref.alloc` / `memref.dealloc` of the host
+    function becomes a `gpu.alloc` / `gpu.dealloc` on a stream that is synchronized right
+    away (`gpu.wait async` ... `gpu.wait`), which `gpu-to-llvm` turns into mgpuMemAlloc /
+    mgpuMemFree calls. Constant globals read by a kernel (`memref.get_global`, with the
+    view ops over it) are moved into the `gpu.launch` body, so that outlining copies the
+    global into the device module.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::memref::MemRefDialect"];
+}
+
+def SqzCUDAMergeKernelModules : Pass<"sqz-cuda-merge-kernel-modules", "::mlir::ModuleOp"> {
+  let summary = "Merge the outlined gpu.modules into one (one PTX module per model)";
+  let description = [{
+    `gpu-kernel-outlining` puts each kernel in its own `gpu.module`. This pass moves every
+    kernel and global into the first module (symbols with the same name are copies of one
+    global and are kept once), erases the others and updates the `gpu.launch_func`
+    references, so that the model embeds, loads and ships one PTX module.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect"];
+}
+
+
+def SqzCUDASerialize : Pass<"sqz-cuda-serialize", "::mlir::ModuleOp"> {
+  let summary = "Compile the NVVM-dialect gpu.module to PTX with LLVM's NVPTX backend";
+  let description = [{
+    Replaces each `gpu.module` (lowered to the NVVM and LLVM dialects) with a `gpu.binary`
+    holding one `#gpu.object` in assembly format: the module translated to LLVM IR, linked
+    with the NVPTX bitcode of the CUDA kernels it calls (`sqz_cuk_*` declarations; only the
+    functions needed, internalized), optimized at `opt-level` and compiled to PTX by the
+    NVPTX backend for `chip` with `features` (the PTX ISA version). Unlike the upstream
+    `gpu-module-to-binary`, it never looks for a CUDA toolkit or libdevice: a call of a
+    function the module does not define (e.g. a `__nv_*` libdevice function) is an error
+    that names it. The host side loads the PTX with `mgpuModuleLoadJIT` (gpu-to-llvm and the
+    gpu.binary translation).
+  }];
+  let options = [
+    Option<"chip", "chip", "std::string", /*default=*/"\"sm_80\"", "GPU architecture (sm_80, sm_90, sm_90a)">,
+    Option<"features", "features", "std::string", /*default=*/"\"\"", "NVPTX features (default: the PTX version for chip)">,
+    Option<"optLevel", "opt-level", "int64_t", /*default=*/"3", "LLVM optimization level of the device code">
+  ];
+  let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::NVVM::NVVMDialect",
+                           "::mlir::LLVM::LLVMDialect"];
+}
+
+#endif // SQZ_TARGET_CUDA_PASSES_TD

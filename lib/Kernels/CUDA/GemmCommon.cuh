@@ -1,0 +1,440 @@
+//===- GemmCommon.cuh - The CUDA weight-streaming GEMV/GEMM kernel ---------===//
+//
+// One kernel template for every CUDA weight format (CudaLayout.h has the
+// layout). Freestanding CUDA C++ for clang-22 (-nocudainc -nocudalib): no
+// CUDA headers, PTX through inline asm (mma.sync / mma.sp / ldmatrix /
+// cp.async) and clang's NVVM builtins (special registers).
+//
+// Launch (sqz_cuk_plan): grid (n_tiles, ceil(M / (8 * MT))), block 128
+// threads (4 warps), dynamic shared memory
+//   8 * MT * (KW + 8) * 2     staged activations (fp16, one K window)
+//   + 4 warps * S stages * 512  the per-warp cp.async ring of weight chunks (S = 8 gemv, 4 gemm).
+// Block (bx, by) computes rows n of n-tile bx for activation rows
+// by * 8 * MT ... + 8 * MT - 1. The 4 warps split K: within each window of
+// KW columns warp w owns chunks [w * R, (w + 1) * R) (R = KW / (4 * KC)); the
+// partial sums are reduced through shared memory at the end, then written
+// with the bias (y is overwritten, never accumulated into).
+//
+// Per window: all threads convert x[rows][window] fp32 -> fp16 into shared
+// memory (16-byte vector loads when x is 16-byte aligned and ldx % 4 == 0),
+// barrier; each warp then, per chunk: waits for its cp.async (issued
+// S - 1 chunks ahead, across windows), reads its 16 bytes of A
+// fragments, dequantizes in registers (f16x2 or/sub/mul), loads the B
+// fragments with ldmatrix and issues the mma for each of the MT m-tiles.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SQZ_KERNELS_CUDA_GEMMCOMMON_CUH
+#define SQZ_KERNELS_CUDA_GEMMCOMMON_CUH
+
+#include "CudaLayout.h"
+
+#include <stdint.h>
+
+#ifndef SQZ_CUK_SM
+#error "compile with -DSQZ_CUK_SM=80 or 90"
+#endif
+
+#ifdef SQZ_CUK_EMULATE
+// Host emulation for the kernel tests (unittests/Kernels/CUDA/Emulate.h): the same kernel code
+// run by one host thread per CUDA thread, with the PTX instructions below emulated from the
+// PTX ISA's definitions.
+#define SQZ_DEV
+#define SQZ_INLINE inline
+#else
+#define SQZ_DEV __attribute__((device))
+#define SQZ_INLINE __attribute__((device)) __attribute__((always_inline)) inline
+#define SQZ_SHARED __attribute__((shared))
+#endif
+
+namespace sqz_cuk {
+namespace dev {
+
+/// The 64-byte sqz_uk_header (Microkernels.h; not included in device code).
+struct Header {
+  uint32_t magic;
+  uint16_t version;
+  uint16_t format;
+  int64_t N, K;
+  int64_t group;
+  uint32_t flags;
+  uint32_t reserved0;
+  int64_t offsets[3];
+};
+static_assert(sizeof(Header) == 64, "sqz_uk_header is 64 bytes");
+
+struct alignas(16) U4 {
+  uint32_t x, y, z, w;
+};
+struct alignas(16) F4 {
+  float x, y, z, w;
+};
+
+#ifdef SQZ_CUK_EMULATE
+} // namespace dev
+} // namespace sqz_cuk
+#include "Emulate.h"
+namespace sqz_cuk {
+namespace dev {
+#else
+SQZ_INLINE uint32_t tidX() { return __nvvm_read_ptx_sreg_tid_x(); }
+SQZ_INLINE uint32_t ctaX() { return __nvvm_read_ptx_sreg_ctaid_x(); }
+SQZ_INLINE uint32_t ctaY() { return __nvvm_read_ptx_sreg_ctaid_y(); }
+
+SQZ_INLINE void barSync() { asm volatile("bar.sync 0;" ::: "memory"); }
+SQZ_INLINE void warpSync() { asm volatile("bar.warp.sync -1;" ::: "memory"); }
+
+SQZ_INLINE uint32_t sharedAddr(const void *p) {
+  uint32_t a;
+  asm("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }" : "=r"(a) : "l"(p));
+  return a;
+}
+
+SQZ_INLINE void cpAsync16(uint32_t dst, const void *src) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(dst), "l"(src) : "memory");
+}
+SQZ_INLINE void cpAsyncCommit() { asm volatile("cp.async.commit_group;" ::: "memory"); }
+template <int N> SQZ_INLINE void cpAsyncWait() {
+  asm volatile("cp.async.wait_group %0;" ::"n"(N) : "memory");
+}
+
+SQZ_INLINE U4 ldShared128(uint32_t addr) {
+  U4 v;
+  asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];"
+               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+               : "r"(addr)
+               : "memory");
+  return v;
+}
+
+/// Read-only global loads through the non-coherent path (weights, scales, activations are
+/// never written during a call). Generic pointers are valid global addresses.
+SQZ_INLINE F4 ldgF4(const float *p) {
+  F4 v;
+  asm volatile("ld.global.nc.v4.f32 {%0, %1, %2, %3}, [%4];"
+               : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w)
+               : "l"(p));
+  return v;
+}
+SQZ_INLINE uint32_t ldgU32(const void *p) {
+  uint32_t v;
+  asm volatile("ld.global.nc.u32 %0, [%1];" : "=r"(v) : "l"(p));
+  return v;
+}
+
+SQZ_INLINE void ldmatrixX4(uint32_t addr, uint32_t &b0, uint32_t &b1, uint32_t &b2,
+                           uint32_t &b3) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];"
+               : "=r"(b0), "=r"(b1), "=r"(b2), "=r"(b3)
+               : "r"(addr)
+               : "memory");
+}
+SQZ_INLINE void ldmatrixX2(uint32_t addr, uint32_t &b0, uint32_t &b1) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0, %1}, [%2];"
+               : "=r"(b0), "=r"(b1)
+               : "r"(addr)
+               : "memory");
+}
+
+/// D = A * B + D, m16n8k16, fp16 inputs, fp32 accumulators.
+SQZ_INLINE void mma16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 "
+               "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
+               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+/// D = A * B + D, 2:4-sparse A, m16n8k32, metadata e, sparsity selector SEL.
+template <int SEL>
+SQZ_INLINE void mmaSp16832(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1,
+                           uint32_t b2, uint32_t b3, uint32_t e) {
+  asm volatile("mma.sp.sync.aligned.m16n8k32.row.col.f32.f16.f16.f32 "
+               "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9, %10, %11}, {%0, %1, %2, %3}, "
+               "%12, %13;"
+               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1), "r"(b2),
+                 "r"(b3), "r"(e), "n"(SEL));
+}
+
+SQZ_INLINE uint32_t hsub2(uint32_t a, uint32_t b) {
+  uint32_t d;
+  asm("sub.rn.f16x2 %0, %1, %2;" : "=r"(d) : "r"(a), "r"(b));
+  return d;
+}
+SQZ_INLINE uint32_t hmul2(uint32_t a, uint32_t b) {
+  uint32_t d;
+  asm("mul.rn.f16x2 %0, %1, %2;" : "=r"(d) : "r"(a), "r"(b));
+  return d;
+}
+/// Two floats -> packed f16x2 (round to nearest even), lo in the low half.
+SQZ_INLINE uint32_t packHalf2(float lo, float hi) {
+  uint32_t d;
+  asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(d) : "f"(hi), "f"(lo));
+  return d;
+}
+
+SQZ_INLINE void stShared64(uint32_t addr, uint32_t lo, uint32_t hi) {
+  asm volatile("st.shared.v2.u32 [%0], {%1, %2};" ::"r"(addr), "r"(lo), "r"(hi) : "memory");
+}
+
+extern SQZ_SHARED __attribute__((aligned(16))) uint8_t sqz_cuk_dynamic_smem[];
+#endif // SQZ_CUK_EMULATE
+
+/// Converts x[m0 + row][kw0 + k] (k < KW) to fp16 into xs (row stride XS halves), zero for
+/// k >= K. Only rows m0 + row < M are written: a row of B only feeds its own output column
+/// of the mma, so the stale shared memory of rows >= M reaches only discarded outputs (while
+/// columns >= K must be zeros: the padded weights are zero, but 0 * NaN is not).
+template <int MT, int KW>
+SQZ_INLINE void stageX(uint32_t xsAddr, const float *__restrict__ x, int64_t M, int64_t ldx,
+                       int64_t K, int64_t m0, int64_t kw0, bool vec) {
+  constexpr int XS = KW + kXPad;
+  constexpr int quadsPerRow = KW / 4;
+  const int rows = M - m0 < 8 * MT ? (int)(M - m0) : 8 * MT;
+  const int total = rows * quadsPerRow;
+  for (int q = tidX(); q < total; q += kWarps * 32) {
+    int row = q / quadsPerRow;
+    int kq = (q % quadsPerRow) * 4;
+    int64_t m = m0 + row;
+    int64_t k = kw0 + kq;
+    float v0 = 0.f, v1 = 0.f, v2 = 0.f, v3 = 0.f;
+    if (m < M) {
+      const float *p = x + m * ldx + k;
+      if (vec && k + 3 < K) {
+        F4 f = ldgF4(p);
+        v0 = f.x;
+        v1 = f.y;
+        v2 = f.z;
+        v3 = f.w;
+      } else {
+        if (k < K)
+          v0 = p[0];
+        if (k + 1 < K)
+          v1 = p[1];
+        if (k + 2 < K)
+          v2 = p[2];
+        if (k + 3 < K)
+          v3 = p[3];
+      }
+    }
+    uint32_t lo = packHalf2(v0, v1), hi = packHalf2(v2, v3);
+    uint32_t addr = xsAddr + (uint32_t)(row * XS + kq) * 2;
+    stShared64(addr, lo, hi);
+  }
+}
+
+/// Dequantizes pair P (register r of step P / 4) of the lane's 16 bytes w into an f16x2 A
+/// register: ((code pair) | 1024) - zz, times sc.
+template <int F>
+SQZ_INLINE uint32_t dequantPair(const uint32_t (&w)[4], int P, uint32_t zz, uint32_t sc) {
+  constexpr int b = codeBits(F);
+  constexpr int ppw = 16 / b;
+  constexpr uint32_t mask = b == 8 ? 0x00ff00ffu : b == 4 ? 0x000f000fu : 0x00030003u;
+  uint32_t word = w[P / ppw];
+  uint32_t raw = ((word >> (b * (P % ppw))) & mask) | 0x64006400u;
+  return hmul2(hsub2(raw, zz), sc);
+}
+
+/// The kernel body, run by every thread of the launch.
+template <int F, int MT, int KW, int kStages>
+SQZ_INLINE void gemmKernel(const uint8_t *__restrict__ blob, const float *__restrict__ x,
+                           int64_t M, int64_t ldx, const float *__restrict__ bias,
+                           float *__restrict__ y, int64_t ldy) {
+  constexpr int KC = chunkCols(F);
+  constexpr int SPC = stepsPerChunk(F);
+  constexpr int SC = stepCols(F);
+  constexpr int R = KW / (kWarps * KC);
+  static_assert(R >= 1 && KW % (kWarps * KC) == 0, "window must hold whole chunks");
+  constexpr int XS = KW + kXPad;
+  constexpr bool sparse = isSparse(F);
+  constexpr bool quant = isQuant(F);
+
+  const Header *h = reinterpret_cast<const Header *>(blob);
+  const int64_t N = h->N, K = h->K;
+  const bool asym = (h->flags & 1u) != 0;
+  const Layout L = layoutOf(F, N, K, quant ? h->group : 1, asym);
+  const int64_t group = quant ? h->group : 1;
+
+  const int tid = (int)tidX();
+  const int warp = tid / 32, lane = tid % 32;
+  const int g = lane / 4;
+  const int64_t nt = ctaX();
+  const int64_t m0 = (int64_t)ctaY() * (8 * MT);
+
+  const uint32_t smemBase = sharedAddr(sqz_cuk_dynamic_smem);
+  const uint32_t xsAddr = smemBase;
+  const uint32_t ringAddr =
+      smemBase + 8 * MT * XS * 2 + (uint32_t)(warp * kStages * kChunkBytes + lane * kLaneBytes);
+
+  const uint8_t *wdata = blob + h->offsets[0] + nt * L.nChunks * kChunkBytes + lane * kLaneBytes;
+  const uint8_t *scales = quant ? blob + h->offsets[1] : nullptr;
+  const uint8_t *zeros = quant && asym ? blob + h->offsets[2] : nullptr;
+  const uint8_t *meta = sparse ? blob + L.metaOffset : nullptr;
+  const int64_t metaPairs = L.kPad / kMetaPairCols;
+
+  const int64_t nWindows = ceilDiv(L.kPad, KW);
+  const int64_t nMine = nWindows * R;
+  auto chunkOf = [&](int64_t i) -> int64_t {
+    return (i / R) * (kWarps * R) + warp * R + (i % R);
+  };
+  auto issue = [&](int64_t i) {
+    if (i < nMine) {
+      int64_t c = chunkOf(i);
+      if (c < L.nChunks)
+        cpAsync16(ringAddr + (uint32_t)((i % kStages) * kChunkBytes), wdata + c * kChunkBytes);
+    }
+    cpAsyncCommit(); // possibly empty: keeps the group count uniform
+  };
+
+  for (int s = 0; s < kStages - 1; ++s)
+    issue(s);
+
+  // x may use 16-byte loads when every row start is 16-byte aligned.
+  const bool vec = (ldx % 4 == 0) && ((reinterpret_cast<uintptr_t>(x) & 15) == 0);
+
+  float acc[MT][4];
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+    for (int i = 0; i < 4; ++i)
+      acc[mt][i] = 0.f;
+
+  // Per-lane ldmatrix row address inside the staged window: matrix lane / 8, row lane % 8.
+  const uint32_t bLaneOff = (uint32_t)((lane % 8) * XS + 8 * (lane / 8)) * 2;
+  const uint32_t bLaneOffX2 = (uint32_t)((lane % 8) * XS + 8 * ((lane / 8) & 1)) * 2;
+
+  int64_t lastGroup = -1;
+  const uint32_t groupU = (uint32_t)group; // group <= K <= 2^31
+  const bool groupHoldsChunks = quant && group % KC == 0;
+  const uint32_t lastGroupIndex = quant ? (uint32_t)(L.groups - 1) : 0;
+  uint32_t sc[2] = {0, 0};
+  uint32_t zz[2];
+  {
+    uint32_t z = 0x6400u | (uint32_t)symmetricZero(F);
+    zz[0] = zz[1] = z | (z << 16);
+  }
+
+  for (int64_t win = 0; win < nWindows; ++win) {
+    const int64_t kw0 = win * KW;
+    barSync(); // every warp is done with the previous window's activations
+    stageX<MT, KW>(xsAddr, x, M, ldx, K, m0, kw0, vec);
+    barSync();
+    for (int r = 0; r < R; ++r) {
+      const int64_t i = win * R + r;
+      warpSync(); // the slot refilled below was read by every lane one chunk ago
+      issue(i + kStages - 1);
+      cpAsyncWait<kStages - 1>();
+      const int64_t c = chunkOf(i);
+      if (c >= L.nChunks) // warp-uniform
+        continue;
+      U4 v = ldShared128(ringAddr + (uint32_t)((i % kStages) * kChunkBytes));
+      const uint32_t w[4] = {v.x, v.y, v.z, v.w};
+      const int kloc = (warp * R + r) * KC; // window column of the chunk
+      const uint32_t chunkGroup =
+          quant && groupHoldsChunks && L.groups > 1 ? (uint32_t)(c * KC) / groupU : 0;
+#pragma unroll
+      for (int st = 0; st < SPC; ++st) {
+        const int64_t kStep = c * KC + st * SC; // dense column of the step
+        uint32_t a[4];
+        if constexpr (quant) {
+          // The step's group, without a 64-bit division per step: none when there is one
+          // group, one 32-bit division per chunk when groups hold whole chunks.
+          uint32_t gi;
+          if (L.groups == 1)
+            gi = 0;
+          else if (groupHoldsChunks)
+            gi = chunkGroup;
+          else
+            gi = (uint32_t)kStep / groupU;
+          if (gi > lastGroupIndex)
+            gi = lastGroupIndex;
+          if ((int64_t)gi != lastGroup) { // warp-uniform
+            lastGroup = gi;
+            int64_t off = ((nt * L.groups + gi) * 8 + g) * 4;
+            uint32_t s2 = ldgU32(scales + off);
+            sc[0] = (s2 & 0xffffu) | (s2 << 16);
+            sc[1] = (s2 >> 16) | (s2 & 0xffff0000u);
+            if (zeros) {
+              uint32_t z2 = ldgU32(zeros + off);
+              zz[0] = (z2 & 0xffffu) | (z2 << 16);
+              zz[1] = (z2 >> 16) | (z2 & 0xffff0000u);
+            }
+          }
+#pragma unroll
+          for (int rr = 0; rr < 4; ++rr)
+            a[rr] = dequantPair<F>(w, st * 4 + rr, zz[rr & 1], sc[rr & 1]);
+        } else {
+#pragma unroll
+          for (int rr = 0; rr < 4; ++rr)
+            a[rr] = w[rr];
+        }
+        const uint32_t colByte = (uint32_t)(kloc + st * SC) * 2;
+        if constexpr (sparse) {
+          const int64_t sIdx = kStep / 32; // global sparse step
+          uint32_t e = ldgU32(meta + (nt * metaPairs + sIdx / 2) * kMetaPairBytes + lane * 4);
+#pragma unroll
+          for (int mt = 0; mt < MT; ++mt) {
+            uint32_t b0, b1, b2, b3;
+            ldmatrixX4(xsAddr + (uint32_t)(mt * 8 * XS * 2) + colByte + bLaneOff, b0, b1, b2, b3);
+            if (sIdx & 1)
+              mmaSp16832<1>(acc[mt], a, b0, b1, b2, b3, e);
+            else
+              mmaSp16832<0>(acc[mt], a, b0, b1, b2, b3, e);
+          }
+        } else {
+#pragma unroll
+          for (int mt = 0; mt < MT; ++mt) {
+            uint32_t b0, b1;
+            ldmatrixX2(xsAddr + (uint32_t)(mt * 8 * XS * 2) + colByte + bLaneOffX2, b0, b1);
+            mma16816(acc[mt], a, b0, b1);
+          }
+        }
+      }
+    }
+  }
+  cpAsyncWait<0>();
+
+  // Cross-warp reduction through shared memory (reuses the activation window).
+  barSync();
+  float *red = reinterpret_cast<float *>(sqz_cuk_dynamic_smem);
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+    for (int i = 0; i < 4; ++i)
+      red[((warp * MT + mt) * 4 + i) * 32 + lane] = acc[mt][i];
+  barSync();
+  for (int e = tid; e < MT * 4 * 32; e += kWarps * 32) {
+    float s = 0.f;
+#pragma unroll
+    for (int wi = 0; wi < kWarps; ++wi)
+      s += red[wi * MT * 4 * 32 + e];
+    const int mt = e / 128, i = (e / 32) % 4, ln = e % 32;
+    const int64_t n = nt * kTileN + ln / 4 + 8 * (i >> 1);
+    const int64_t m = m0 + mt * 8 + 2 * (ln % 4) + (i & 1);
+    if (n < N && m < M)
+      y[m * ldy + n] = s + (bias ? bias[n] : 0.f);
+  }
+}
+
+} // namespace dev
+} // namespace sqz_cuk
+
+#define SQZ_CUK_SYM3(fmt, var, sm) sqz_cuk_##fmt##_##var##_sm##sm
+#define SQZ_CUK_SYM2(fmt, var, sm) SQZ_CUK_SYM3(fmt, var, sm)
+#define SQZ_CUK_SYM(fmt, var) SQZ_CUK_SYM2(fmt, var, SQZ_CUK_SM)
+
+#define SQZ_CUK_PARAMS                                                                             \
+  const uint8_t *blob, const float *x, int64_t M, int64_t ldx, const float *bias, float *y,       \
+      int64_t ldy
+
+/// Defines sqz_cuk_<fmt>_gemv_sm<SM> and sqz_cuk_<fmt>_gemm_sm<SM>.
+#define SQZ_CUK_DEFINE_KERNELS(fmt, F)                                                             \
+  extern "C" SQZ_DEV void SQZ_CUK_SYM(fmt, gemv)(SQZ_CUK_PARAMS) {                                 \
+    sqz_cuk::dev::gemmKernel<F, sqz_cuk::kMTilesGemv, sqz_cuk::kWindowGemv,                       \
+                             sqz_cuk::kStagesGemv>(blob, x, M, ldx, bias, y, ldy);                \
+  }                                                                                                \
+  extern "C" SQZ_DEV void SQZ_CUK_SYM(fmt, gemm)(SQZ_CUK_PARAMS) {                                 \
+    sqz_cuk::dev::gemmKernel<F, sqz_cuk::kMTilesGemm, sqz_cuk::kWindowGemm,                       \
+                             sqz_cuk::kStagesGemm>(blob, x, M, ldx, bias, y, ldy);                \
+  }
+
+#endif // SQZ_KERNELS_CUDA_GEMMCOMMON_CUH

@@ -1,0 +1,396 @@
+//===- Pack.cpp - Host side of the CUDA kernels ---------------------------===//
+//
+// Validation, packing into the CUDA layout (CudaLayout.h, docs/Kernels.md) and launch planning
+// (CudaKernels.h). Plain C++; needs no CUDA. The logical form is checked by the CPU side's
+// sqz_uk_can_pack first (one owner of the logical rules), then the CUDA-specific limits.
+//
+//===----------------------------------------------------------------------===//
+
+#include "CudaKernels.h"
+#include "CudaLayout.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+using namespace sqz_cuk;
+
+namespace {
+
+int fail(char *error, int64_t errorSize, const char *fmt, ...) {
+  if (error && errorSize > 0) {
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(error, static_cast<size_t>(errorSize), fmt, args);
+    va_end(args);
+  }
+  return 0;
+}
+
+int32_t cudaFormatOf(int32_t uk) {
+  switch (uk) {
+  case SQZ_UK_F32:
+    return SQZ_CUK_F16;
+  case SQZ_UK_INT8:
+    return SQZ_CUK_INT8;
+  case SQZ_UK_INT4:
+    return SQZ_CUK_INT4;
+  case SQZ_UK_TERNARY2:
+  case SQZ_UK_TERNARY16:
+    return SQZ_CUK_TERNARY2;
+  case SQZ_UK_SP24_F32:
+    return SQZ_CUK_SP24_F16;
+  case SQZ_UK_SP24_INT4:
+    return SQZ_CUK_SP24_INT4;
+  default:
+    return 0;
+  }
+}
+
+/// Index of a CUDA format in the kernel table, -1 if none.
+int formatIndex(int32_t f) {
+  switch (f) {
+  case SQZ_CUK_F16:
+    return 0;
+  case SQZ_CUK_INT8:
+    return 1;
+  case SQZ_CUK_INT4:
+    return 2;
+  case SQZ_CUK_TERNARY2:
+    return 3;
+  case SQZ_CUK_SP24_F16:
+    return 4;
+  case SQZ_CUK_SP24_INT4:
+    return 5;
+  default:
+    return -1;
+  }
+}
+
+const char *const kFormatNames[] = {"f16", "int8", "int4", "ternary2", "sp24_f16", "sp24_int4"};
+
+// [format][variant gemv, gemm][sm80, sm90]
+const char *const kKernelNames[] = {
+    "sqz_cuk_f16_gemv_sm80",       "sqz_cuk_f16_gemv_sm90",       "sqz_cuk_f16_gemm_sm80",
+    "sqz_cuk_f16_gemm_sm90",       "sqz_cuk_int8_gemv_sm80",      "sqz_cuk_int8_gemv_sm90",
+    "sqz_cuk_int8_gemm_sm80",      "sqz_cuk_int8_gemm_sm90",      "sqz_cuk_int4_gemv_sm80",
+    "sqz_cuk_int4_gemv_sm90",      "sqz_cuk_int4_gemm_sm80",      "sqz_cuk_int4_gemm_sm90",
+    "sqz_cuk_ternary2_gemv_sm80",  "sqz_cuk_ternary2_gemv_sm90",  "sqz_cuk_ternary2_gemm_sm80",
+    "sqz_cuk_ternary2_gemm_sm90",  "sqz_cuk_sp24_f16_gemv_sm80",  "sqz_cuk_sp24_f16_gemv_sm90",
+    "sqz_cuk_sp24_f16_gemm_sm80",  "sqz_cuk_sp24_f16_gemm_sm90",  "sqz_cuk_sp24_int4_gemv_sm80",
+    "sqz_cuk_sp24_int4_gemv_sm90", "sqz_cuk_sp24_int4_gemm_sm80", "sqz_cuk_sp24_int4_gemm_sm90",
+};
+constexpr int32_t kKernelCount = sizeof(kKernelNames) / sizeof(kKernelNames[0]);
+
+bool fitsHalf(float v) { return isfinite(v) && fabsf(v) <= 65504.0f; }
+
+uint16_t toHalf(float v) {
+  _Float16 h = static_cast<_Float16>(v);
+  uint16_t bits;
+  memcpy(&bits, &h, 2);
+  return bits;
+}
+
+void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
+void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+
+/// The first value of a[count] that is not a finite fp16 (|v| <= 65504); -1 if none.
+int64_t firstNonHalf(const float *a, int64_t count) {
+  for (int64_t i = 0; i < count; ++i)
+    if (!fitsHalf(a[i]))
+      return i;
+  return -1;
+}
+
+int validate(const sqz_uk_logical *w, char *error, int64_t es) {
+  if (!w)
+    return fail(error, es, "no weight description (null sqz_uk_logical)");
+  int32_t cf = cudaFormatOf(w->format);
+  if (!cf)
+    return fail(error, es,
+                "weight format %d has no CUDA kernel; expected f32 (1), int8 (2), int4 (3), "
+                "ternary2 (5), ternary16 (6), sp24_f32 (7) or sp24_int4 (8)",
+                static_cast<int>(w->format));
+  if (!sqz_uk_can_pack(w, error, es))
+    return 0;
+  const char *name = kFormatNames[formatIndex(cf)];
+  if (isQuant(cf)) {
+    int step = stepCols(cf);
+    if (w->group % step != 0 && w->group != w->K)
+      return fail(error, es,
+                  "%s (CUDA): group = %lld must be a multiple of %d (one group per mma step) "
+                  "or K = %lld",
+                  name, static_cast<long long>(w->group), step, static_cast<long long>(w->K));
+    int64_t groups = ceilDiv(w->K, w->group);
+    int64_t bad = firstNonHalf(w->scales, w->N * groups);
+    if (bad >= 0)
+      return fail(error, es,
+                  "%s (CUDA): scale[%lld, %lld] = %g is not a finite fp16 value (|s| <= 65504)",
+                  name, static_cast<long long>(bad / groups), static_cast<long long>(bad % groups),
+                  static_cast<double>(w->scales[bad]));
+    // The kernels form (code - zero) * scale in fp16: it must stay finite.
+    const float maxSpan = static_cast<float>((1u << codeBits(cf)) - 1);
+    for (int64_t i = 0; i < w->N * groups; ++i)
+      if (fabsf(w->scales[i]) * maxSpan > 65504.0f)
+        return fail(error, es,
+                    "%s (CUDA): scale[%lld, %lld] = %g times the largest code span %g exceeds "
+                    "the fp16 range (65504)",
+                    name, static_cast<long long>(i / groups), static_cast<long long>(i % groups),
+                    static_cast<double>(w->scales[i]), static_cast<double>(maxSpan));
+    if (w->asymmetric) {
+      unsigned maxZero = (1u << codeBits(cf)) - 1;
+      for (int64_t i = 0; i < w->N * groups; ++i)
+        if (w->zeros[i] > maxZero)
+          return fail(error, es, "%s (CUDA): zero point[%lld, %lld] = %u is out of range 0..%u",
+                      name, static_cast<long long>(i / groups), static_cast<long long>(i % groups),
+                      static_cast<unsigned>(w->zeros[i]), maxZero);
+    }
+  } else if (cf == SQZ_CUK_F16) {
+    int64_t bad = firstNonHalf(w->weights, w->N * w->K);
+    if (bad >= 0)
+      return fail(error, es,
+                  "f16 (CUDA): weight[%lld, %lld] = %g is not a finite fp16 value (|w| <= 65504)",
+                  static_cast<long long>(bad / w->K), static_cast<long long>(bad % w->K),
+                  static_cast<double>(w->weights[bad]));
+  } else if (cf == SQZ_CUK_SP24_F16) {
+    int64_t bad = firstNonHalf(w->values, w->N * (w->K / 2));
+    if (bad >= 0)
+      return fail(error, es,
+                  "sp24_f16 (CUDA): kept value[%lld, %lld] = %g is not a finite fp16 value "
+                  "(|v| <= 65504)",
+                  static_cast<long long>(bad / (w->K / 2)),
+                  static_cast<long long>(bad % (w->K / 2)), static_cast<double>(w->values[bad]));
+  }
+  return 1;
+}
+
+/// Packing context: the logical weights and their CUDA layout.
+struct Packer {
+  const sqz_uk_logical &w;
+  int32_t f;
+  Layout L;
+  int64_t N, K, group, groups;
+
+  Packer(const sqz_uk_logical &w, int32_t f)
+      : w(w), f(f), L(layoutOf(f, w.N, w.K, isQuant(f) ? w.group : 1, w.asymmetric != 0)),
+        N(w.N), K(w.K), group(isQuant(f) ? w.group : 1), groups(L.groups) {}
+
+  /// The scale/zero group the kernels use for the step starting at dense column kStep.
+  int64_t groupOfStep(int64_t kStep) const {
+    int64_t gi = kStep / group;
+    return gi > groups - 1 ? groups - 1 : gi;
+  }
+  unsigned zeroOf(int64_t row, int64_t gi) const {
+    if (row >= N)
+      return 0;
+    return w.asymmetric ? w.zeros[row * groups + gi] : static_cast<unsigned>(symmetricZero(f));
+  }
+  /// 4-bit 2:4 nibble of row, 4-column group grp (0x4 for padding).
+  unsigned nibble(int64_t row, int64_t grp) const {
+    if (row >= N || grp >= K / 4)
+      return 0x4;
+    return (w.indices[row * ((K + 7) / 8) + grp / 2] >> (4 * (grp & 1))) & 15u;
+  }
+
+  /// The 4 words of lane `lane` for chunk c of n-tile nt.
+  void laneWords(int64_t nt, int64_t c, int lane, uint32_t (&out)[4]) const {
+    out[0] = out[1] = out[2] = out[3] = 0;
+    const int KC = chunkCols(f), SPC = stepsPerChunk(f);
+    for (int st = 0; st < SPC; ++st) {
+      const int64_t kStep = c * KC + st * stepCols(f);
+      const int64_t gi = isQuant(f) ? groupOfStep(kStep) : 0;
+      for (int r = 0; r < 4; ++r)
+        for (int h = 0; h < 2; ++h) {
+          const int64_t row = nt * kTileN + fragRow(lane, r);
+          const int cc = fragCol(lane, r, h);
+          if (f == SQZ_CUK_F16 || f == SQZ_CUK_SP24_F16) {
+            float v = 0.0f;
+            if (f == SQZ_CUK_F16) {
+              int64_t col = kStep + cc;
+              if (row < N && col < K)
+                v = w.weights[row * K + col];
+            } else {
+              int64_t grp = kStep / 4 + cc / 2;
+              if (row < N && grp < K / 4)
+                v = w.values[row * (K / 2) + grp * 2 + cc % 2];
+            }
+            out[r] |= static_cast<uint32_t>(toHalf(v)) << (16 * h);
+            continue;
+          }
+          unsigned code;
+          if (f == SQZ_CUK_SP24_INT4) {
+            int64_t grp = kStep / 4 + cc / 2;
+            code = row < N && grp < K / 4 ? w.codes[row * (K / 2) + grp * 2 + cc % 2]
+                                          : zeroOf(row, gi);
+          } else {
+            int64_t col = kStep + cc;
+            code = row < N && col < K ? w.codes[row * K + col] : zeroOf(row, gi);
+          }
+          const int b = codeBits(f), ppw = 16 / b;
+          const int P = st * 4 + r;
+          out[P / ppw] |= static_cast<uint32_t>(code) << (b * (P % ppw) + 16 * h);
+        }
+    }
+  }
+
+  void pack(uint8_t *out) const {
+    memset(out, 0, static_cast<size_t>(L.totalBytes));
+    sqz_uk_header hdr;
+    memset(&hdr, 0, sizeof(hdr));
+    hdr.magic = SQZ_CUK_MAGIC;
+    hdr.version = SQZ_CUK_VERSION;
+    hdr.format = static_cast<uint16_t>(f);
+    hdr.N = N;
+    hdr.K = K;
+    hdr.group = isQuant(f) ? group : 0;
+    hdr.flags = w.asymmetric && isQuant(f) ? SQZ_UK_FLAG_ASYMMETRIC : 0;
+    hdr.offsets[0] = L.dataOffset;
+    hdr.offsets[1] = isQuant(f) ? L.scaleOffset : 0;
+    hdr.offsets[2] = isQuant(f) && w.asymmetric ? L.zeroOffset : 0;
+    memcpy(out, &hdr, sizeof(hdr));
+
+    uint8_t *data = out + L.dataOffset;
+    for (int64_t nt = 0; nt < L.nTiles; ++nt)
+      for (int64_t c = 0; c < L.nChunks; ++c)
+        for (int lane = 0; lane < kLanes; ++lane) {
+          uint32_t words[4];
+          laneWords(nt, c, lane, words);
+          uint8_t *p = data + ((nt * L.nChunks + c) * kLanes + lane) * kLaneBytes;
+          for (int i = 0; i < 4; ++i)
+            put32(p + 4 * i, words[i]);
+        }
+
+    if (isSparse(f)) {
+      const int64_t pairs = L.kPad / kMetaPairCols;
+      for (int64_t nt = 0; nt < L.nTiles; ++nt)
+        for (int64_t p = 0; p < pairs; ++p)
+          for (int lane = 0; lane < kLanes; ++lane) {
+            const int g = lane / 4, t = lane % 4;
+            const int64_t step = 2 * p + (t >> 1);
+            const int hh = t & 1;
+            uint32_t word = 0;
+            for (int j = 0; j < 4; ++j) {
+              const int64_t grp = step * 8 + 4 * hh + j;
+              word |= nibble(nt * kTileN + g, grp) << (4 * j);
+              word |= nibble(nt * kTileN + g + 8, grp) << (16 + 4 * j);
+            }
+            put32(out + L.metaOffset + ((nt * pairs + p) * kLanes + lane) * 4, word);
+          }
+    }
+
+    if (isQuant(f)) {
+      for (int64_t nt = 0; nt < L.nTiles; ++nt)
+        for (int64_t gi = 0; gi < groups; ++gi)
+          for (int g = 0; g < 8; ++g)
+            for (int j = 0; j < 2; ++j) {
+              const int64_t row = nt * kTileN + g + 8 * j;
+              const int64_t at = (((nt * groups + gi) * 8 + g) * 2 + j) * 2;
+              put16(out + L.scaleOffset + at, row < N ? toHalf(w.scales[row * groups + gi]) : 0);
+              if (w.asymmetric)
+                put16(out + L.zeroOffset + at,
+                      static_cast<uint16_t>(0x6400u + (row < N ? w.zeros[row * groups + gi] : 0)));
+            }
+    }
+  }
+};
+
+} // namespace
+
+extern "C" {
+
+int sqz_cuk_can_pack(const sqz_uk_logical *w, char *error, int64_t error_size) {
+  return validate(w, error, error_size);
+}
+
+int32_t sqz_cuk_format_of(const sqz_uk_logical *w) { return w ? cudaFormatOf(w->format) : 0; }
+
+int64_t sqz_cuk_packed_bytes(const sqz_uk_logical *w) {
+  if (!validate(w, nullptr, 0))
+    return -1;
+  int32_t f = cudaFormatOf(w->format);
+  return layoutOf(f, w->N, w->K, isQuant(f) ? w->group : 1, w->asymmetric != 0).totalBytes;
+}
+
+int sqz_cuk_pack(const sqz_uk_logical *w, uint8_t *out) {
+  if (!out || !validate(w, nullptr, 0))
+    return 1;
+  Packer(*w, cudaFormatOf(w->format)).pack(out);
+  return 0;
+}
+
+const char *sqz_cuk_format_name(int32_t format) {
+  int i = formatIndex(format);
+  return i < 0 ? nullptr : kFormatNames[i];
+}
+
+int32_t sqz_cuk_kernel_count(void) { return kKernelCount; }
+
+const char *sqz_cuk_kernel_name(int32_t i) {
+  return i >= 0 && i < kKernelCount ? kKernelNames[i] : nullptr;
+}
+
+int sqz_cuk_plan_checked(const sqz_uk_header *h, int64_t M, int32_t sm, int32_t variant,
+                         sqz_cuk_launch *out, char *error, int64_t es) {
+  if (!h || !out)
+    return fail(error, es, "sqz_cuk_plan: null header or output"), 1;
+  if (h->magic != SQZ_CUK_MAGIC)
+    return fail(error, es, "sqz_cuk_plan: bad magic 0x%08x; expected 0x%08x (a CUDA blob)",
+                static_cast<unsigned>(h->magic), static_cast<unsigned>(SQZ_CUK_MAGIC)),
+           1;
+  if (h->version != SQZ_CUK_VERSION)
+    return fail(error, es, "sqz_cuk_plan: blob version %u; expected %u",
+                static_cast<unsigned>(h->version), static_cast<unsigned>(SQZ_CUK_VERSION)),
+           1;
+  int fi = formatIndex(h->format);
+  if (fi < 0)
+    return fail(error, es, "sqz_cuk_plan: unknown CUDA format %u", static_cast<unsigned>(h->format)),
+           1;
+  if (h->N <= 0 || h->K <= 0 || h->N > (int64_t(1) << 31) || h->K > (int64_t(1) << 31))
+    return fail(error, es, "sqz_cuk_plan: bad shape [%lld, %lld]", static_cast<long long>(h->N),
+                static_cast<long long>(h->K)),
+           1;
+  if (isQuant(h->format) &&
+      (h->group < 1 || h->group > h->K ||
+       (h->group % stepCols(h->format) != 0 && h->group != h->K)))
+    return fail(error, es, "sqz_cuk_plan: bad group %lld for K = %lld",
+                static_cast<long long>(h->group), static_cast<long long>(h->K)),
+           1;
+  if (M < 0)
+    return fail(error, es, "sqz_cuk_plan: M = %lld must be >= 0", static_cast<long long>(M)), 1;
+  if (sm < 80)
+    return fail(error, es,
+                "sqz_cuk_plan: sm_%d is not supported; the CUDA kernels need sm_80 or newer "
+                "(mma.sync m16n8k16, mma.sp, cp.async, ldmatrix)",
+                static_cast<int>(sm)),
+           1;
+  if (variant == SQZ_CUK_VARIANT_AUTO)
+    variant = M <= kGemvMaxM ? SQZ_CUK_VARIANT_GEMV : SQZ_CUK_VARIANT_GEMM;
+  if (variant != SQZ_CUK_VARIANT_GEMV && variant != SQZ_CUK_VARIANT_GEMM)
+    return fail(error, es, "sqz_cuk_plan: unknown variant %d", static_cast<int>(variant)), 1;
+  const bool gemv = variant == SQZ_CUK_VARIANT_GEMV;
+  const int MT = gemv ? kMTilesGemv : kMTilesGemm;
+  const int KW = gemv ? kWindowGemv : kWindowGemm;
+  const int64_t rowsPerBlock = 8 * MT;
+  int64_t gridY = M == 0 ? 1 : ceilDiv(M, rowsPerBlock);
+  if (gridY > 65535)
+    return fail(error, es, "sqz_cuk_plan: M = %lld needs %lld blocks in y (max 65535)",
+                static_cast<long long>(M), static_cast<long long>(gridY)),
+           1;
+  out->symbol = kKernelNames[fi * 4 + (gemv ? 0 : 2) + (sm >= 90 ? 1 : 0)];
+  out->grid[0] = static_cast<uint32_t>(ceilDiv(h->N, kTileN));
+  out->grid[1] = static_cast<uint32_t>(gridY);
+  out->grid[2] = 1;
+  out->block[0] = kWarps * 32;
+  out->block[1] = 1;
+  out->block[2] = 1;
+  out->shared_bytes =
+      static_cast<uint32_t>(sharedBytes(MT, KW, gemv ? kStagesGemv : kStagesGemm));
+  return 0;
+}
+
+int sqz_cuk_plan(const sqz_uk_header *h, int64_t M, int32_t sm, sqz_cuk_launch *out) {
+  return sqz_cuk_plan_checked(h, M, sm, SQZ_CUK_VARIANT_AUTO, out, nullptr, 0);
+}
+
+} // extern "C"

@@ -1,0 +1,521 @@
+//===- MapToGPU.cpp - Buffers' linalg ops onto gpu.launch -----------------===//
+//
+// `sqz-cuda-check-entry` (static shapes only) and `sqz-cuda-map-to-gpu`: after bufferization,
+// every linalg op of the host function becomes one gpu.launch. Reductions with one
+// associative combiner get one block per output element and a block reduction
+// (gpu.all_reduce: warp shuffles and shared memory); everything else one thread per output
+// element. docs/CUDA.md describes the generated kernels.
+//
+//===----------------------------------------------------------------------===//
+
+#include "sqz/Target/CUDA/Passes.h"
+
+#include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/Linalg/IR/LinalgInterfaces.h"
+#include "mlir/IR/IRMapping.h"
+#include "llvm/ADT/TypeSwitch.h"
+#include "llvm/Support/MathExtras.h"
+
+namespace mlir::sqz {
+#define GEN_PASS_DEF_SQZCUDACHECKENTRY
+#define GEN_PASS_DEF_SQZCUDAMAPTOGPU
+#include "sqz/Target/CUDA/Passes.h.inc"
+} // namespace mlir::sqz
+
+using namespace mlir;
+using namespace mlir::sqz;
+
+namespace {
+
+struct SqzCUDACheckEntryPass
+    : public mlir::sqz::impl::SqzCUDACheckEntryBase<SqzCUDACheckEntryPass> {
+  using Base::Base;
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto fn = module.lookupSymbol<func::FuncOp>(entry);
+    if (!fn) {
+      module.emitError() << "entry function '" << entry << "' not found";
+      return signalPassFailure();
+    }
+    auto check = [&](Type t, DictionaryAttr attrs, StringRef kind, unsigned i) {
+      auto ranked = dyn_cast<RankedTensorType>(t);
+      if (ranked && ranked.hasStaticShape())
+        return true;
+      std::string name = (kind + " #" + Twine(i)).str();
+      if (auto n = attrs ? attrs.getAs<StringAttr>("sqz.name") : StringAttr())
+        name = (kind + " '" + n.getValue() + "'").str();
+      fn.emitError() << "the CUDA target does not support dynamic shapes yet: " << name
+                     << " has type " << t
+                     << " (pin the shapes of an ONNX model's inputs with --input-shape)";
+      return false;
+    };
+    FunctionType type = fn.getFunctionType();
+    bool ok = true;
+    for (auto [i, t] : llvm::enumerate(type.getInputs()))
+      ok &= check(t, fn.getArgAttrDict(i), "input", i);
+    for (auto [i, t] : llvm::enumerate(type.getResults()))
+      ok &= check(t, fn.getResultAttrDict(i), "output", i);
+    if (!ok)
+      signalPassFailure();
+  }
+};
+
+/// The gpu.all_reduce operation of a combiner, if it has one.
+static std::optional<gpu::AllReduceOperation> getAllReduceKind(Operation *op) {
+  using K = gpu::AllReduceOperation;
+  return llvm::TypeSwitch<Operation *, std::optional<K>>(op)
+      .Case([](arith::AddFOp) { return K::ADD; })
+      .Case([](arith::AddIOp) { return K::ADD; })
+      .Case([](arith::MulFOp) { return K::MUL; })
+      .Case([](arith::MulIOp) { return K::MUL; })
+      .Case([](arith::MaximumFOp) { return K::MAXIMUMF; })
+      .Case([](arith::MinimumFOp) { return K::MINIMUMF; })
+      .Case([](arith::MaxNumFOp) { return K::MAXNUMF; })
+      .Case([](arith::MinNumFOp) { return K::MINNUMF; })
+      .Case([](arith::MaxSIOp) { return K::MAXSI; })
+      .Case([](arith::MinSIOp) { return K::MINSI; })
+      .Case([](arith::MaxUIOp) { return K::MAXUI; })
+      .Case([](arith::MinUIOp) { return K::MINUI; })
+      .Case([](arith::AndIOp) { return K::AND; })
+      .Case([](arith::OrIOp) { return K::OR; })
+      .Case([](arith::XOrIOp) { return K::XOR; })
+      .Default([](Operation *) { return std::nullopt; });
+}
+
+/// A reduction a block can share: one output whose payload yields `combiner(out, v)` (or
+/// `combiner(v, out)`) with `out` used nowhere else, on f32 or i32.
+struct BlockReduction {
+  Operation *combiner = nullptr;
+  gpu::AllReduceOperation kind;
+};
+
+static std::optional<BlockReduction> matchBlockReduction(linalg::LinalgOp op) {
+  if (op.getNumDpsInits() != 1 || op.getNumReductionLoops() == 0)
+    return std::nullopt;
+  Block *body = op.getBlock();
+  auto yield = cast<linalg::YieldOp>(body->getTerminator());
+  if (yield.getNumOperands() != 1)
+    return std::nullopt;
+  Operation *combiner = yield.getOperand(0).getDefiningOp();
+  if (!combiner || combiner->getBlock() != body || combiner->getNumOperands() != 2)
+    return std::nullopt;
+  BlockArgument out = op.getMatchingBlockArgument(op.getDpsInitOperand(0));
+  Type t = out.getType();
+  if (!t.isF32() && !t.isInteger(32))
+    return std::nullopt;
+  if (!out.hasOneUse() || (combiner->getOperand(0) != out && combiner->getOperand(1) != out))
+    return std::nullopt;
+  std::optional<gpu::AllReduceOperation> kind = getAllReduceKind(combiner);
+  if (!kind || !arith::getNeutralElement(combiner))
+    return std::nullopt;
+  return BlockReduction{combiner, *kind};
+}
+
+/// Splits the linear index `linear` over `sizes` (row-major) into one index per size.
+static SmallVector<Value> delinearize(OpBuilder &b, Location loc, Value linear,
+                                      ArrayRef<int64_t> sizes) {
+  SmallVector<Value> ivs(sizes.size());
+  Value rest = linear;
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  for (int64_t i = static_cast<int64_t>(sizes.size()) - 1; i >= 0; --i) {
+    if (sizes[i] == 1) {
+      ivs[i] = zero;
+      continue;
+    }
+    Value size = arith::ConstantIndexOp::create(b, loc, sizes[i]);
+    ivs[i] = i == 0 ? rest : arith::RemUIOp::create(b, loc, rest, size).getResult();
+    if (i > 0)
+      rest = arith::DivUIOp::create(b, loc, rest, size);
+  }
+  return ivs;
+}
+
+/// Builds the kernels of the linalg ops of one function.
+class KernelBuilder {
+public:
+  KernelBuilder(int64_t blockSize, int64_t maxBlockSize, int64_t minBlockReduce)
+      : blockSize(blockSize), maxBlockSize(maxBlockSize), minBlockReduce(minBlockReduce) {}
+
+  LogicalResult map(linalg::LinalgOp op);
+
+private:
+  /// Indices of `operand` at the loop indices `ivs`.
+  SmallVector<Value> operandIndices(OpBuilder &b, Location loc, linalg::LinalgOp op,
+                                    OpOperand *operand, ArrayRef<Value> ivs);
+  /// The payload's block argument values for the inputs at `ivs` (loaded when used).
+  void mapInputs(OpBuilder &b, Location loc, linalg::LinalgOp op, ArrayRef<Value> ivs,
+                 IRMapping &mapping);
+  /// Clones the payload (but `skip`) at `ivs`; returns the yielded values.
+  SmallVector<Value> clonePayload(OpBuilder &b, linalg::LinalgOp op, ArrayRef<Value> ivs,
+                                  IRMapping &mapping, Operation *skip = nullptr);
+  /// Loop indices in loop order from the parallel and reduction indices.
+  SmallVector<Value> mergeIvs(linalg::LinalgOp op, ArrayRef<Value> par, ArrayRef<Value> red);
+  gpu::LaunchOp createLaunch(OpBuilder &b, Location loc, int64_t grid, int64_t block);
+
+  LogicalResult mapPerElement(linalg::LinalgOp op, ArrayRef<int64_t> parSizes,
+                              ArrayRef<int64_t> redSizes);
+  LogicalResult mapBlockReduction(linalg::LinalgOp op, const BlockReduction &reduction,
+                                  ArrayRef<int64_t> parSizes, ArrayRef<int64_t> redSizes);
+
+  int64_t blockSize, maxBlockSize, minBlockReduce;
+};
+
+SmallVector<Value> KernelBuilder::operandIndices(OpBuilder &b, Location loc,
+                                                 linalg::LinalgOp op, OpOperand *operand,
+                                                 ArrayRef<Value> ivs) {
+  AffineMap map = op.getMatchingIndexingMap(operand);
+  SmallVector<Value> indices;
+  for (AffineExpr e : map.getResults()) {
+    if (auto d = dyn_cast<AffineDimExpr>(e)) {
+      indices.push_back(ivs[d.getPosition()]);
+      continue;
+    }
+    if (auto c = dyn_cast<AffineConstantExpr>(e)) {
+      indices.push_back(arith::ConstantIndexOp::create(b, loc, c.getValue()));
+      continue;
+    }
+    indices.push_back(affine::AffineApplyOp::create(
+        b, loc, AffineMap::get(map.getNumDims(), map.getNumSymbols(), e), ivs));
+  }
+  return indices;
+}
+
+void KernelBuilder::mapInputs(OpBuilder &b, Location loc, linalg::LinalgOp op,
+                              ArrayRef<Value> ivs, IRMapping &mapping) {
+  for (OpOperand *in : op.getDpsInputOperands()) {
+    BlockArgument arg = op.getMatchingBlockArgument(in);
+    if (arg.use_empty())
+      continue;
+    if (!isa<MemRefType>(in->get().getType())) {
+      mapping.map(arg, in->get()); // a scalar (linalg.fill's value)
+      continue;
+    }
+    mapping.map(arg, memref::LoadOp::create(b, loc, in->get(),
+                                            operandIndices(b, loc, op, in, ivs)));
+  }
+}
+
+SmallVector<Value> KernelBuilder::clonePayload(OpBuilder &b, linalg::LinalgOp op,
+                                               ArrayRef<Value> ivs, IRMapping &mapping,
+                                               Operation *skip) {
+  Block *body = op.getBlock();
+  for (Operation &payloadOp : body->without_terminator()) {
+    if (&payloadOp == skip)
+      continue;
+    // linalg.index is the loop index.
+    if (auto index = dyn_cast<linalg::IndexOp>(payloadOp)) {
+      mapping.map(index.getResult(), ivs[index.getDim()]);
+      continue;
+    }
+    Operation *clone = b.clone(payloadOp, mapping);
+    // Also in nested regions.
+    SmallVector<linalg::IndexOp> indexOps;
+    clone->walk([&](linalg::IndexOp index) { indexOps.push_back(index); });
+    for (linalg::IndexOp index : indexOps) {
+      index.replaceAllUsesWith(ivs[index.getDim()]);
+      index.erase();
+    }
+  }
+  return llvm::map_to_vector(body->getTerminator()->getOperands(),
+                             [&](Value v) { return mapping.lookupOrDefault(v); });
+}
+
+SmallVector<Value> KernelBuilder::mergeIvs(linalg::LinalgOp op, ArrayRef<Value> par,
+                                           ArrayRef<Value> red) {
+  SmallVector<Value> ivs;
+  unsigned p = 0, r = 0;
+  for (utils::IteratorType it : op.getIteratorTypesArray())
+    ivs.push_back(it == utils::IteratorType::parallel ? par[p++] : red[r++]);
+  return ivs;
+}
+
+gpu::LaunchOp KernelBuilder::createLaunch(OpBuilder &b, Location loc, int64_t grid,
+                                          int64_t block) {
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  Value gridX = arith::ConstantIndexOp::create(b, loc, grid);
+  Value blockX = arith::ConstantIndexOp::create(b, loc, block);
+  auto launch = gpu::LaunchOp::create(b, loc, gridX, one, one, blockX, one, one);
+  Block &body = launch.getBody().front();
+  OpBuilder end = OpBuilder::atBlockEnd(&body);
+  gpu::TerminatorOp::create(end, loc);
+  return launch;
+}
+
+LogicalResult KernelBuilder::mapPerElement(linalg::LinalgOp op, ArrayRef<int64_t> parSizes,
+                                           ArrayRef<int64_t> redSizes) {
+  Location loc = op.getLoc();
+  OpBuilder b(op);
+  int64_t points = 1, redPoints = 1;
+  for (int64_t s : parSizes)
+    points *= s;
+  for (int64_t s : redSizes)
+    redPoints *= s;
+  int64_t block = std::min<int64_t>(blockSize, llvm::alignTo(points, 32));
+  gpu::LaunchOp launch = createLaunch(b, loc, llvm::divideCeil(points, block), block);
+  b.setInsertionPointToStart(&launch.getBody().front());
+  Value blockStart = arith::MulIOp::create(b, loc, launch.getBlockIds().x,
+                                           arith::ConstantIndexOp::create(b, loc, block));
+  Value linear = arith::AddIOp::create(b, loc, blockStart, launch.getThreadIds().x);
+  Value inRange = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, linear,
+                                        arith::ConstantIndexOp::create(b, loc, points));
+  auto ifOp = scf::IfOp::create(b, loc, inRange, /*withElseRegion=*/false);
+  b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+  SmallVector<Value> par = delinearize(b, loc, linear, parSizes);
+
+  // The outputs at this point (the output maps read the parallel dims only).
+  SmallVector<Value> zeros(redSizes.size(), arith::ConstantIndexOp::create(b, loc, 0));
+  SmallVector<Value> outIvs = mergeIvs(op, par, zeros);
+  SmallVector<SmallVector<Value>> outIndices;
+  SmallVector<Value> outValues;
+  for (OpOperand &init : op.getDpsInitsMutable()) {
+    outIndices.push_back(operandIndices(b, loc, op, &init, outIvs));
+    BlockArgument arg = op.getMatchingBlockArgument(&init);
+    // An unread output of an op without reductions needs no load.
+    if (redSizes.empty() && arg.use_empty())
+      outValues.push_back(Value());
+    else
+      outValues.push_back(memref::LoadOp::create(b, loc, init.get(), outIndices.back()));
+  }
+  auto body = [&](OpBuilder &nb, ArrayRef<Value> ivs, ValueRange outs) {
+    IRMapping mapping;
+    mapInputs(nb, loc, op, ivs, mapping);
+    for (auto [init, v] : llvm::zip(op.getDpsInitsMutable(), outs))
+      if (v)
+        mapping.map(op.getMatchingBlockArgument(&init), v);
+    return clonePayload(nb, op, ivs, mapping);
+  };
+  SmallVector<Value> results;
+  if (redSizes.empty()) {
+    results = body(b, par, outValues);
+  } else {
+    Value lb = arith::ConstantIndexOp::create(b, loc, 0);
+    Value ub = arith::ConstantIndexOp::create(b, loc, redPoints);
+    Value step = arith::ConstantIndexOp::create(b, loc, 1);
+    auto loop = scf::ForOp::create(
+        b, loc, lb, ub, step, outValues,
+        [&](OpBuilder &nb, Location, Value r, ValueRange acc) {
+          SmallVector<Value> red = delinearize(nb, loc, r, redSizes);
+          SmallVector<Value> next = body(nb, mergeIvs(op, par, red), acc);
+          scf::YieldOp::create(nb, loc, next);
+        });
+    results.assign(loop.getResults().begin(), loop.getResults().end());
+  }
+  for (auto [init, v, indices] : llvm::zip(op.getDpsInitsMutable(), results, outIndices))
+    memref::StoreOp::create(b, loc, v, init.get(), indices);
+  return success();
+}
+
+LogicalResult KernelBuilder::mapBlockReduction(linalg::LinalgOp op,
+                                               const BlockReduction &reduction,
+                                               ArrayRef<int64_t> parSizes,
+                                               ArrayRef<int64_t> redSizes) {
+  Location loc = op.getLoc();
+  OpBuilder b(op);
+  int64_t points = 1, redPoints = 1;
+  for (int64_t s : parSizes)
+    points *= s;
+  for (int64_t s : redSizes)
+    redPoints *= s;
+  int64_t block = std::clamp<int64_t>(llvm::PowerOf2Ceil(redPoints), 32, maxBlockSize);
+  gpu::LaunchOp launch = createLaunch(b, loc, points, block);
+  b.setInsertionPointToStart(&launch.getBody().front());
+  SmallVector<Value> par = delinearize(b, loc, launch.getBlockIds().x, parSizes);
+  Value tid = launch.getThreadIds().x;
+
+  OpOperand *init = op.getDpsInitOperand(0);
+  BlockArgument outArg = op.getMatchingBlockArgument(init);
+  Value v = reduction.combiner->getOperand(0) == outArg ? reduction.combiner->getOperand(1)
+                                                         : reduction.combiner->getOperand(0);
+  auto neutral = arith::getNeutralElement(reduction.combiner);
+  Value identity = arith::ConstantOp::create(b, loc, *neutral);
+  // Each thread folds the points tid, tid + block, ... of the reduction space.
+  Value ub = arith::ConstantIndexOp::create(b, loc, redPoints);
+  Value step = arith::ConstantIndexOp::create(b, loc, block);
+  auto loop = scf::ForOp::create(
+      b, loc, tid, ub, step, ValueRange{identity},
+      [&](OpBuilder &nb, Location, Value r, ValueRange acc) {
+        SmallVector<Value> ivs = mergeIvs(op, par, delinearize(nb, loc, r, redSizes));
+        IRMapping mapping;
+        mapInputs(nb, loc, op, ivs, mapping);
+        clonePayload(nb, op, ivs, mapping, reduction.combiner);
+        IRMapping combine;
+        combine.map(outArg, acc[0]);
+        combine.map(v, mapping.lookupOrDefault(v));
+        Operation *next = nb.clone(*reduction.combiner, combine);
+        scf::YieldOp::create(nb, loc, next->getResults());
+      });
+  Value total = gpu::AllReduceOp::create(
+      b, loc, loop.getResult(0),
+      gpu::AllReduceOperationAttr::get(b.getContext(), reduction.kind), /*uniform=*/true);
+  Value first = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, tid,
+                                      arith::ConstantIndexOp::create(b, loc, 0));
+  auto ifOp = scf::IfOp::create(b, loc, first, /*withElseRegion=*/false);
+  b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+  SmallVector<Value> zeros(redSizes.size(), arith::ConstantIndexOp::create(b, loc, 0));
+  SmallVector<Value> indices = operandIndices(b, loc, op, init, mergeIvs(op, par, zeros));
+  Value old = memref::LoadOp::create(b, loc, init->get(), indices);
+  IRMapping combine;
+  combine.map(outArg, old);
+  combine.map(v, total);
+  Operation *result = b.clone(*reduction.combiner, combine);
+  memref::StoreOp::create(b, loc, result->getResult(0), init->get(), indices);
+  return success();
+}
+
+LogicalResult KernelBuilder::map(linalg::LinalgOp op) {
+  if (!op.hasPureBufferSemantics())
+    return op->emitError() << "sqz-cuda-map-to-gpu runs after bufferization; this op "
+                              "still has tensor operands";
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  if (llvm::any_of(ranges, ShapedType::isDynamic))
+    return op->emitError() << "the CUDA target does not support dynamic shapes yet (a loop "
+                              "of this op has a dynamic bound)";
+  for (OpOperand &init : op.getDpsInitsMutable()) {
+    AffineMap map = op.getMatchingIndexingMap(&init);
+    for (auto [i, it] : llvm::enumerate(op.getIteratorTypesArray()))
+      if (it == utils::IteratorType::reduction && map.isFunctionOfDim(i))
+        return op->emitError() << "an output indexed by a reduction loop is not supported";
+  }
+  SmallVector<int64_t> parSizes, redSizes;
+  for (auto [size, it] : llvm::zip(ranges, op.getIteratorTypesArray()))
+    (it == utils::IteratorType::parallel ? parSizes : redSizes).push_back(size);
+  int64_t points = 1, redPoints = 1;
+  for (int64_t s : parSizes)
+    points *= s;
+  for (int64_t s : redSizes)
+    redPoints *= s;
+  if (points == 0 || redPoints == 0) // nothing to compute or nothing to fold
+    return success();
+  if (points > (int64_t(1) << 31) - 1)
+    return op->emitError() << "more than 2^31 - 1 output points are not supported";
+  if (std::optional<BlockReduction> reduction = matchBlockReduction(op))
+    if (redPoints >= minBlockReduce)
+      return mapBlockReduction(op, *reduction, parSizes, redSizes);
+  return mapPerElement(op, parSizes, redSizes);
+}
+
+/// Whether `op`, on the host, reads or writes memory (which is the device's).
+static bool touchesMemory(Operation *op) {
+  if (isa<memref::AllocOp, memref::DeallocOp, memref::AllocaOp, memref::GetGlobalOp>(op))
+    return false;
+  if (isa<memref::LoadOp, memref::StoreOp, memref::CopyOp, vector::TransferReadOp,
+          vector::TransferWriteOp, vector::LoadOp, vector::StoreOp, linalg::LinalgOp>(op))
+    return true;
+  return false;
+}
+
+struct SqzCUDAMapToGPUPass
+    : public mlir::sqz::impl::SqzCUDAMapToGPUBase<SqzCUDAMapToGPUPass> {
+  using Base::Base;
+  void runOnOperation() override {
+    func::FuncOp fn = getOperation();
+    if (blockSize < 32 || blockSize > 1024 || maxBlockSize < 32 || maxBlockSize > 1024) {
+      fn.emitError() << "block-size and max-block-size must be in [32, 1024]";
+      return signalPassFailure();
+    }
+    // Copies are linalg copies (any layout; one thread per element).
+    SmallVector<memref::CopyOp> copies;
+    fn.walk([&](memref::CopyOp copy) {
+      if (!copy->getParentOfType<gpu::LaunchOp>())
+        copies.push_back(copy);
+    });
+    for (memref::CopyOp copy : copies) {
+      OpBuilder b(copy);
+      linalg::CopyOp::create(b, copy.getLoc(), copy.getSource(), copy.getTarget());
+      copy.erase();
+    }
+    SmallVector<linalg::LinalgOp> ops;
+    fn.walk([&](linalg::LinalgOp op) {
+      if (!op->getParentOfType<gpu::LaunchOp>())
+        ops.push_back(op);
+    });
+    KernelBuilder builder(blockSize, maxBlockSize, minBlockReduce);
+    for (linalg::LinalgOp op : ops) {
+      if (failed(builder.map(op)))
+        return signalPassFailure();
+      op->erase();
+    }
+    // The CUDA kernels' launches (sqz-cuda-lower-kernels).
+    SmallVector<func::CallOp> kernelCalls;
+    fn.walk([&](func::CallOp call) {
+      if (call->hasAttr(kCUDALaunchAttr))
+        kernelCalls.push_back(call);
+    });
+    for (func::CallOp call : kernelCalls) {
+      auto shape = call->getAttrOfType<DenseI64ArrayAttr>(kCUDALaunchAttr);
+      if (!shape || shape.size() != 7) {
+        call.emitError() << "malformed " << kCUDALaunchAttr
+                         << " (expected 7 values: grid, block, shared bytes)";
+        return signalPassFailure();
+      }
+      // The blob must be in device memory (the weights buffer), not a host global.
+      Value blobAddr = call.getNumOperands() ? call.getOperand(0) : Value();
+      for (int depth = 0; blobAddr && depth < 4; ++depth) {
+        Operation *def = blobAddr.getDefiningOp();
+        if (!def || def->getNumOperands() == 0)
+          break;
+        if (auto ptr = dyn_cast<memref::ExtractAlignedPointerAsIndexOp>(def)) {
+          if (ptr.getSource().getDefiningOp<memref::GetGlobalOp>()) {
+            call.emitError() << "the CUDA kernel's packed weight is a host global: the kernels "
+                                "read their weights from the weights buffer (a weights file; "
+                                "with embedded weights use --no-ukernels / kernels=false)";
+            return signalPassFailure();
+          }
+          break;
+        }
+        blobAddr = def->getOperand(0);
+      }
+      OpBuilder b(call);
+      Location loc = call.getLoc();
+      auto dim = [&](int i) { return arith::ConstantIndexOp::create(b, loc, shape[i]).getResult(); };
+      gpu::KernelDim3 grid{dim(0), dim(1), dim(2)}, block{dim(3), dim(4), dim(5)};
+      Value smem = arith::ConstantIntOp::create(b, loc, shape[6], 32);
+      auto kernel = SymbolRefAttr::get(b.getStringAttr(kCUDAKernelModule),
+                                       {FlatSymbolRefAttr::get(call.getCalleeAttr().getAttr())});
+      gpu::LaunchFuncOp::create(b, loc, kernel, grid, block, smem, call.getOperands());
+      call.erase();
+    }
+    // What is left on the host that touches memory and returns nothing (the sequential
+    // loops of a scatter, whose updates must apply in order) runs on one GPU thread.
+    SmallVector<Operation *> serial;
+    for (Block &block : fn.getBody())
+      for (Operation &op : block) {
+        if (op.getNumResults() != 0 || isa<gpu::LaunchOp>(op) ||
+            op.hasTrait<OpTrait::IsTerminator>())
+          continue;
+        bool loop = isa<LoopLikeOpInterface>(op);
+        if (!loop && !touchesMemory(&op))
+          continue;
+        bool allocates = false;
+        op.walk([&](Operation *inner) {
+          allocates |= isa<memref::AllocOp, memref::AllocaOp, memref::DeallocOp>(inner);
+        });
+        if (!allocates)
+          serial.push_back(&op);
+      }
+    for (Operation *op : serial) {
+      OpBuilder b(op);
+      Location loc = op->getLoc();
+      Value one = arith::ConstantIndexOp::create(b, loc, 1);
+      auto launch = gpu::LaunchOp::create(b, loc, one, one, one, one, one, one);
+      Block &body = launch.getBody().front();
+      OpBuilder end = OpBuilder::atBlockEnd(&body);
+      gpu::TerminatorOp::create(end, loc);
+      op->moveBefore(body.getTerminator());
+    }
+    WalkResult result = fn.walk<WalkOrder::PreOrder>([&](Operation *op) {
+      if (isa<gpu::LaunchOp>(op))
+        return WalkResult::skip();
+      if (touchesMemory(op) || (isa<LoopLikeOpInterface>(op) && !isa<func::FuncOp>(op))) {
+        op->emitError() << "the CUDA target cannot run '" << op->getName()
+                        << "' on the host: every buffer is in device memory";
+        return WalkResult::interrupt();
+      }
+      return WalkResult::advance();
+    });
+    if (result.wasInterrupted())
+      signalPassFailure();
+  }
+};
+
+} // namespace

@@ -1,0 +1,158 @@
+// RUN: sqz-opt %s --split-input-file --pass-pipeline='builtin.module(func.func(sqz-cuda-map-to-gpu))' | FileCheck %s
+
+// Elementwise: one thread per output element, 256 threads a block, a bounds check, the
+// payload between the loads and the store.
+// CHECK-LABEL: func.func @add
+// CHECK-DAG: %[[C3:.*]] = arith.constant 3 : index
+// CHECK-DAG: %[[C256:.*]] = arith.constant 256 : index
+// CHECK: gpu.launch blocks(%[[BX:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %[[C3]], %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) threads(%[[TX:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %[[C256]],
+// CHECK: %[[LIN:.*]] = arith.addi %{{.*}}, %[[TX]] : index
+// CHECK: %[[IN:.*]] = arith.cmpi ult, %[[LIN]], %{{.*}} : index
+// CHECK: scf.if %[[IN]] {
+// CHECK: memref.load %arg0
+// CHECK: memref.load %arg1
+// CHECK: arith.addf
+// CHECK: memref.store
+// CHECK: gpu.terminator
+// CHECK-NOT: linalg.
+#id = affine_map<(d0, d1) -> (d0, d1)>
+func.func @add(%a: memref<20x33xf32>, %b: memref<20x33xf32>, %c: memref<20x33xf32>) {
+  linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%a, %b : memref<20x33xf32>, memref<20x33xf32>) outs(%c : memref<20x33xf32>) {
+  ^bb0(%x: f32, %y: f32, %o: f32):
+    %s = arith.addf %x, %y : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// A row reduction (softmax's max): one block per row, 64 threads (the next power of two of
+// the 33 points), strided partial maxima from -inf, a block-wide gpu.all_reduce and thread 0
+// folding the total into the output.
+// CHECK-LABEL: func.func @row_max
+// CHECK-DAG: %[[C8:.*]] = arith.constant 8 : index
+// CHECK-DAG: %[[C64:.*]] = arith.constant 64 : index
+// CHECK: gpu.launch blocks(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %[[C8]], %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) threads(%[[TX:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %[[C64]],
+// CHECK: %[[NEG:.*]] = arith.constant 0xFF800000 : f32
+// CHECK: %[[PART:.*]] = scf.for %{{.*}} = %[[TX]] to %{{.*}} step %{{.*}} iter_args(%[[ACC:.*]] = %[[NEG]]) -> (f32) {
+// CHECK: memref.load %arg0
+// CHECK: arith.maximumf
+// CHECK: %[[TOT:.*]] = gpu.all_reduce maximumf %[[PART]] uniform
+// CHECK: %[[FIRST:.*]] = arith.cmpi eq, %[[TX]]
+// CHECK: scf.if %[[FIRST]] {
+// CHECK: %[[OLD:.*]] = memref.load %arg1
+// CHECK: %[[NEW:.*]] = arith.maximumf %[[TOT]], %[[OLD]] : f32
+// CHECK: memref.store %[[NEW]], %arg1
+func.func @row_max(%a: memref<8x33xf32>, %out: memref<8xf32>) {
+  linalg.reduce ins(%a : memref<8x33xf32>) outs(%out : memref<8xf32>) dimensions = [1]
+    (%in: f32, %init: f32) {
+      %m = arith.maximumf %in, %init : f32
+      linalg.yield %m : f32
+    }
+  return
+}
+
+// -----
+
+// A batch matmul: a block per output element reduces over k (a dot product) with adds.
+// CHECK-LABEL: func.func @bmm
+// CHECK: gpu.launch
+// CHECK: scf.for
+// CHECK: arith.mulf
+// CHECK: arith.addf
+// CHECK: gpu.all_reduce add
+func.func @bmm(%a: memref<2x4x64xf32>, %b: memref<2x64x8xf32>, %c: memref<2x4x8xf32>) {
+  linalg.batch_matmul ins(%a, %b : memref<2x4x64xf32>, memref<2x64x8xf32>)
+                      outs(%c : memref<2x4x8xf32>)
+  return
+}
+
+// -----
+
+// A fill (scalar input), a copy (strided source) and linalg.index all map per element; a
+// reduction over fewer than min-block-reduce points, or with two outputs, is sequential in
+// each thread.
+// CHECK-LABEL: func.func @misc
+// CHECK: gpu.launch
+// CHECK: memref.store %arg2, %arg1
+// CHECK: gpu.launch
+// CHECK: memref.load %{{.*}} : memref<4x4xf32, strided<[8, 1]>>
+// CHECK: gpu.launch
+// CHECK: arith.index_cast
+// CHECK: gpu.launch
+// CHECK: scf.for {{.*}} iter_args
+// CHECK-NOT: gpu.all_reduce
+// CHECK: return
+#r = affine_map<(d0, d1) -> (d0)>
+#i2 = affine_map<(d0, d1) -> (d0, d1)>
+func.func @misc(%a: memref<4x8xf32>, %b: memref<4x4xf32>, %v: f32, %s: memref<4xf32>) {
+  linalg.fill ins(%v : f32) outs(%b : memref<4x4xf32>)
+  %sub = memref.subview %a[0, 0] [4, 4] [1, 1] : memref<4x8xf32> to memref<4x4xf32, strided<[8, 1]>>
+  memref.copy %sub, %b : memref<4x4xf32, strided<[8, 1]>> to memref<4x4xf32>
+  linalg.generic {indexing_maps = [#i2], iterator_types = ["parallel", "parallel"]}
+      outs(%b : memref<4x4xf32>) {
+  ^bb0(%o: f32):
+    %i = linalg.index 1 : index
+    %ii = arith.index_cast %i : index to i32
+    %f = arith.sitofp %ii : i32 to f32
+    linalg.yield %f : f32
+  }
+  linalg.generic {indexing_maps = [#i2, #r], iterator_types = ["parallel", "reduction"]}
+      ins(%b : memref<4x4xf32>) outs(%s : memref<4xf32>) {
+  ^bb0(%x: f32, %o: f32):
+    %t = arith.addf %x, %o : f32
+    linalg.yield %t : f32
+  }
+  return
+}
+
+// -----
+
+// A full reduction to a rank-0 buffer is one block; a transpose iterates over its output
+// (contiguous stores) and reads the input through the permuted map.
+// CHECK-LABEL: func.func @full_and_transpose
+// CHECK: %[[G1:.*]] = arith.constant 1 : index
+// CHECK: %[[C128:.*]] = arith.constant 128 : index
+// CHECK: gpu.launch blocks(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %[[G1]]{{(_[0-9]+)?}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %[[C128]],
+// CHECK: gpu.all_reduce add
+// CHECK: memref.load %arg1[] : memref<f32>
+// CHECK: memref.store %{{.*}}, %arg1[] : memref<f32>
+// CHECK: gpu.launch
+// CHECK: %[[J:.*]] = arith.remui
+// CHECK: %[[I:.*]] = arith.divui
+// CHECK: %[[V:.*]] = memref.load %arg0[%[[J]], %[[I]]] : memref<10x12xf32>
+// CHECK: memref.store %[[V]], %arg2[%[[I]], %[[J]]] : memref<12x10xf32>
+func.func @full_and_transpose(%a: memref<10x12xf32>, %s: memref<f32>, %t: memref<12x10xf32>) {
+  linalg.reduce ins(%a : memref<10x12xf32>) outs(%s : memref<f32>) dimensions = [0, 1]
+    (%in: f32, %init: f32) {
+      %x = arith.addf %in, %init : f32
+      linalg.yield %x : f32
+    }
+  linalg.transpose ins(%a : memref<10x12xf32>) outs(%t : memref<12x10xf32>) permutation = [1, 0]
+  return
+}
+
+// -----
+
+// A sequential loop left on the host (a scatter's in-order updates) runs on one thread.
+// CHECK-LABEL: func.func @serial
+// CHECK: gpu.launch blocks(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %[[ONE:.*]], %{{.*}} = %[[ONE]], %{{.*}} = %[[ONE]]) threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %[[ONE]], %{{.*}} = %[[ONE]], %{{.*}} = %[[ONE]]) {
+// CHECK-NEXT: scf.for
+// CHECK: memref.load %arg1
+// CHECK: memref.store %{{.*}}, %arg0
+// CHECK: gpu.terminator
+func.func @serial(%data: memref<8xf32>, %idx: memref<4xindex>, %upd: memref<4xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c4 = arith.constant 4 : index
+  scf.for %i = %c0 to %c4 step %c1 {
+    %j = memref.load %idx[%i] : memref<4xindex>
+    %u = memref.load %upd[%i] : memref<4xf32>
+    %d = memref.load %data[%j] : memref<8xf32>
+    %s = arith.addf %d, %u : f32
+    memref.store %s, %data[%j] : memref<8xf32>
+  }
+  return
+}

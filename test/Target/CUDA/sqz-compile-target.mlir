@@ -1,0 +1,16 @@
+// RUN: rm -rf %t && mkdir -p %t
+// RUN: not sqz-compile %s --target cuda:sm_70 -o %t/bad 2>&1 | FileCheck %s --check-prefix=BAD
+// RUN: not sqz-compile %s --target gpu -o %t/bad 2>&1 | FileCheck %s --check-prefix=BAD2
+// RUN: not test -e %t/bad
+// RUN: not sqz-compile %S/Inputs/dynamic.mlir --target cuda:sm_80 -o %t/dyn 2>&1 | FileCheck %s --check-prefix=DYN
+// RUN: not test -e %t/dyn
+
+// BAD: sqz-compile: error: unknown target 'cuda:sm_70' (expected cpu or cuda:<arch> with <arch> one of sm_80, sm_90, sm_90a, e.g. cuda:sm_80)
+// BAD2: sqz-compile: error: unknown target 'gpu' (expected cpu or cuda:<arch>
+// DYN: error: the CUDA target does not support dynamic shapes yet: input 'x' has type 'tensor<?x16xf32>'
+// DYN: sqz-compile: error: lowering {{.*}} failed
+
+func.func @main(%x: tensor<2x16xf32> {sqz.name = "x"}) -> (tensor<2x16xf32> {sqz.name = "y"}) {
+  %e = math.exp %x : tensor<2x16xf32>
+  return %e : tensor<2x16xf32>
+}

@@ -1,0 +1,232 @@
+//===- Emulate.h - Host emulation of the PTX the CUDA kernels use ---------===//
+//
+// Included by lib/Kernels/CUDA/GemmCommon.cuh when SQZ_CUK_EMULATE is defined (only by
+// CudaEmulatedKernelTest.cpp): the kernel code is compiled for the host and run by one
+// std::thread per CUDA thread of a block, and the instructions it issues through inline PTX are
+// emulated here from the PTX ISA's definitions:
+//  - mma.sync.m16n8k16 .f32.f16.f16.f32 and mma.sp.sync.m16n8k32 (fragment tables of the ISA,
+//    2:4 metadata: thread 4 * (row % 8) + 2 * selector + (group / 4), bits 16 * (row / 8) +
+//    4 * (group % 4)) — the same reading of the ISA as the packer, so this checks the kernel's
+//    indexing (chunks, windows, cp.async ring, staging, reduction, tails), not the ISA reading;
+//  - ldmatrix .x2/.x4 (non-transposed, b16): lane l's register i = matrix i, row l / 4, halves
+//    2 (l % 4) and + 1, row q of matrix i addressed by lane 8 i + q;
+//  - cp.async (copied at issue; waits are no-ops), shared loads/stores, f16x2 arithmetic with
+//    one rounding (_Float16), bar.sync (a block barrier), warp-collective exchanges.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SQZ_UNITTESTS_KERNELS_CUDA_EMULATE_H
+#define SQZ_UNITTESTS_KERNELS_CUDA_EMULATE_H
+
+#include <barrier>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <thread>
+#include <vector>
+
+namespace sqz_cuk_emu {
+
+struct Warp {
+  std::barrier<> bar{32};
+  uint32_t in[32][16];
+};
+
+struct Block {
+  std::vector<uint8_t> smem;
+  std::barrier<> bar{128};
+  Warp warps[4];
+  uint32_t ctaX = 0, ctaY = 0;
+};
+
+struct ThreadState {
+  Block *block = nullptr;
+  uint32_t tid = 0;
+};
+
+inline ThreadState &self() {
+  static thread_local ThreadState s;
+  return s;
+}
+inline uint8_t *smem() { return self().block->smem.data(); }
+inline Warp &warp() { return self().block->warps[self().tid / 32]; }
+inline int lane() { return static_cast<int>(self().tid % 32); }
+
+/// Runs `kernel` (the body every thread executes) over a grid x by gy of 128-thread blocks.
+inline void launch(uint32_t gx, uint32_t gy, uint32_t sharedBytes,
+                   const std::function<void()> &kernel) {
+  for (uint32_t by = 0; by < gy; ++by)
+    for (uint32_t bx = 0; bx < gx; ++bx) {
+      auto block = std::make_unique<Block>();
+      // Stale shared memory, as on a GPU, and the worst kind: every half is a NaN, so any
+      // uninitialised value that reached a kept output would show.
+      block->smem.assign(sharedBytes, 0xFF);
+      block->ctaX = bx;
+      block->ctaY = by;
+      std::vector<std::thread> threads;
+      for (uint32_t t = 0; t < 128; ++t)
+        threads.emplace_back([&, t] {
+          self().block = block.get();
+          self().tid = t;
+          kernel();
+        });
+      for (auto &th : threads)
+        th.join();
+    }
+}
+
+inline float h2f(uint16_t h) {
+  _Float16 v;
+  std::memcpy(&v, &h, 2);
+  return static_cast<float>(v);
+}
+inline uint16_t f2h(float f) {
+  _Float16 v = static_cast<_Float16>(f);
+  uint16_t h;
+  std::memcpy(&h, &v, 2);
+  return h;
+}
+inline uint16_t lo(uint32_t v) { return static_cast<uint16_t>(v & 0xffff); }
+inline uint16_t hi(uint32_t v) { return static_cast<uint16_t>(v >> 16); }
+inline uint32_t pack(uint16_t l, uint16_t h) { return l | (static_cast<uint32_t>(h) << 16); }
+
+} // namespace sqz_cuk_emu
+
+#define sqz_cuk_dynamic_smem (::sqz_cuk_emu::smem())
+
+namespace sqz_cuk {
+namespace dev {
+
+inline uint32_t tidX() { return sqz_cuk_emu::self().tid; }
+inline uint32_t ctaX() { return sqz_cuk_emu::self().block->ctaX; }
+inline uint32_t ctaY() { return sqz_cuk_emu::self().block->ctaY; }
+inline void barSync() { sqz_cuk_emu::self().block->bar.arrive_and_wait(); }
+inline void warpSync() { sqz_cuk_emu::warp().bar.arrive_and_wait(); }
+inline uint32_t sharedAddr(const void *p) {
+  return static_cast<uint32_t>(static_cast<const uint8_t *>(p) - sqz_cuk_emu::smem());
+}
+inline void cpAsync16(uint32_t dst, const void *src) {
+  std::memcpy(sqz_cuk_emu::smem() + dst, src, 16);
+}
+inline void cpAsyncCommit() {}
+template <int N> inline void cpAsyncWait() {}
+inline U4 ldShared128(uint32_t addr) {
+  U4 v;
+  std::memcpy(&v, sqz_cuk_emu::smem() + addr, 16);
+  return v;
+}
+inline F4 ldgF4(const float *p) {
+  F4 v;
+  std::memcpy(&v, p, 16);
+  return v;
+}
+inline uint32_t ldgU32(const void *p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+inline void stShared64(uint32_t addr, uint32_t l, uint32_t h) {
+  std::memcpy(sqz_cuk_emu::smem() + addr, &l, 4);
+  std::memcpy(sqz_cuk_emu::smem() + addr + 4, &h, 4);
+}
+
+inline void ldmatrix(uint32_t addr, int count, uint32_t *out) {
+  using namespace sqz_cuk_emu;
+  Warp &w = warp();
+  const int l = lane();
+  w.in[l][0] = addr;
+  w.bar.arrive_and_wait();
+  for (int i = 0; i < count; ++i) {
+    uint32_t rowAddr = w.in[8 * i + l / 4][0];
+    std::memcpy(&out[i], smem() + rowAddr + 4 * (l % 4), 4);
+  }
+  w.bar.arrive_and_wait();
+}
+inline void ldmatrixX4(uint32_t addr, uint32_t &b0, uint32_t &b1, uint32_t &b2, uint32_t &b3) {
+  uint32_t o[4];
+  ldmatrix(addr, 4, o);
+  b0 = o[0];
+  b1 = o[1];
+  b2 = o[2];
+  b3 = o[3];
+}
+inline void ldmatrixX2(uint32_t addr, uint32_t &b0, uint32_t &b1) {
+  uint32_t o[2];
+  ldmatrix(addr, 2, o);
+  b0 = o[0];
+  b1 = o[1];
+}
+
+/// Shared part of the two mma emulations: every lane publishes A (4 regs), B (nb regs) and its
+/// metadata; each lane then computes its 4 accumulators.
+inline void mmaEmu(float (&d)[4], const uint32_t (&a)[4], const uint32_t *b, int nb, bool sparse,
+                   uint32_t e, int sel) {
+  using namespace sqz_cuk_emu;
+  Warp &w = warp();
+  const int l = lane();
+  for (int r = 0; r < 4; ++r)
+    w.in[l][r] = a[r];
+  for (int j = 0; j < nb; ++j)
+    w.in[l][4 + j] = b[j];
+  w.in[l][8] = e;
+  w.bar.arrive_and_wait();
+  const int K = sparse ? 32 : 16;
+  float A[16][32] = {}, B[32][8] = {};
+  for (int ln = 0; ln < 32; ++ln) {
+    for (int r = 0; r < 4; ++r)
+      for (int h = 0; h < 2; ++h) {
+        int row = ln / 4 + 8 * (r & 1), col = 2 * (ln % 4) + h + 8 * (r >> 1);
+        float v = h2f(h ? hi(w.in[ln][r]) : lo(w.in[ln][r]));
+        if (!sparse) {
+          A[row][col] = v;
+          continue;
+        }
+        // Compressed column col = kept value col % 2 of 4-column group col / 2.
+        int grp = col / 2;
+        int mlane = 4 * (row % 8) + 2 * sel + grp / 4;
+        unsigned nib = (w.in[mlane][8] >> (16 * (row / 8) + 4 * (grp % 4))) & 15u;
+        int idx = col % 2 ? (nib >> 2) & 3 : nib & 3;
+        A[row][4 * grp + idx] = v;
+      }
+    for (int j = 0; j < nb; ++j)
+      for (int h = 0; h < 2; ++h)
+        B[2 * (ln % 4) + h + 8 * j][ln / 4] = h2f(h ? hi(w.in[ln][4 + j]) : lo(w.in[ln][4 + j]));
+  }
+  for (int i = 0; i < 4; ++i) {
+    int row = l / 4 + 8 * (i >> 1), col = 2 * (l % 4) + (i & 1);
+    float s = d[i];
+    for (int k = 0; k < K; ++k)
+      s += A[row][k] * B[k][col];
+    d[i] = s;
+  }
+  w.bar.arrive_and_wait();
+}
+inline void mma16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  uint32_t b[2] = {b0, b1};
+  mmaEmu(d, a, b, 2, false, 0, 0);
+}
+template <int SEL>
+inline void mmaSp16832(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1,
+                       uint32_t b2, uint32_t b3, uint32_t e) {
+  uint32_t b[4] = {b0, b1, b2, b3};
+  mmaEmu(d, a, b, 4, true, e, SEL);
+}
+
+inline uint32_t hsub2(uint32_t a, uint32_t b) {
+  using namespace sqz_cuk_emu;
+  return pack(f2h(h2f(lo(a)) - h2f(lo(b))), f2h(h2f(hi(a)) - h2f(hi(b))));
+}
+inline uint32_t hmul2(uint32_t a, uint32_t b) {
+  using namespace sqz_cuk_emu;
+  return pack(f2h(h2f(lo(a)) * h2f(lo(b))), f2h(h2f(hi(a)) * h2f(hi(b))));
+}
+inline uint32_t packHalf2(float l, float h) {
+  using namespace sqz_cuk_emu;
+  return pack(f2h(l), f2h(h));
+}
+
+} // namespace dev
+} // namespace sqz_cuk
+
+#endif // SQZ_UNITTESTS_KERNELS_CUDA_EMULATE_H
