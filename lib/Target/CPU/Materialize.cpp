@@ -87,6 +87,46 @@ struct PackRequest {
   std::vector<char> storage[5];
 };
 
+/// Replaces the linear `op` by an sqz.packed_linear of `req`'s weight: the blob is `bytes` (the
+/// library's size) rounded up to whole `align` units (blobs laid out one after another in the
+/// weights file keep that alignment), zero-filled, then filled by `pack`; `library` names the
+/// kernel library in diagnostics ("" or "CUDA "), `keySuffix` ends the blob's resource key. The
+/// logical constants are erased unless something else reads them.
+static LogicalResult replaceWithPacked(Operation *op, const PackRequest &req, StringRef library,
+                                       int64_t bytes, int64_t align,
+                                       function_ref<int(uint8_t *)> pack, StringRef keySuffix,
+                                       Value input, Value bias, StringRef target) {
+  if (bytes < static_cast<int64_t>(sizeof(sqz_uk_header)))
+    return op->emitError() << "sqz-materialize: the " << library << "kernel library accepted the "
+                           << req.kernel << " weight but reports a packed size of " << bytes
+                           << " bytes";
+  int64_t padded = (bytes + align - 1) / align * align;
+  AsmResourceBlob blob = HeapAsmResourceBlob::allocate(padded, align, /*dataIsMutable=*/true);
+  MutableArrayRef<char> data = blob.getMutableData();
+  std::memset(data.data(), 0, data.size());
+  if (pack(reinterpret_cast<uint8_t *>(data.data())) != 0)
+    return op->emitError() << "sqz-materialize: packing the " << library << req.kernel
+                           << " weight failed although the library accepted it";
+
+  OpBuilder b(op);
+  Location loc = op->getLoc();
+  std::string key = (req.key.empty() ? "sqz_weight" : req.key) + keySuffix.str();
+  auto blobTy = RankedTensorType::get({padded}, b.getI8Type());
+  Value blobValue = arith::ConstantOp::create(
+      b, loc, DenseResourceElementsAttr::get(blobTy, key, std::move(blob)));
+  auto resultTy = cast<RankedTensorType>(op->getResult(0).getType());
+  auto packed = PackedLinearOp::create(b, loc, resultTy, input, blobValue, bias,
+                                       b.getStringAttr(req.kernel), b.getStringAttr(target));
+  SmallVector<Value> operands(op->getOperands());
+  op->getResult(0).replaceAllUsesWith(packed.getResult());
+  op->erase();
+  for (Value v : operands)
+    if (Operation *def = v.getDefiningOp())
+      if (v.use_empty() && isa<arith::ConstantOp>(def))
+        def->erase();
+  return success();
+}
+
 struct SqzMaterializePass : public mlir::sqz::impl::SqzMaterializeBase<SqzMaterializePass> {
   using Base::Base;
 
@@ -278,38 +318,11 @@ struct SqzMaterializePass : public mlir::sqz::impl::SqzMaterializeBase<SqzMateri
     char error[512] = {0};
     if (!sqz_uk_can_pack(&w, error, sizeof(error)))
       return stay(Twine("the ") + req.kernel + " kernel cannot take it: " + error);
-    int64_t bytes = sqz_uk_packed_bytes(&w);
-    if (bytes < static_cast<int64_t>(sizeof(sqz_uk_header)))
-      return op->emitError() << "sqz-materialize: the kernel library accepted the " << req.kernel
-                             << " weight but reports a packed size of " << bytes << " bytes";
-    // Rounded up to whole 64-byte lines, so blobs laid out one after another (the weights
-    // file) stay 64-byte aligned.
-    int64_t padded = (bytes + 63) / 64 * 64;
-    AsmResourceBlob blob = HeapAsmResourceBlob::allocate(padded, 64, /*dataIsMutable=*/true);
-    MutableArrayRef<char> data = blob.getMutableData();
-    std::memset(data.data(), 0, data.size());
-    if (sqz_uk_pack(&w, reinterpret_cast<uint8_t *>(data.data())) != 0)
-      return op->emitError() << "sqz-materialize: packing the " << req.kernel
-                             << " weight failed although sqz_uk_can_pack accepted it";
-
-    OpBuilder b(op);
-    Location loc = op->getLoc();
-    std::string key = (req.key.empty() ? "sqz_weight" : req.key) + "." + req.kernel;
-    auto blobTy = RankedTensorType::get({padded}, b.getI8Type());
-    Value blobValue = arith::ConstantOp::create(
-        b, loc, DenseResourceElementsAttr::get(blobTy, key, std::move(blob)));
-    auto packed = PackedLinearOp::create(b, loc, resultTy, input, blobValue, bias,
-                                         b.getStringAttr(req.kernel),
-                                         b.getStringAttr(resolvedISA));
-    SmallVector<Value> operands(op->getOperands());
-    op->getResult(0).replaceAllUsesWith(packed.getResult());
-    op->erase();
-    // The logical constants are dead unless something else reads them.
-    for (Value v : operands)
-      if (Operation *def = v.getDefiningOp())
-        if (v.use_empty() && isa<arith::ConstantOp>(def))
-          def->erase();
-    return success();
+    // 64-byte units: the CPU kernels' cache lines.
+    return replaceWithPacked(
+        op, req, "", sqz_uk_packed_bytes(&w), 64,
+        [&](uint8_t *out) { return sqz_uk_pack(&w, out); }, "." + req.kernel, input, bias,
+        resolvedISA);
   }
 
   //===--------------------------------------------------------------------===//
@@ -491,37 +504,12 @@ struct SqzMaterializePass : public mlir::sqz::impl::SqzMaterializeBase<SqzMateri
     char error[512] = {0};
     if (!sqz_cuk_can_pack(&w, error, sizeof(error)))
       return stay(Twine("the CUDA ") + req.kernel + " kernel cannot take it: " + error);
-    int64_t bytes = sqz_cuk_packed_bytes(&w);
-    if (bytes < static_cast<int64_t>(sizeof(sqz_uk_header)))
-      return op->emitError() << "sqz-materialize: the CUDA kernel library accepted the "
-                             << req.kernel << " weight but reports a packed size of " << bytes
-                             << " bytes";
-    // Whole 256-byte units: the kernels want their blob 256-byte aligned in device memory
-    // (CudaKernels.h), which the weights file keeps for blobs laid out one after another.
-    int64_t padded = (bytes + 255) / 256 * 256;
-    AsmResourceBlob blob = HeapAsmResourceBlob::allocate(padded, 256, /*dataIsMutable=*/true);
-    MutableArrayRef<char> data = blob.getMutableData();
-    std::memset(data.data(), 0, data.size());
-    if (sqz_cuk_pack(&w, reinterpret_cast<uint8_t *>(data.data())) != 0)
-      return op->emitError() << "sqz-materialize: packing the CUDA " << req.kernel
-                             << " weight failed although sqz_cuk_can_pack accepted it";
-
-    OpBuilder b(op);
-    Location loc = op->getLoc();
-    std::string key = (req.key.empty() ? "sqz_weight" : req.key) + ".cuda_" + req.kernel;
-    auto blobTy = RankedTensorType::get({padded}, b.getI8Type());
-    Value blobValue = arith::ConstantOp::create(
-        b, loc, DenseResourceElementsAttr::get(blobTy, key, std::move(blob)));
-    auto packed = PackedLinearOp::create(b, loc, resultTy, input, blobValue, bias,
-                                         b.getStringAttr(req.kernel), b.getStringAttr(arch));
-    SmallVector<Value> operands(op->getOperands());
-    op->getResult(0).replaceAllUsesWith(packed.getResult());
-    op->erase();
-    for (Value v : operands)
-      if (Operation *def = v.getDefiningOp())
-        if (v.use_empty() && isa<arith::ConstantOp>(def))
-          def->erase();
-    return success();
+    // 256-byte units: the kernels want their blob 256-byte aligned in device memory
+    // (CudaKernels.h).
+    return replaceWithPacked(
+        op, req, "CUDA ", sqz_cuk_packed_bytes(&w), 256,
+        [&](uint8_t *out) { return sqz_cuk_pack(&w, out); }, ".cuda_" + req.kernel, input, bias,
+        arch);
   }
 
   std::string resolvedISA;
