@@ -14,6 +14,7 @@
 
 #include "Runtime/Npy.h"
 #include "Runtime/Safetensors.h"
+#include "Runtime/TestUtil.h"
 
 #include "llvm/AsmParser/Parser.h"
 #include "llvm/IR/LLVMContext.h"
@@ -118,8 +119,9 @@ TEST(BindRuntimeTest, FreshMlirOutputBinds) {
   for (Case c : {Case{"host-launch.mlir", "sm_80", "isa", "-gpu-async-region"},
                  Case{"host-events-cluster.mlir", "sm_90", "isa", ""},
                  Case{"host-events-cluster.mlir", "sm_90", "fatbin", ""}}) {
-    if (std::string(c.format) == "fatbin" && ::access("/usr/local/cuda/bin/ptxas", X_OK) != 0)
-      continue; // format=fatbin needs ptxas
+    if (std::string(c.format) == "fatbin" &&
+        (std::string(SQZ_PTXAS_PATH).empty() || ::access(SQZ_PTXAS_PATH, X_OK) != 0))
+      continue; // format=fatbin needs the CUDA toolkit's ptxas
     std::string command = tools + "/mlir-opt " + SQZ_BIND_TEST_INPUTS + "/" + c.input +
                           " --nvvm-attach-target=chip=" + c.chip +
                           " --convert-gpu-to-nvvm --gpu-module-to-binary=format=" + c.format +
@@ -355,9 +357,9 @@ TEST(BindRuntimeTest, BoundLibraryCallsThroughTheTable) {
   std::unique_ptr<Module> module = parse(readInput("host-launch.ll"), ctx);
   ASSERT_TRUE(module);
   ASSERT_EQ(bindError(*module), "");
-  char dirTemplate[] = "/tmp/sqz-bind-test-XXXXXX";
-  ASSERT_TRUE(mkdtemp(dirTemplate));
-  std::string dir = dirTemplate, library;
+  sqz::test::TempDir temp; // removed with everything in it at the end
+  ASSERT_FALSE(temp.path().empty());
+  std::string dir = temp.path(), library;
   ASSERT_TRUE(buildSharedLibrary(*module, dir, library));
   void *handle = dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL);
   ASSERT_TRUE(handle) << dlerror();
@@ -418,9 +420,6 @@ TEST(BindRuntimeTest, BoundLibraryCallsThroughTheTable) {
   unbind(); // a second unbind does nothing
   EXPECT_TRUE(calls.empty());
   dlclose(handle);
-  std::remove((dir + "/model.o").c_str());
-  std::remove(library.c_str());
-  ::rmdir(dir.c_str());
 }
 
 //===----------------------------------------------------------------------===//
@@ -554,9 +553,9 @@ TEST(BindRuntimeTest, WritesRunnableCudaArtifact) {
 /// The runtime's whole device path on the host: sqz-run with SQZ_CUDA_DRIVER set to a fake
 /// driver over host memory (unittests/Runtime/FakeCudaDriver.c).
 TEST(BindRuntimeTest, CopyArtifactRunsOnFakeDriver) {
-  char dirTemplate[] = "/tmp/sqz-fake-cuda-XXXXXX";
-  ASSERT_TRUE(mkdtemp(dirTemplate));
-  std::string dir = dirTemplate;
+  sqz::test::TempDir temp;
+  ASSERT_FALSE(temp.path().empty());
+  std::string dir = temp.path();
   writeCopyArtifact(dir);
   if (HasFatalFailure())
     return;
