@@ -346,28 +346,7 @@ __attribute__((noinline)) void actVnni(const QuantLayout &l, const float *x, int
         actTile<KIND, SMODE, ASYM, decltype(mt)::value>(l, buf + m * l.blocks, l.blocks, panel,
                                                         rlo, rhi, bias, yc + m * ldy, ldy, idx);
       };
-      int64_t m = 0;
-      for (; m + MT <= rows; m += MT)
-        tile(IntConst<MT>(), m);
-      switch (rows - m) {
-      case 5:
-        tile(IntConst<5>(), m);
-        break;
-      case 4:
-        tile(IntConst<4>(), m);
-        break;
-      case 3:
-        tile(IntConst<3>(), m);
-        break;
-      case 2:
-        tile(IntConst<2>(), m);
-        break;
-      case 1:
-        tile(IntConst<1>(), m);
-        break;
-      default:
-        break;
-      }
+      forRowTiles<MT>(rows, tile);
     });
   }
 }

@@ -137,6 +137,34 @@ constexpr int kPanelRows = 4;
 
 template <int V> struct IntConst { static constexpr int value = V; };
 
+/// Runs tile(IntConst<MT>(), m) over the whole MT-row tiles of [0, rows), then once over the
+/// last 1..MT-1 rows with their count as a compile-time constant (MT <= 6).
+template <int MT, class Tile> inline void forRowTiles(int64_t rows, Tile &&tile) {
+  static_assert(MT >= 1 && MT <= 6, "remainder tiles exist for 1..5 rows");
+  int64_t m = 0;
+  for (; m + MT <= rows; m += MT)
+    tile(IntConst<MT>(), m);
+  switch (rows - m) {
+  case 5:
+    tile(IntConst<5>(), m);
+    break;
+  case 4:
+    tile(IntConst<4>(), m);
+    break;
+  case 3:
+    tile(IntConst<3>(), m);
+    break;
+  case 2:
+    tile(IntConst<2>(), m);
+    break;
+  case 1:
+    tile(IntConst<1>(), m);
+    break;
+  default:
+    break;
+  }
+}
+
 struct QuantLayout {
   int64_t N, K, group, groups, panels, blocks;
   int64_t kb;            // columns per block
@@ -495,28 +523,7 @@ SQZ_UK_ALWAYS_INLINE void runChunked(const QuantLayout &l, Deq deq, const float 
           gemmTile<decltype(mt)::value>(W + q * kPanelRows * ldw, ldw, kc, xk + m * ldx, ldx,
                                         y + m * ldy + (p0 + q) * kPanelRows, ldy, rlo[q], rhi[q]);
       };
-      int64_t m = 0;
-      for (; m + MT <= M; m += MT)
-        tile(IntConst<MT>(), m);
-      switch (M - m) {
-      case 5:
-        tile(IntConst<5>(), m);
-        break;
-      case 4:
-        tile(IntConst<4>(), m);
-        break;
-      case 3:
-        tile(IntConst<3>(), m);
-        break;
-      case 2:
-        tile(IntConst<2>(), m);
-        break;
-      case 1:
-        tile(IntConst<1>(), m);
-        break;
-      default:
-        break;
-      }
+      forRowTiles<MT>(M, tile);
     }
   }
 }
