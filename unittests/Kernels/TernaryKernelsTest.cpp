@@ -5,7 +5,7 @@
 // (Ternary.cpp: per-channel and whole-block groups, several blocks per group, ragged last
 // groups, K at and just past the stack-buffer limit, where the fp32 path takes over) and on
 // activations of a wide dynamic range, all positive, or with one value near the outlier
-// guard. Tolerance as in QuantKernelsTest.cpp: 1e-5 of sum |x w| per output, 1e-5 of
+// guard or the three-limb limits. Tolerance as in QuantKernelsTest.cpp: 1e-5 of sum |x w| per output, 1e-5 of
 // max |y| overall. Variants the CPU cannot run are skipped.
 //
 //===----------------------------------------------------------------------===//
@@ -93,7 +93,11 @@ struct Blob {
   Blob &operator=(const Blob &) = delete;
 };
 
-enum class XKind { Gaussian, WideRange, Positive, NearGuard };
+/// NearGuard*: one activation at 200, 120 or 30 times the mean |x| of the others, just under
+/// the VNNI paths' limits (Ternary.cpp: four limbs up to 256 times, three limbs up to 128
+/// times for ternary2 and 32 times for ternary16), where the fixed point is coarsest relative
+/// to the rest.
+enum class XKind { Gaussian, WideRange, Positive, NearGuard, NearGuard3Limbs, NearGuard3LimbsT16 };
 
 std::vector<float> makeX(XKind kind, int64_t K, unsigned seed) {
   std::mt19937 rng(seed);
@@ -107,14 +111,14 @@ std::vector<float> makeX(XKind kind, int64_t K, unsigned seed) {
     else if (kind == XKind::Positive)
       v = std::fabs(v) + 1.0f;
   }
-  if (kind == XKind::NearGuard) {
-    // One activation at about 200 times the mean |x| of the others (the VNNI paths take x up to
-    // 256 times): their fixed point is then coarsest relative to the rest.
+  if (kind == XKind::NearGuard || kind == XKind::NearGuard3Limbs ||
+      kind == XKind::NearGuard3LimbsT16) {
     double mean = 0;
     for (auto v : x)
       mean += std::fabs(v);
     mean /= K;
-    x[K / 3] = static_cast<float>(-200.0 * mean);
+    double factor = kind == XKind::NearGuard ? 200.0 : kind == XKind::NearGuard3Limbs ? 120.0 : 30.0;
+    x[K / 3] = static_cast<float>(-factor * mean);
   }
   return x;
 }
@@ -203,7 +207,8 @@ TEST_P(TernaryGemv, MatchesLogicalReference) {
   Blob blob(t);
   ASSERT_NE(blob.data, nullptr);
   int seed = 0;
-  for (XKind kind : {XKind::Gaussian, XKind::WideRange, XKind::Positive, XKind::NearGuard}) {
+  for (XKind kind : {XKind::Gaussian, XKind::WideRange, XKind::Positive, XKind::NearGuard,
+                     XKind::NearGuard3Limbs, XKind::NearGuard3LimbsT16}) {
     std::vector<float> x = makeX(kind, c.K, 100 + seed++);
     std::string what = gemvCaseName(c) + " x" + std::to_string(static_cast<int>(kind));
     checkGemv(isa, t, blob, x, true, {{0, c.N}}, what + " full");

@@ -247,25 +247,34 @@ __attribute__((noinline)) void gemvT16(const QuantLayout &l, const float *x, con
 #if defined(__AVX512VNNI__)
 //===----------------------------------------------------------------------===//
 // Exact-integer GEMVs (AVX512-VNNI), M == 1. x is written as a fixed-point integer
-// X = round(x * 2^sh) (sh from max|x|: |X| <= 2^30 for ternary2, 2^28 for ternary16; one
-// rounding of at most 2^-30 resp. 2^-28 max|x| per element; this is not an activation
-// quantization) split into four signed byte limbs, X = sum_l limb_l 256^l, and vpdpbusd
-// accumulates (unsigned weight byte) x (signed limb) exactly in int32; at each group's end the
-// limb sums of x over the group (the -1 of the ternary code) are subtracted in integers, the
-// limbs combined in fp32 and scaled. Both return false (nothing written) when x cannot be
+// X = round(x * T / max|x|), |X| <= T, split into NL signed byte limbs, X = sum_l limb_l 256^l,
+// and vpdpbusd accumulates (unsigned weight byte) x (signed limb) exactly in int32; at each
+// group's end the limb sums of x over the group (the -1 of the ternary code) are subtracted in
+// integers, the limbs combined in fp32 and scaled. The one rounding is at most
+// max|x| / (2 T) per element (this is not an activation quantization). NL = 3 (T just under
+// 2^23, 2^21 for ternary16, whose limbs carry 4 X) when max|x| <= 128 (ternary16: 32) times
+// the mean of the other |x|, NL = 4 (T = 2^30, 2^28) up to 256 times: per output the rounding
+// then stays under 7.7e-6 (3 limbs) resp. 5e-7 (4 limbs) of sum |x w| when the nonzero
+// weights meet x of mean size. Both return false (nothing written) when x cannot be
 // represented (non-finite, tiny, or max|x| > 256 times the mean of the other |x|: a few huge
 // activations meeting zero weights could otherwise exceed 1e-5 sum|x w|) or K or the groups
 // exceed the stack buffers; the caller then runs the fp32 path.
 //===----------------------------------------------------------------------===//
 constexpr int64_t kVnniMaxK = 32768;
 constexpr int64_t kVnniMaxGroups = 512;
+/// The largest X three signed byte limbs hold (0x7F7F7F; four hold 0x7F7F7F7F > 2^30), less a
+/// margin for the rounding of x * scale.
+constexpr float kLimbMax3 = 8355711.0f - 8.0f;
 
 struct FixedPoint {
-  float scale, invScale; // 2^sh and 2^-sh
+  float scale, invScale; // T / max|x| and its inverse
+  int limbs;             // 3 or 4
 };
 
-/// The fixed point of x with |X| <= 2^bits; false when x does not qualify (see above).
-SQZ_UK_ALWAYS_INLINE bool fixedPointOf(const float *x, int64_t K, int bits, FixedPoint &fp) {
+/// The fixed point of x: NL = 3 with |X| <= t3 when max|x| <= guard3 times the mean of the
+/// other |x|, else NL = 4 with |X| <= t4 (up to 256 times); false when x does not qualify.
+SQZ_UK_ALWAYS_INLINE bool fixedPointOf(const float *x, int64_t K, float t3, float guard3, float t4,
+                                       FixedPoint &fp) {
   __m512 vmax = _mm512_setzero_ps(), vsum = vmax;
   int64_t k = 0;
   for (; k + 16 <= K; k += 16) {
@@ -279,20 +288,14 @@ SQZ_UK_ALWAYS_INLINE bool fixedPointOf(const float *x, int64_t K, int bits, Fixe
     amax = a > amax ? a : amax;
     asum += a;
   }
-  if (!(amax <= 3.0e38f)) // inf or NaN
+  if (!(amax <= 3.0e38f) || !(amax >= 1.0e-25f)) // inf, NaN, zero or so tiny that T / amax
+    return false;                                 // or its inverse would leave the normals
+  float meanOthers = K > 1 ? (asum - amax) / static_cast<float>(K - 1) : amax;
+  if (amax > 256.0f * meanOthers)
     return false;
-  if (K > 1 && amax > 256.0f * ((asum - amax) / static_cast<float>(K - 1)))
-    return false;
-  uint32_t bits32;
-  memcpy(&bits32, &amax, 4);
-  int e = static_cast<int>((bits32 >> 23) & 0xFF) - 126; // amax < 2^e
-  if (e < -90)
-    return false; // (also amax == 0) the fixed point would need a denormal scale
-  const int sh = bits - e;
-  uint32_t scaleBits = static_cast<uint32_t>(sh + 127) << 23,
-           invBits = static_cast<uint32_t>(127 - sh) << 23;
-  memcpy(&fp.scale, &scaleBits, 4);
-  memcpy(&fp.invScale, &invBits, 4);
+  fp.limbs = amax <= guard3 * meanOthers ? 3 : 4;
+  fp.scale = (fp.limbs == 3 ? t3 : t4) / amax;
+  fp.invScale = 1.0f / fp.scale;
   return true;
 }
 
@@ -304,78 +307,77 @@ SQZ_UK_ALWAYS_INLINE __m512i fixedAt(const float *x, int64_t K, int64_t k, __m51
   return _mm512_cvtps_epi32(_mm512_mul_ps(xv, scale));
 }
 
-/// The four signed byte limbs of X (|X| < 2^31), each sign-extended in its int32 lane.
-SQZ_UK_ALWAYS_INLINE void limbsOf(__m512i X, __m512i limb[4]) {
-  for (int li = 0; li < 4; ++li) {
+/// The NL signed byte limbs of X (NL = 3: |X| <= 0x7F7F7F; 4: |X| < 2^31), each
+/// sign-extended in its int32 lane.
+template <int NL> SQZ_UK_ALWAYS_INLINE void limbsOf(__m512i X, __m512i limb[NL]) {
+  for (int li = 0; li < NL; ++li) {
     limb[li] = _mm512_srai_epi32(_mm512_slli_epi32(X, 24), 24);
     X = _mm512_srai_epi32(_mm512_sub_epi32(X, limb[li]), 8);
   }
 }
-
 
 /// ternary2 (the LutPlanes layout, KB = 256; groups are whole blocks or one per row): the
 /// 64-byte row block is used as is: dword j, byte q holds in bits 2m the code of column
 /// 16 (4q + m) + j, so (block >> 2m) & 3 (m = 0..3) gives the codes of 64 columns as bytes,
 /// and one vpdpbusd per limb multiplies them with the limb vector whose byte (j, q) is
 /// column 16 (4q + m) + j: lane j of a row's accumulator sums columns = j (mod 16). Per
-/// 256 weights of a row: 4 ands, 3 word shifts and 16 vpdpbusd (vs 16 shifts, 16 vpermps
+/// 256 weights of a row: 4 ands, 3 word shifts and 4 NL vpdpbusd (vs 16 shifts, 16 vpermps
 /// and 16 FMAs).
 constexpr int64_t kKBT2 = 256;
 constexpr int64_t kVnniMaxGroupsT2 = kVnniMaxK / kKBT2;
 
-__attribute__((noinline)) bool gemvT2Vnni(const QuantLayout &l, const float *x, const float *bias,
-                                          float *y, int64_t n_begin, int64_t n_end) {
+template <int NL>
+__attribute__((noinline)) void gemvT2VnniLimbs(const QuantLayout &l, const float *x,
+                                               const float *bias, float *y, int64_t n_begin,
+                                               int64_t n_end, FixedPoint fp) {
   const int64_t K = l.K;
-  if (l.blocks * kKBT2 > kVnniMaxK || l.groups > kVnniMaxGroupsT2)
-    return false;
-  FixedPoint fp;
-  if (!fixedPointOf(x, K, 30, fp))
-    return false;
   // limbs[b][m][li]: 64 bytes, byte 4 j + q = limb li of X at column 256 b + 16 (4 q + m) + j.
-  alignas(64) int8_t limbs[kVnniMaxK * 4];
+  alignas(64) int8_t limbs[kVnniMaxK * NL];
   // corr[g][li]: lane j = the sum of limb li over the group's columns = j (mod 16).
-  alignas(64) int32_t corr[kVnniMaxGroupsT2][4][16];
+  alignas(64) int32_t corr[kVnniMaxGroupsT2][NL][16];
   const __m512 vscale = _mm512_set1_ps(fp.scale);
   const __m512i kLow = _mm512_set1_epi32(0xFF);
   {
-    __m512i S[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
-                    _mm512_setzero_si512()};
+    __m512i S[NL];
+    for (int li = 0; li < NL; ++li)
+      S[li] = _mm512_setzero_si512();
     int64_t gCur = 0;
     for (int64_t b = 0; b < l.blocks; ++b) {
       int64_t g = minI(b * kKBT2 / l.group, l.groups - 1);
       if (g != gCur) {
-        for (int li = 0; li < 4; ++li) {
+        for (int li = 0; li < NL; ++li) {
           _mm512_store_si512(corr[gCur][li], S[li]);
           S[li] = _mm512_setzero_si512();
         }
         gCur = g;
       }
       for (int m = 0; m < 4; ++m) {
-        __m512i L[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
-                        _mm512_setzero_si512()};
+        __m512i L[NL];
+        for (int li = 0; li < NL; ++li)
+          L[li] = _mm512_setzero_si512();
         for (int q = 0; q < 4; ++q) {
-          __m512i lim[4];
-          limbsOf(fixedAt(x, K, b * kKBT2 + 16 * (4 * q + m), vscale), lim);
-          for (int li = 0; li < 4; ++li) {
+          __m512i lim[NL];
+          limbsOf<NL>(fixedAt(x, K, b * kKBT2 + 16 * (4 * q + m), vscale), lim);
+          for (int li = 0; li < NL; ++li) {
             S[li] = _mm512_add_epi32(S[li], lim[li]);
             L[li] = _mm512_or_si512(L[li], _mm512_slli_epi32(_mm512_and_si512(lim[li], kLow), 8 * q));
           }
         }
-        for (int li = 0; li < 4; ++li)
-          _mm512_store_si512(limbs + ((b * 4 + m) * 4 + li) * 64, L[li]);
+        for (int li = 0; li < NL; ++li)
+          _mm512_store_si512(limbs + ((b * 4 + m) * NL + li) * 64, L[li]);
       }
     }
-    for (int li = 0; li < 4; ++li)
+    for (int li = 0; li < NL; ++li)
       _mm512_store_si512(corr[gCur][li], S[li]);
   }
 
   const __m512i k3 = _mm512_set1_epi8(3);
   forPanels(n_begin, n_end, [&](int64_t panel, int rlo, int rhi) {
-    __m512i A[kPanelRows][4];
+    __m512i A[kPanelRows][NL];
     __m512 acc[kPanelRows];
     for (int r = 0; r < kPanelRows; ++r) {
       acc[r] = _mm512_setzero_ps();
-      for (int li = 0; li < 4; ++li)
+      for (int li = 0; li < NL; ++li)
         A[r][li] = _mm512_setzero_si512();
     }
     int64_t gNext = 0, gCur = -1;
@@ -383,9 +385,10 @@ __attribute__((noinline)) bool gemvT2Vnni(const QuantLayout &l, const float *x, 
       const float *s = l.scalePtr(panel, gCur);
       for (int r = 0; r < kPanelRows; ++r) {
         __m512 f = _mm512_setzero_ps();
-        for (int li = 3; li >= 0; --li) {
+        for (int li = NL - 1; li >= 0; --li) {
           __m512i v = _mm512_sub_epi32(A[r][li], _mm512_load_si512(corr[gCur][li]));
-          f = _mm512_fmadd_ps(f, _mm512_set1_ps(li == 3 ? 0.0f : 256.0f), _mm512_cvtepi32_ps(v));
+          f = _mm512_fmadd_ps(f, _mm512_set1_ps(li == NL - 1 ? 0.0f : 256.0f),
+                              _mm512_cvtepi32_ps(v));
           A[r][li] = _mm512_setzero_si512();
         }
         acc[r] = _mm512_fmadd_ps(f, _mm512_set1_ps(s[r]), acc[r]);
@@ -405,14 +408,14 @@ __attribute__((noinline)) bool gemvT2Vnni(const QuantLayout &l, const float *x, 
       __m512i v[kPanelRows];
       for (int r = 0; r < kPanelRows; ++r)
         v[r] = _mm512_loadu_si512(p + 64 * r);
-      const int8_t *lb = limbs + b * 1024;
+      const int8_t *lb = limbs + b * 256 * NL;
 #pragma clang loop unroll(full)
       for (int m = 0; m < 4; ++m) {
         __m512i d[kPanelRows];
         for (int r = 0; r < kPanelRows; ++r)
           d[r] = _mm512_and_si512(m == 0 ? v[r] : _mm512_srli_epi16(v[r], 2 * m), k3);
-        for (int li = 0; li < 4; ++li) {
-          __m512i xl = _mm512_load_si512(lb + (m * 4 + li) * 64);
+        for (int li = 0; li < NL; ++li) {
+          __m512i xl = _mm512_load_si512(lb + (m * NL + li) * 64);
           for (int r = 0; r < kPanelRows; ++r)
             A[r][li] = _mm512_dpbusd_epi32(A[r][li], d[r], xl);
         }
@@ -424,6 +427,19 @@ __attribute__((noinline)) bool gemvT2Vnni(const QuantLayout &l, const float *x, 
       y[n] = _mm512_reduce_add_ps(acc[r]) * fp.invScale + (bias ? bias[n] : 0.0f);
     }
   });
+}
+
+bool gemvT2Vnni(const QuantLayout &l, const float *x, const float *bias, float *y,
+                int64_t n_begin, int64_t n_end) {
+  if (l.blocks * kKBT2 > kVnniMaxK || l.groups > kVnniMaxGroupsT2)
+    return false;
+  FixedPoint fp;
+  if (!fixedPointOf(x, l.K, kLimbMax3, 128.0f, 1073741824.0f, fp))
+    return false;
+  if (fp.limbs == 3)
+    gemvT2VnniLimbs<3>(l, x, bias, y, n_begin, n_end, fp);
+  else
+    gemvT2VnniLimbs<4>(l, x, bias, y, n_begin, n_end, fp);
   return true;
 }
 
@@ -433,37 +449,35 @@ __attribute__((noinline)) bool gemvT2Vnni(const QuantLayout &l, const float *x, 
 ///   256 sum_n trit_n X_n = sum_{n=0..5} t_n Y_n,  Y_0 = 3 X_0, Y_n = 3 X_n - X_{n-1},
 ///   Y_5 = -X_4
 /// (X_n: x at column 80 b + 16 n + j): six vpdpbusd per limb of the raw bytes t_n with the
-/// limbs of Y (|Y| <= 4 |X| <= 2^30, hence |X| <= 2^28). Per 320 weights: 10 byte adds and 24
-/// vpdpbusd (the old trit decoding took 55 operations). The int32 sums cannot overflow for
+/// NL limbs of Y (|Y| <= 4 |X|, hence |X| <= T = 2^28 for 4 limbs, 0x7F7F7F / 4 for 3). Per
+/// 320 weights: 10 byte adds and 6 NL vpdpbusd (the old trit decoding took 55 operations). The int32 sums cannot overflow for
 /// K <= 32768 (|t y| <= 255 * 128 per byte).
 constexpr int64_t kVnniMaxBlocksT16 = kVnniMaxK / kKBT16;
 
-__attribute__((noinline)) bool gemvT16Vnni(const QuantLayout &l, const float *x, const float *bias,
-                                           float *y, int64_t n_begin, int64_t n_end) {
+template <int NL>
+__attribute__((noinline)) void gemvT16VnniLimbs(const QuantLayout &l, const float *x,
+                                                const float *bias, float *y, int64_t n_begin,
+                                                int64_t n_end, FixedPoint fp) {
   const int64_t K = l.K;
-  if (l.blocks > kVnniMaxBlocksT16 || l.groups > kVnniMaxGroups)
-    return false;
-  FixedPoint fp;
-  if (!fixedPointOf(x, K, 28, fp))
-    return false;
   // ylimbs[b][n][li]: 16 bytes, byte j = limb li of Y_n at column j of plane n of block b.
-  alignas(64) int8_t ylimbs[kVnniMaxBlocksT16 * 6 * 4 * 16];
+  alignas(64) int8_t ylimbs[kVnniMaxBlocksT16 * 6 * NL * 16];
   // corr[g][li]: dword lane jj = the limb li of 256 * (sum of X over the group's columns
   // with (k mod 16) / 4 = jj), split as sum_l 256^(l+1) S_l of the limb sums S_l of X.
-  alignas(16) int32_t corr[kVnniMaxGroups][4][4];
+  alignas(16) int32_t corr[kVnniMaxGroups][NL][4];
   const __m512 vscale = _mm512_set1_ps(fp.scale);
   {
     const __m128i ones = _mm_set1_epi8(1);
-    __m128i S[4] = {_mm_setzero_si128(), _mm_setzero_si128(), _mm_setzero_si128(),
-                    _mm_setzero_si128()};
+    __m128i S[NL];
+    for (int li = 0; li < NL; ++li)
+      S[li] = _mm_setzero_si128();
     int64_t gCur = 0;
     auto storeCorr = [&]() {
       _mm_store_si128(reinterpret_cast<__m128i *>(corr[gCur][0]), _mm_setzero_si128());
-      _mm_store_si128(reinterpret_cast<__m128i *>(corr[gCur][1]), S[0]);
-      _mm_store_si128(reinterpret_cast<__m128i *>(corr[gCur][2]), S[1]);
-      _mm_store_si128(reinterpret_cast<__m128i *>(corr[gCur][3]),
-                      _mm_add_epi32(S[2], _mm_slli_epi32(S[3], 8)));
-      for (int li = 0; li < 4; ++li)
+      for (int li = 1; li < NL - 1; ++li)
+        _mm_store_si128(reinterpret_cast<__m128i *>(corr[gCur][li]), S[li - 1]);
+      _mm_store_si128(reinterpret_cast<__m128i *>(corr[gCur][NL - 1]),
+                      _mm_add_epi32(S[NL - 2], _mm_slli_epi32(S[NL - 1], 8)));
+      for (int li = 0; li < NL; ++li)
         S[li] = _mm_setzero_si128();
     };
     for (int64_t b = 0; b < l.blocks; ++b) {
@@ -473,24 +487,24 @@ __attribute__((noinline)) bool gemvT16Vnni(const QuantLayout &l, const float *x,
         gCur = g;
       }
       __m512i prev = _mm512_setzero_si512();
-      int8_t *yb = ylimbs + b * 384;
+      int8_t *yb = ylimbs + b * 96 * NL;
       for (int n = 0; n < 6; ++n) {
         __m512i Y;
         if (n < 5) {
           __m512i X = fixedAt(x, K, b * kKBT16 + 16 * n, vscale);
-          __m512i lim[4];
-          limbsOf(X, lim);
-          for (int li = 0; li < 4; ++li)
+          __m512i lim[NL];
+          limbsOf<NL>(X, lim);
+          for (int li = 0; li < NL; ++li)
             S[li] = _mm_dpbusd_epi32(S[li], ones, _mm512_cvtepi32_epi8(lim[li]));
           Y = _mm512_sub_epi32(_mm512_add_epi32(X, _mm512_add_epi32(X, X)), prev);
           prev = X;
         } else {
           Y = _mm512_sub_epi32(_mm512_setzero_si512(), prev);
         }
-        __m512i lim[4];
-        limbsOf(Y, lim);
-        for (int li = 0; li < 4; ++li)
-          _mm_store_si128(reinterpret_cast<__m128i *>(yb + (n * 4 + li) * 16),
+        __m512i lim[NL];
+        limbsOf<NL>(Y, lim);
+        for (int li = 0; li < NL; ++li)
+          _mm_store_si128(reinterpret_cast<__m128i *>(yb + (n * NL + li) * 16),
                           _mm512_cvtepi32_epi8(lim[li]));
       }
     }
@@ -500,19 +514,20 @@ __attribute__((noinline)) bool gemvT16Vnni(const QuantLayout &l, const float *x,
   const __m512i rowLanes = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
   forPanels(n_begin, n_end, [&](int64_t panel, int rlo, int rhi) {
     __m512 acc = _mm512_setzero_ps();
-    // Three accumulator sets (planes n mod 3) so that 12 vpdpbusd chains are in flight.
-    __m512i A[3][4];
+    // Three accumulator sets (planes n mod 3) so that 3 NL vpdpbusd chains are in flight.
+    __m512i A[3][NL];
     for (int s = 0; s < 3; ++s)
-      for (int li = 0; li < 4; ++li)
+      for (int li = 0; li < NL; ++li)
         A[s][li] = _mm512_setzero_si512();
     int64_t gNext = 0, gCur = -1;
     auto flush = [&]() {
       __m512 f = _mm512_setzero_ps();
-      for (int li = 3; li >= 0; --li) {
+      for (int li = NL - 1; li >= 0; --li) {
         __m512i r = _mm512_add_epi32(A[0][li], _mm512_add_epi32(A[1][li], A[2][li]));
         r = _mm512_sub_epi32(r, _mm512_broadcast_i32x4(_mm_load_si128(
                                     reinterpret_cast<const __m128i *>(corr[gCur][li]))));
-        f = _mm512_fmadd_ps(f, _mm512_set1_ps(li == 3 ? 0.0f : 256.0f), _mm512_cvtepi32_ps(r));
+        f = _mm512_fmadd_ps(f, _mm512_set1_ps(li == NL - 1 ? 0.0f : 256.0f),
+                            _mm512_cvtepi32_ps(r));
         for (int s = 0; s < 3; ++s)
           A[s][li] = _mm512_setzero_si512();
       }
@@ -531,16 +546,16 @@ __attribute__((noinline)) bool gemvT16Vnni(const QuantLayout &l, const float *x,
       }
       __builtin_prefetch(p + kPrefetch, 0, 3);
       __m512i t = _mm512_loadu_si512(p);
-      const int8_t *yb = ylimbs + b * 384;
+      const int8_t *yb = ylimbs + b * 96 * NL;
 #pragma clang loop unroll(full)
       for (int n = 0; n < 6; ++n) {
         if (n > 0) // t *= 3 (mod 256); opaque so the compiler keeps the two adds
           t = opaque(_mm512_add_epi8(t, _mm512_add_epi8(t, t)));
-        for (int li = 0; li < 4; ++li)
+        for (int li = 0; li < NL; ++li)
           A[n % 3][li] = _mm512_dpbusd_epi32(
               A[n % 3][li], t,
               _mm512_broadcast_i32x4(
-                  _mm_load_si128(reinterpret_cast<const __m128i *>(yb + (n * 4 + li) * 16))));
+                  _mm_load_si128(reinterpret_cast<const __m128i *>(yb + (n * NL + li) * 16))));
       }
     }
     flush();
@@ -553,6 +568,19 @@ __attribute__((noinline)) bool gemvT16Vnni(const QuantLayout &l, const float *x,
       y[n] = sum * inv + (bias ? bias[n] : 0.0f);
     }
   });
+}
+
+bool gemvT16Vnni(const QuantLayout &l, const float *x, const float *bias, float *y,
+                 int64_t n_begin, int64_t n_end) {
+  if (l.blocks > kVnniMaxBlocksT16 || l.groups > kVnniMaxGroups)
+    return false;
+  FixedPoint fp;
+  if (!fixedPointOf(x, l.K, kLimbMax3 / 4.0f, 32.0f, 268435456.0f, fp))
+    return false;
+  if (fp.limbs == 3)
+    gemvT16VnniLimbs<3>(l, x, bias, y, n_begin, n_end, fp);
+  else
+    gemvT16VnniLimbs<4>(l, x, bias, y, n_begin, n_end, fp);
   return true;
 }
 #endif
