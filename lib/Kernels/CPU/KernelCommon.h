@@ -26,6 +26,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <type_traits>
+
 #if defined(__AVX2__) || defined(__AVX512F__)
 #include <immintrin.h>
 #endif
@@ -484,6 +486,27 @@ template <typename F> SQZ_UK_ALWAYS_INLINE void forPanels(int64_t n_begin, int64
     int rhi = static_cast<int>(minI(kPanelRows, n_end - panel * kPanelRows));
     f(panel, rlo, rhi);
     n = (panel + 1) * kPanelRows;
+  }
+}
+
+/// forPanels two panels at a time: f(std::integral_constant<int, P>{}, panel, rlo, rhi) with
+/// P = 2 (panels panel and panel + 1; rows rlo.. of the first, ..rhi of the second) while two
+/// panels remain, else P = 1; for kernels whose x-side operands are shared by both panels.
+template <typename F>
+SQZ_UK_ALWAYS_INLINE void forPanelPairs(int64_t n_begin, int64_t n_end, F f) {
+  const int64_t panelEnd = ceilDiv(n_end, kPanelRows);
+  for (int64_t n = n_begin; n < n_end;) {
+    int64_t panel = n / kPanelRows;
+    int rlo = static_cast<int>(n - panel * kPanelRows);
+    if (panelEnd - panel >= 2) {
+      int rhi = static_cast<int>(minI(kPanelRows, n_end - (panel + 1) * kPanelRows));
+      f(std::integral_constant<int, 2>{}, panel, rlo, rhi);
+      n = (panel + 2) * kPanelRows;
+    } else {
+      int rhi = static_cast<int>(minI(kPanelRows, n_end - panel * kPanelRows));
+      f(std::integral_constant<int, 1>{}, panel, rlo, rhi);
+      n = (panel + 1) * kPanelRows;
+    }
   }
 }
 

@@ -512,31 +512,48 @@ __attribute__((noinline)) void gemvT16VnniLimbs(const QuantLayout &l, const floa
   }
 
   const __m512i rowLanes = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
-  forPanels(n_begin, n_end, [&](int64_t panel, int rlo, int rhi) {
-    __m512 acc = _mm512_setzero_ps();
-    // Three accumulator sets (planes n mod 3) so that 3 NL vpdpbusd chains are in flight.
-    __m512i A[3][NL];
-    for (int s = 0; s < 3; ++s)
-      for (int li = 0; li < NL; ++li)
-        A[s][li] = _mm512_setzero_si512();
+  // Two panels at a time with three limbs: each broadcast of a limb vector feeds both
+  // panels' vpdpbusd (the loop is bound by vpdpbusd and loads; 18 + 2 x 3 x 3 registers).
+  // Four limbs (rare: wide-range x) would not fit the 32 registers that way.
+  auto run = [&](auto pc, int64_t panel0, int rlo, int rhi) {
+    constexpr int P = NL == 3 ? decltype(pc)::value : 1;
+    __m512 acc[P];
+    // Three accumulator sets (planes n mod 3) so that 3 NL vpdpbusd chains per panel are in
+    // flight.
+    __m512i A[P][3][NL];
+    for (int q = 0; q < P; ++q) {
+      acc[q] = _mm512_setzero_ps();
+      for (int s = 0; s < 3; ++s)
+        for (int li = 0; li < NL; ++li)
+          A[q][s][li] = _mm512_setzero_si512();
+    }
     int64_t gNext = 0, gCur = -1;
     auto flush = [&]() {
-      __m512 f = _mm512_setzero_ps();
-      for (int li = NL - 1; li >= 0; --li) {
-        __m512i r = _mm512_add_epi32(A[0][li], _mm512_add_epi32(A[1][li], A[2][li]));
-        r = _mm512_sub_epi32(r, _mm512_broadcast_i32x4(_mm_load_si128(
-                                    reinterpret_cast<const __m128i *>(corr[gCur][li]))));
-        f = _mm512_fmadd_ps(f, _mm512_set1_ps(li == NL - 1 ? 0.0f : 256.0f),
-                            _mm512_cvtepi32_ps(r));
-        for (int s = 0; s < 3; ++s)
-          A[s][li] = _mm512_setzero_si512();
+      for (int q = 0; q < P; ++q) {
+        __m512 f = _mm512_setzero_ps();
+        for (int li = NL - 1; li >= 0; --li) {
+          __m512i r = _mm512_add_epi32(A[q][0][li], _mm512_add_epi32(A[q][1][li], A[q][2][li]));
+          r = _mm512_sub_epi32(r, _mm512_broadcast_i32x4(_mm_load_si128(
+                                      reinterpret_cast<const __m128i *>(corr[gCur][li]))));
+          f = _mm512_fmadd_ps(f, _mm512_set1_ps(li == NL - 1 ? 0.0f : 256.0f),
+                              _mm512_cvtepi32_ps(r));
+          for (int s = 0; s < 3; ++s)
+            A[q][s][li] = _mm512_setzero_si512();
+        }
+        __m512 s = _mm512_permutexvar_ps(
+            rowLanes, _mm512_castps128_ps512(_mm_loadu_ps(l.scalePtr(panel0 + q, gCur))));
+        acc[q] = _mm512_fmadd_ps(f, s, acc[q]);
       }
-      __m512 s = _mm512_permutexvar_ps(
-          rowLanes, _mm512_castps128_ps512(_mm_loadu_ps(l.scalePtr(panel, gCur))));
-      acc = _mm512_fmadd_ps(f, s, acc);
     };
-    const uint8_t *p = l.blockPtr(panel, 0, 0);
-    for (int64_t b = 0; b < l.blocks; ++b, p += kPanelRows * kRowBlockBytesT16) {
+    const uint8_t *p[P];
+    for (int q = 0; q < P; ++q)
+      p[q] = l.blockPtr(panel0 + q, 0, 0);
+    // Each panel's stream prefetches kPrefetch bytes ahead; past its panel's end that is the
+    // start of the panel it reads in the next run (panel0 + q + P), not the next panel.
+    const int64_t panelBytes = l.blocks * kPanelRows * kRowBlockBytesT16;
+    for (int64_t b = 0; b < l.blocks; ++b) {
+      const int64_t ahead = b * kPanelRows * kRowBlockBytesT16 + kPrefetch;
+      const int64_t pfOff = ahead < panelBytes ? kPrefetch : kPrefetch + (P - 1) * panelBytes;
       int64_t kb0 = b * kKBT16;
       if (kb0 >= gNext) {
         if (gCur >= 0)
@@ -544,30 +561,45 @@ __attribute__((noinline)) void gemvT16VnniLimbs(const QuantLayout &l, const floa
         gCur = minI(kb0 / l.group, l.groups - 1);
         gNext = (gCur + 1) * l.group;
       }
-      __builtin_prefetch(p + kPrefetch, 0, 3);
-      __m512i t = _mm512_loadu_si512(p);
+      __m512i t[P];
+      for (int q = 0; q < P; ++q) {
+        __builtin_prefetch(p[q] + pfOff, 0, 3);
+        t[q] = _mm512_loadu_si512(p[q]);
+        p[q] += kPanelRows * kRowBlockBytesT16;
+      }
       const int8_t *yb = ylimbs + b * 96 * NL;
 #pragma clang loop unroll(full)
       for (int n = 0; n < 6; ++n) {
         if (n > 0) // t *= 3 (mod 256); opaque so the compiler keeps the two adds
-          t = opaque(_mm512_add_epi8(t, _mm512_add_epi8(t, t)));
-        for (int li = 0; li < NL; ++li)
-          A[n % 3][li] = _mm512_dpbusd_epi32(
-              A[n % 3][li], t,
-              _mm512_broadcast_i32x4(
-                  _mm_load_si128(reinterpret_cast<const __m128i *>(yb + (n * NL + li) * 16))));
+          for (int q = 0; q < P; ++q)
+            t[q] = opaque(_mm512_add_epi8(t[q], _mm512_add_epi8(t[q], t[q])));
+        for (int li = 0; li < NL; ++li) {
+          __m512i yv = _mm512_broadcast_i32x4(
+              _mm_load_si128(reinterpret_cast<const __m128i *>(yb + (n * NL + li) * 16)));
+          for (int q = 0; q < P; ++q)
+            A[q][n % 3][li] = _mm512_dpbusd_epi32(A[q][n % 3][li], t[q], yv);
+        }
       }
     }
     flush();
-    alignas(64) float lanes[16];
-    _mm512_store_ps(lanes, acc);
     const float inv = fp.invScale * (1.0f / 256.0f);
-    for (int r = rlo; r < rhi; ++r) {
-      int64_t n = panel * kPanelRows + r;
-      float sum = (lanes[4 * r] + lanes[4 * r + 1]) + (lanes[4 * r + 2] + lanes[4 * r + 3]);
-      y[n] = sum * inv + (bias ? bias[n] : 0.0f);
+    for (int q = 0; q < P; ++q) {
+      alignas(64) float lanes[16];
+      _mm512_store_ps(lanes, acc[q]);
+      int r0 = q == 0 ? rlo : 0, r1 = q == P - 1 ? rhi : kPanelRows;
+      for (int r = r0; r < r1; ++r) {
+        int64_t n = (panel0 + q) * kPanelRows + r;
+        float sum = (lanes[4 * r] + lanes[4 * r + 1]) + (lanes[4 * r + 2] + lanes[4 * r + 3]);
+        y[n] = sum * inv + (bias ? bias[n] : 0.0f);
+      }
     }
-  });
+  };
+  if constexpr (NL == 3)
+    forPanelPairs(n_begin, n_end, run);
+  else
+    forPanels(n_begin, n_end, [&](int64_t panel, int rlo, int rhi) {
+      run(std::integral_constant<int, 1>{}, panel, rlo, rhi);
+    });
 }
 
 bool gemvT16Vnni(const QuantLayout &l, const float *x, const float *bias, float *y,
