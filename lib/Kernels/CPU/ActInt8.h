@@ -51,6 +51,8 @@ template <int KIND> struct Act {
 constexpr int64_t kActMaxK = 32768;
 /// Software prefetch distance in the panel stream (bytes).
 constexpr int64_t kActPrefetch = 4096;
+/// Software prefetch distance in the scale stream (bytes; 16 B or 32 B per block).
+constexpr int64_t kActScalePrefetch = 512;
 
 /// round(127 * NF4[c]) + 128: the nf4 weights as unsigned bytes (docs/Kernels.md).
 alignas(16) static const uint8_t kNF4U8[16] = {1,   40,  61,  78,  92,  105, 116, 128,
@@ -269,6 +271,8 @@ SQZ_UK_ALWAYS_INLINE void actTile(const QuantLayout &l, const XBlock<KIND> *xb, 
       if (ASYM)
         zp = l.zeroPtr(panel, g);
     }
+    if (!ROW) // the scale stream is a second one: the prefetchers see only the codes'
+      __builtin_prefetch(reinterpret_cast<const char *>(sp) + kActScalePrefetch, 0, 2);
 #pragma clang loop unroll(full)
     for (int r = 0; r < kPanelRows; ++r) {
       __m512 wsv = SUB ? _mm512_permutexvar_ps(idx[r], S) : ROW ? S : _mm512_set1_ps(sp[r]);
