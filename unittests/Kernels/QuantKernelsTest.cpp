@@ -915,6 +915,34 @@ TEST(ActInt8Packing, FlagOnlyWhenSupported) {
   }
 }
 
+/// A NaN or infinite activation never gives a finite output on the int8-activation path: its
+/// 32-column block has xs = NaN, so every row is NaN (vmaxps alone would drop a NaN from the
+/// block's max|x| and the NaN would be quantized to 0). Other x rows stay finite.
+TEST(ActInt8Packing, NonFiniteActivations) {
+  for (int32_t format : {SQZ_UK_INT4, SQZ_UK_INT8, SQZ_UK_NF4}) {
+    Logical lw = randomLogical(format, false, 20, 300, format == SQZ_UK_INT8 ? 64 : 128, 4);
+    sqz_uk_logical view = lw.view();
+    view.act_int8 = 1;
+    Blob act(view);
+    ASSERT_NE(act.data, nullptr);
+    ASSERT_EQ(readFlags(act) & SQZ_UK_FLAG_ACT_INT8, SQZ_UK_FLAG_ACT_INT8);
+    for (const char *isa : kIsas) {
+      if (!cpuRuns(isa))
+        continue;
+      for (float bad : {NAN, INFINITY, -INFINITY}) {
+        std::vector<float> x = randomVector(600, 6), y(40);
+        x[300 + 37] = bad; // row 1, inside a full 16-column chunk
+        kernelFor(format, isa)(act.data, x.data(), 2, 300, nullptr, y.data(), 20, 0, 20);
+        for (int n = 0; n < 20; ++n) {
+          EXPECT_TRUE(std::isfinite(y[n])) << formatName(format) << " " << isa << " n=" << n;
+          EXPECT_FALSE(std::isfinite(y[20 + n]))
+              << formatName(format) << " " << isa << " x=" << bad << " n=" << n;
+        }
+      }
+    }
+  }
+}
+
 /// The int8-activation result stays close to the exact product (the quantization error of x
 /// and, for nf4, of the table): a sanity bound, not the 1e-5 check above.
 TEST(ActInt8Packing, CloseToFp32Path) {

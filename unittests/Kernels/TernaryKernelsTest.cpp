@@ -246,8 +246,8 @@ TEST(TernaryGemvLimits, StackBufferBoundary) {
 }
 
 TEST(TernaryGemvLimits, ZeroAndNonFiniteActivations) {
-  // x = 0 gives exactly the bias; an infinite activation takes the fp32 path (inf or NaN out,
-  // never a finite garbage value).
+  // x = 0 gives exactly the bias; an infinite or NaN activation takes the fp32 path (inf or NaN
+  // out, never a finite garbage value).
   for (int32_t format : {SQZ_UK_TERNARY2, SQZ_UK_TERNARY16}) {
     Ternary t = randomTernary(format, 12, 700, 0, 3);
     Blob blob(t);
@@ -262,10 +262,17 @@ TEST(TernaryGemvLimits, ZeroAndNonFiniteActivations) {
       fn(blob.data, x.data(), 1, 700, bias.data(), y.data(), 12, 0, 12);
       for (float v : y)
         ASSERT_EQ(v, 0.5f) << sym;
-      x[10] = INFINITY;
-      fn(blob.data, x.data(), 1, 700, nullptr, y.data(), 12, 0, 12);
-      for (int64_t n = 0; n < 12; ++n)
-        ASSERT_FALSE(std::isfinite(y[n]) && t.codes[n * 700 + 10] != 1) << sym << " n=" << n;
+      // inf, and NaN inside a full 16-column chunk (where vmaxps would drop it from max|x|),
+      // among finite nonzero x (x = 0 elsewhere would send every x to the fp32 path anyway).
+      for (int64_t k = 0; k < 700; ++k)
+        x[k] = 0.5f + 0.001f * static_cast<float>(k % 13);
+      for (float bad : {INFINITY, NAN}) {
+        x[10] = bad;
+        fn(blob.data, x.data(), 1, 700, nullptr, y.data(), 12, 0, 12);
+        for (int64_t n = 0; n < 12; ++n)
+          ASSERT_FALSE(std::isfinite(y[n]) && t.codes[n * 700 + 10] != 1)
+              << sym << " x = " << bad << " n=" << n;
+      }
     }
   }
 }

@@ -73,12 +73,22 @@ SQZ_UK_ALWAYS_INLINE float roundEven(float v) {
 }
 
 /// Quantizes one 32-column block of x (n <= 32 valid columns, the rest zero) into q[32].
+/// A block with a NaN or infinite x gets q = 0 and xs = NaN: every output that reads it is
+/// NaN (vmaxps would drop a NaN from amax, and q would silently become 0).
 SQZ_UK_ALWAYS_INLINE void quantBlock32(const float *x, int n, bool nf4, int8_t *q, float &xs,
                                        int32_t &sum) {
 #if defined(__AVX512F__)
   __mmask32 m = n >= 32 ? 0xFFFFFFFFu : ((1u << n) - 1u);
   __m512 v0 = _mm512_maskz_loadu_ps(static_cast<__mmask16>(m), x);
   __m512 v1 = _mm512_maskz_loadu_ps(static_cast<__mmask16>(m >> 16), x + 16);
+  const __m512 fmax = _mm512_set1_ps(3.4028235e38f);
+  if (_mm512_cmp_ps_mask(_mm512_abs_ps(v0), fmax, _CMP_NLE_UQ) |
+      _mm512_cmp_ps_mask(_mm512_abs_ps(v1), fmax, _CMP_NLE_UQ)) {
+    memset(q, 0, 32);
+    xs = __builtin_nanf("");
+    sum = 0;
+    return;
+  }
   float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
   if (!(amax > 0.0f)) {
     memset(q, 0, 32);
@@ -97,6 +107,12 @@ SQZ_UK_ALWAYS_INLINE void quantBlock32(const float *x, int n, bool nf4, int8_t *
   float amax = 0.0f;
   for (int k = 0; k < n; ++k) {
     float a = x[k] < 0 ? -x[k] : x[k];
+    if (!(a <= 3.4028235e38f)) { // NaN or inf (see above)
+      memset(q, 0, 32);
+      xs = __builtin_nanf("");
+      sum = 0;
+      return;
+    }
     amax = a > amax ? a : amax;
   }
   if (!(amax > 0.0f)) {

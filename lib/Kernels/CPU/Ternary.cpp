@@ -288,10 +288,12 @@ SQZ_UK_ALWAYS_INLINE bool fixedPointOf(const float *x, int64_t K, float t3, floa
     amax = a > amax ? a : amax;
     asum += a;
   }
-  if (!(amax <= 3.0e38f) || !(amax >= 1.0e-25f)) // inf, NaN, zero or so tiny that T / amax
-    return false;                                 // or its inverse would leave the normals
+  // asum catches a NaN that vmaxps dropped (max(NaN, a) = a) and sums that overflow; amax
+  // catches inf, zero and values so tiny that T / amax or its inverse would leave the normals.
+  if (!(asum <= 3.0e38f) || !(amax <= 3.0e38f) || !(amax >= 1.0e-25f))
+    return false;
   float meanOthers = K > 1 ? (asum - amax) / static_cast<float>(K - 1) : amax;
-  if (amax > 256.0f * meanOthers)
+  if (!(amax <= 256.0f * meanOthers))
     return false;
   fp.limbs = amax <= guard3 * meanOthers ? 3 : 4;
   fp.scale = (fp.limbs == 3 ? t3 : t4) / amax;
@@ -449,7 +451,7 @@ bool gemvT2Vnni(const QuantLayout &l, const float *x, const float *bias, float *
 ///   256 sum_n trit_n X_n = sum_{n=0..5} t_n Y_n,  Y_0 = 3 X_0, Y_n = 3 X_n - X_{n-1},
 ///   Y_5 = -X_4
 /// (X_n: x at column 80 b + 16 n + j): six vpdpbusd per limb of the raw bytes t_n with the
-/// NL limbs of Y (|Y| <= 4 |X|, hence |X| <= T = 2^28 for 4 limbs, 0x7F7F7F / 4 for 3). Per
+/// NL limbs of Y (|Y| <= 4 |X|, hence |X| <= T = 2^28 for 4 limbs, (0x7F7F7F - 8) / 4 for 3). Per
 /// 320 weights: 10 byte adds and 6 NL vpdpbusd (the old trit decoding took 55 operations). The int32 sums cannot overflow for
 /// K <= 32768 (|t y| <= 255 * 128 per byte).
 constexpr int64_t kVnniMaxBlocksT16 = kVnniMaxK / kKBT16;
