@@ -7,6 +7,8 @@
 // RUN: not sqz-opt %s --sqz-quantize="method=fp8" 2>&1 | FileCheck %s --check-prefix=METHOD
 // RUN: not sqz-opt %s --sqz-quantize="bits=5" 2>&1 | FileCheck %s --check-prefix=BITS
 // RUN: not sqz-opt %s --sqz-quantize="group=48" 2>&1 | FileCheck %s --check-prefix=GROUP
+// RUN: not sqz-opt %s --sqz-quantize="group=0" 2>&1 | FileCheck %s --check-prefix=GROUP0
+// RUN: not sqz-opt %s --sqz-quantize="group=-2" 2>&1 | FileCheck %s --check-prefix=GROUPNEG
 // RUN: not sqz-opt %s --sqz-quantize="method=ternary group=32" 2>&1 | FileCheck %s --check-prefix=TGROUP
 // An n:m-sparse linear keeps its form with quantized kept values (joint prune + quantize):
 // RUN: sqz-opt %s --sqz-sparsify-nm --sqz-quantize="method=rtn bits=4 group=4" | FileCheck %s --check-prefix=SPARSE
@@ -57,6 +59,8 @@
 // METHOD: error: sqz-quantize: unknown method 'fp8' (expected rtn, gptq, awq, nf4 or ternary)
 // BITS: error: sqz-quantize: bits must be 8, 4, 3 or 2 for rtn, got 5
 // GROUP: error: sqz-quantize: group must be -1 or a power of two, got 48
+// GROUP0: error: sqz-quantize: group must be -1 or a power of two, got 0
+// GROUPNEG: error: sqz-quantize: group must be -1 or a power of two, got -2
 // TGROUP: error: sqz-quantize: ternary scales each output row (group=-1), got group=32
 
 func.func @main(%x: tensor<3x8xf32> {sqz.name = "x"}) -> (tensor<3x5xf32> {sqz.name = "y"}) {
