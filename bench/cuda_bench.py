@@ -23,8 +23,9 @@ Per shape (N x K: W is [N, K], y = x W^T), format and batch M:
 HBM bandwidth: the better of a 1 GiB device-to-device copy (2 x bytes / time) and a 1 GiB
 read-only reduction (torch.sum over fp16), best of 10 each, measured before and after the kernels.
 
-Blobs are random but valid (CudaLayout.h: header, fragment-ordered codes/values, fp16 scales,
-ordered 2:4 metadata). With --check (default) every format is also checked once per shape at
+Formats: f16, int8, int4, nf4, ternary2, sp24_f16, sp24_int4. Blobs are random but valid
+(CudaLayout.h: header, fragment-ordered codes/values, fp16 scales, ordered 2:4 metadata, the nf4
+lookup table). With --check (default) every format is also checked once per shape at
 M = 1 and M = 16 against torch (fp32) on the blob decoded here in NumPy (an independent reader of
 the layout), tolerance 2e-3 * sum |x w| (fp16 activations and weights).
 
@@ -47,6 +48,7 @@ FORMATS = {  # name: (format number, code bits (0: fp16 values), sparse)
     "f16": (1, 0, False),
     "int8": (2, 8, False),
     "int4": (3, 4, False),
+    "nf4": (4, 4, False),
     "ternary2": (5, 2, False),
     "sp24_f16": (7, 0, True),
     "sp24_int4": (8, 4, True),
@@ -91,6 +93,9 @@ def layout(fmt, N, K, group, asym):
         if asym:
             lay["zeros"] = off
             off = align(off + lay["nTiles"] * lay["groups"] * 32, 256)
+        if fmt == "nf4":  # the 32-byte lookup table (8 words)
+            lay["lut"] = off
+            off = align(off + 32, 256)
     lay["total"] = off
     return lay
 
@@ -105,6 +110,64 @@ def plan(fmt, N, M, sm):
 
 # ---- Random valid blobs and an independent NumPy decoder ----
 NIBBLES = (0x4, 0x8, 0x9, 0xC, 0xD, 0xE)
+NF4 = (-1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453,
+       -0.28444138169288635, -0.18477343022823334, -0.09105003625154495, 0.0,
+       0.07958029955625534, 0.16093020141124725, 0.24611230194568634, 0.33791524171829224,
+       0.44070982933044434, 0.5626170039176941, 0.7229568362236023, 1.0)  # kNF4Table
+
+
+def nf4_codebook(np):
+    """(alpha, slot of each NF4 code, the 8 lookup-table words) as Pack.cpp derives them: the
+    first alpha = 1 + k/1024 (zero entry +0, then -0) whose fp16(NF4 * alpha) split into even
+    classes (bit 7, bit 15); pairs of a class take slots j and j + 8."""
+    for k in range(1025):
+        alpha = np.float32(1) + np.float32(k) / np.float32(1024)
+        for zero_sign in (0, 1):
+            h = [(0x8000 if zero_sign else 0) if v == 0.0 else
+                 int((np.float32(v) * alpha).astype(np.float16).view(np.uint16)) for v in NF4]
+            members = [[], [], [], []]
+            for c in range(16):
+                members[((h[c] >> 7) & 1) | ((h[c] >> 14) & 2)].append(c)
+            if any(len(m) % 2 for m in members):
+                continue
+            slot, lut, j = [0] * 16, [0] * 8, 0
+            for m in members:
+                for i in range(0, len(m), 2):
+                    a, b = m[i], m[i + 1]
+                    slot[a], slot[b] = j, j + 8
+                    for plane in range(2):
+                        X, Y = (h[a] >> (8 * plane)) & 0xFF, (h[b] >> (8 * plane)) & 0xFF
+                        x = (~X & 0xFF) if X & 0x80 else X
+                        lut[4 * plane + j // 4] |= x << (8 * (j % 4))
+                        lut[4 * plane + 2 + j // 4] |= Y << (8 * (j % 4))
+                    j += 1
+            return float(alpha), slot, lut
+    raise RuntimeError("no nf4 lookup-table arrangement")
+
+
+def prmt(a, b, c):
+    """PTX prmt.b32 (default mode): byte i = byte (sel & 7) of {a, b}, or its msb replicated when
+    sel & 8, with sel = (c >> 4i) & 15."""
+    src = [(a >> (8 * i)) & 0xFF for i in range(4)] + [(b >> (8 * i)) & 0xFF for i in range(4)]
+    out = 0
+    for i in range(4):
+        sel = (c >> (4 * i)) & 15
+        v = src[sel & 7]
+        if sel & 8:
+            v = 0xFF if v & 0x80 else 0
+        out |= v << (8 * i)
+    return out
+
+
+def nf4_table(np, lut):
+    """The 16 fp16 values (as float32) of an nf4 lookup table (8 words), read the kernels' way."""
+    w = [int(v) for v in lut]
+    bits = []
+    for s in range(16):
+        lo = (prmt(w[0], w[1], s) ^ prmt(w[2], w[3], s ^ 8)) & 0xFF
+        hi = (prmt(w[4], w[5], s) ^ prmt(w[6], w[7], s ^ 8)) & 0xFF
+        bits.append(lo | hi << 8)
+    return np.array(bits, dtype=np.uint16).view(np.float16).astype(np.float32)
 
 
 def make_blob(np, rng, fmt, N, K, group, asym):
@@ -114,7 +177,7 @@ def make_blob(np, rng, fmt, N, K, group, asym):
     blob = np.zeros(lay["total"], dtype=np.uint8)
     hdr = struct.pack("<IHHqqqII3q", MAGIC, VERSION, num, N, K, group if quant else 0,
                       1 if (quant and asym) else 0, 0, lay["data"], lay.get("scales", 0),
-                      lay.get("zeros", 0))
+                      lay["lut"] if fmt == "nf4" else lay.get("zeros", 0))
     blob[:64] = np.frombuffer(hdr, dtype=np.uint8)
     nbytes = lay["nTiles"] * lay["nChunks"] * 512
     if quant:
@@ -143,6 +206,9 @@ def make_blob(np, rng, fmt, N, K, group, asym):
             z = (0x6400 + rng.integers(0, (1 << bits) - (1 if bits != 2 else 2), size=ns)).astype(
                 np.uint16)
             blob[lay["zeros"]:lay["zeros"] + ns * 2] = z.view(np.uint8)
+    if fmt == "nf4":  # every nibble of the random data is a valid slot
+        lut = np.array(nf4_codebook(np)[2], dtype=np.uint32)
+        blob[lay["lut"]:lay["lut"] + 32] = lut.view(np.uint8)
     return blob
 
 
@@ -168,6 +234,8 @@ def decode_dense(np, blob, fmt, N, K, group, asym):
                 np.int32) - 0x6400).reshape(nT, G, 8, 2)
         else:
             zeros = np.full((nT, G, 8, 2), {8: 128, 4: 8, 2: 1}[bits], dtype=np.int32)
+        if fmt == "nf4":
+            table = nf4_table(np, blob[lay["lut"]:lay["lut"] + 32].view(np.uint32))
     if sparse:
         pairs = kpad // 64
         meta = blob[lay["meta"]:lay["meta"] + nT * pairs * 128].view(np.uint32).reshape(
@@ -190,14 +258,18 @@ def decode_dense(np, blob, fmt, N, K, group, asym):
                 col16 = (2 * t + h + 8 * (r >> 1))[None, None, :]
                 if quant:
                     P = st * 4 + r
-                    ppw = 16 // bits
-                    w = words[..., P // ppw]
-                    code = ((w >> np.uint32(bits * (P % ppw) + 16 * h)) & ((1 << bits) - 1)).astype(
-                        np.int32)
                     gi = np.minimum(kstep // group, lay["groups"] - 1)  # [1, nC, 1]
                     s = scales[tiles, gi, g[None, None, :], r & 1]
-                    z = zeros[tiles, gi, g[None, None, :], r & 1]
-                    val = (code - z) * s
+                    if fmt == "nf4":  # byte P, h = 0 slot in the low nibble
+                        slot = (words[..., P // 4] >> np.uint32(8 * (P % 4) + 4 * h)) & 15
+                        val = table[slot.astype(np.int64)] * s
+                    else:
+                        ppw = 16 // bits
+                        w = words[..., P // ppw]
+                        code = ((w >> np.uint32(bits * (P % ppw) + 16 * h)) &
+                                ((1 << bits) - 1)).astype(np.int32)
+                        z = zeros[tiles, gi, g[None, None, :], r & 1]
+                        val = (code - z) * s
                 else:
                     val = ((words[..., r] >> np.uint32(16 * h)) & 0xFFFF).astype(np.uint16).view(
                         np.float16).astype(np.float32)

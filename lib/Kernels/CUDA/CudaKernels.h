@@ -31,6 +31,7 @@ enum sqz_cuk_format {
   SQZ_CUK_F16 = 1,       /* dense, fp16 weights from SQZ_UK_F32 */
   SQZ_CUK_INT8 = 2,      /* from SQZ_UK_INT8 */
   SQZ_CUK_INT4 = 3,      /* from SQZ_UK_INT4 (any group, sym/asym) */
+  SQZ_CUK_NF4 = 4,       /* from SQZ_UK_NF4: codebook lookup by prmt */
   SQZ_CUK_TERNARY2 = 5,  /* from SQZ_UK_TERNARY2 / TERNARY16 */
   SQZ_CUK_SP24_F16 = 7,  /* from SQZ_UK_SP24_F32: mma.sp, fp16 values */
   SQZ_CUK_SP24_INT4 = 8, /* from SQZ_UK_SP24_INT4 */
@@ -84,7 +85,7 @@ enum sqz_cuk_variant {
 int sqz_cuk_plan_checked(const sqz_uk_header *h, int64_t M, int32_t sm,
                          int32_t variant, sqz_cuk_launch *out, char *error,
                          int64_t error_size);
-/* "f16", "int8", "int4", "ternary2", "sp24_f16", "sp24_int4"; NULL if
+/* "f16", "int8", "int4", "ternary2", "sp24_f16", "sp24_int4", "nf4"; NULL if
  * `format` is not an SQZ_CUK_* value. */
 const char *sqz_cuk_format_name(int32_t format);
 /* Every device function symbol (formats x {gemv, gemm} x {sm80, sm90}):
@@ -111,7 +112,7 @@ const char *sqz_cuk_kernel_name(int32_t i);
  * device malloc).
  *
  * Built (lib/Kernels/CUDA/CMakeLists.txt): sqz_cuk_<fmt>_{gemv,gemm}_sm{80,90}
- * with <fmt> in f16, int8, int4, ternary2, sp24_f16, sp24_int4. The launch is
+ * with <fmt> in f16, int8, int4, ternary2, sp24_f16, sp24_int4, nf4. The launch is
  * 1-D blocks of 128 threads, grid (ceil(N / 16), ceil(M / rows per block)),
  * at most 48 KiB of dynamic shared memory (declared in the kernels as
  * `extern __shared__ uint8_t sqz_cuk_dynamic_smem[]`, so no opt-in attribute

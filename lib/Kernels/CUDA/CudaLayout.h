@@ -27,8 +27,13 @@
  *    [16 + b*q, 16 + b*q + b). So ((word >> b*q) & mask16x2) | 0x64006400 is
  *    the half2 (1024 + code0, 1024 + code1) — dequantization is one or, one
  *    sub (1024 + zero) and one mul (scale) on f16x2.
+ *  - nf4 (4 bits, a 16-entry codebook): pair P is byte P of the lane's 16
+ *    bytes (word P / 4, bits [8 (P % 4), 8 (P % 4) + 8)), the h = 0 code in
+ *    the low nibble; so step st's four pairs are word st, and each 16-bit half
+ *    holds four codes = one prmt selector. The codes are not the NF4 codes but
+ *    their slots in the blob's lookup table (below).
  *
- * Steps per chunk: f16 1 (KC 16), int8 2 (KC 32), int4 4 (KC 64), ternary2 8
+ * Steps per chunk: f16 1 (KC 16), int8 2 (KC 32), int4 and nf4 4 (KC 64), ternary2 8
  * (KC 128), sp24_f16 1 (KC 32, a sparse step covers 32 dense columns),
  * sp24_int4 4 (KC 128).
  *
@@ -46,6 +51,18 @@
  * its rows. Zero points (asymmetric only): same layout, fp16 holding
  * 1024 + zero. groups = ceil(K / group); the kernels need one group per step:
  * group % 16 == 0 (dense) / group % 32 == 0 (sp24_int4) or group == K.
+ *
+ * NF4 lookup table (nf4 only; header offsets[2], after the scales): 8 words,
+ * planes of bytes for the PTX prmt lookup. A slot-j code (j < 8) and a
+ * slot-(j + 8) code share the bytes of word j / 4 (byte j % 4) of each plane:
+ *   words 0-1 "A lo", 2-3 "B lo", 4-5 "A hi", 6-7 "B hi".
+ * For a 16-bit selector s of four slots, with prmt's sign mode (selector bit
+ * 3 replicates the chosen byte's msb):
+ *   lo = prmt(w0, w1, s) ^ prmt(w2, w3, s ^ 0x8888)   (hi: w4-w7 alike)
+ * gives the low / high bytes of the four fp16 values. This needs slot j and
+ * slot j + 8 to agree on the msb of each byte, which the packer arranges by
+ * choosing the slots and a factor alpha: the table holds fp16(NF4[c] * alpha)
+ * and the scales hold fp16(scale / alpha) (Pack.cpp, nf4Codebook).
  *
  * Padding: rows >= N and columns >= K are packed as zero weights (f16 0,
  * code == zero point with scale 0 for padded rows, nibble 0x4 with zero
@@ -84,12 +101,14 @@ constexpr int kWindowGemv = 1024;        // dense K columns staged per window
 constexpr int kWindowGemm = 512;
 constexpr int kXPad = 8;                 // halves of padding per staged row
 constexpr int kGemvMaxM = 8;             // M <= this: gemv variant
+constexpr int kNF4LutWords = 8;          // words of the nf4 lookup table
 
 // Format numbers (enum sqz_cuk_format in CudaKernels.h).
 enum : int32_t {
   kF16 = 1,
   kInt8 = 2,
   kInt4 = 3,
+  kNF4 = 4,
   kTernary2 = 5,
   kSp24F16 = 7,
   kSp24Int4 = 8,
@@ -97,11 +116,14 @@ enum : int32_t {
 
 SQZ_CUK_HD constexpr bool isSparse(int32_t f) { return f == kSp24F16 || f == kSp24Int4; }
 SQZ_CUK_HD constexpr bool isQuant(int32_t f) {
-  return f == kInt8 || f == kInt4 || f == kTernary2 || f == kSp24Int4;
+  return f == kInt8 || f == kInt4 || f == kNF4 || f == kTernary2 || f == kSp24Int4;
 }
 /// Bits per code of a quantized format (0 for f16 formats).
 SQZ_CUK_HD constexpr int codeBits(int32_t f) {
-  return f == kInt8 ? 8 : (f == kInt4 || f == kSp24Int4) ? 4 : f == kTernary2 ? 2 : 0;
+  return f == kInt8                                    ? 8
+         : (f == kInt4 || f == kNF4 || f == kSp24Int4) ? 4
+         : f == kTernary2                              ? 2
+                                                       : 0;
 }
 /// Dense K columns covered by one mma step (16, or 32 for mma.sp).
 SQZ_CUK_HD constexpr int stepCols(int32_t f) { return isSparse(f) ? 32 : 16; }
@@ -111,7 +133,8 @@ SQZ_CUK_HD constexpr int stepsPerChunk(int32_t f) {
 }
 /// Dense K columns per chunk.
 SQZ_CUK_HD constexpr int chunkCols(int32_t f) { return stepCols(f) * stepsPerChunk(f); }
-/// The zero point of a symmetric format (2^(bits-1); ternary: 1).
+/// The zero point of a symmetric format (2^(bits-1); ternary: 1; nf4 has none: its codes are
+/// table slots).
 SQZ_CUK_HD constexpr int symmetricZero(int32_t f) {
   return f == kTernary2 ? 1 : f == kInt8 ? 128 : 8;
 }
@@ -131,6 +154,7 @@ struct Layout {
   int64_t metaOffset, metaBytes;   // sparse only (0 otherwise)
   int64_t scaleOffset, scaleBytes; // quantized only
   int64_t zeroOffset, zeroBytes;   // asymmetric only
+  int64_t lutOffset, lutBytes;     // nf4 only: the 32-byte lookup table
   int64_t totalBytes;
 };
 
@@ -162,6 +186,11 @@ SQZ_CUK_HD inline Layout layoutOf(int32_t format, int64_t N, int64_t K, int64_t 
       l.zeroOffset = off;
       l.zeroBytes = l.scaleBytes;
       off = alignUp(off + l.zeroBytes, kAlign);
+    }
+    if (format == kNF4) {
+      l.lutOffset = off;
+      l.lutBytes = kNF4LutWords * 4;
+      off = alignUp(off + l.lutBytes, kAlign);
     }
   }
   l.totalBytes = off;

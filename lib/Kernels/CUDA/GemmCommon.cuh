@@ -166,6 +166,14 @@ SQZ_INLINE uint32_t hmul2(uint32_t a, uint32_t b) {
   asm("mul.rn.f16x2 %0, %1, %2;" : "=r"(d) : "r"(a), "r"(b));
   return d;
 }
+/// Byte permute (PTX prmt.b32, default mode): byte i of the result is byte (c >> 4i) & 7 of
+/// {b, a} (0-3 from a), replaced by 0xFF / 0x00 (its msb, replicated) when bit 4i + 3 of c is
+/// set.
+SQZ_INLINE uint32_t prmt(uint32_t a, uint32_t b, uint32_t c) {
+  uint32_t d;
+  asm("prmt.b32 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
+  return d;
+}
 /// Two floats -> packed f16x2 (round to nearest even), lo in the low half.
 SQZ_INLINE uint32_t packHalf2(float lo, float hi) {
   uint32_t d;
@@ -234,6 +242,23 @@ SQZ_INLINE uint32_t dequantPair(const uint32_t (&w)[4], int P, uint32_t zz, uint
   return hmul2(hsub2(raw, zz), sc);
 }
 
+/// The nf4 pairs of one step (word `word`: byte q = pair q, h = 0 slot in the low nibble) as
+/// f16x2 table values, not yet scaled: per 16-bit half (four slots, one prmt selector) two
+/// lookups per byte plane combined by XOR, then the bytes interleaved into two f16x2
+/// (CudaLayout.h, "NF4 lookup table").
+SQZ_INLINE void nf4Pairs(uint32_t word, const uint32_t (&lut)[kNF4LutWords], uint32_t (&out)[4]) {
+  const uint32_t flipped = word ^ 0x88888888u; // B-plane selectors: slot j + 8 reads plainly
+#pragma unroll
+  for (int half = 0; half < 2; ++half) {
+    const uint32_t s = half ? word >> 16 : word;
+    const uint32_t sb = half ? flipped >> 16 : flipped;
+    const uint32_t lo = prmt(lut[0], lut[1], s) ^ prmt(lut[2], lut[3], sb);
+    const uint32_t hi = prmt(lut[4], lut[5], s) ^ prmt(lut[6], lut[7], sb);
+    out[2 * half] = prmt(lo, hi, 0x5140u);     // pair 2 half: bytes lo0 hi0 lo1 hi1
+    out[2 * half + 1] = prmt(lo, hi, 0x7362u); // pair 2 half + 1: lo2 hi2 lo3 hi3
+  }
+}
+
 /// The kernel body, run by every thread of the launch.
 template <int F, int MT, int KW, int kStages>
 SQZ_INLINE void gemmKernel(const uint8_t *__restrict__ blob, const float *__restrict__ x,
@@ -267,7 +292,12 @@ SQZ_INLINE void gemmKernel(const uint8_t *__restrict__ blob, const float *__rest
 
   const uint8_t *wdata = blob + h->offsets[0] + nt * L.nChunks * kChunkBytes + lane * kLaneBytes;
   const uint8_t *scales = quant ? blob + h->offsets[1] : nullptr;
-  const uint8_t *zeros = quant && asym ? blob + h->offsets[2] : nullptr;
+  const uint8_t *zeros = quant && asym && F != kNF4 ? blob + h->offsets[2] : nullptr;
+  uint32_t lut[kNF4LutWords] = {};
+  if constexpr (F == kNF4)
+#pragma unroll
+    for (int i = 0; i < kNF4LutWords; ++i)
+      lut[i] = ldgU32(blob + h->offsets[2] + 4 * i);
   const uint8_t *meta = sparse ? blob + L.metaOffset : nullptr;
   const int64_t metaPairs = L.kPad / kMetaPairCols;
 
@@ -359,9 +389,17 @@ SQZ_INLINE void gemmKernel(const uint8_t *__restrict__ blob, const float *__rest
               zz[1] = (z2 >> 16) | (z2 & 0xffff0000u);
             }
           }
+          if constexpr (F == kNF4) {
+            uint32_t v[4];
+            nf4Pairs(w[st], lut, v);
 #pragma unroll
-          for (int rr = 0; rr < 4; ++rr)
-            a[rr] = dequantPair<F>(w, st * 4 + rr, zz[rr & 1], sc[rr & 1]);
+            for (int rr = 0; rr < 4; ++rr)
+              a[rr] = hmul2(v[rr], sc[rr & 1]);
+          } else {
+#pragma unroll
+            for (int rr = 0; rr < 4; ++rr)
+              a[rr] = dequantPair<F>(w, st * 4 + rr, zz[rr & 1], sc[rr & 1]);
+          }
         } else {
 #pragma unroll
           for (int rr = 0; rr < 4; ++rr)

@@ -8,6 +8,7 @@
 
 #include "CudaKernels.h"
 #include "CudaLayout.h"
+#include "KernelCommon.h" // kNF4Table: the CPU kernels' copy of the NF4 values
 
 #include <math.h>
 #include <stdarg.h>
@@ -36,6 +37,8 @@ int32_t cudaFormatOf(int32_t uk) {
     return SQZ_CUK_INT8;
   case SQZ_UK_INT4:
     return SQZ_CUK_INT4;
+  case SQZ_UK_NF4:
+    return SQZ_CUK_NF4;
   case SQZ_UK_TERNARY2:
   case SQZ_UK_TERNARY16:
     return SQZ_CUK_TERNARY2;
@@ -63,12 +66,15 @@ int formatIndex(int32_t f) {
     return 4;
   case SQZ_CUK_SP24_INT4:
     return 5;
+  case SQZ_CUK_NF4:
+    return 6;
   default:
     return -1;
   }
 }
 
-const char *const kFormatNames[] = {"f16", "int8", "int4", "ternary2", "sp24_f16", "sp24_int4"};
+const char *const kFormatNames[] = {"f16",      "int8",      "int4", "ternary2",
+                                    "sp24_f16", "sp24_int4", "nf4"};
 
 // [format][variant gemv, gemm][sm80, sm90]
 const char *const kKernelNames[] = {
@@ -80,6 +86,8 @@ const char *const kKernelNames[] = {
     "sqz_cuk_ternary2_gemm_sm90",  "sqz_cuk_sp24_f16_gemv_sm80",  "sqz_cuk_sp24_f16_gemv_sm90",
     "sqz_cuk_sp24_f16_gemm_sm80",  "sqz_cuk_sp24_f16_gemm_sm90",  "sqz_cuk_sp24_int4_gemv_sm80",
     "sqz_cuk_sp24_int4_gemv_sm90", "sqz_cuk_sp24_int4_gemm_sm80", "sqz_cuk_sp24_int4_gemm_sm90",
+    "sqz_cuk_nf4_gemv_sm80",       "sqz_cuk_nf4_gemv_sm90",       "sqz_cuk_nf4_gemm_sm80",
+    "sqz_cuk_nf4_gemm_sm90",
 };
 constexpr int32_t kKernelCount = sizeof(kKernelNames) / sizeof(kKernelNames[0]);
 
@@ -103,6 +111,66 @@ int64_t firstNonHalf(const float *a, int64_t count) {
   return -1;
 }
 
+/// The nf4 lookup table of the kernels (CudaLayout.h, "NF4 lookup table"): each NF4 code's slot,
+/// the factor alpha and the 8 table words. The kernels look four codes up at once with two prmt
+/// per byte plane, XOR-combined; that is exact only when slot j and slot j + 8 agree on the msb
+/// of both bytes of their fp16 values. So: try alpha = 1 + k / 1024 (k = 0, 1, ...) and both
+/// signs of the zero entry until the four (low msb, high msb) classes of fp16(NF4[c] * alpha)
+/// all have an even size, then pair codes within a class in code order. Scaling the table by
+/// alpha and the scales by 1 / alpha keeps the accuracy of one fp16 rounding each.
+struct NF4Codebook {
+  float alpha = 1.0f;
+  uint8_t slot[16] = {};
+  uint32_t lut[kNF4LutWords] = {};
+  bool ok = false;
+};
+
+NF4Codebook deriveNF4Codebook() {
+  NF4Codebook cb;
+  for (int k = 0; k <= 1024 && !cb.ok; ++k) {
+    const float alpha = 1.0f + static_cast<float>(k) / 1024.0f;
+    for (int zeroSign = 0; zeroSign < 2 && !cb.ok; ++zeroSign) {
+      uint16_t h[16];
+      for (int c = 0; c < 16; ++c)
+        h[c] = kNF4Table[c] == 0.0f ? static_cast<uint16_t>(zeroSign ? 0x8000 : 0)
+                                    : toHalf(kNF4Table[c] * alpha);
+      int members[4][16], count[4] = {0, 0, 0, 0};
+      for (int c = 0; c < 16; ++c) {
+        int cls = ((h[c] >> 7) & 1) | ((h[c] >> 14) & 2);
+        members[cls][count[cls]++] = c;
+      }
+      if (count[0] % 2 || count[1] % 2 || count[2] % 2 || count[3] % 2)
+        continue;
+      int j = 0;
+      for (int cls = 0; cls < 4; ++cls)
+        for (int i = 0; i < count[cls]; i += 2, ++j) {
+          const int a = members[cls][i], b = members[cls][i + 1];
+          cb.slot[a] = static_cast<uint8_t>(j);
+          cb.slot[b] = static_cast<uint8_t>(j + 8);
+          for (int plane = 0; plane < 2; ++plane) {
+            // Slot j's byte x sits in the A word, slot j + 8's byte y in the B word. A lookup
+            // of slot j reads x plainly and B's byte in sign mode (0x00 or 0xFF); one of slot
+            // j + 8 the other way round. x ^ rep(y) = X and rep(x) ^ y = Y hold with
+            // (x, y) = (X, Y) when the shared msb is 0, (~X, Y) when it is 1.
+            const uint32_t X = (h[a] >> (8 * plane)) & 0xFFu, Y = (h[b] >> (8 * plane)) & 0xFFu;
+            const uint32_t x = (X & 0x80u) ? (~X & 0xFFu) : X;
+            const int wa = 4 * plane + j / 4, wb = 4 * plane + 2 + j / 4;
+            cb.lut[wa] |= x << (8 * (j % 4));
+            cb.lut[wb] |= Y << (8 * (j % 4));
+          }
+        }
+      cb.alpha = alpha;
+      cb.ok = true;
+    }
+  }
+  return cb;
+}
+
+const NF4Codebook &nf4Codebook() {
+  static const NF4Codebook cb = deriveNF4Codebook();
+  return cb;
+}
+
 int validate(const sqz_uk_logical *w, char *error, int64_t es) {
   if (!w)
     return fail(error, es, "no weight description (null sqz_uk_logical)");
@@ -110,11 +178,15 @@ int validate(const sqz_uk_logical *w, char *error, int64_t es) {
   if (!cf)
     return fail(error, es,
                 "weight format %d has no CUDA kernel; expected f32 (1), int8 (2), int4 (3), "
-                "ternary2 (5), ternary16 (6), sp24_f32 (7) or sp24_int4 (8)",
+                "nf4 (4), ternary2 (5), ternary16 (6), sp24_f32 (7) or sp24_int4 (8)",
                 static_cast<int>(w->format));
   if (!sqz_uk_can_pack(w, error, es))
     return 0;
   const char *name = kFormatNames[formatIndex(cf)];
+  if (cf == SQZ_CUK_NF4 && w->asymmetric)
+    return fail(error, es, "nf4 (CUDA): the weights are asymmetric; nf4 has no zero points");
+  if (cf == SQZ_CUK_NF4 && !nf4Codebook().ok)
+    return fail(error, es, "nf4 (CUDA): no lookup-table arrangement of the NF4 values found");
   if (isQuant(cf)) {
     int step = stepCols(cf);
     if (w->group % step != 0 && w->group != w->K)
@@ -129,8 +201,10 @@ int validate(const sqz_uk_logical *w, char *error, int64_t es) {
                   "%s (CUDA): scale[%lld, %lld] = %g is not a finite fp16 value (|s| <= 65504)",
                   name, static_cast<long long>(bad / groups), static_cast<long long>(bad % groups),
                   static_cast<double>(w->scales[bad]));
-    // The kernels form (code - zero) * scale in fp16: it must stay finite.
-    const float maxSpan = static_cast<float>((1u << codeBits(cf)) - 1);
+    // The kernels form (code - zero) * scale in fp16 (nf4: table value * scale, |value| <= 1):
+    // it must stay finite.
+    const float maxSpan =
+        cf == SQZ_CUK_NF4 ? 1.0f : static_cast<float>((1u << codeBits(cf)) - 1);
     for (int64_t i = 0; i < w->N * groups; ++i)
       if (fabsf(w->scales[i]) * maxSpan > 65504.0f)
         return fail(error, es,
@@ -182,6 +256,8 @@ struct Packer {
     return gi > groups - 1 ? groups - 1 : gi;
   }
   unsigned zeroOf(int64_t row, int64_t gi) const {
+    if (f == SQZ_CUK_NF4) // the slot of the NF4 zero (pads exactly zero weights)
+      return nf4Codebook().slot[7];
     if (row >= N)
       return 0;
     return w.asymmetric ? w.zeros[row * groups + gi] : static_cast<unsigned>(symmetricZero(f));
@@ -227,8 +303,14 @@ struct Packer {
             int64_t col = kStep + cc;
             code = row < N && col < K ? w.codes[row * K + col] : zeroOf(row, gi);
           }
-          const int b = codeBits(f), ppw = 16 / b;
           const int P = st * 4 + r;
+          if (f == SQZ_CUK_NF4) { // byte P: h = 0 slot in the low nibble
+            const unsigned slot = row < N && kStep + cc < K ? nf4Codebook().slot[code & 15u]
+                                                            : code;
+            out[P / 4] |= static_cast<uint32_t>(slot) << (8 * (P % 4) + 4 * h);
+            continue;
+          }
+          const int b = codeBits(f), ppw = 16 / b;
           out[P / ppw] |= static_cast<uint32_t>(code) << (b * (P % ppw) + 16 * h);
         }
     }
@@ -247,7 +329,9 @@ struct Packer {
     hdr.flags = w.asymmetric && isQuant(f) ? SQZ_UK_FLAG_ASYMMETRIC : 0;
     hdr.offsets[0] = L.dataOffset;
     hdr.offsets[1] = isQuant(f) ? L.scaleOffset : 0;
-    hdr.offsets[2] = isQuant(f) && w.asymmetric ? L.zeroOffset : 0;
+    hdr.offsets[2] = f == SQZ_CUK_NF4                ? L.lutOffset
+                     : isQuant(f) && w.asymmetric ? L.zeroOffset
+                                                  : 0;
     memcpy(out, &hdr, sizeof(hdr));
 
     uint8_t *data = out + L.dataOffset;
@@ -286,11 +370,16 @@ struct Packer {
             for (int j = 0; j < 2; ++j) {
               const int64_t row = nt * kTileN + g + 8 * j;
               const int64_t at = (((nt * groups + gi) * 8 + g) * 2 + j) * 2;
-              put16(out + L.scaleOffset + at, row < N ? toHalf(w.scales[row * groups + gi]) : 0);
+              const float alpha = f == SQZ_CUK_NF4 ? nf4Codebook().alpha : 1.0f;
+              put16(out + L.scaleOffset + at,
+                    row < N ? toHalf(w.scales[row * groups + gi] / alpha) : 0);
               if (w.asymmetric)
                 put16(out + L.zeroOffset + at,
                       static_cast<uint16_t>(0x6400u + (row < N ? w.zeros[row * groups + gi] : 0)));
             }
+      if (f == SQZ_CUK_NF4)
+        for (int i = 0; i < kNF4LutWords; ++i)
+          put32(out + L.lutOffset + 4 * i, nf4Codebook().lut[i]);
     }
   }
 };
@@ -372,13 +461,13 @@ int sqz_cuk_plan_checked(const sqz_uk_header *h, int64_t M, int32_t sm, int32_t 
   const int MT = gemv ? kMTilesGemv : kMTilesGemm;
   const int KW = gemv ? kWindowGemv : kWindowGemm;
   const int64_t rowsPerBlock = 8 * MT;
-  int64_t gridY = M == 0 ? 1 : ceilDiv(M, rowsPerBlock);
+  int64_t gridY = M == 0 ? 1 : sqz_cuk::ceilDiv(M, rowsPerBlock);
   if (gridY > 65535)
     return fail(error, es, "sqz_cuk_plan: M = %lld needs %lld blocks in y (max 65535)",
                 static_cast<long long>(M), static_cast<long long>(gridY)),
            1;
   out->symbol = kKernelNames[fi * 4 + (gemv ? 0 : 2) + (sm >= 90 ? 1 : 0)];
-  out->grid[0] = static_cast<uint32_t>(ceilDiv(h->N, kTileN));
+  out->grid[0] = static_cast<uint32_t>(sqz_cuk::ceilDiv(h->N, kTileN));
   out->grid[1] = static_cast<uint32_t>(gridY);
   out->grid[2] = 1;
   out->block[0] = kWarps * 32;

@@ -333,7 +333,7 @@ struct SqzMaterializePass : public mlir::sqz::impl::SqzMaterializeBase<SqzMateri
     if (PackedLinearOp::getCUDAArch(arch) < 0)
       return module.emitError() << "sqz-materialize: unknown arch '" << arch
                                 << "' for target cuda (expected sm_80, sm_90 or sm_90a)";
-    constexpr const char *kCUDAFormats[] = {"f16",      "int8",     "int4",
+    constexpr const char *kCUDAFormats[] = {"f16",      "int8",      "int4", "nf4",
                                             "ternary2", "sp24_f16", "sp24_int4"};
     enabled.clear();
     if (formats.empty())
@@ -493,10 +493,8 @@ struct SqzMaterializePass : public mlir::sqz::impl::SqzMaterializeBase<SqzMateri
     const sqz_uk_logical &w = req.logical;
     int32_t format = sqz_cuk_format_of(&w);
     const char *name = sqz_cuk_format_name(format);
-    if (!name) {
-      const char *logical = w.format == SQZ_UK_NF4 ? "nf4" : "this";
-      return stay(Twine("there is no CUDA kernel for ") + logical + " weights");
-    }
+    if (!name)
+      return stay("there is no CUDA kernel for these weights");
     req.kernel = name;
     if (!enabled.count(req.kernel))
       return compressed ? stay("format '" + req.kernel + "' is not in sqz-materialize's formats")

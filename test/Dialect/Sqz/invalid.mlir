@@ -439,8 +439,8 @@ func.func @packed_blob_not_constant(%x: tensor<4x8xf32>, %w: tensor<64xi8>) -> t
 
 func.func @packed_cuda_unknown_kernel(%x: tensor<4x8xf32>) -> tensor<4x2xf32> {
   %w = arith.constant dense<[83, 90, 81, 67, 1, 0, 3, 0, 2, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 0]> : tensor<64xi8>
-  // expected-error @+1 {{'sqz.packed_linear' op unknown CUDA kernel 'nf4' (expected f16, int8, int4, ternary2, sp24_f16, sp24_int4)}}
-  %y = sqz.packed_linear %x, %w {kernel = "nf4", isa = "sm_80"} : tensor<4x8xf32>, tensor<64xi8> -> tensor<4x2xf32>
+  // expected-error @+1 {{'sqz.packed_linear' op unknown CUDA kernel 'ternary16' (expected f16, int8, int4, nf4, ternary2, sp24_f16, sp24_int4)}}
+  %y = sqz.packed_linear %x, %w {kernel = "ternary16", isa = "sm_80"} : tensor<4x8xf32>, tensor<64xi8> -> tensor<4x2xf32>
   return %y : tensor<4x2xf32>
 }
 

@@ -1,14 +1,15 @@
 // RUN: sqz-opt %s --split-input-file --sqz-materialize="target=cuda arch=sm_80" --verify-diagnostics | FileCheck %s
 // RUN: sqz-opt %s --split-input-file --sqz-materialize="target=cuda arch=sm_90a formats=int4" 2>/dev/null | FileCheck %s --check-prefix=FMT
 // RUN: not sqz-opt %s --split-input-file --sqz-materialize="target=cuda arch=sm_75" 2>&1 | FileCheck %s --check-prefix=ARCH
-// RUN: not sqz-opt %s --split-input-file --sqz-materialize="target=cuda formats=nf4" 2>&1 | FileCheck %s --check-prefix=BADFMT
+// RUN: not sqz-opt %s --split-input-file --sqz-materialize="target=cuda formats=nf5" 2>&1 | FileCheck %s --check-prefix=BADFMT
+// RUN: sqz-opt %s --split-input-file --sqz-materialize="target=cuda arch=sm_80 formats=int4,nf4" 2>/dev/null | FileCheck %s --check-prefix=NF4
 
 // sqz-materialize{target=cuda}: the linears the CUDA kernels read (lib/Kernels/CUDA,
 // sqz_cuk_can_pack) become sqz.packed_linear with a CUDA blob (isa = the architecture; the
 // op's verifier checks the header); the others stay on the generic path with a remark.
 
 // ARCH: error: sqz-materialize: unknown arch 'sm_75' for target cuda (expected sm_80, sm_90 or sm_90a)
-// BADFMT: error: sqz-materialize: unknown CUDA format 'nf4' in formats (expected f16, int8, int4, ternary2, sp24_f16, sp24_int4)
+// BADFMT: error: sqz-materialize: unknown CUDA format 'nf5' in formats (expected f16, int8, int4, nf4, ternary2, sp24_f16, sp24_int4)
 
 // int4, symmetric, group 32: the logical constants are replaced by one blob, a multiple of
 // 256 bytes.
@@ -66,15 +67,30 @@ func.func @sp24(%x: tensor<2x64xf32>) -> tensor<2x16xf32> {
 
 // -----
 
-// What the kernels do not take stays, with the reason: nf4 (no CUDA kernel), an int4 group
-// that is not a multiple of the kernels' k step, a dense weight out of the fp16 range.
+// nf4 → the nf4 kernel (codebook lookup by prmt); its blob carries the 32-byte lookup table
+// after the scales.
+// CHECK-LABEL: func.func @nf4
+// CHECK: sqz.packed_linear %arg0, %{{.*}} {isa = "sm_80", kernel = "nf4"} : tensor<3x128xf32>, tensor<{{[0-9]+}}xi8> -> tensor<3x16xf32>
+// NF4-LABEL: func.func @nf4
+// NF4: sqz.packed_linear %arg0, %{{.*}} {isa = "sm_80", kernel = "nf4"}
+func.func @nf4(%x: tensor<3x128xf32>) -> tensor<3x16xf32> {
+  %c = arith.constant dense<15> : tensor<16x128xi8>
+  %s = arith.constant dense<2.0> : tensor<16x2xf32>
+  %a = sqz.quant_linear %x, %c, %s {quant = #sqz.quant<format = nf4, group = 64, symmetric = true>} : tensor<3x128xf32>, tensor<16x128xi8>, tensor<16x2xf32> -> tensor<3x16xf32>
+  return %a : tensor<3x16xf32>
+}
+
+// -----
+
+// What the kernels do not take stays, with the reason: nf4 with a group that is not a multiple
+// of the kernels' k step, the same for int4, a dense weight out of the fp16 range.
 // CHECK-LABEL: func.func @stays
 // CHECK-NOT: sqz.packed_linear
 func.func @stays(%x: tensor<1x128xf32>) -> (tensor<1x16xf32>, tensor<1x16xf32>, tensor<1x16xf32>) {
   %c = arith.constant dense<15> : tensor<16x128xi8>
-  %s = arith.constant dense<2.0> : tensor<16x2xf32>
-  // expected-remark @+1 {{stays on the run-time dequantization path: there is no CUDA kernel for nf4 weights}}
-  %a = sqz.quant_linear %x, %c, %s {quant = #sqz.quant<format = nf4, group = 64, symmetric = true>} : tensor<1x128xf32>, tensor<16x128xi8>, tensor<16x2xf32> -> tensor<1x16xf32>
+  %s = arith.constant dense<2.0> : tensor<16x16xf32>
+  // expected-remark @+1 {{stays on the run-time dequantization path: the CUDA nf4 kernel cannot take it: nf4 (CUDA): group = 8 must be a multiple of 16}}
+  %a = sqz.quant_linear %x, %c, %s {quant = #sqz.quant<format = nf4, group = 8, symmetric = true>} : tensor<1x128xf32>, tensor<16x128xi8>, tensor<16x16xf32> -> tensor<1x16xf32>
   %s8 = arith.constant dense<2.0> : tensor<16x16xf32>
   // expected-remark @+1 {{stays on the run-time dequantization path: the CUDA int4 kernel cannot take it: int4 (CUDA): group = 8 must be a multiple of}}
   %b = sqz.quant_linear %x, %c, %s8 {quant = #sqz.quant<format = int4, group = 8, symmetric = true>} : tensor<1x128xf32>, tensor<16x128xi8>, tensor<16x16xf32> -> tensor<1x16xf32>

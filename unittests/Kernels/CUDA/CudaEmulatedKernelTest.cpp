@@ -50,6 +50,8 @@ KernelFn kernelFor(int32_t cudaFormat, bool gemv) {
     return kernelOf<sqz_cuk::kInt8>(gemv);
   case SQZ_CUK_INT4:
     return kernelOf<sqz_cuk::kInt4>(gemv);
+  case SQZ_CUK_NF4:
+    return kernelOf<sqz_cuk::kNF4>(gemv);
   case SQZ_CUK_TERNARY2:
     return kernelOf<sqz_cuk::kTernary2>(gemv);
   case SQZ_CUK_SP24_F16:
@@ -173,7 +175,8 @@ INSTANTIATE_TEST_SUITE_P(
     AllFormats, CudaKernelEmulated,
     ::testing::Values(KernelCase{SQZ_UK_F32, 0, false}, KernelCase{SQZ_UK_INT8, 64, true},
                       KernelCase{SQZ_UK_INT4, 128, false}, KernelCase{SQZ_UK_INT4, 32, true},
-                      KernelCase{SQZ_UK_INT4, 0, false}, KernelCase{SQZ_UK_TERNARY2, 64, false},
+                      KernelCase{SQZ_UK_INT4, 0, false}, KernelCase{SQZ_UK_NF4, 64, false},
+                      KernelCase{SQZ_UK_NF4, 0, false}, KernelCase{SQZ_UK_TERNARY2, 64, false},
                       KernelCase{SQZ_UK_TERNARY16, 0, false},
                       KernelCase{SQZ_UK_SP24_F32, 0, false},
                       KernelCase{SQZ_UK_SP24_INT4, 128, false},

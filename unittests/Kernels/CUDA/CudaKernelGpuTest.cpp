@@ -258,6 +258,7 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(KernelCase{SQZ_UK_F32, 0, false}, KernelCase{SQZ_UK_INT8, 0, false},
                       KernelCase{SQZ_UK_INT8, 64, true}, KernelCase{SQZ_UK_INT4, 128, false},
                       KernelCase{SQZ_UK_INT4, 32, true}, KernelCase{SQZ_UK_INT4, 0, false},
+                      KernelCase{SQZ_UK_NF4, 64, false}, KernelCase{SQZ_UK_NF4, 0, false},
                       KernelCase{SQZ_UK_TERNARY2, 64, false},
                       KernelCase{SQZ_UK_TERNARY16, 128, false},
                       KernelCase{SQZ_UK_SP24_F32, 0, false},

@@ -2,7 +2,9 @@
 //
 // Packs random logical weights of every CUDA format on odd shapes and unpacks the blob with a
 // scalar decoder written from the PTX ISA fragment tables (NOT from CudaLayout.h's helpers):
-// codes, fp16 values, scales, zero points and 2:4 nibbles must come back byte-exactly, padding
+// codes, fp16 values, scales, zero points and 2:4 nibbles must come back byte-exactly (nf4: the
+// weights, through the blob's lookup table read with the ISA's prmt, within two fp16 roundings),
+// padding
 // must be zero weight, and the 2:4 metadata must obey the mma.sp rules (ordered nibbles only,
 // even steps in lanes t = 0, 1 for selector 0, odd steps in lanes 2, 3 for selector 1). Also
 // the error paths of the host functions and the launch plans.
@@ -13,6 +15,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <string>
 
@@ -39,6 +42,7 @@ struct Decoded {
   std::vector<uint16_t> scales;  // [N, groups] fp16 bits
   std::vector<int> zeros;        // [N, groups]
   std::vector<unsigned> nibbles; // [N, K/4]
+  float nf4[16] = {};            // nf4: the value of each table slot
   std::string error;             // first violated rule (padding, metadata)
 };
 
@@ -52,6 +56,23 @@ void fragPos(int lane, int r, int h, int &row, int &col) {
   col = tig * 2 + (i & 1) + (i >= 4 ? 8 : 0);
 }
 
+/// PTX ISA, prmt.b32 default mode: byte i of d is byte c[4i+2:4i] of {b, a} (a = bytes 0-3),
+/// or that byte's msb replicated to 8 bits when c[4i+3] is set.
+uint32_t isaPrmt(uint32_t a, uint32_t b, uint32_t c) {
+  uint8_t src[8];
+  std::memcpy(src, &a, 4);
+  std::memcpy(src + 4, &b, 4);
+  uint32_t d = 0;
+  for (int i = 0; i < 4; ++i) {
+    unsigned sel = (c >> (4 * i)) & 0xfu;
+    uint8_t v = src[sel & 7u];
+    if (sel & 8u)
+      v = (v & 0x80u) ? 0xff : 0x00;
+    d |= static_cast<uint32_t>(v) << (8 * i);
+  }
+  return d;
+}
+
 Decoded decode(const std::vector<uint8_t> &blob) {
   Decoded d;
   sqz_uk_header h;
@@ -61,6 +82,19 @@ Decoded decode(const std::vector<uint8_t> &blob) {
   const bool sparse = f == SQZ_CUK_SP24_F16 || f == SQZ_CUK_SP24_INT4;
   const bool quant = f != SQZ_CUK_F16 && f != SQZ_CUK_SP24_F16;
   const int bits = f == SQZ_CUK_INT8 ? 8 : f == SQZ_CUK_TERNARY2 ? 2 : 4;
+  const bool nf4 = f == SQZ_CUK_NF4;
+  if (nf4) {
+    // The documented lookup (CudaLayout.h): slot s's fp16 bits are, per byte plane p,
+    // prmt(lut[4p], lut[4p+1], s) ^ prmt(lut[4p+2], lut[4p+3], s ^ 8).
+    uint32_t lut[8];
+    for (int i = 0; i < 8; ++i)
+      lut[i] = rd32(blob, h.offsets[2] + 4 * i);
+    for (unsigned slot = 0; slot < 16; ++slot) {
+      uint32_t lo = isaPrmt(lut[0], lut[1], slot) ^ isaPrmt(lut[2], lut[3], slot ^ 8u);
+      uint32_t hi = isaPrmt(lut[4], lut[5], slot) ^ isaPrmt(lut[6], lut[7], slot ^ 8u);
+      d.nf4[slot] = halfToFloat(static_cast<uint16_t>((lo & 0xffu) | ((hi & 0xffu) << 8)));
+    }
+  }
   const int stepCols = sparse ? 32 : 16;
   const int steps = f == SQZ_CUK_F16 || f == SQZ_CUK_SP24_F16 ? 1 : 8 / bits;
   const int64_t chunkCols = stepCols * steps;
@@ -126,6 +160,14 @@ Decoded decode(const std::vector<uint8_t> &blob) {
                 continue;
               }
               int P = st * 4 + r, ppw = 16 / bits;
+              if (nf4) { // byte P of the lane, h = 0 in the low nibble: a table slot
+                int slot = (blob[base + P] >> (4 * hf)) & 15;
+                if (valid)
+                  d.codes[row * cols + col] = slot;
+                else if (d.nf4[slot] != 0.0f)
+                  setErr("padded nf4 code is not a zero weight");
+                continue;
+              }
               uint32_t word = rd32(blob, base + 4 * (P / ppw));
               int code = static_cast<int>((word >> (bits * (P % ppw) + 16 * hf)) & ((1u << bits) - 1));
               if (valid)
@@ -193,6 +235,9 @@ std::vector<Case> cases() {
       }
     for (int32_t f : {SQZ_UK_TERNARY2, SQZ_UK_TERNARY16})
       out.push_back({f, N, K, K > 64 ? 64 : K, false});
+    out.push_back({SQZ_UK_NF4, N, K, K, false});
+    if (K > 64)
+      out.push_back({SQZ_UK_NF4, N, K, 64, false});
     if (K % 4 == 0) {
       out.push_back({SQZ_UK_SP24_F32, N, K, 0, false});
       out.push_back({SQZ_UK_SP24_INT4, N, K, K, false});
@@ -242,6 +287,23 @@ TEST(CudaPack, RoundTripsEveryFormat) {
       for (int64_t i = 0; i < N * K / 2; ++i)
         ASSERT_EQ(d.half[i], floatToHalf(w.values[i])) << "value " << i;
       break;
+    case SQZ_UK_NF4: {
+      // Table value * scale (both fp16 in the blob) against NF4[code] * scale: the table is
+      // NF4 * alpha and the scales scale / alpha, each rounded to fp16 once.
+      const int64_t G = w.groups();
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t k = 0; k < K; ++k) {
+          const int64_t i = n * K + k, gi = k / w.group;
+          const double want = static_cast<double>(kNF4Table[w.codes[i]]) * w.scales[n * G + gi];
+          const double got = static_cast<double>(d.nf4[d.codes[i]]) *
+                             halfToFloat(d.scales[n * G + gi]);
+          ASSERT_NEAR(got, want, 1.1e-3 * std::fabs(w.scales[n * G + gi]))
+              << "weight " << n << "," << k << " (code " << int(w.codes[i]) << ")";
+          if (kNF4Table[w.codes[i]] == 0.0f)
+            ASSERT_EQ(got, 0.0) << "the NF4 zero must stay exactly zero";
+        }
+      break;
+    }
     default:
       for (size_t i = 0; i < w.codes.size(); ++i)
         ASSERT_EQ(d.codes[i], w.codes[i]) << "code " << i;
@@ -294,12 +356,16 @@ TEST(CudaPack, RejectsBadInput) {
   EXPECT_EQ(sqz_cuk_packed_bytes(nullptr), -1);
   EXPECT_NE(sqz_cuk_pack(nullptr, nullptr), 0);
 
-  // NF4 has no CUDA kernel.
-  Weights nf4 = makeWeights(SQZ_UK_INT4, 8, 64, 32, false, 7);
-  nf4.logical.format = SQZ_UK_NF4;
-  EXPECT_EQ(sqz_cuk_can_pack(&nf4.logical, err, sizeof(err)), 0);
+  // A format without a CUDA kernel.
+  Weights unknown = makeWeights(SQZ_UK_INT4, 8, 64, 32, false, 7);
+  unknown.logical.format = 99;
+  EXPECT_EQ(sqz_cuk_can_pack(&unknown.logical, err, sizeof(err)), 0);
   EXPECT_NE(std::string(err).find("no CUDA kernel"), std::string::npos) << err;
-  EXPECT_EQ(sqz_cuk_format_of(&nf4.logical), 0);
+  EXPECT_EQ(sqz_cuk_format_of(&unknown.logical), 0);
+  // nf4 has no zero points.
+  Weights nf4 = makeWeights(SQZ_UK_NF4, 8, 64, 32, true, 7);
+  EXPECT_EQ(sqz_cuk_can_pack(&nf4.logical, err, sizeof(err)), 0);
+  EXPECT_NE(std::string(err).find("zero points"), std::string::npos) << err;
 
   // A group that is not a multiple of the mma step.
   Weights g24 = makeWeights(SQZ_UK_INT4, 8, 96, 24, false, 8);
@@ -361,17 +427,27 @@ TEST(CudaPack, Plans) {
   EXPECT_NE(sqz_cuk_plan_checked(&bad, 1, 80, SQZ_CUK_VARIANT_AUTO, &l, err, sizeof(err)), 0);
   EXPECT_NE(std::string(err).find("magic"), std::string::npos) << err;
   bad = h;
-  bad.format = 4;
+  bad.format = 6; // ternary16 packs to ternary2: no CUDA format 6
   EXPECT_NE(sqz_cuk_plan(&bad, 1, 80, &l), 0);
   EXPECT_NE(sqz_cuk_plan_checked(&h, 1, 80, 7, &l, err, sizeof(err)), 0);
 
   // Every symbol is listed once, and every format/variant/sm plans to a listed one.
-  EXPECT_EQ(sqz_cuk_kernel_count(), 24);
-  EXPECT_EQ(sqz_cuk_kernel_name(24), nullptr);
+  EXPECT_EQ(sqz_cuk_kernel_count(), 28);
+  EXPECT_EQ(sqz_cuk_kernel_name(28), nullptr);
   for (int32_t i = 0; i < sqz_cuk_kernel_count(); ++i)
     EXPECT_EQ(std::string(sqz_cuk_kernel_name(i)).rfind("sqz_cuk_", 0), 0u);
   EXPECT_STREQ(sqz_cuk_format_name(SQZ_CUK_SP24_INT4), "sp24_int4");
-  EXPECT_EQ(sqz_cuk_format_name(4), nullptr);
+  EXPECT_STREQ(sqz_cuk_format_name(SQZ_CUK_NF4), "nf4");
+  Weights nf4 = makeWeights(SQZ_UK_NF4, 40, 256, 64, false, 4);
+  std::vector<uint8_t> nblob(static_cast<size_t>(sqz_cuk_packed_bytes(&nf4.logical)));
+  ASSERT_EQ(sqz_cuk_pack(&nf4.logical, nblob.data()), 0);
+  sqz_uk_header nh;
+  std::memcpy(&nh, nblob.data(), sizeof(nh));
+  ASSERT_EQ(sqz_cuk_plan(&nh, 1, 90, &l), 0);
+  EXPECT_STREQ(l.symbol, "sqz_cuk_nf4_gemv_sm90");
+  ASSERT_EQ(sqz_cuk_plan(&nh, 9, 80, &l), 0);
+  EXPECT_STREQ(l.symbol, "sqz_cuk_nf4_gemm_sm80");
+  EXPECT_EQ(sqz_cuk_format_name(6), nullptr);
 }
 
 } // namespace

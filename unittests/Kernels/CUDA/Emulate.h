@@ -11,7 +11,8 @@
 //  - ldmatrix .x2/.x4 (non-transposed, b16): lane l's register i = matrix i, row l / 4, halves
 //    2 (l % 4) and + 1, row q of matrix i addressed by lane 8 i + q;
 //  - cp.async (copied at issue; waits are no-ops), shared loads/stores, f16x2 arithmetic with
-//    one rounding (_Float16), bar.sync (a block barrier), warp-collective exchanges.
+//    one rounding (_Float16), prmt.b32 (default mode, with the sign-replicate bit), bar.sync
+//    (a block barrier), warp-collective exchanges.
 //
 //===----------------------------------------------------------------------===//
 
@@ -220,6 +221,18 @@ inline uint32_t hsub2(uint32_t a, uint32_t b) {
 inline uint32_t hmul2(uint32_t a, uint32_t b) {
   using namespace sqz_cuk_emu;
   return pack(f2h(h2f(lo(a)) * h2f(lo(b))), f2h(h2f(hi(a)) * h2f(hi(b))));
+}
+inline uint32_t prmt(uint32_t a, uint32_t b, uint32_t c) {
+  const uint64_t bytes = a | (static_cast<uint64_t>(b) << 32);
+  uint32_t d = 0;
+  for (int i = 0; i < 4; ++i) {
+    const unsigned sel = (c >> (4 * i)) & 15u;
+    uint32_t v = static_cast<uint32_t>(bytes >> (8 * (sel & 7u))) & 0xFFu;
+    if (sel & 8u)
+      v = (v & 0x80u) ? 0xFFu : 0u;
+    d |= v << (8 * i);
+  }
+  return d;
 }
 inline uint32_t packHalf2(float l, float h) {
   using namespace sqz_cuk_emu;

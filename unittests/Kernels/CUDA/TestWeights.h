@@ -9,6 +9,7 @@
 #define SQZ_UNITTESTS_KERNELS_CUDA_TESTWEIGHTS_H
 
 #include "CudaKernels.h"
+#include "KernelCommon.h" // kNF4Table: the logical NF4 values
 
 #include <cstdint>
 #include <random>
@@ -54,6 +55,12 @@ struct Weights {
             W[n * K + cols[j]] = v;
           }
         }
+        continue;
+      }
+      if (format == SQZ_UK_NF4) {
+        for (int64_t k = 0; k < K; ++k)
+          W[n * K + k] = static_cast<double>(scales[n * G + k / group]) *
+                         static_cast<double>(kNF4Table[codes[n * K + k]]);
         continue;
       }
       double zsym = format == SQZ_UK_INT8 ? 128.0 : format == SQZ_UK_INT4 ? 8.0 : 1.0;

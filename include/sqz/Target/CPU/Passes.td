@@ -281,9 +281,9 @@ def SqzMaterialize : Pass<"sqz-materialize", "::mlir::ModuleOp"> {
     With `target=cuda` (and `arch`: `sm_80`, `sm_90` or `sm_90a`) the same logical forms are
     packed for the CUDA kernels (`lib/Kernels/CUDA/CudaKernels.h`, `sqz_cuk_can_pack` /
     `sqz_cuk_pack`) into `sqz.packed_linear`s whose `isa` is `arch`: dense f32 → `f16`
-    (fp16 weights on the tensor cores), int8 → `int8`, int4 → `int4`, ternary → `ternary2`,
-    2:4 f32 → `sp24_f16`, 2:4 int4 → `sp24_int4` (`formats` takes these names). What
-    `sqz_cuk_can_pack` refuses (nf4, a group the kernels do not take, weights out of the fp16
+    (fp16 weights on the tensor cores), int8 → `int8`, int4 → `int4`, nf4 → `nf4`, ternary →
+    `ternary2`, 2:4 f32 → `sp24_f16`, 2:4 int4 → `sp24_int4` (`formats` takes these names).
+    What `sqz_cuk_can_pack` refuses (a group the kernels do not take, weights out of the fp16
     range, ...) stays on the generic path with a remark naming the reason. Blobs are rounded
     up to 256 bytes and aligned to 256 (`sqz-cuda-lower-kernels` launches the kernels).
   }];

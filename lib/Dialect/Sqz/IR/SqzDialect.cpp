@@ -635,7 +635,7 @@ static constexpr PackedKernelName kPackedKernels[] = {
 // and SQZ_CUK_MAGIC; numbers stored in blobs, never renumbered, so repeated here rather than
 // pulling the kernel library's headers into the dialect).
 static constexpr PackedKernelName kCUDAPackedKernels[] = {
-    {"f16", 1},      {"int8", 2},     {"int4", 3},
+    {"f16", 1},      {"int8", 2},     {"int4", 3},      {"nf4", 4},
     {"ternary2", 5}, {"sp24_f16", 7}, {"sp24_int4", 8}};
 static constexpr uint32_t kCUDABlobMagic = 0x43515a53u; // SQZ_CUK_MAGIC
 static constexpr uint32_t kCUDABlobVersion = 1;

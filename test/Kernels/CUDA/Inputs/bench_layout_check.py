@@ -23,10 +23,11 @@ spec.loader.exec_module(cb)
 
 dump, work = sys.argv[1], sys.argv[2]
 os.makedirs(work, exist_ok=True)
-UK = {"f16": 1, "int8": 2, "int4": 3, "ternary2": 5, "sp24_f16": 7, "sp24_int4": 8}
+UK = {"f16": 1, "int8": 2, "int4": 3, "nf4": 4, "ternary2": 5, "sp24_f16": 7, "sp24_int4": 8}
 cases = [("f16", 37, 200, 0, 0), ("int8", 37, 200, 32, 1), ("int4", 45, 1331, 128, 0),
          ("int4", 37, 200, 32, 1), ("ternary2", 37, 200, 64, 0), ("sp24_f16", 37, 200, 0, 0),
-         ("sp24_int4", 77, 1000, 128, 0), ("sp24_int4", 37, 200, 32, 1)]
+         ("sp24_int4", 77, 1000, 128, 0), ("sp24_int4", 37, 200, 32, 1),
+         ("nf4", 45, 1331, 64, 0), ("nf4", 37, 200, 200, 0)]
 failed = False
 for name, N, K, group, asym in cases:
     out = subprocess.run([dump, str(UK[name]), str(N), str(K), str(group), str(asym), work],

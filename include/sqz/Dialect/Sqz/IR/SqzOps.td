@@ -369,7 +369,7 @@ def Sqz_PackedLinearOp : Sqz_Op<"packed_linear", [Pure]> {
 
     CUDA blobs (`sqz-materialize{target=cuda}`, `lib/Kernels/CUDA/CudaKernels.h`): `isa` is
     the GPU architecture, `sm_80`, `sm_90` or `sm_90a`; `kernel` one of `f16`, `int8`,
-    `int4`, `ternary2`, `sp24_f16`, `sp24_int4`; the header's magic is "SQZC". The same
+    `int4`, `nf4`, `ternary2`, `sp24_f16`, `sp24_int4`; the header's magic is "SQZC". The same
     checks apply. `sqz-cuda-lower-kernels` launches `sqz_cuk_<kernel>_<gemv|gemm>_sm<80|90>`.
 
     ```mlir
