@@ -103,7 +103,7 @@ def layout(fmt, N, K, group, asym):
 def plan(fmt, N, M, sm):
     variant = "gemv" if M <= GEMV_MAX_M else "gemm"
     mt, kw, stages = VARIANTS[variant]
-    grid = ((N + 15) // 16, max(1, (M + 8 * mt - 1) // (8 * mt)), 1)
+    grid = (max(1, (M + 8 * mt - 1) // (8 * mt)), (N + 15) // 16, 1)
     smem = 8 * mt * (kw + XPAD) * 2 + WARPS * stages * 512
     return "sqz_cuk_%s_%s_sm%d_kernel" % (fmt, variant, sm), grid, (WARPS * 32, 1, 1), smem
 

@@ -113,7 +113,7 @@ const char *sqz_cuk_kernel_name(int32_t i);
  *
  * Built (lib/Kernels/CUDA/CMakeLists.txt): sqz_cuk_<fmt>_{gemv,gemm}_sm{80,90}
  * with <fmt> in f16, int8, int4, ternary2, sp24_f16, sp24_int4, nf4. The launch is
- * 1-D blocks of 128 threads, grid (ceil(N / 16), ceil(M / rows per block)),
+ * 1-D blocks of 128 threads, grid (ceil(M / rows per block), ceil(N / 16)),
  * at most 48 KiB of dynamic shared memory (declared in the kernels as
  * `extern __shared__ uint8_t sqz_cuk_dynamic_smem[]`, so no opt-in attribute
  * is needed). The blob must be 16-byte aligned (256 recommended); x and y must

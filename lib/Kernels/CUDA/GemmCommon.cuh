@@ -5,12 +5,14 @@
 // CUDA headers, PTX through inline asm (mma.sync / mma.sp / ldmatrix /
 // cp.async) and clang's NVVM builtins (special registers).
 //
-// Launch (sqz_cuk_plan): grid (n_tiles, ceil(M / (8 * MT))), block 128
+// Launch (sqz_cuk_plan): grid (ceil(M / (8 * MT)), n_tiles), block 128
 // threads (4 warps), dynamic shared memory
 //   8 * MT * (KW + 8) * 2     staged activations (fp16, one K window)
 //   + 4 warps * S stages * 512  the per-warp cp.async ring of weight chunks (S = 8 gemv, 4 gemm).
-// Block (bx, by) computes rows n of n-tile bx for activation rows
-// by * 8 * MT ... + 8 * MT - 1. The 4 warps split K: within each window of
+// Block (bx, by) computes rows n of n-tile by for activation rows
+// bx * 8 * MT ... + 8 * MT - 1: the blocks of one n-tile are consecutive in launch order, so
+// when M needs several blocks they stream the same weights at about the same time and all but
+// the first read them from L2, not HBM. The 4 warps split K: within each window of
 // KW columns warp w owns chunks [w * R, (w + 1) * R) (R = KW / (4 * KC)); the
 // partial sums are reduced through shared memory at the end, then written
 // with the bias (y is overwritten, never accumulated into).
@@ -282,8 +284,8 @@ SQZ_INLINE void gemmKernel(const uint8_t *__restrict__ blob, const float *__rest
   const int tid = (int)tidX();
   const int warp = tid / 32, lane = tid % 32;
   const int g = lane / 4;
-  const int64_t nt = ctaX();
-  const int64_t m0 = (int64_t)ctaY() * (8 * MT);
+  const int64_t nt = ctaY();
+  const int64_t m0 = (int64_t)ctaX() * (8 * MT);
 
   const uint32_t smemBase = sharedAddr(sqz_cuk_dynamic_smem);
   const uint32_t xsAddr = smemBase;

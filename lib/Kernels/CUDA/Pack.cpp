@@ -461,13 +461,20 @@ int sqz_cuk_plan_checked(const sqz_uk_header *h, int64_t M, int32_t sm, int32_t 
   const int MT = gemv ? kMTilesGemv : kMTilesGemm;
   const int KW = gemv ? kWindowGemv : kWindowGemm;
   const int64_t rowsPerBlock = 8 * MT;
-  int64_t gridY = M == 0 ? 1 : sqz_cuk::ceilDiv(M, rowsPerBlock);
+  // x: the activation-row blocks, y: the n-tiles (the blocks of an n-tile run together and
+  // share its weights through L2).
+  const int64_t gridX = M == 0 ? 1 : sqz_cuk::ceilDiv(M, rowsPerBlock);
+  const int64_t gridY = sqz_cuk::ceilDiv(h->N, kTileN);
+  if (gridX > 0x7fffffff)
+    return fail(error, es, "sqz_cuk_plan: M = %lld needs %lld blocks in x (max 2^31 - 1)",
+                static_cast<long long>(M), static_cast<long long>(gridX)),
+           1;
   if (gridY > 65535)
-    return fail(error, es, "sqz_cuk_plan: M = %lld needs %lld blocks in y (max 65535)",
-                static_cast<long long>(M), static_cast<long long>(gridY)),
+    return fail(error, es, "sqz_cuk_plan: N = %lld needs %lld blocks in y (max 65535)",
+                static_cast<long long>(h->N), static_cast<long long>(gridY)),
            1;
   out->symbol = kKernelNames[fi * 4 + (gemv ? 0 : 2) + (sm >= 90 ? 1 : 0)];
-  out->grid[0] = static_cast<uint32_t>(sqz_cuk::ceilDiv(h->N, kTileN));
+  out->grid[0] = static_cast<uint32_t>(gridX);
   out->grid[1] = static_cast<uint32_t>(gridY);
   out->grid[2] = 1;
   out->block[0] = kWarps * 32;

@@ -13,7 +13,7 @@
 // 256-byte-aligned constant global; x and the bias enter through read-only to_buffers, y is a
 // fresh buffer.
 
-// M = 2 (<= 8): the gemv kernel, one 8-row m-tile per block: grid (ceil(32 / 16), 1, 1).
+// M = 2 (<= 8): the gemv kernel, one 8-row m-tile per block: grid (1, ceil(32 / 16), 1).
 // CHECK-LABEL: module attributes {gpu.container_module}
 // CHECK: gpu.module @sqz_cuda_kernels
 // CHECK: llvm.func @sqz_cuk_int4_gemv_sm80(!llvm.ptr, !llvm.ptr, i64, i64, !llvm.ptr, !llvm.ptr, i64)
@@ -25,7 +25,7 @@
 // CHECK: %[[XB:.*]] = bufferization.to_buffer %[[ARG]] read_only {sqz.ukernel_call = 0 : i64} : tensor<2x64xf32> to memref<2x64xf32, strided<[?, 1], offset: ?>>
 // CHECK: memref.get_global @__sqz_cuk_blob : memref<{{[0-9]+}}xi8>
 // CHECK: %[[YB:.*]] = memref.alloc() : memref<2x32xf32>
-// CHECK: call @sqz_cuk_int4_gemv_sm80_kernel(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}) {sqz.cuda_launch = array<i64: 2, 1, 1, 128, 1, 1, [[SMEM:[0-9]+]]>} : (i64, i64, i64, i64, i64, i64, i64) -> ()
+// CHECK: call @sqz_cuk_int4_gemv_sm80_kernel(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}) {sqz.cuda_launch = array<i64: 1, 2, 1, 128, 1, 1, [[SMEM:[0-9]+]]>} : (i64, i64, i64, i64, i64, i64, i64) -> ()
 // CHECK: bufferization.to_tensor %[[YB]] restrict writable : memref<2x32xf32> to tensor<2x32xf32>
 // CHECK: memref.global "private" constant @__sqz_cuk_blob : memref<{{[0-9]+}}xi8> = dense_resource<{{.*}}> {alignment = 256 : i64}
 // CHECK: func.func private @sqz_cuk_int4_gemv_sm80_kernel(i64, i64, i64, i64, i64, i64, i64)
@@ -43,7 +43,7 @@ func.func @int4_gemv(%x: tensor<2x64xf32>) -> tensor<2x32xf32> {
 
 // -----
 
-// M = 1x64 rows (3-D input): the gemm kernel (32 rows per block): grid (ceil(48 / 16), 2, 1);
+// M = 1x64 rows (3-D input): the gemm kernel (32 rows per block): grid (2, ceil(48 / 16), 1);
 // the bias is passed, the result reshaped back.
 // CHECK-LABEL: module attributes {gpu.container_module}
 // CHECK: gpu.func @sqz_cuk_f16_gemm_sm80_kernel
@@ -51,7 +51,7 @@ func.func @int4_gemv(%x: tensor<2x64xf32>) -> tensor<2x32xf32> {
 // CHECK: func.func @dense_gemm
 // CHECK: tensor.collapse_shape %{{.*}} {{\[\[}}0, 1], [2]] : tensor<1x64x64xf32> into tensor<64x64xf32>
 // CHECK: bufferization.to_buffer %{{.*}} read_only {sqz.ukernel_call = 0 : i64} : tensor<48xf32>
-// CHECK: call @sqz_cuk_f16_gemm_sm80_kernel({{.*}}) {sqz.cuda_launch = array<i64: 3, 2, 1, 128, 1, 1, {{[0-9]+}}>}
+// CHECK: call @sqz_cuk_f16_gemm_sm80_kernel({{.*}}) {sqz.cuda_launch = array<i64: 2, 3, 1, 128, 1, 1, {{[0-9]+}}>}
 // CHECK: tensor.expand_shape %{{.*}} {{\[\[}}0, 1], [2]] output_shape [1, 64, 48] : tensor<64x48xf32> into tensor<1x64x48xf32>
 func.func @dense_gemm(%x: tensor<1x64x64xf32>) -> tensor<1x64x48xf32> {
   %w = arith.constant dense<0.125> : tensor<48x64xf32>

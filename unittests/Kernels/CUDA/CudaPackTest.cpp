@@ -406,16 +406,17 @@ TEST(CudaPack, Plans) {
   sqz_cuk_launch l;
   ASSERT_EQ(sqz_cuk_plan(&h, 1, 80, &l), 0);
   EXPECT_STREQ(l.symbol, "sqz_cuk_int4_gemv_sm80");
-  EXPECT_EQ(l.grid[0], 256u);
-  EXPECT_EQ(l.grid[1], 1u);
+  EXPECT_EQ(l.grid[0], 1u);   // activation-row blocks
+  EXPECT_EQ(l.grid[1], 256u); // n-tiles
   EXPECT_EQ(l.block[0], 128u);
   EXPECT_LE(l.shared_bytes, 48u * 1024);
   ASSERT_EQ(sqz_cuk_plan(&h, 33, 90, &l), 0);
   EXPECT_STREQ(l.symbol, "sqz_cuk_int4_gemm_sm90");
-  EXPECT_EQ(l.grid[1], 2u);
+  EXPECT_EQ(l.grid[0], 2u);
+  EXPECT_EQ(l.grid[1], 256u);
   EXPECT_LE(l.shared_bytes, 48u * 1024);
   ASSERT_EQ(sqz_cuk_plan(&h, 0, 80, &l), 0);
-  EXPECT_EQ(l.grid[1], 1u);
+  EXPECT_EQ(l.grid[0], 1u);
 
   char err[256];
   EXPECT_NE(sqz_cuk_plan_checked(&h, 1, 75, SQZ_CUK_VARIANT_AUTO, &l, err, sizeof(err)), 0);
