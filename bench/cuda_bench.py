@@ -53,8 +53,9 @@ FORMATS = {  # name: (format number, code bits (0: fp16 values), sparse)
     "sp24_f16": (7, 0, True),
     "sp24_int4": (8, 4, True),
 }
-WARPS, XPAD, GEMV_MAX_M = 4, 8, 8
-VARIANTS = {"gemv": (1, 1024, 8), "gemm": (4, 512, 4)}  # m-tiles per block, window K, stages
+WARPS, XPAD, GEMV_MAX_M, GEMM64_MIN_M = 4, 8, 8, 128
+# m-tiles per block, window K, stages, n-tiles per block
+VARIANTS = {"gemv": (1, 1024, 8, 1), "gemm": (4, 512, 4, 1), "gemm64": (8, 256, 4, 4)}
 
 
 def step_cols(fmt):
@@ -101,9 +102,9 @@ def layout(fmt, N, K, group, asym):
 
 
 def plan(fmt, N, M, sm):
-    variant = "gemv" if M <= GEMV_MAX_M else "gemm"
-    mt, kw, stages = VARIANTS[variant]
-    grid = (max(1, (M + 8 * mt - 1) // (8 * mt)), (N + 15) // 16, 1)
+    variant = "gemv" if M <= GEMV_MAX_M else "gemm" if M < GEMM64_MIN_M else "gemm64"
+    mt, kw, stages, tiles = VARIANTS[variant]
+    grid = (max(1, (M + 8 * mt - 1) // (8 * mt)), (N + 16 * tiles - 1) // (16 * tiles), 1)
     smem = 8 * mt * (kw + XPAD) * 2 + WARPS * stages * 512
     return "sqz_cuk_%s_%s_sm%d_kernel" % (fmt, variant, sm), grid, (WARPS * 32, 1, 1), smem
 

@@ -73,12 +73,14 @@ int sqz_cuk_plan(const sqz_uk_header *h, int64_t M, int32_t sm,
 
 /* -- Additions (kernels helper) -- */
 
-/* Kernel variants: gemv (one 8-row m-tile per block, chosen for M <= 8) and
- * gemm (four m-tiles, 32 activation rows per block). */
+/* Kernel variants: gemv (one 8-row m-tile per block, chosen for M <= 8), gemm
+ * (four m-tiles, 32 activation rows per block; 8 < M < 128) and gemm64 (64
+ * activation rows x 4 n-tiles per block, one n-tile per warp; M >= 128). */
 enum sqz_cuk_variant {
   SQZ_CUK_VARIANT_AUTO = 0,
   SQZ_CUK_VARIANT_GEMV = 1,
   SQZ_CUK_VARIANT_GEMM = 2,
+  SQZ_CUK_VARIANT_GEMM64 = 3,
 };
 /* sqz_cuk_plan with an explicit variant (AUTO = what sqz_cuk_plan picks)
  * and the reason for a failure written into `error`. Returns 0 on success. */
@@ -88,7 +90,7 @@ int sqz_cuk_plan_checked(const sqz_uk_header *h, int64_t M, int32_t sm,
 /* "f16", "int8", "int4", "ternary2", "sp24_f16", "sp24_int4", "nf4"; NULL if
  * `format` is not an SQZ_CUK_* value. */
 const char *sqz_cuk_format_name(int32_t format);
-/* Every device function symbol (formats x {gemv, gemm} x {sm80, sm90}):
+/* Every device function symbol (formats x {gemv, gemm, gemm64} x {sm80, sm90}):
  * the count, and the i-th name (NULL out of range). */
 int32_t sqz_cuk_kernel_count(void);
 const char *sqz_cuk_kernel_name(int32_t i);
@@ -111,9 +113,10 @@ const char *sqz_cuk_kernel_name(int32_t i);
  * dynamic shared memory of the launch, nothing else (no globals written, no
  * device malloc).
  *
- * Built (lib/Kernels/CUDA/CMakeLists.txt): sqz_cuk_<fmt>_{gemv,gemm}_sm{80,90}
+ * Built (lib/Kernels/CUDA/CMakeLists.txt): sqz_cuk_<fmt>_{gemv,gemm,gemm64}_sm{80,90}
  * with <fmt> in f16, int8, int4, ternary2, sp24_f16, sp24_int4, nf4. The launch is
- * 1-D blocks of 128 threads, grid (ceil(M / rows per block), ceil(N / 16)),
+ * 1-D blocks of 128 threads, grid (ceil(M / rows per block), ceil(N / (16 * n-tiles
+ * per block))),
  * at most 48 KiB of dynamic shared memory (declared in the kernels as
  * `extern __shared__ uint8_t sqz_cuk_dynamic_smem[]`, so no opt-in attribute
  * is needed). The blob must be 16-byte aligned (256 recommended); x and y must

@@ -9,6 +9,8 @@
 // threads (4 warps), dynamic shared memory
 //   8 * MT * (KW + 8) * 2     staged activations (fp16, one K window)
 //   + 4 warps * S stages * 512  the per-warp cp.async ring of weight chunks (S = 8 gemv, 4 gemm).
+// (gemm64: grid (ceil(M / 64), ceil(n_tiles / 4)), warp w of block (bx, by) owns n-tile
+// 4 by + w and all of K; see gemmKernel's kSplitN.)
 // Block (bx, by) computes rows n of n-tile by for activation rows
 // bx * 8 * MT ... + 8 * MT - 1: the blocks of one n-tile are consecutive in launch order, so
 // when M needs several blocks they stream the same weights at about the same time and all but
@@ -261,16 +263,21 @@ SQZ_INLINE void nf4Pairs(uint32_t word, const uint32_t (&lut)[kNF4LutWords], uin
   }
 }
 
-/// The kernel body, run by every thread of the launch.
-template <int F, int MT, int KW, int kStages>
+/// The kernel body, run by every thread of the launch. kSplitN (the gemm64 variant): the 4
+/// warps own 4 consecutive n-tiles (n-tile 4 * blockIdx.y + warp) and each walks all of K,
+/// so a staged activation window feeds 4 n-tiles and a weight fragment MT m-tiles, and no
+/// cross-warp reduction is needed. Otherwise the block owns n-tile blockIdx.y and the warps
+/// split K.
+template <int F, int MT, int KW, int kStages, bool kSplitN = false>
 SQZ_INLINE void gemmKernel(const uint8_t *__restrict__ blob, const float *__restrict__ x,
                            int64_t M, int64_t ldx, const float *__restrict__ bias,
                            float *__restrict__ y, int64_t ldy) {
   constexpr int KC = chunkCols(F);
   constexpr int SPC = stepsPerChunk(F);
   constexpr int SC = stepCols(F);
-  constexpr int R = KW / (kWarps * KC);
-  static_assert(R >= 1 && KW % (kWarps * KC) == 0, "window must hold whole chunks");
+  constexpr int R = kSplitN ? KW / KC : KW / (kWarps * KC); // chunks per window per warp
+  static_assert(R >= 1 && KW % ((kSplitN ? 1 : kWarps) * KC) == 0,
+                "window must hold whole chunks");
   constexpr int XS = KW + kXPad;
   constexpr bool sparse = isSparse(F);
   constexpr bool quant = isQuant(F);
@@ -284,8 +291,10 @@ SQZ_INLINE void gemmKernel(const uint8_t *__restrict__ blob, const float *__rest
   const int tid = (int)tidX();
   const int warp = tid / 32, lane = tid % 32;
   const int g = lane / 4;
-  const int64_t nt = ctaY();
+  const int64_t nt = kSplitN ? (int64_t)ctaY() * kWarps + warp : (int64_t)ctaY();
   const int64_t m0 = (int64_t)ctaX() * (8 * MT);
+  // gemm64: a warp past the last n-tile computes nothing but keeps to the block's barriers.
+  const bool active = !kSplitN || nt < L.nTiles; // warp-uniform
 
   const uint32_t smemBase = sharedAddr(sqz_cuk_dynamic_smem);
   const uint32_t xsAddr = smemBase;
@@ -306,10 +315,10 @@ SQZ_INLINE void gemmKernel(const uint8_t *__restrict__ blob, const float *__rest
   const int64_t nWindows = ceilDiv(L.kPad, KW);
   const int64_t nMine = nWindows * R;
   auto chunkOf = [&](int64_t i) -> int64_t {
-    return (i / R) * (kWarps * R) + warp * R + (i % R);
+    return kSplitN ? i : (i / R) * (kWarps * R) + warp * R + (i % R);
   };
   auto issue = [&](int64_t i) {
-    if (i < nMine) {
+    if (active && i < nMine) {
       int64_t c = chunkOf(i);
       if (c < L.nChunks)
         cpAsync16(ringAddr + (uint32_t)((i % kStages) * kChunkBytes), wdata + c * kChunkBytes);
@@ -356,11 +365,11 @@ SQZ_INLINE void gemmKernel(const uint8_t *__restrict__ blob, const float *__rest
       issue(i + kStages - 1);
       cpAsyncWait<kStages - 1>();
       const int64_t c = chunkOf(i);
-      if (c >= L.nChunks) // warp-uniform
+      if (!active || c >= L.nChunks) // warp-uniform
         continue;
       U4 v = ldShared128(ringAddr + (uint32_t)((i % kStages) * kChunkBytes));
       const uint32_t w[4] = {v.x, v.y, v.z, v.w};
-      const int kloc = (warp * R + r) * KC; // window column of the chunk
+      const int kloc = (kSplitN ? r : warp * R + r) * KC; // window column of the chunk
       const uint32_t chunkGroup =
           quant && groupHoldsChunks && L.groups > 1 ? (uint32_t)(c * KC) / groupU : 0;
 #pragma unroll
@@ -433,6 +442,20 @@ SQZ_INLINE void gemmKernel(const uint8_t *__restrict__ blob, const float *__rest
   }
   cpAsyncWait<0>();
 
+  if constexpr (kSplitN) { // each warp writes its own n-tile (C fragment layout)
+    if (active)
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+          const int64_t n = nt * kTileN + g + 8 * (i >> 1);
+          const int64_t m = m0 + mt * 8 + 2 * (lane % 4) + (i & 1);
+          if (n < N && m < M)
+            y[m * ldy + n] = acc[mt][i] + (bias ? bias[n] : 0.f);
+        }
+    return;
+  }
+
   // Cross-warp reduction through shared memory (reuses the activation window).
   barSync();
   float *red = reinterpret_cast<float *>(sqz_cuk_dynamic_smem);
@@ -466,7 +489,7 @@ SQZ_INLINE void gemmKernel(const uint8_t *__restrict__ blob, const float *__rest
   const uint8_t *blob, const float *x, int64_t M, int64_t ldx, const float *bias, float *y,       \
       int64_t ldy
 
-/// Defines sqz_cuk_<fmt>_gemv_sm<SM> and sqz_cuk_<fmt>_gemm_sm<SM>.
+/// Defines sqz_cuk_<fmt>_gemv_sm<SM>, sqz_cuk_<fmt>_gemm_sm<SM> and sqz_cuk_<fmt>_gemm64_sm<SM>.
 #define SQZ_CUK_DEFINE_KERNELS(fmt, F)                                                             \
   extern "C" SQZ_DEV void SQZ_CUK_SYM(fmt, gemv)(SQZ_CUK_PARAMS) {                                 \
     sqz_cuk::dev::gemmKernel<F, sqz_cuk::kMTilesGemv, sqz_cuk::kWindowGemv,                       \
@@ -475,6 +498,10 @@ SQZ_INLINE void gemmKernel(const uint8_t *__restrict__ blob, const float *__rest
   extern "C" SQZ_DEV void SQZ_CUK_SYM(fmt, gemm)(SQZ_CUK_PARAMS) {                                 \
     sqz_cuk::dev::gemmKernel<F, sqz_cuk::kMTilesGemm, sqz_cuk::kWindowGemm,                       \
                              sqz_cuk::kStagesGemm>(blob, x, M, ldx, bias, y, ldy);                \
+  }                                                                                                \
+  extern "C" SQZ_DEV void SQZ_CUK_SYM(fmt, gemm64)(SQZ_CUK_PARAMS) {                               \
+    sqz_cuk::dev::gemmKernel<F, sqz_cuk::kMTilesGemm64, sqz_cuk::kWindowGemm64,                   \
+                             sqz_cuk::kStagesGemm64, true>(blob, x, M, ldx, bias, y, ldy);        \
   }
 
 #endif // SQZ_KERNELS_CUDA_GEMMCOMMON_CUH

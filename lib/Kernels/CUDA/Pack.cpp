@@ -76,18 +76,22 @@ int formatIndex(int32_t f) {
 const char *const kFormatNames[] = {"f16",      "int8",      "int4", "ternary2",
                                     "sp24_f16", "sp24_int4", "nf4"};
 
-// [format][variant gemv, gemm][sm80, sm90]
+// [format][variant gemv, gemm, gemm64][sm80, sm90]
 const char *const kKernelNames[] = {
-    "sqz_cuk_f16_gemv_sm80",       "sqz_cuk_f16_gemv_sm90",       "sqz_cuk_f16_gemm_sm80",
-    "sqz_cuk_f16_gemm_sm90",       "sqz_cuk_int8_gemv_sm80",      "sqz_cuk_int8_gemv_sm90",
-    "sqz_cuk_int8_gemm_sm80",      "sqz_cuk_int8_gemm_sm90",      "sqz_cuk_int4_gemv_sm80",
-    "sqz_cuk_int4_gemv_sm90",      "sqz_cuk_int4_gemm_sm80",      "sqz_cuk_int4_gemm_sm90",
-    "sqz_cuk_ternary2_gemv_sm80",  "sqz_cuk_ternary2_gemv_sm90",  "sqz_cuk_ternary2_gemm_sm80",
-    "sqz_cuk_ternary2_gemm_sm90",  "sqz_cuk_sp24_f16_gemv_sm80",  "sqz_cuk_sp24_f16_gemv_sm90",
-    "sqz_cuk_sp24_f16_gemm_sm80",  "sqz_cuk_sp24_f16_gemm_sm90",  "sqz_cuk_sp24_int4_gemv_sm80",
-    "sqz_cuk_sp24_int4_gemv_sm90", "sqz_cuk_sp24_int4_gemm_sm80", "sqz_cuk_sp24_int4_gemm_sm90",
-    "sqz_cuk_nf4_gemv_sm80",       "sqz_cuk_nf4_gemv_sm90",       "sqz_cuk_nf4_gemm_sm80",
-    "sqz_cuk_nf4_gemm_sm90",
+    "sqz_cuk_f16_gemv_sm80", "sqz_cuk_f16_gemv_sm90", "sqz_cuk_f16_gemm_sm80",
+    "sqz_cuk_f16_gemm_sm90", "sqz_cuk_f16_gemm64_sm80", "sqz_cuk_f16_gemm64_sm90",
+    "sqz_cuk_int8_gemv_sm80", "sqz_cuk_int8_gemv_sm90", "sqz_cuk_int8_gemm_sm80",
+    "sqz_cuk_int8_gemm_sm90", "sqz_cuk_int8_gemm64_sm80", "sqz_cuk_int8_gemm64_sm90",
+    "sqz_cuk_int4_gemv_sm80", "sqz_cuk_int4_gemv_sm90", "sqz_cuk_int4_gemm_sm80",
+    "sqz_cuk_int4_gemm_sm90", "sqz_cuk_int4_gemm64_sm80", "sqz_cuk_int4_gemm64_sm90",
+    "sqz_cuk_ternary2_gemv_sm80", "sqz_cuk_ternary2_gemv_sm90", "sqz_cuk_ternary2_gemm_sm80",
+    "sqz_cuk_ternary2_gemm_sm90", "sqz_cuk_ternary2_gemm64_sm80", "sqz_cuk_ternary2_gemm64_sm90",
+    "sqz_cuk_sp24_f16_gemv_sm80", "sqz_cuk_sp24_f16_gemv_sm90", "sqz_cuk_sp24_f16_gemm_sm80",
+    "sqz_cuk_sp24_f16_gemm_sm90", "sqz_cuk_sp24_f16_gemm64_sm80", "sqz_cuk_sp24_f16_gemm64_sm90",
+    "sqz_cuk_sp24_int4_gemv_sm80", "sqz_cuk_sp24_int4_gemv_sm90", "sqz_cuk_sp24_int4_gemm_sm80",
+    "sqz_cuk_sp24_int4_gemm_sm90", "sqz_cuk_sp24_int4_gemm64_sm80", "sqz_cuk_sp24_int4_gemm64_sm90",
+    "sqz_cuk_nf4_gemv_sm80", "sqz_cuk_nf4_gemv_sm90", "sqz_cuk_nf4_gemm_sm80",
+    "sqz_cuk_nf4_gemm_sm90", "sqz_cuk_nf4_gemm64_sm80", "sqz_cuk_nf4_gemm64_sm90",
 };
 constexpr int32_t kKernelCount = sizeof(kKernelNames) / sizeof(kKernelNames[0]);
 
@@ -454,17 +458,22 @@ int sqz_cuk_plan_checked(const sqz_uk_header *h, int64_t M, int32_t sm, int32_t 
                 static_cast<int>(sm)),
            1;
   if (variant == SQZ_CUK_VARIANT_AUTO)
-    variant = M <= kGemvMaxM ? SQZ_CUK_VARIANT_GEMV : SQZ_CUK_VARIANT_GEMM;
-  if (variant != SQZ_CUK_VARIANT_GEMV && variant != SQZ_CUK_VARIANT_GEMM)
+    variant = M <= kGemvMaxM    ? SQZ_CUK_VARIANT_GEMV
+              : M < kGemm64MinM ? SQZ_CUK_VARIANT_GEMM
+                                : SQZ_CUK_VARIANT_GEMM64;
+  if (variant != SQZ_CUK_VARIANT_GEMV && variant != SQZ_CUK_VARIANT_GEMM &&
+      variant != SQZ_CUK_VARIANT_GEMM64)
     return fail(error, es, "sqz_cuk_plan: unknown variant %d", static_cast<int>(variant)), 1;
-  const bool gemv = variant == SQZ_CUK_VARIANT_GEMV;
-  const int MT = gemv ? kMTilesGemv : kMTilesGemm;
-  const int KW = gemv ? kWindowGemv : kWindowGemm;
+  const int vi = variant - SQZ_CUK_VARIANT_GEMV; // 0 gemv, 1 gemm, 2 gemm64
+  const int MT = vi == 0 ? kMTilesGemv : vi == 1 ? kMTilesGemm : kMTilesGemm64;
+  const int KW = vi == 0 ? kWindowGemv : vi == 1 ? kWindowGemm : kWindowGemm64;
+  const int S = vi == 0 ? kStagesGemv : vi == 1 ? kStagesGemm : kStagesGemm64;
+  const int64_t tilesPerBlock = vi == 2 ? kWarps : 1; // gemm64: one n-tile per warp
   const int64_t rowsPerBlock = 8 * MT;
   // x: the activation-row blocks, y: the n-tiles (the blocks of an n-tile run together and
   // share its weights through L2).
   const int64_t gridX = M == 0 ? 1 : sqz_cuk::ceilDiv(M, rowsPerBlock);
-  const int64_t gridY = sqz_cuk::ceilDiv(h->N, kTileN);
+  const int64_t gridY = sqz_cuk::ceilDiv(h->N, kTileN * tilesPerBlock);
   if (gridX > 0x7fffffff)
     return fail(error, es, "sqz_cuk_plan: M = %lld needs %lld blocks in x (max 2^31 - 1)",
                 static_cast<long long>(M), static_cast<long long>(gridX)),
@@ -473,15 +482,14 @@ int sqz_cuk_plan_checked(const sqz_uk_header *h, int64_t M, int32_t sm, int32_t 
     return fail(error, es, "sqz_cuk_plan: N = %lld needs %lld blocks in y (max 65535)",
                 static_cast<long long>(h->N), static_cast<long long>(gridY)),
            1;
-  out->symbol = kKernelNames[fi * 4 + (gemv ? 0 : 2) + (sm >= 90 ? 1 : 0)];
+  out->symbol = kKernelNames[fi * 6 + vi * 2 + (sm >= 90 ? 1 : 0)];
   out->grid[0] = static_cast<uint32_t>(gridX);
   out->grid[1] = static_cast<uint32_t>(gridY);
   out->grid[2] = 1;
   out->block[0] = kWarps * 32;
   out->block[1] = 1;
   out->block[2] = 1;
-  out->shared_bytes =
-      static_cast<uint32_t>(sharedBytes(MT, KW, gemv ? kStagesGemv : kStagesGemm));
+  out->shared_bytes = static_cast<uint32_t>(sharedBytes(MT, KW, S));
   return 0;
 }
 

@@ -28,12 +28,18 @@ namespace {
 using KernelFn = void (*)(const uint8_t *, const float *, int64_t, int64_t, const float *,
                           float *, int64_t);
 
-template <int F> KernelFn kernelOf(bool gemv) {
-  if (gemv)
+template <int F> KernelFn kernelOf(int32_t variant) {
+  if (variant == SQZ_CUK_VARIANT_GEMV)
     return [](const uint8_t *b, const float *x, int64_t M, int64_t ldx, const float *bias,
               float *y, int64_t ldy) {
       sqz_cuk::dev::gemmKernel<F, sqz_cuk::kMTilesGemv, sqz_cuk::kWindowGemv,
                                sqz_cuk::kStagesGemv>(b, x, M, ldx, bias, y, ldy);
+    };
+  if (variant == SQZ_CUK_VARIANT_GEMM64)
+    return [](const uint8_t *b, const float *x, int64_t M, int64_t ldx, const float *bias,
+              float *y, int64_t ldy) {
+      sqz_cuk::dev::gemmKernel<F, sqz_cuk::kMTilesGemm64, sqz_cuk::kWindowGemm64,
+                               sqz_cuk::kStagesGemm64, true>(b, x, M, ldx, bias, y, ldy);
     };
   return [](const uint8_t *b, const float *x, int64_t M, int64_t ldx, const float *bias, float *y,
             int64_t ldy) {
@@ -42,22 +48,22 @@ template <int F> KernelFn kernelOf(bool gemv) {
   };
 }
 
-KernelFn kernelFor(int32_t cudaFormat, bool gemv) {
+KernelFn kernelFor(int32_t cudaFormat, int32_t variant) {
   switch (cudaFormat) {
   case SQZ_CUK_F16:
-    return kernelOf<sqz_cuk::kF16>(gemv);
+    return kernelOf<sqz_cuk::kF16>(variant);
   case SQZ_CUK_INT8:
-    return kernelOf<sqz_cuk::kInt8>(gemv);
+    return kernelOf<sqz_cuk::kInt8>(variant);
   case SQZ_CUK_INT4:
-    return kernelOf<sqz_cuk::kInt4>(gemv);
+    return kernelOf<sqz_cuk::kInt4>(variant);
   case SQZ_CUK_NF4:
-    return kernelOf<sqz_cuk::kNF4>(gemv);
+    return kernelOf<sqz_cuk::kNF4>(variant);
   case SQZ_CUK_TERNARY2:
-    return kernelOf<sqz_cuk::kTernary2>(gemv);
+    return kernelOf<sqz_cuk::kTernary2>(variant);
   case SQZ_CUK_SP24_F16:
-    return kernelOf<sqz_cuk::kSp24F16>(gemv);
+    return kernelOf<sqz_cuk::kSp24F16>(variant);
   case SQZ_CUK_SP24_INT4:
-    return kernelOf<sqz_cuk::kSp24Int4>(gemv);
+    return kernelOf<sqz_cuk::kSp24Int4>(variant);
   }
   return nullptr;
 }
@@ -68,7 +74,8 @@ struct KernelCase {
   bool asym;
 };
 
-void runOne(const Weights &w, bool gemv, int64_t M, bool alignedX, bool withBias, uint32_t seed) {
+void runOne(const Weights &w, int32_t variant, int64_t M, bool alignedX, bool withBias,
+            uint32_t seed) {
   const int64_t N = w.N, K = w.K;
   std::vector<uint8_t> blob(static_cast<size_t>(sqz_cuk_packed_bytes(&w.logical)));
   ASSERT_EQ(sqz_cuk_pack(&w.logical, blob.data()), 0);
@@ -76,11 +83,8 @@ void runOne(const Weights &w, bool gemv, int64_t M, bool alignedX, bool withBias
   std::memcpy(&h, blob.data(), sizeof(h));
   sqz_cuk_launch L;
   char err[256];
-  ASSERT_EQ(sqz_cuk_plan_checked(&h, M, 80, gemv ? SQZ_CUK_VARIANT_GEMV : SQZ_CUK_VARIANT_GEMM,
-                                 &L, err, sizeof(err)),
-            0)
-      << err;
-  KernelFn fn = kernelFor(h.format, gemv);
+  ASSERT_EQ(sqz_cuk_plan_checked(&h, M, 80, variant, &L, err, sizeof(err)), 0) << err;
+  KernelFn fn = kernelFor(h.format, variant);
   ASSERT_NE(fn, nullptr);
 
   const int64_t ldx = alignedX ? (K + 3) / 4 * 4 + 4 : K + 3;
@@ -150,12 +154,17 @@ TEST_P(CudaKernelEmulated, OddShapesAgainstDoubleReference) {
     Weights w = makeWeights(kc.format, N, K, group, kc.asym, seed++);
     char err[512];
     ASSERT_EQ(sqz_cuk_can_pack(&w.logical, err, sizeof(err)), 1) << err;
-    for (int64_t M : {1, 3, 16, 33})
-      for (bool gemv : {true, false}) {
+    for (int64_t M : {1, 3, 16, 33, 70})
+      for (int32_t variant :
+           {SQZ_CUK_VARIANT_GEMV, SQZ_CUK_VARIANT_GEMM, SQZ_CUK_VARIANT_GEMM64}) {
+        const bool gemv = variant == SQZ_CUK_VARIANT_GEMV;
         if (M > 16 && gemv && K > 1000)
           continue; // slow under emulation; covered by the smaller shape
-        SCOPED_TRACE(std::string(gemv ? "gemv" : "gemm") + " M=" + std::to_string(M));
-        runOne(w, gemv, M, /*alignedX=*/M % 2 == 1, /*withBias=*/M != 3, seed++);
+        if (M == 70 && (variant != SQZ_CUK_VARIANT_GEMM64 || K > 1000))
+          continue; // two gemm64 row blocks (64 + 6 rows)
+        SCOPED_TRACE(std::string(gemv ? "gemv" : variant == SQZ_CUK_VARIANT_GEMM ? "gemm" : "gemm64") +
+                     " M=" + std::to_string(M));
+        runOne(w, variant, M, /*alignedX=*/M % 2 == 1, /*withBias=*/M != 3, seed++);
       }
   }
 }

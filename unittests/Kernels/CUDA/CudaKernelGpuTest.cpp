@@ -1,8 +1,9 @@
 //===- CudaKernelGpuTest.cpp - Every CUDA kernel on a GPU vs a double reference ===//
 //
-// Runs every kernel (format x {gemv, gemm} x {sm80, sm90 when the device takes sm_90 PTX}) on
-// odd shapes: N not a multiple of the 16-row tile, K not a multiple of 256 (and, where the
-// format allows, not of 16), M = 1, 3, 16, 33, unaligned ldx (the scalar staging path) and
+// Runs every kernel (format x {gemv, gemm, gemm64} x {sm80, sm90 when the device takes sm_90
+// PTX}) on odd shapes: N not a multiple of the 16-row tile, K not a multiple of 256 (and, where
+// the format allows, not of 16), M = 1, 3, 16, 33, 130 (every variant at each), unaligned ldx
+// (the scalar staging path) and
 // aligned ldx (the 16-byte path), ldy > N (columns N..ldy-1 must stay untouched), with and
 // without bias. The reference is computed in double from the LOGICAL weights (TestWeights.h).
 //
@@ -232,8 +233,9 @@ TEST_P(CudaKernelGpu, OddShapesAgainstDoubleReference) {
         std::printf("note: sm90 kernels not run: %s\n", gModuleWhy[smIdx].c_str());
         continue;
       }
-      for (int64_t M : {1, 3, 16, 33})
-        for (int32_t variant : {SQZ_CUK_VARIANT_GEMV, SQZ_CUK_VARIANT_GEMM}) {
+      for (int64_t M : {1, 3, 16, 33, 130})
+        for (int32_t variant :
+             {SQZ_CUK_VARIANT_GEMV, SQZ_CUK_VARIANT_GEMM, SQZ_CUK_VARIANT_GEMM64}) {
           SCOPED_TRACE("sm" + std::to_string(smIdx ? 90 : 80) + " variant " +
                        std::to_string(variant) + " M=" + std::to_string(M));
           runOne(w, smIdx, variant, M, /*alignedX=*/M % 2 == 1, /*withBias=*/M != 3, seed++);

@@ -398,6 +398,7 @@ TEST(CudaPack, RejectsBadInput) {
 }
 
 TEST(CudaPack, Plans) {
+  char err_[256];
   Weights w = makeWeights(SQZ_UK_INT4, 4096, 4096, 128, false, 3);
   std::vector<uint8_t> blob(static_cast<size_t>(sqz_cuk_packed_bytes(&w.logical)));
   ASSERT_EQ(sqz_cuk_pack(&w.logical, blob.data()), 0);
@@ -417,6 +418,16 @@ TEST(CudaPack, Plans) {
   EXPECT_LE(l.shared_bytes, 48u * 1024);
   ASSERT_EQ(sqz_cuk_plan(&h, 0, 80, &l), 0);
   EXPECT_EQ(l.grid[0], 1u);
+  // M >= 128: gemm64, 64 rows x 4 n-tiles per block.
+  ASSERT_EQ(sqz_cuk_plan(&h, 128, 80, &l), 0);
+  EXPECT_STREQ(l.symbol, "sqz_cuk_int4_gemm64_sm80");
+  EXPECT_EQ(l.grid[0], 2u);
+  EXPECT_EQ(l.grid[1], 64u);
+  EXPECT_LE(l.shared_bytes, 48u * 1024);
+  ASSERT_EQ(sqz_cuk_plan(&h, 127, 90, &l), 0);
+  EXPECT_STREQ(l.symbol, "sqz_cuk_int4_gemm_sm90");
+  ASSERT_EQ(sqz_cuk_plan_checked(&h, 3, 90, SQZ_CUK_VARIANT_GEMM64, &l, err_, sizeof(err_)), 0);
+  EXPECT_STREQ(l.symbol, "sqz_cuk_int4_gemm64_sm90");
 
   char err[256];
   EXPECT_NE(sqz_cuk_plan_checked(&h, 1, 75, SQZ_CUK_VARIANT_AUTO, &l, err, sizeof(err)), 0);
@@ -433,8 +444,8 @@ TEST(CudaPack, Plans) {
   EXPECT_NE(sqz_cuk_plan_checked(&h, 1, 80, 7, &l, err, sizeof(err)), 0);
 
   // Every symbol is listed once, and every format/variant/sm plans to a listed one.
-  EXPECT_EQ(sqz_cuk_kernel_count(), 28);
-  EXPECT_EQ(sqz_cuk_kernel_name(28), nullptr);
+  EXPECT_EQ(sqz_cuk_kernel_count(), 42);
+  EXPECT_EQ(sqz_cuk_kernel_name(42), nullptr);
   for (int32_t i = 0; i < sqz_cuk_kernel_count(); ++i)
     EXPECT_EQ(std::string(sqz_cuk_kernel_name(i)).rfind("sqz_cuk_", 0), 0u);
   EXPECT_STREQ(sqz_cuk_format_name(SQZ_CUK_SP24_INT4), "sp24_int4");

@@ -21,7 +21,8 @@
 #define SQZ_CUK_WRAP2(fmt, var, sm) SQZ_CUK_WRAP3(fmt, var, sm)
 #define SQZ_CUK_WRAP(fmt)                                                                          \
   SQZ_CUK_WRAP2(fmt, gemv, SQZ_CUK_SM)                                                             \
-  SQZ_CUK_WRAP2(fmt, gemm, SQZ_CUK_SM)
+  SQZ_CUK_WRAP2(fmt, gemm, SQZ_CUK_SM)                                                             \
+  SQZ_CUK_WRAP2(fmt, gemm64, SQZ_CUK_SM)
 
 SQZ_CUK_WRAP(f16)
 SQZ_CUK_WRAP(int8)
