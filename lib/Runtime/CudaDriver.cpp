@@ -19,6 +19,7 @@
 #include <dlfcn.h>
 #include <mutex>
 #include <string>
+#include <unordered_set>
 #include <utility>
 
 using namespace sqz::runtime;
@@ -43,6 +44,7 @@ constexpr CUresult CUDA_ERROR_NOT_READY = 600;
 constexpr int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75;
 constexpr int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76;
 constexpr int CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN = 97;
+constexpr int CU_DEVICE_ATTRIBUTE_MEMORY_POOLS_SUPPORTED = 115;
 constexpr int CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
 constexpr int CU_FUNC_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED = 14;
 constexpr int CU_JIT_INFO_LOG_BUFFER = 3;
@@ -115,6 +117,9 @@ struct Driver {
   CUresult (*cuMemAlloc)(CUdeviceptr *, size_t) = nullptr;
   CUresult (*cuMemAllocManaged)(CUdeviceptr *, size_t, unsigned) = nullptr;
   CUresult (*cuMemFree)(CUdeviceptr) = nullptr;
+  /// Optional (CUDA 11.2+): stream-ordered allocation (the device's default memory pool).
+  CUresult (*cuMemAllocAsync)(CUdeviceptr *, size_t, CUstream) = nullptr;
+  CUresult (*cuMemFreeAsync)(CUdeviceptr, CUstream) = nullptr;
   CUresult (*cuMemcpyAsync)(CUdeviceptr, CUdeviceptr, size_t, CUstream) = nullptr;
   CUresult (*cuMemsetD32Async)(CUdeviceptr, unsigned, size_t, CUstream) = nullptr;
   CUresult (*cuMemsetD16Async)(CUdeviceptr, unsigned short, size_t, CUstream) = nullptr;
@@ -210,6 +215,8 @@ void Driver::load() {
             bind(cuMemAlloc, {"cuMemAlloc_v2"}) &&
             bind(cuMemAllocManaged, {"cuMemAllocManaged"}) &&
             bind(cuMemFree, {"cuMemFree_v2"}) && bind(cuMemcpyAsync, {"cuMemcpyAsync"}) &&
+            bind(cuMemAllocAsync, {"cuMemAllocAsync"}, /*required=*/false) &&
+            bind(cuMemFreeAsync, {"cuMemFreeAsync"}, /*required=*/false) &&
             bind(cuMemsetD32Async, {"cuMemsetD32Async"}) &&
             bind(cuMemsetD16Async, {"cuMemsetD16Async"});
   if (!ok)
@@ -274,6 +281,9 @@ struct Device {
   CUdevice device = 0;
   CUcontext context = nullptr;
   int maxSharedOptin = 0;
+  /// Stream-ordered allocation works (cuMemAllocAsync/cuMemFreeAsync bound and the device
+  /// supports memory pools).
+  bool streamOrderedAlloc = false;
   sqz_gpu_api table{};
 };
 Device devices[kMaxCudaDevices];
@@ -524,28 +534,54 @@ float eventElapsedMs(const Device &dev, void *start, void *end) {
   return ms;
 }
 
-void *memAlloc(const Device &dev, uint64_t bytes, void *, bool hostShared) {
+/// The device buffers a stream-ordered allocation returned (cuMemAllocAsync): only those are
+/// freed with cuMemFreeAsync (cuMemFree frees either kind).
+std::mutex asyncAllocsMutex;
+std::unordered_set<uintptr_t> asyncAllocs;
+
+void *memAlloc(const Device &dev, uint64_t bytes, void *stream, bool hostShared) {
   // As mgpuMemAlloc: nothing to allocate for an empty buffer.
   if (bytes == 0)
     return nullptr;
   ScopedContext scope(dev);
   CUdeviceptr ptr = 0;
+  // Generated code allocates on the stream of its launches (one per model call): a
+  // stream-ordered allocation from the device's pool neither synchronizes nor calls into the
+  // OS on every run.
+  const bool ordered = stream && !hostShared && dev.streamOrderedAlloc;
   CUresult r = hostShared ? driver().cuMemAllocManaged(&ptr, bytes, CU_MEM_ATTACH_GLOBAL)
+               : ordered  ? driver().cuMemAllocAsync(&ptr, bytes, static_cast<CUstream>(stream))
                           : driver().cuMemAlloc(&ptr, bytes);
   if (r != CUDA_SUCCESS) {
-    recordError(std::string(hostShared ? "cuMemAllocManaged" : "cuMemAlloc") + " of " +
-                std::to_string(bytes) + " bytes: " + resultText(driver(), r));
+    recordError(std::string(hostShared ? "cuMemAllocManaged"
+                            : ordered  ? "cuMemAllocAsync"
+                                       : "cuMemAlloc") +
+                " of " + std::to_string(bytes) + " bytes: " + resultText(driver(), r));
     return nullptr;
+  }
+  if (ordered) {
+    std::lock_guard<std::mutex> lock(asyncAllocsMutex);
+    asyncAllocs.insert(static_cast<uintptr_t>(ptr));
   }
   return reinterpret_cast<void *>(static_cast<uintptr_t>(ptr));
 }
 
-void memFree(const Device &dev, void *ptr, void *) {
+void memFree(const Device &dev, void *ptr, void *stream) {
   if (!ptr)
     return;
   ScopedContext scope(dev);
-  check(driver().cuMemFree(static_cast<CUdeviceptr>(reinterpret_cast<uintptr_t>(ptr))),
-        "cuMemFree");
+  const auto p = static_cast<CUdeviceptr>(reinterpret_cast<uintptr_t>(ptr));
+  bool ordered = false;
+  {
+    std::lock_guard<std::mutex> lock(asyncAllocsMutex);
+    ordered = asyncAllocs.erase(static_cast<uintptr_t>(p)) != 0;
+  }
+  // A stream-ordered free on the stream of the launches that used the buffer: it happens after
+  // them. Otherwise cuMemFree, which waits for the device's pending work.
+  if (ordered && stream)
+    check(driver().cuMemFreeAsync(p, static_cast<CUstream>(stream)), "cuMemFreeAsync");
+  else
+    check(driver().cuMemFree(p), "cuMemFree");
 }
 
 CUdeviceptr devicePtr(const void *ptr) {
@@ -692,6 +728,12 @@ void initDevice(int32_t index) {
   }
   d.cuDeviceGetAttribute(&dev.maxSharedOptin,
                          CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN, dev.device);
+  int pools = 0;
+  dev.streamOrderedAlloc =
+      d.cuMemAllocAsync && d.cuMemFreeAsync &&
+      d.cuDeviceGetAttribute(&pools, CU_DEVICE_ATTRIBUTE_MEMORY_POOLS_SUPPORTED, dev.device) ==
+          CUDA_SUCCESS &&
+      pools != 0 && !std::getenv("SQZ_CUDA_SYNC_ALLOC");
   dev.table = tableFor(index, std::make_integer_sequence<int, kMaxCudaDevices>());
 }
 

@@ -10,13 +10,29 @@
  * artifact runs through the whole path (with meaningless outputs).
  * Knobs: FAKE_CUDA_CC=<major*10+minor> (default 80), FAKE_CUDA_JIT_FAIL=1 (module loads fail
  * with a JIT log), FAKE_CUDA_NO_DEVICE=1 (cuDeviceGetCount says 0), FAKE_CUDA_LAUNCH_FAIL=1
- * (kernel launches fail).
+ * (kernel launches fail), FAKE_CUDA_NO_POOLS=1 (no stream-ordered allocation: the device
+ * attribute says 0), FAKE_CUDA_STATS=1 (at exit, one stderr line "fake cuda stats: launches=N
+ * stream_creates=N stream_syncs=N allocs=N async_allocs=N frees=N async_frees=N").
  *===----------------------------------------------------------------------===*/
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+static long nLaunches, nStreamCreates, nStreamSyncs, nAllocs, nAsyncAllocs, nFrees, nAsyncFrees;
+static void printStats(void) {
+  fprintf(stderr,
+          "fake cuda stats: launches=%ld stream_creates=%ld stream_syncs=%ld allocs=%ld "
+          "async_allocs=%ld frees=%ld async_frees=%ld\n",
+          nLaunches, nStreamCreates, nStreamSyncs, nAllocs, nAsyncAllocs, nFrees, nAsyncFrees);
+}
+static void countInit(void) {
+  static int done;
+  if (!done && getenv("FAKE_CUDA_STATS"))
+    atexit(printStats);
+  done = 1;
+}
 
 typedef int CUresult;
 enum {
@@ -74,7 +90,11 @@ CUresult cuDeviceGetName(char *name, int len, int d) {
 }
 CUresult cuDeviceGetAttribute(int *v, int attr, int d) {
   (void)d;
-  *v = attr == 75 ? cc() / 10 : attr == 76 ? cc() % 10 : attr == 97 ? 227 * 1024 : 0;
+  *v = attr == 75    ? cc() / 10
+       : attr == 76  ? cc() % 10
+       : attr == 97  ? 227 * 1024
+       : attr == 115 ? !getenv("FAKE_CUDA_NO_POOLS") /* memory pools supported */
+                     : 0;
   return OK;
 }
 CUresult cuDeviceTotalMem_v2(size_t *bytes, int d) {
@@ -136,6 +156,8 @@ CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz, unsigned
                         unsigned by, unsigned bz, unsigned smem, void *stream, void **params,
                         void **extra) {
   (void)gy, (void)gz, (void)by, (void)bz, (void)smem, (void)stream, (void)extra;
+  countInit();
+  ++nLaunches;
   if (f != addKernel && f != otherKernel)
     return INVALID_VALUE;
   if (getenv("FAKE_CUDA_LAUNCH_FAIL"))
@@ -151,12 +173,15 @@ CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz, unsigned
 static int handle;
 CUresult cuStreamCreate(void **s, unsigned flags) {
   (void)flags;
+  countInit();
+  ++nStreamCreates;
   *s = &handle;
   return OK;
 }
 CUresult cuStreamDestroy_v2(void *s) { return s ? OK : INVALID_VALUE; }
 CUresult cuStreamSynchronize(void *s) {
   (void)s;
+  ++nStreamSyncs;
   return OK;
 }
 CUresult cuStreamWaitEvent(void *s, void *e, unsigned flags) {
@@ -186,6 +211,8 @@ CUresult cuEventElapsedTime_v2(float *ms, void *a, void *b) {
   return OK;
 }
 CUresult cuMemAlloc_v2(unsigned long long *p, size_t bytes) {
+  countInit();
+  ++nAllocs;
   void *m = malloc(bytes);
   if (!m)
     return OUT_OF_MEMORY;
@@ -197,6 +224,23 @@ CUresult cuMemAllocManaged(unsigned long long *p, size_t bytes, unsigned flags) 
   return cuMemAlloc_v2(p, bytes);
 }
 CUresult cuMemFree_v2(unsigned long long p) {
+  ++nFrees;
+  free((void *)(uintptr_t)p);
+  return OK;
+}
+/* Stream-ordered allocation: with one host "stream" that runs everything at once, the same as
+ * the synchronous calls. */
+CUresult cuMemAllocAsync(unsigned long long *p, size_t bytes, void *s) {
+  (void)s;
+  CUresult r = cuMemAlloc_v2(p, bytes);
+  --nAllocs;
+  ++nAsyncAllocs;
+  return r;
+}
+CUresult cuMemFreeAsync(unsigned long long p, void *s) {
+  if (!s)
+    return INVALID_VALUE;
+  ++nAsyncFrees;
   free((void *)(uintptr_t)p);
   return OK;
 }

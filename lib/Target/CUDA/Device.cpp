@@ -183,7 +183,6 @@ struct SqzCUDADeviceMemoryPass
   using Base::Base;
   void runOnOperation() override {
     func::FuncOp fn = getOperation();
-    auto tokenTy = gpu::AsyncTokenType::get(&getContext());
     SmallVector<Operation *> ops;
     fn.walk<WalkOrder::PreOrder>([&](Operation *op) {
       if (isa<gpu::LaunchOp>(op))
@@ -199,27 +198,21 @@ struct SqzCUDADeviceMemoryPass
         alloca.emitError() << "the CUDA target cannot place a stack buffer on the device";
         return signalPassFailure();
       }
-      // A stream for the call, synchronized at once (gpu-to-llvm: mgpuStreamCreate, the
-      // call, mgpuStreamSynchronize, mgpuStreamDestroy).
-      Value stream = gpu::WaitOp::create(b, loc, tokenTy, ValueRange{}).getAsyncToken();
-      Value done;
+      // Synchronous forms: gpu-async-region (after outlining) puts them, like the launches,
+      // on the function's one stream.
       if (auto alloc = dyn_cast<memref::AllocOp>(op)) {
         if (!alloc.getSymbolOperands().empty()) {
           alloc.emitError() << "the CUDA target does not support allocations with symbols";
           return signalPassFailure();
         }
-        auto gpuAlloc = gpu::AllocOp::create(b, loc, alloc.getType(), tokenTy,
-                                             ValueRange{stream}, alloc.getDynamicSizes(),
-                                             ValueRange{}, /*hostShared=*/false);
+        auto gpuAlloc = gpu::AllocOp::create(b, loc, alloc.getType(), Type(), ValueRange{},
+                                             alloc.getDynamicSizes(), ValueRange{},
+                                             /*hostShared=*/false);
         alloc.replaceAllUsesWith(gpuAlloc.getMemref());
-        done = gpuAlloc.getAsyncToken();
       } else {
         auto dealloc = cast<memref::DeallocOp>(op);
-        done = gpu::DeallocOp::create(b, loc, tokenTy, ValueRange{stream},
-                                      dealloc.getMemref())
-                   .getAsyncToken();
+        gpu::DeallocOp::create(b, loc, Type(), ValueRange{}, dealloc.getMemref());
       }
-      gpu::WaitOp::create(b, loc, Type(), ValueRange{done});
       op->erase();
     }
     // Globals a kernel reads move into the kernel (outlining copies them into the module).

@@ -76,7 +76,7 @@ void mlir::sqz::buildLowerToCUDAPipeline(OpPassManager &pm, const LowerToCUDAOpt
       // Kernels.
       "func.func(sqz-cuda-map-to-gpu{{block-size={2}},sqz-cuda-expand-math,"
       "sqz-cuda-device-memory,canonicalize,cse),"
-      "gpu-kernel-outlining,sqz-cuda-merge-kernel-modules,symbol-dce,"
+      "gpu-kernel-outlining,sqz-cuda-merge-kernel-modules,symbol-dce,func.func(gpu-async-region),"
       // Device code to NVVM (gpu.all_reduce: shuffles and shared memory).
       "convert-scf-to-cf,expand-strided-metadata,lower-affine,"
       "gpu.module(convert-math-to-llvm,convert-gpu-to-nvvm,canonicalize,cse,"

@@ -5,14 +5,25 @@
 
 // A linear, erf and a softmax end as host code in the LLVM dialect that allocates on the
 // device, launches the kernels of one PTX module and has the artifact C ABI; the linear's
-// dot products and the softmax's row max and sum are block reductions.
+// dot products and the softmax's row max and sum are block reductions. The call runs on one
+// stream (gpu-async-region): allocations, launches and frees are queued on it in order and it
+// is synchronized once, at the end.
 // CHECK-NOT: linalg.
 // CHECK-NOT: memref.
 // CHECK-LABEL: llvm.func internal @main(
 // CHECK-SAME: %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr)
-// CHECK: llvm.call @mgpuMemAlloc
-// CHECK: gpu.launch_func @main_kernel::@main_kernel
-// CHECK: llvm.call @mgpuMemFree
+// CHECK: %[[S:.*]] = llvm.call @mgpuStreamCreate()
+// CHECK-NOT: mgpuStreamCreate
+// CHECK-NOT: mgpuStreamSynchronize
+// CHECK: llvm.call @mgpuMemAlloc(%{{.*}}, %[[S]], %{{.*}})
+// CHECK-NOT: mgpuStreamSynchronize
+// CHECK: gpu.launch_func <%[[S]] : !llvm.ptr> @main_kernel::@main_kernel
+// CHECK-NOT: mgpuStreamSynchronize
+// CHECK: llvm.call @mgpuMemFree(%{{.*}}, %[[S]])
+// CHECK: llvm.call @mgpuStreamSynchronize(%[[S]])
+// CHECK-NEXT: llvm.call @mgpuStreamDestroy(%[[S]])
+// CHECK-NOT: mgpuStreamCreate
+// CHECK: llvm.return
 // CHECK: gpu.binary @main_kernel [#gpu.object<#nvvm.target<O = 3, chip = "sm_80", features = "+ptx78">, assembly = "
 // CHECK-SAME: .entry main_kernel(
 // CHECK-SAME: shfl.sync.bfly.b32
@@ -32,7 +43,7 @@
 // KERNELS: gpu.binary @sqz_cuda_kernels {{ *}}[#gpu.object<#nvvm.target<O = 3, chip = "sm_80", features = "+ptx80">, assembly = "
 // KERNELS-SAME: .entry sqz_cuda_kernels(
 // KERNELS-SAME: mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32
-// KERNELS: gpu.launch_func {{ *}}@sqz_cuda_kernels::@sqz_cuda_kernels blocks in (%{{.*}}, %{{.*}}, %{{.*}}) threads in (%{{.*}}, %{{.*}}, %{{.*}}) : i64 dynamic_shared_memory_size %{{.*}} args(%{{.*}} : i64, %{{.*}} : i64, %{{.*}} : i64, %{{.*}} : i64, %{{.*}} : i64, %{{.*}} : i64, %{{.*}} : i64)
+// KERNELS: gpu.launch_func <%{{.*}} : !llvm.ptr> @sqz_cuda_kernels::@sqz_cuda_kernels blocks in (%{{.*}}, %{{.*}}, %{{.*}}) threads in (%{{.*}}, %{{.*}}, %{{.*}}) : i64 dynamic_shared_memory_size %{{.*}} args(%{{.*}} : i64, %{{.*}} : i64, %{{.*}} : i64, %{{.*}} : i64, %{{.*}} : i64, %{{.*}} : i64, %{{.*}} : i64)
 
 // BADCHIP: error: unknown GPU architecture 'sm_70' (expected one of sm_80, sm_90, sm_90a)
 #x3 = affine_map<(d0, d1, d2) -> (d0, d1, d2)>

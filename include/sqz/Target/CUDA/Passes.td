@@ -108,9 +108,9 @@ def SqzCUDADeviceMemory : Pass<"sqz-cuda-device-memory", "::mlir::func::FuncOp">
   let summary = "Allocate the host function's buffers on the device";
   let description = [{
     After `sqz-cuda-map-to-gpu`: every `memref.alloc` / `memref.dealloc` of the host
-    function becomes a `gpu.alloc` / `gpu.dealloc` on a stream that is synchronized right
-    away (`gpu.wait async` ... `gpu.wait`), which `gpu-to-llvm` turns into mgpuMemAlloc /
-    mgpuMemFree calls. Constant globals read by a kernel (`memref.get_global`, with the
+    function becomes a synchronous `gpu.alloc` / `gpu.dealloc`; `gpu-async-region` (after
+    outlining, in `sqz-lower-to-cuda`) queues them with the launches on the call's one stream,
+    and `gpu-to-llvm` turns them into mgpuMemAlloc / mgpuMemFree calls on that stream. Constant globals read by a kernel (`memref.get_global`, with the
     view ops over it) are moved into the `gpu.launch` body, so that outlining copies the
     global into the device module.
   }];
