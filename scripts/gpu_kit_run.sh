@@ -65,7 +65,11 @@ step kernel-tests "$kit/unittests/CudaKernelGpuTests"
 for b in "$kit"/bundles/*/; do
   name="$(basename "$b")"
   read -r rtol atol < "$b/tolerance"
-  step "model-$name" bash "$b/run_on_gpu.sh" "$rtol" "$atol" 20
+  if ! step "model-$name" bash "$b/run_on_gpu.sh" "$rtol" "$atol" 20; then
+    # Diagnosis: the same with synchronous allocation (cuMemAlloc/cuMemFree instead of the
+    # stream-ordered pool).
+    SQZ_CUDA_SYNC_ALLOC=1 step "model-$name-syncalloc" bash "$b/run_on_gpu.sh" "$rtol" "$atol" 1
+  fi
   grep -E "expect|gpu compute|gpu total|median" "$out/model-$name.log" | sed "s/^/  $name: /"
 done
 # 4. The kernel benchmark (needs torch with CUDA): ours vs cuBLAS fp16 vs measured HBM bandwidth.
