@@ -481,6 +481,9 @@ def main():
                 gbs = moved / (t * 1e-6) / 1e9
                 rows.append((shape, fmt, M, t, cub[M], cub[M] / t, gbs,
                              100.0 * gbs / max(bw_copy, bw_read)))
+                # Each row as soon as it is measured (a run cut off by a time limit keeps them).
+                print("row: | %s | %s | %d | %.1f | %.1f | %.2fx | %.0f | %.0f%% |" % rows[-1],
+                      flush=True)
             del blobs, dblob
             torch.cuda.empty_cache()
 

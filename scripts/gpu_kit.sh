@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the GPU kit: everything a session with a GPU machine (the device tool: CUDA driver,
 # PyTorch, no compiler, no LLVM, no network) needs to run every GPU check of issue 6 in one
-# command, in one folder small enough to carry (about 20 MB).
+# command, in one folder small enough to carry (about 45 MB; the device tool carries 64 MiB).
 #
 # usage: scripts/gpu_kit.sh [BUILD_DIR [KIT_DIR]]     (defaults: build, BUILD_DIR/gpu-kit)
 # Environment: SQZ_KIT_ARCH (default sm_90: the H100/H200 of the device tool; sm_80 for an
@@ -11,8 +11,9 @@
 # Here (a build tree with sqz-compile, sqz-run, the CUDA tests; /usr/bin/python3 with onnx and
 # numpy for the random LLaMA model):
 #   scripts/gpu_kit.sh build            # -> build/gpu-kit
-# There (carry build/gpu-kit; any working directory):
-#   bash build/gpu-kit/run_all.sh [OUT_DIR]
+# There (carry build/gpu-kit; any working directory), as two commands of at most 10 minutes:
+#   SQZ_KIT_STEPS=tests,models bash build/gpu-kit/run_all.sh
+#   SQZ_KIT_STEPS=bench bash build/gpu-kit/run_all.sh
 #
 # The kit holds:
 #   unittests/CudaDeviceTest, unittests/CudaKernelGpuTests (+ Kernels/CUDA/sqz_cuk_test.sm*.ptx
@@ -38,8 +39,8 @@ build="${1:-$root/build}"
 kit="${2:-$build/gpu-kit}"
 arch="${SQZ_KIT_ARCH:-sm_90}"
 py=/usr/bin/python3
-for f in bin/sqz-compile bin/sqz-run bin/sqz-opt lib/libsqz_runtime.so unittests/CudaDeviceTest \
-         unittests/CudaKernelGpuTests unittests/Kernels/CUDA/sqz_cuk_test.sm80.ptx \
+for f in bin/sqz-compile bin/sqz-run bin/sqz-opt bin/sqz-translate lib/libsqz_runtime.so \
+         unittests/CudaDeviceTest unittests/CudaKernelGpuTests unittests/Kernels/CUDA/sqz_cuk_test.sm80.ptx \
          unittests/Kernels/CUDA/sqz_cuk_test.sm90.ptx; do
   if [ ! -e "$build/$f" ]; then
     echo "gpu_kit.sh: $build/$f is missing; build first (scripts/build.sh)" >&2
@@ -107,4 +108,7 @@ for m in 130 5; do
     --recipe "$root/recipes/nf4.yaml"
 done
 rm -rf "$work"
+if [ "$(du -sm "$kit" | cut -f1)" -gt 60 ]; then
+  echo "gpu_kit.sh: warning: $kit is over 60 MiB; the device tool carries at most 64 MiB" >&2
+fi
 echo "gpu kit ready: $kit ($(du -sh "$kit" | cut -f1), arch $arch); on the GPU machine: bash $kit/run_all.sh [OUT_DIR]"

@@ -1,20 +1,29 @@
 #!/usr/bin/env bash
-# run_all.sh of the GPU kit (scripts/gpu_kit.sh copies this file into the kit): every GPU check
-# of issue 6, in order of importance, each under a time limit, on a machine with the NVIDIA
-# driver (and PyTorch for the benchmark). Prints one "RESULT <step> <PASS|FAIL|SKIP> ..." line per
-# step and a summary; logs go to OUT_DIR (default: $OUT when set, else <kit>/results).
+# run_all.sh of the GPU kit (scripts/gpu_kit.sh copies this file into the kit): the GPU checks
+# of issue 6, in order of importance, on a machine with the NVIDIA driver (and PyTorch for the
+# benchmark). Prints one "RESULT <step> <PASS|FAIL|SKIP> ..." line per step and a summary; logs
+# go to OUT_DIR (default: $OUT when set, else <kit>/results).
 #
 # usage: run_all.sh [OUT_DIR]
-# Environment: SQZ_KIT_BENCH=0 skips the benchmark; SQZ_KIT_BENCH_ARGS replaces its default
-# arguments ("--iters 20 --batches 1,16,64,128": every format, the three default shapes);
-# SQZ_KIT_BENCH_TIMEOUT (default 420 s) limits it; SQZ_KIT_STEP_TIMEOUT (seconds, default 240)
-# limits each correctness step.
+# Environment:
+#   SQZ_KIT_STEPS     which steps, comma-separated (default tests,models,bench): tests =
+#                     CudaDeviceTest + CudaKernelGpuTests, models = the bundles, bench =
+#                     bench/cuda_bench.py. With the device tool's 10-minute commands, run
+#                     "tests,models" in one command and "bench" in the next.
+#   SQZ_KIT_DEADLINE  seconds for the whole run (default 540): no step starts after it, and each
+#                     step's limit is cut to the time left.
+#   SQZ_KIT_STEP_TIMEOUT  seconds per correctness step (default 180).
+#   SQZ_KIT_BENCH_ARGS    the benchmark's arguments (default: every format, 4096x4096 and
+#                     4096x14336, batches 1,16,64,128, --iters 20); its output is unbuffered, so
+#                     a cut-off run still leaves the rows it finished in bench.log.
 # Exit status: 0 if no step failed (skips allowed), 1 otherwise.
 set -uo pipefail
 kit="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 out="${1:-${OUT:-$kit/results}}"
 mkdir -p "$out"
-limit="${SQZ_KIT_STEP_TIMEOUT:-240}"
+steps=",${SQZ_KIT_STEPS:-tests,models,bench},"
+deadline=$(( $(date +%s) + ${SQZ_KIT_DEADLINE:-540} ))
+limit="${SQZ_KIT_STEP_TIMEOUT:-180}"
 export SQZ_RUNTIME_LIB="$kit/lib/libsqz_runtime.so"
 export SQZ_RUN="$kit/bin/sqz-run"
 summary="$out/summary.txt"
@@ -25,6 +34,7 @@ result() { # STEP STATUS DETAIL
   [ "$2" = FAIL ] && failed=1
   return 0
 }
+wants() { [[ "$steps" == *",$1,"* ]]; }
 t0=$(date +%s)
 {
   echo "kit: $kit"
@@ -33,58 +43,62 @@ t0=$(date +%s)
     nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader
 } 2>&1 | tee "$out/machine.txt"
 
-step() { # NAME COMMAND...: runs under the time limit; 77 = skip (no driver / GPU)
-  local name="$1"
-  shift
-  local s rc
+step() { # NAME MAX_SECONDS COMMAND...: rc 77 = skip (no driver / GPU); returns the rc
+  local name="$1" max="$2"
+  shift 2
+  local s left rc
   s=$(date +%s)
-  timeout "$limit" "$@" > "$out/$name.log" 2>&1
+  left=$(( deadline - s ))
+  if [ "$left" -le 5 ]; then
+    result "$name" SKIP "no time left (SQZ_KIT_DEADLINE)"
+    return 124
+  fi
+  [ "$max" -gt "$left" ] && max=$left
+  timeout "$max" "$@" > "$out/$name.log" 2>&1
   rc=$?
   local took=$(( $(date +%s) - s ))
   case $rc in
     0) result "$name" PASS "${took}s" ;;
     77) result "$name" SKIP "$(tail -n 1 "$out/$name.log")" ;;
-    124) result "$name" FAIL "timed out after ${limit}s (log: $name.log)" ;;
+    124) result "$name" FAIL "timed out after ${max}s (log: $name.log)" ;;
     *) result "$name" FAIL "rc=$rc ${took}s (log: $name.log)"; tail -n 20 "$out/$name.log" ;;
   esac
   return $rc
 }
 
-# 1. The driver table (hand-written PTX): if this skips there is no usable GPU.
-step device-test "$kit/unittests/CudaDeviceTest"
-gpu=$?
-if [ $gpu -eq 77 ]; then
+# The driver table (hand-written PTX): if this skips there is no usable GPU.
+step device-test 60 "$kit/unittests/CudaDeviceTest"
+if [ $? -eq 77 ]; then
   echo "no usable CUDA driver/GPU: skipping the rest"
   for s in kernel-tests bundles bench; do result "$s" SKIP "no GPU"; done
   echo "summary: $summary"
   exit 0
 fi
-# 2. Every kernel x variant x sm on odd shapes against the double reference.
-step kernel-tests "$kit/unittests/CudaKernelGpuTests"
-# 3. Whole models against the CPU build of the same model and recipe.
-for b in "$kit"/bundles/*/; do
-  name="$(basename "$b")"
-  read -r rtol atol < "$b/tolerance"
-  if ! step "model-$name" bash "$b/run_on_gpu.sh" "$rtol" "$atol" 20; then
-    # Diagnosis: the same with synchronous allocation (cuMemAlloc/cuMemFree instead of the
-    # stream-ordered pool).
-    SQZ_CUDA_SYNC_ALLOC=1 step "model-$name-syncalloc" bash "$b/run_on_gpu.sh" "$rtol" "$atol" 1
-  fi
-  grep -E "expect|gpu compute|gpu total|median" "$out/model-$name.log" | sed "s/^/  $name: /"
-done
-# 4. The kernel benchmark (needs torch with CUDA): ours vs cuBLAS fp16 vs measured HBM bandwidth.
-if [ "${SQZ_KIT_BENCH:-1}" != 0 ]; then
-  args=${SQZ_KIT_BENCH_ARGS:-"--iters 20 --batches 1,16,64,128"}
+# Every kernel x variant x sm on odd shapes against the double reference.
+wants tests && step kernel-tests "$limit" "$kit/unittests/CudaKernelGpuTests"
+# Whole models against the CPU build of the same model and recipe.
+if wants models; then
+  for b in "$kit"/bundles/*/; do
+    name="$(basename "$b")"
+    read -r rtol atol < "$b/tolerance"
+    step "model-$name" "$limit" bash "$b/run_on_gpu.sh" "$rtol" "$atol" 20
+    rc=$?
+    if [ $rc -ge 2 ] && [ $rc -ne 77 ] && [ $rc -ne 124 ]; then
+      # An error (not a tolerance miss): the same with synchronous allocation (cuMemAlloc /
+      # cuMemFree instead of the stream-ordered pool), to tell the two apart.
+      SQZ_CUDA_SYNC_ALLOC=1 step "model-$name-syncalloc" 60 bash "$b/run_on_gpu.sh" "$rtol" "$atol" 1
+    fi
+    grep -E "expect|gpu compute|gpu total|median" "$out/model-$name.log" | sed "s/^/  $name: /"
+  done
+fi
+# The kernel benchmark (needs torch with CUDA): ours vs cuBLAS fp16 vs measured HBM bandwidth.
+if wants bench; then
+  args=${SQZ_KIT_BENCH_ARGS:-"--iters 20 --shapes 4096x4096,4096x14336 --batches 1,16,64,128"}
   # --build: the bench picks sqz_cuk_test.sm90.ptx on sm_90+, else .sm80.ptx, under
   # <build>/unittests/Kernels/CUDA (the kit keeps that layout).
   # shellcheck disable=SC2086
-  if timeout "${SQZ_KIT_BENCH_TIMEOUT:-420}" python3 "$kit/bench/cuda_bench.py" --build "$kit" \
-       $args --markdown "$out/cuda_bench.md" > "$out/bench.log" 2>&1; then
-    result bench PASS "table: cuda_bench.md"
-  else
-    result bench FAIL "rc=$? (log: bench.log)"
-    tail -n 20 "$out/bench.log"
-  fi
+  step bench 600 python3 -u "$kit/bench/cuda_bench.py" --build "$kit" $args \
+    --markdown "$out/cuda_bench.md"
   cat "$out/bench.log"
 fi
 echo "total $(( $(date +%s) - t0 ))s; summary: $summary"

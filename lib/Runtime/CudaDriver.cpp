@@ -13,6 +13,7 @@
 #include "Runtime/CudaDriver.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <initializer_list>
 #include <cstring>
@@ -41,10 +42,12 @@ using CUevent = struct CUevent_st *;
 
 constexpr CUresult CUDA_SUCCESS = 0;
 constexpr CUresult CUDA_ERROR_NOT_READY = 600;
+constexpr CUresult CUDA_ERROR_NOT_SUPPORTED = 801;
 constexpr int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75;
 constexpr int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76;
 constexpr int CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN = 97;
 constexpr int CU_DEVICE_ATTRIBUTE_MEMORY_POOLS_SUPPORTED = 115;
+constexpr int CU_MEMPOOL_ATTR_RELEASE_THRESHOLD = 4; // value: cuuint64_t
 constexpr int CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
 constexpr int CU_FUNC_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED = 14;
 constexpr int CU_JIT_INFO_LOG_BUFFER = 3;
@@ -120,6 +123,8 @@ struct Driver {
   /// Optional (CUDA 11.2+): stream-ordered allocation (the device's default memory pool).
   CUresult (*cuMemAllocAsync)(CUdeviceptr *, size_t, CUstream) = nullptr;
   CUresult (*cuMemFreeAsync)(CUdeviceptr, CUstream) = nullptr;
+  CUresult (*cuDeviceGetDefaultMemPool)(void **, CUdevice) = nullptr;
+  CUresult (*cuMemPoolSetAttribute)(void *, int, void *) = nullptr;
   CUresult (*cuMemcpyAsync)(CUdeviceptr, CUdeviceptr, size_t, CUstream) = nullptr;
   CUresult (*cuMemsetD32Async)(CUdeviceptr, unsigned, size_t, CUstream) = nullptr;
   CUresult (*cuMemsetD16Async)(CUdeviceptr, unsigned short, size_t, CUstream) = nullptr;
@@ -217,6 +222,8 @@ void Driver::load() {
             bind(cuMemFree, {"cuMemFree_v2"}) && bind(cuMemcpyAsync, {"cuMemcpyAsync"}) &&
             bind(cuMemAllocAsync, {"cuMemAllocAsync"}, /*required=*/false) &&
             bind(cuMemFreeAsync, {"cuMemFreeAsync"}, /*required=*/false) &&
+            bind(cuDeviceGetDefaultMemPool, {"cuDeviceGetDefaultMemPool"}, false) &&
+            bind(cuMemPoolSetAttribute, {"cuMemPoolSetAttribute"}, false) &&
             bind(cuMemsetD32Async, {"cuMemsetD32Async"}) &&
             bind(cuMemsetD16Async, {"cuMemsetD16Async"});
   if (!ok)
@@ -548,10 +555,14 @@ void *memAlloc(const Device &dev, uint64_t bytes, void *stream, bool hostShared)
   // Generated code allocates on the stream of its launches (one per model call): a
   // stream-ordered allocation from the device's pool neither synchronizes nor calls into the
   // OS on every run.
-  const bool ordered = stream && !hostShared && dev.streamOrderedAlloc;
+  bool ordered = stream && !hostShared && dev.streamOrderedAlloc;
   CUresult r = hostShared ? driver().cuMemAllocManaged(&ptr, bytes, CU_MEM_ATTACH_GLOBAL)
                : ordered  ? driver().cuMemAllocAsync(&ptr, bytes, static_cast<CUstream>(stream))
                           : driver().cuMemAlloc(&ptr, bytes);
+  if (ordered && r == CUDA_ERROR_NOT_SUPPORTED) { // e.g. under some virtualization: fall back
+    ordered = false;
+    r = driver().cuMemAlloc(&ptr, bytes);
+  }
   if (r != CUDA_SUCCESS) {
     recordError(std::string(hostShared ? "cuMemAllocManaged"
                             : ordered  ? "cuMemAllocAsync"
@@ -576,9 +587,11 @@ void memFree(const Device &dev, void *ptr, void *stream) {
     std::lock_guard<std::mutex> lock(asyncAllocsMutex);
     ordered = asyncAllocs.erase(static_cast<uintptr_t>(p)) != 0;
   }
-  // A stream-ordered free on the stream of the launches that used the buffer: it happens after
-  // them. Otherwise cuMemFree, which waits for the device's pending work.
-  if (ordered && stream)
+  // A pool buffer is freed stream-ordered: on the stream of the launches that used it (after
+  // them), or without one on the legacy default stream, which waits for every blocking stream
+  // (cuMemFree would not wait for pending work on a pool buffer). Other buffers: cuMemFree,
+  // which waits for the device's pending work.
+  if (ordered)
     check(driver().cuMemFreeAsync(p, static_cast<CUstream>(stream)), "cuMemFreeAsync");
   else
     check(driver().cuMemFree(p), "cuMemFree");
@@ -729,11 +742,20 @@ void initDevice(int32_t index) {
   d.cuDeviceGetAttribute(&dev.maxSharedOptin,
                          CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN, dev.device);
   int pools = 0;
+  const char *syncAlloc = std::getenv("SQZ_CUDA_SYNC_ALLOC");
   dev.streamOrderedAlloc =
       d.cuMemAllocAsync && d.cuMemFreeAsync &&
       d.cuDeviceGetAttribute(&pools, CU_DEVICE_ATTRIBUTE_MEMORY_POOLS_SUPPORTED, dev.device) ==
           CUDA_SUCCESS &&
-      pools != 0 && !std::getenv("SQZ_CUDA_SYNC_ALLOC");
+      pools != 0 && !(syncAlloc && *syncAlloc && std::strcmp(syncAlloc, "0") != 0);
+  // The default pool would hand its memory back to the OS at every synchronization (release
+  // threshold 0), i.e. at the end of every model call: keep it instead.
+  void *pool = nullptr;
+  if (dev.streamOrderedAlloc && d.cuDeviceGetDefaultMemPool && d.cuMemPoolSetAttribute &&
+      d.cuDeviceGetDefaultMemPool(&pool, dev.device) == CUDA_SUCCESS && pool) {
+    uint64_t keep = UINT64_MAX;
+    d.cuMemPoolSetAttribute(pool, CU_MEMPOOL_ATTR_RELEASE_THRESHOLD, &keep);
+  }
   dev.table = tableFor(index, std::make_integer_sequence<int, kMaxCudaDevices>());
 }
 

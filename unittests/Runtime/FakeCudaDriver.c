@@ -12,7 +12,8 @@
  * with a JIT log), FAKE_CUDA_NO_DEVICE=1 (cuDeviceGetCount says 0), FAKE_CUDA_LAUNCH_FAIL=1
  * (kernel launches fail), FAKE_CUDA_NO_POOLS=1 (no stream-ordered allocation: the device
  * attribute says 0), FAKE_CUDA_STATS=1 (at exit, one stderr line "fake cuda stats: launches=N
- * stream_creates=N stream_syncs=N allocs=N async_allocs=N frees=N async_frees=N").
+ * stream_creates=N stream_syncs=N allocs=N async_allocs=N frees=N async_frees=N
+ * pool_keep=0|1", pool_keep = the default pool's release threshold was set to UINT64_MAX).
  *===----------------------------------------------------------------------===*/
 
 #include <stdint.h>
@@ -21,11 +22,13 @@
 #include <string.h>
 
 static long nLaunches, nStreamCreates, nStreamSyncs, nAllocs, nAsyncAllocs, nFrees, nAsyncFrees;
+static int poolKeep;
 static void printStats(void) {
   fprintf(stderr,
           "fake cuda stats: launches=%ld stream_creates=%ld stream_syncs=%ld allocs=%ld "
-          "async_allocs=%ld frees=%ld async_frees=%ld\n",
-          nLaunches, nStreamCreates, nStreamSyncs, nAllocs, nAsyncAllocs, nFrees, nAsyncFrees);
+          "async_allocs=%ld frees=%ld async_frees=%ld pool_keep=%d\n",
+          nLaunches, nStreamCreates, nStreamSyncs, nAllocs, nAsyncAllocs, nFrees, nAsyncFrees,
+          poolKeep);
 }
 static void countInit(void) {
   static int done;
@@ -238,8 +241,7 @@ CUresult cuMemAllocAsync(unsigned long long *p, size_t bytes, void *s) {
   return r;
 }
 CUresult cuMemFreeAsync(unsigned long long p, void *s) {
-  if (!s)
-    return INVALID_VALUE;
+  (void)s; /* NULL: the legacy default stream */
   ++nAsyncFrees;
   free((void *)(uintptr_t)p);
   return OK;
@@ -259,5 +261,18 @@ CUresult cuMemsetD16Async(unsigned long long dst, unsigned short v, size_t n, vo
   (void)s;
   for (size_t i = 0; i < n; ++i)
     ((unsigned short *)(uintptr_t)dst)[i] = v;
+  return OK;
+}
+static int pool;
+CUresult cuDeviceGetDefaultMemPool(void **p, int d) {
+  (void)d;
+  *p = &pool;
+  return OK;
+}
+CUresult cuMemPoolSetAttribute(void *p, int attr, void *value) {
+  if (p != &pool)
+    return INVALID_VALUE;
+  if (attr == 4) /* CU_MEMPOOL_ATTR_RELEASE_THRESHOLD, cuuint64_t */
+    poolKeep = *(const uint64_t *)value == UINT64_MAX;
   return OK;
 }
