@@ -144,6 +144,17 @@ SQZ_CUK_HD constexpr int symmetricZero(int32_t f) {
   return f == kTernary2 ? 1 : f == kInt8 ? 128 : 8;
 }
 
+/// Launch shape of a kernel variant (0 gemv, 1 gemm, 2 gemm64): the one table sqz_cuk_plan
+/// reads; the kernels take the same constants as template arguments (GemmCommon.cuh).
+struct VariantShape {
+  int mTiles, window, stages, nTilesPerBlock;
+};
+SQZ_CUK_HD constexpr VariantShape variantShape(int vi) {
+  return vi == 0   ? VariantShape{kMTilesGemv, kWindowGemv, kStagesGemv, 1}
+         : vi == 1 ? VariantShape{kMTilesGemm, kWindowGemm, kStagesGemm, 1}
+                   : VariantShape{kMTilesGemm64, kWindowGemm64, kStagesGemm64, kWarps};
+}
+
 /// Bytes of dynamic shared memory of the kernel for MT m-tiles, window KW, S ring stages.
 SQZ_CUK_HD constexpr int sharedBytes(int MT, int KW, int S) {
   return 8 * MT * (KW + kXPad) * 2 + kWarps * S * kChunkBytes;

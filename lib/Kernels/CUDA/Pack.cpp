@@ -465,15 +465,12 @@ int sqz_cuk_plan_checked(const sqz_uk_header *h, int64_t M, int32_t sm, int32_t 
       variant != SQZ_CUK_VARIANT_GEMM64)
     return fail(error, es, "sqz_cuk_plan: unknown variant %d", static_cast<int>(variant)), 1;
   const int vi = variant - SQZ_CUK_VARIANT_GEMV; // 0 gemv, 1 gemm, 2 gemm64
-  const int MT = vi == 0 ? kMTilesGemv : vi == 1 ? kMTilesGemm : kMTilesGemm64;
-  const int KW = vi == 0 ? kWindowGemv : vi == 1 ? kWindowGemm : kWindowGemm64;
-  const int S = vi == 0 ? kStagesGemv : vi == 1 ? kStagesGemm : kStagesGemm64;
-  const int64_t tilesPerBlock = vi == 2 ? kWarps : 1; // gemm64: one n-tile per warp
-  const int64_t rowsPerBlock = 8 * MT;
+  const VariantShape shape = variantShape(vi);
+  const int64_t rowsPerBlock = 8 * shape.mTiles;
   // x: the activation-row blocks, y: the n-tiles (the blocks of an n-tile run together and
   // share its weights through L2).
   const int64_t gridX = M == 0 ? 1 : sqz_cuk::ceilDiv(M, rowsPerBlock);
-  const int64_t gridY = sqz_cuk::ceilDiv(h->N, kTileN * tilesPerBlock);
+  const int64_t gridY = sqz_cuk::ceilDiv(h->N, int64_t(kTileN) * shape.nTilesPerBlock);
   if (gridX > 0x7fffffff)
     return fail(error, es, "sqz_cuk_plan: M = %lld needs %lld blocks in x (max 2^31 - 1)",
                 static_cast<long long>(M), static_cast<long long>(gridX)),
@@ -489,7 +486,8 @@ int sqz_cuk_plan_checked(const sqz_uk_header *h, int64_t M, int32_t sm, int32_t 
   out->block[0] = kWarps * 32;
   out->block[1] = 1;
   out->block[2] = 1;
-  out->shared_bytes = static_cast<uint32_t>(sharedBytes(MT, KW, S));
+  out->shared_bytes =
+      static_cast<uint32_t>(sharedBytes(shape.mTiles, shape.window, shape.stages));
   return 0;
 }
 
