@@ -5,9 +5,10 @@ against the HBM bandwidth, all measured in the same run on the same GPU.
 For the device machine (CUDA driver, PyTorch with cuBLAS, NumPy; no LLVM needed). It loads the
 PREBUILT PTX of the kernel test module (unittests/Kernels/CUDA: TestWrappers.cu's __global__
 wrappers linked with the kernels' bitcode, built here by the default target as
-<build>/unittests/Kernels/CUDA/sqz_cuk_test.sm80.ptx and .sm90.ptx) through the driver API
-(ctypes on libcuda.so.1, in PyTorch's primary context) and launches the kernels on PyTorch's
-stream.
+<build>/unittests/Kernels/CUDA/sqz_cuk_test.sm80.ptx and .sm90.ptx, and .sm90a.ptx with the
+wgmma kernels) through the driver API (ctypes on libcuda.so.1, in PyTorch's primary context) and
+launches the kernels on PyTorch's stream. On compute capability 9.0 the dense formats' sm_90a
+wgmma kernels are measured too, at M >= 128, as extra rows named "<format>+wgmma".
 
     python3 bench/cuda_bench.py [--build build] [--ptx FILE] [--formats int4,sp24_int4]
         [--shapes 4096x4096,14336x4096,4096x14336] [--batches 1,2,4,8,16,32,64,128]
@@ -27,7 +28,8 @@ Formats: f16, int8, int4, nf4, ternary2, sp24_f16, sp24_int4. Blobs are random b
 (CudaLayout.h: header, fragment-ordered codes/values, fp16 scales, ordered 2:4 metadata, the nf4
 lookup table). With --check (default) every format is also checked once per shape at
 M = 1 and M = 16 against torch (fp32) on the blob decoded here in NumPy (an independent reader of
-the layout), tolerance 2e-3 * sum |x w| (fp16 activations and weights).
+the layout), tolerance 2e-3 * sum |x w| (fp16 activations and weights); the wgmma rows at their
+largest M.
 
 Without a GPU (no torch, no CUDA device, no libcuda) it prints why and exits 0 (a message, no
 table). Numbers belong in docs/performance.md only from a real run.
@@ -54,8 +56,9 @@ FORMATS = {  # name: (format number, code bits (0: fp16 values), sparse)
     "sp24_int4": (8, 4, True),
 }
 WARPS, XPAD, GEMV_MAX_M, GEMM64_MIN_M = 4, 8, 8, 128
-# m-tiles per block, window K, stages, n-tiles per block
-VARIANTS = {"gemv": (1, 1024, 8, 1), "gemm": (4, 512, 4, 1), "gemm64": (8, 256, 4, 4)}
+# m-tiles per block, window K, stages, n-tiles per block, row padding (halves) of the staged x
+VARIANTS = {"gemv": (1, 1024, 8, 1, XPAD), "gemm": (4, 512, 4, 1, XPAD),
+            "gemm64": (8, 256, 4, 4, XPAD), "wgmma": (8, 256, 4, 4, 0)}
 
 
 def step_cols(fmt):
@@ -64,7 +67,7 @@ def step_cols(fmt):
 
 def steps_per_chunk(fmt):
     bits = FORMATS[fmt][1]
-    return 1 if bits == 0 else 8 // bits
+    return 1 if bits == 0 else 16 // bits
 
 
 def chunk_cols(fmt):
@@ -101,12 +104,16 @@ def layout(fmt, N, K, group, asym):
     return lay
 
 
-def plan(fmt, N, M, sm):
+def plan(fmt, N, M, sm, wgmma=False):
+    """sqz_cuk_plan; wgmma: the target is sm_90a (the dense formats' wgmma kernels, M >= 128)."""
     variant = "gemv" if M <= GEMV_MAX_M else "gemm" if M < GEMM64_MIN_M else "gemm64"
-    mt, kw, stages, tiles = VARIANTS[variant]
+    if variant == "gemm64" and wgmma and not FORMATS[fmt][2]:
+        variant = "wgmma"
+    mt, kw, stages, tiles, pad = VARIANTS[variant]
     grid = (max(1, (M + 8 * mt - 1) // (8 * mt)), (N + 16 * tiles - 1) // (16 * tiles), 1)
-    smem = 8 * mt * (kw + XPAD) * 2 + WARPS * stages * 512
-    return "sqz_cuk_%s_%s_sm%d_kernel" % (fmt, variant, sm), grid, (WARPS * 32, 1, 1), smem
+    smem = 8 * mt * (kw + pad) * 2 + WARPS * stages * 512
+    suffix = "sm90a" if variant == "wgmma" else "sm%d" % sm
+    return "sqz_cuk_%s_%s_%s_kernel" % (fmt, variant, suffix), grid, (WARPS * 32, 1, 1), smem
 
 
 # ---- Random valid blobs and an independent NumPy decoder ----
@@ -289,6 +296,7 @@ class Driver:
     def __init__(self):
         self.cu = ctypes.CDLL(os.environ.get("SQZ_CUDA_DRIVER", "libcuda.so.1"))
         self.cu.cuGetErrorString.argtypes = [ctypes.c_int, ctypes.POINTER(ctypes.c_char_p)]
+        self.mods = []
 
     def check(self, rc, what):
         if rc != 0:
@@ -307,13 +315,18 @@ class Driver:
         if rc != 0:
             raise RuntimeError("cuModuleLoadDataEx failed (%d): %s" % (rc, log.value.decode(
                 errors="replace")))
-        self.mod = mod
+        self.mods.append(mod)
         return mod
 
     def function(self, name):
+        """The kernel `name` from the first loaded module that has it."""
         f = ctypes.c_void_p()
-        self.check(self.cu.cuModuleGetFunction(ctypes.byref(f), self.mod, name.encode()),
-                   "cuModuleGetFunction(%s)" % name)
+        rc = 0
+        for mod in self.mods:
+            rc = self.cu.cuModuleGetFunction(ctypes.byref(f), mod, name.encode())
+            if rc == 0:
+                return f
+        self.check(rc or 500, "cuModuleGetFunction(%s)" % name)  # 500: CUDA_ERROR_NOT_FOUND
         return f
 
     def launch(self, f, grid, block, smem, stream, args):
@@ -329,7 +342,7 @@ class Driver:
 
 def find_ptx(build, sm):
     for b in ([build] if build else []) + ["build", "build-kd"]:
-        p = os.path.join(ROOT, b, "unittests", "Kernels", "CUDA", "sqz_cuk_test.sm%d.ptx" % sm)
+        p = os.path.join(ROOT, b, "unittests", "Kernels", "CUDA", "sqz_cuk_test.sm%s.ptx" % sm)
         if os.path.isfile(p):
             return p
     return None
@@ -385,6 +398,15 @@ def main():
         drv.load(f.read() + b"\0")
     name = torch.cuda.get_device_name()
     print("device: %s (sm_%d%d), kernels: %s" % (name, cap[0], cap[1], os.path.relpath(ptx, ROOT)))
+    # Compute capability 9.0: also the sm_90a wgmma kernels (dense formats, M >= 128), measured
+    # as extra rows "<format>+wgmma" next to gemm64's.
+    wgmma = False
+    ptx90a = find_ptx(args.build, "90a") if tuple(cap) == (9, 0) and not args.ptx else None
+    if ptx90a:
+        with open(ptx90a, "rb") as f:
+            drv.load(f.read() + b"\0")
+        wgmma = True
+        print("wgmma kernels: %s" % os.path.relpath(ptx90a, ROOT))
     stream = torch.cuda.current_stream().cuda_stream
     rng = np.random.default_rng(0)
 
@@ -452,8 +474,12 @@ def main():
             blobs = [dblob] + [dblob.clone() for _ in range(copies - 1)]
             if not args.no_check:
                 W = torch.from_numpy(decode_dense(np, blob, fmt, N, K, args.group, asym)).to(dev)
-            for M in batches:
-                kname, grid, block, smem = plan(fmt, N, M, sm)
+            runs = [(M, False) for M in batches]
+            if wgmma and not FORMATS[fmt][2]:
+                runs += [(M, True) for M in batches if M >= GEMM64_MIN_M]
+            for M, use_wgmma in runs:
+                kname, grid, block, smem = plan(fmt, N, M, sm, wgmma=use_wgmma)
+                label = fmt + "+wgmma" if use_wgmma else fmt
                 fn = drv.function(kname)
                 x = torch.randn(M, K, device=dev, dtype=torch.float32)
                 y = torch.empty(M, N, device=dev, dtype=torch.float32)
@@ -463,7 +489,7 @@ def main():
                                [("p", blobs[i % copies].data_ptr()), ("p", x.data_ptr()),
                                 ("i", M), ("i", K), ("p", 0), ("p", y.data_ptr()), ("i", N)])
 
-                if not args.no_check and M in (1, 16):
+                if not args.no_check and (M in (1, 16) or (use_wgmma and M == runs[-1][0])):
                     y.fill_(float("nan"))
                     run(0)
                     torch.cuda.synchronize()
@@ -475,11 +501,11 @@ def main():
                     if bad:
                         failures += 1
                         print("CHECK FAILED: %s %dx%d M=%d: %d outputs off (max err %.3g)" % (
-                            fmt, N, K, M, bad, float((y - ref).abs().max())))
+                            label, N, K, M, bad, float((y - ref).abs().max())))
                 t = time_fn(run, args.iters)
                 moved = nbytes + M * K * 4 + M * N * 4
                 gbs = moved / (t * 1e-6) / 1e9
-                rows.append((shape, fmt, M, t, cub[M], cub[M] / t, gbs,
+                rows.append((shape, label, M, t, cub[M], cub[M] / t, gbs,
                              100.0 * gbs / max(bw_copy, bw_read)))
                 # Each row as soon as it is measured (a run cut off by a time limit keeps them).
                 print("row: | %s | %s | %d | %.1f | %.1f | %.2fx | %.0f | %.0f%% |" % rows[-1],

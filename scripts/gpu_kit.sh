@@ -30,6 +30,7 @@
 #     llama-*-m130         random LLaMA (dim 256, ffn 688, 2 layers, GQA 8/2 heads, vocab 512),
 #                          130 tokens: every linear on the gemm64 variant (f16, int4, nf4)
 #     llama-*-m5           the same at 5 tokens: the gemv variant
+#     llama-*-m130-sm90a   (SQZ_KIT_ARCH=sm_90 only) the m130 builds for sm_90a: the wgmma kernels
 #   bench/cuda_bench.py and run_all.sh.
 # The tolerances of the kernel builds are first guesses (fp16 activations and weights against
 # the fp32 CPU build); the GPU run settles them.
@@ -41,7 +42,7 @@ arch="${SQZ_KIT_ARCH:-sm_90}"
 py=/usr/bin/python3
 for f in bin/sqz-compile bin/sqz-run bin/sqz-opt bin/sqz-translate lib/libsqz_runtime.so \
          unittests/CudaDeviceTest unittests/CudaKernelGpuTests unittests/Kernels/CUDA/sqz_cuk_test.sm80.ptx \
-         unittests/Kernels/CUDA/sqz_cuk_test.sm90.ptx; do
+         unittests/Kernels/CUDA/sqz_cuk_test.sm90.ptx unittests/Kernels/CUDA/sqz_cuk_test.sm90a.ptx; do
   if [ ! -e "$build/$f" ]; then
     echo "gpu_kit.sh: $build/$f is missing; build first (scripts/build.sh)" >&2
     exit 2
@@ -54,7 +55,8 @@ cp "$build/bin/sqz-run" "$kit/bin/"
 cp "$build/lib/libsqz_runtime.so" "$kit/lib/"
 cp "$build/unittests/CudaDeviceTest" "$build/unittests/CudaKernelGpuTests" "$kit/unittests/"
 cp "$build/unittests/Kernels/CUDA/sqz_cuk_test.sm80.ptx" \
-   "$build/unittests/Kernels/CUDA/sqz_cuk_test.sm90.ptx" "$kit/unittests/Kernels/CUDA/"
+   "$build/unittests/Kernels/CUDA/sqz_cuk_test.sm90.ptx" \
+   "$build/unittests/Kernels/CUDA/sqz_cuk_test.sm90a.ptx" "$kit/unittests/Kernels/CUDA/"
 cp "$root/bench/cuda_bench.py" "$kit/bench/"
 cp "$root/scripts/gpu_kit_run.sh" "$kit/run_all.sh"
 
@@ -107,6 +109,16 @@ for m in 130 5; do
   bundle "llama-nf4-m$m" 3e-2 3e-2 "$work/llama/model_full.onnx" "$lids" --input-shape "$shape" \
     --recipe "$root/recipes/nf4.yaml"
 done
+# Hopper: the same 130-token builds for sm_90a, whose dense-format linears run the wgmma kernels.
+if [ "$arch" = sm_90 ]; then
+  lids="input_ids=$work/llama_ids_130.npy"
+  arch=sm_90a bundle llama-f16-m130-sm90a 3e-2 3e-2 "$work/llama/model_full.onnx" "$lids" \
+    --input-shape input_ids=1x130
+  arch=sm_90a bundle llama-int4-m130-sm90a 3e-2 3e-2 "$work/llama/model_full.onnx" "$lids" \
+    --input-shape input_ids=1x130 --recipe "$root/recipes/rtn-4bit-g32.yaml"
+  arch=sm_90a bundle llama-nf4-m130-sm90a 3e-2 3e-2 "$work/llama/model_full.onnx" "$lids" \
+    --input-shape input_ids=1x130 --recipe "$root/recipes/nf4.yaml"
+fi
 rm -rf "$work"
 if [ "$(du -sm "$kit" | cut -f1)" -gt 60 ]; then
   echo "gpu_kit.sh: warning: $kit is over 60 MiB; the device tool carries at most 64 MiB" >&2

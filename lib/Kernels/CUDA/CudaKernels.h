@@ -67,20 +67,29 @@ int64_t sqz_cuk_packed_bytes(const sqz_uk_logical *w);
  * Returns 0 on success, nonzero on invalid input. */
 int sqz_cuk_pack(const sqz_uk_logical *w, uint8_t *out);
 /* The kernel and launch shape for a packed blob's header, M rows of
- * activations and a target `sm` (80, 90). Returns 0 on success. */
+ * activations and a target `sm`: the compute capability (80, 86, 89, 90, ...:
+ * the sm_80 kernels below 90, the sm_90 ones from 90), with
+ * SQZ_CUK_SM_ARCH_SPECIFIC or'ed in for an architecture-specific target
+ * (sm_90a = 90 | SQZ_CUK_SM_ARCH_SPECIFIC: adds the wgmma kernels, which run
+ * only on compute capability 9.0). Returns 0 on success. */
+#define SQZ_CUK_SM_ARCH_SPECIFIC 0x1000
 int sqz_cuk_plan(const sqz_uk_header *h, int64_t M, int32_t sm,
                  sqz_cuk_launch *out);
 
 /* -- Additions (kernels helper) -- */
 
 /* Kernel variants: gemv (one 8-row m-tile per block, chosen for M <= 8), gemm
- * (four m-tiles, 32 activation rows per block; 8 < M < 128) and gemm64 (64
- * activation rows x 4 n-tiles per block, one n-tile per warp; M >= 128). */
+ * (four m-tiles, 32 activation rows per block; 8 < M < 128), gemm64 (64
+ * activation rows x 4 n-tiles per block, one n-tile per warp; M >= 128) and
+ * wgmma (gemm64's tiling with one warpgroup wgmma.m64n64k16 per k step instead
+ * of per-warp mma.sync; sm_90a and the dense formats only: chosen there for
+ * M >= 128, the 2:4 formats keep gemm64). */
 enum sqz_cuk_variant {
   SQZ_CUK_VARIANT_AUTO = 0,
   SQZ_CUK_VARIANT_GEMV = 1,
   SQZ_CUK_VARIANT_GEMM = 2,
   SQZ_CUK_VARIANT_GEMM64 = 3,
+  SQZ_CUK_VARIANT_WGMMA = 4,
 };
 /* sqz_cuk_plan with an explicit variant (AUTO = what sqz_cuk_plan picks)
  * and the reason for a failure written into `error`. Returns 0 on success. */
@@ -90,8 +99,9 @@ int sqz_cuk_plan_checked(const sqz_uk_header *h, int64_t M, int32_t sm,
 /* "f16", "int8", "int4", "ternary2", "sp24_f16", "sp24_int4", "nf4"; NULL if
  * `format` is not an SQZ_CUK_* value. */
 const char *sqz_cuk_format_name(int32_t format);
-/* Every device function symbol (formats x {gemv, gemm, gemm64} x {sm80, sm90}):
- * the count, and the i-th name (NULL out of range). */
+/* Every device function symbol (formats x {gemv, gemm, gemm64} x {sm80, sm90},
+ * then the dense formats' wgmma_sm90a): the count, and the i-th name (NULL out
+ * of range). */
 int32_t sqz_cuk_kernel_count(void);
 const char *sqz_cuk_kernel_name(int32_t i);
 #endif
@@ -114,7 +124,8 @@ const char *sqz_cuk_kernel_name(int32_t i);
  * device malloc).
  *
  * Built (lib/Kernels/CUDA/CMakeLists.txt): sqz_cuk_<fmt>_{gemv,gemm,gemm64}_sm{80,90}
- * with <fmt> in f16, int8, int4, ternary2, sp24_f16, sp24_int4, nf4. The launch is
+ * with <fmt> in f16, int8, int4, ternary2, sp24_f16, sp24_int4, nf4, and
+ * sqz_cuk_<fmt>_wgmma_sm90a for the dense ones (f16, int8, int4, ternary2, nf4). The launch is
  * 1-D blocks of 128 threads, grid (ceil(M / rows per block), ceil(N / (16 * n-tiles
  * per block))),
  * at most 48 KiB of dynamic shared memory (declared in the kernels as

@@ -105,7 +105,7 @@ constexpr int kGemvMaxM = 8;             // M <= this: gemv variant
 constexpr int kMTilesGemm64 = 8;
 constexpr int kWindowGemm64 = 256;
 constexpr int kStagesGemm64 = 4;
-constexpr int kGemm64MinM = 128;         // M >= this: gemm64 variant
+constexpr int kGemm64MinM = 128;         // M >= this: gemm64 variant (wgmma on sm_90a)
 constexpr int kNF4LutWords = 8;          // words of the nf4 lookup table
 
 // Format numbers (enum sqz_cuk_format in CudaKernels.h).
@@ -134,7 +134,7 @@ SQZ_CUK_HD constexpr int codeBits(int32_t f) {
 SQZ_CUK_HD constexpr int stepCols(int32_t f) { return isSparse(f) ? 32 : 16; }
 /// mma steps per 16-byte lane chunk.
 SQZ_CUK_HD constexpr int stepsPerChunk(int32_t f) {
-  return (f == kF16 || f == kSp24F16) ? 1 : 8 / codeBits(f);
+  return (f == kF16 || f == kSp24F16) ? 1 : 16 / codeBits(f);
 }
 /// Dense K columns per chunk.
 SQZ_CUK_HD constexpr int chunkCols(int32_t f) { return stepCols(f) * stepsPerChunk(f); }
@@ -144,20 +144,24 @@ SQZ_CUK_HD constexpr int symmetricZero(int32_t f) {
   return f == kTernary2 ? 1 : f == kInt8 ? 128 : 8;
 }
 
-/// Launch shape of a kernel variant (0 gemv, 1 gemm, 2 gemm64): the one table sqz_cuk_plan
-/// reads; the kernels take the same constants as template arguments (GemmCommon.cuh).
+/// Launch shape of a kernel variant (0 gemv, 1 gemm, 2 gemm64, 3 wgmma): the one table
+/// sqz_cuk_plan reads; the kernels take the same constants as template arguments
+/// (GemmCommon.cuh). xPad: halves of padding per staged activation row (the wgmma variant's
+/// core-matrix layout has none).
 struct VariantShape {
-  int mTiles, window, stages, nTilesPerBlock;
+  int mTiles, window, stages, nTilesPerBlock, xPad;
 };
 SQZ_CUK_HD constexpr VariantShape variantShape(int vi) {
-  return vi == 0   ? VariantShape{kMTilesGemv, kWindowGemv, kStagesGemv, 1}
-         : vi == 1 ? VariantShape{kMTilesGemm, kWindowGemm, kStagesGemm, 1}
-                   : VariantShape{kMTilesGemm64, kWindowGemm64, kStagesGemm64, kWarps};
+  return vi == 0   ? VariantShape{kMTilesGemv, kWindowGemv, kStagesGemv, 1, kXPad}
+         : vi == 1 ? VariantShape{kMTilesGemm, kWindowGemm, kStagesGemm, 1, kXPad}
+         : vi == 2 ? VariantShape{kMTilesGemm64, kWindowGemm64, kStagesGemm64, kWarps, kXPad}
+                   : VariantShape{kMTilesGemm64, kWindowGemm64, kStagesGemm64, kWarps, 0};
 }
 
-/// Bytes of dynamic shared memory of the kernel for MT m-tiles, window KW, S ring stages.
-SQZ_CUK_HD constexpr int sharedBytes(int MT, int KW, int S) {
-  return 8 * MT * (KW + kXPad) * 2 + kWarps * S * kChunkBytes;
+/// Bytes of dynamic shared memory of the kernel for MT m-tiles, window KW, S ring stages and
+/// xPad halves of padding per staged row.
+SQZ_CUK_HD constexpr int sharedBytes(int MT, int KW, int S, int xPad = kXPad) {
+  return 8 * MT * (KW + xPad) * 2 + kWarps * S * kChunkBytes;
 }
 
 SQZ_CUK_HD constexpr int64_t alignUp(int64_t v, int64_t a) { return (v + a - 1) / a * a; }

@@ -190,7 +190,67 @@ SQZ_INLINE void stShared64(uint32_t addr, uint32_t lo, uint32_t hi) {
 }
 
 extern SQZ_SHARED __attribute__((aligned(16))) uint8_t sqz_cuk_dynamic_smem[];
+// wgmma: sm_90a only (architecture-specific: PTX 8.0, .target sm_90a); only the sm_90a build's
+// wgmma kernels call these.
+
+/// Orders this thread's generic-proxy shared-memory writes (the staged activations) before
+/// the async proxy's reads (wgmma's B operand); followed by a barrier.
+SQZ_INLINE void fenceProxyAsync() { asm volatile("fence.proxy.async.shared::cta;" ::: "memory"); }
+/// Orders the registers' prior accesses (fresh A fragments, accumulators) before wgmma's.
+SQZ_INLINE void wgmmaFence() { asm volatile("wgmma.fence.sync.aligned;" ::: "memory"); }
+SQZ_INLINE void wgmmaCommit() { asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory"); }
+template <int N> SQZ_INLINE void wgmmaWait() {
+  asm volatile("wgmma.wait_group.sync.aligned %0;" ::"n"(N) : "memory");
+}
+
+/// D[64 x 64] += A[64 x 16] * B[16 x 64] for the warpgroup (the block's 4 warps): A from
+/// registers (warp w holds rows 16 w ... 16 w + 15 in the mma.m16n8k16 A layout), B from shared
+/// memory through the matrix descriptor `desc` (K-major), fp32 accumulators d[j][i] in the
+/// m16n8 C layout of column block j (PTX ISA, wgmma .m64nNk16 fragments).
+SQZ_INLINE void wgmma64x64x16(float (&d)[8][4], const uint32_t (&a)[4], uint64_t desc) {
+  asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
+               "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 "
+               "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+               "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, "
+               "{%32, %33, %34, %35}, %36, p, 1, 1, 0;\n}"
+               : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]), "+f"(d[1][0]),
+                 "+f"(d[1][1]), "+f"(d[1][2]), "+f"(d[1][3]), "+f"(d[2][0]), "+f"(d[2][1]),
+                 "+f"(d[2][2]), "+f"(d[2][3]), "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]),
+                 "+f"(d[3][3]), "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]),
+                 "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]), "+f"(d[6][0]),
+                 "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]), "+f"(d[7][0]), "+f"(d[7][1]),
+                 "+f"(d[7][2]), "+f"(d[7][3])
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc), "n"(1)
+               : "memory");
+}
 #endif // SQZ_CUK_EMULATE
+
+/// x[m][k .. k + 3] as two f16x2 (zeros for m >= M and for columns >= K).
+SQZ_INLINE void loadQuad(const float *__restrict__ x, int64_t M, int64_t ldx, int64_t K, int64_t m,
+                         int64_t k, bool vec, uint32_t &lo, uint32_t &hi) {
+  float v0 = 0.f, v1 = 0.f, v2 = 0.f, v3 = 0.f;
+  if (m < M) {
+    const float *p = x + m * ldx + k;
+    if (vec && k + 3 < K) {
+      F4 f = ldgF4(p);
+      v0 = f.x;
+      v1 = f.y;
+      v2 = f.z;
+      v3 = f.w;
+    } else {
+      if (k < K)
+        v0 = p[0];
+      if (k + 1 < K)
+        v1 = p[1];
+      if (k + 2 < K)
+        v2 = p[2];
+      if (k + 3 < K)
+        v3 = p[3];
+    }
+  }
+  lo = packHalf2(v0, v1);
+  hi = packHalf2(v2, v3);
+}
 
 /// Converts x[m0 + row][kw0 + k] (k < KW) to fp16 into xs (row stride XS halves), zero for
 /// k >= K. Only rows m0 + row < M are written: a row of B only feeds its own output column
@@ -206,32 +266,45 @@ SQZ_INLINE void stageX(uint32_t xsAddr, const float *__restrict__ x, int64_t M, 
   for (int q = tidX(); q < total; q += kWarps * 32) {
     int row = q / quadsPerRow;
     int kq = (q % quadsPerRow) * 4;
-    int64_t m = m0 + row;
-    int64_t k = kw0 + kq;
-    float v0 = 0.f, v1 = 0.f, v2 = 0.f, v3 = 0.f;
-    if (m < M) {
-      const float *p = x + m * ldx + k;
-      if (vec && k + 3 < K) {
-        F4 f = ldgF4(p);
-        v0 = f.x;
-        v1 = f.y;
-        v2 = f.z;
-        v3 = f.w;
-      } else {
-        if (k < K)
-          v0 = p[0];
-        if (k + 1 < K)
-          v1 = p[1];
-        if (k + 2 < K)
-          v2 = p[2];
-        if (k + 3 < K)
-          v3 = p[3];
-      }
-    }
-    uint32_t lo = packHalf2(v0, v1), hi = packHalf2(v2, v3);
-    uint32_t addr = xsAddr + (uint32_t)(row * XS + kq) * 2;
-    stShared64(addr, lo, hi);
+    uint32_t lo, hi;
+    loadQuad(x, M, ldx, K, m0 + row, kw0 + kq, vec, lo, hi);
+    stShared64(xsAddr + (uint32_t)(row * XS + kq) * 2, lo, hi);
   }
+}
+
+/// The wgmma variant's staging: the same values in the K-major "core matrix" layout of the
+/// wgmma shared-memory operand without swizzling (PTX ISA, "Shared Memory Matrix Layout"):
+/// element (row, k) at half ((k / 8) * 8 MT + row) * 8 + k % 8, i.e. 8 x 8 core matrices of
+/// 128 contiguous bytes, the 8 MT / 8 of one 8-column slice consecutive (stride 128 bytes
+/// along the rows, wgmmaSbo) and the slices 8 MT * 16 bytes apart (along K, wgmmaLbo).
+/// Consecutive threads write consecutive 8 bytes. Rows >= M are skipped as in stageX.
+template <int MT, int KW>
+SQZ_INLINE void stageXCore(uint32_t xsAddr, const float *__restrict__ x, int64_t M, int64_t ldx,
+                           int64_t K, int64_t m0, int64_t kw0, bool vec) {
+  constexpr int kRows = 8 * MT;
+  constexpr int total = (KW / 4) * kRows;
+  const int rows = M - m0 < kRows ? (int)(M - m0) : kRows;
+  for (int q = tidX(); q < total; q += kWarps * 32) {
+    const int half = q & 1, row = (q >> 1) % kRows, slice = (q >> 1) / kRows;
+    if (row >= rows)
+      continue;
+    uint32_t lo, hi;
+    loadQuad(x, M, ldx, K, m0 + row, kw0 + slice * 8 + half * 4, vec, lo, hi);
+    stShared64(xsAddr + (uint32_t)((slice * kRows + row) * 8 + half * 4) * 2, lo, hi);
+  }
+}
+
+/// Byte strides of stageXCore's layout for the wgmma matrix descriptor: between core matrices
+/// adjacent in K (the "leading dimension byte offset" of a K-major operand) and in N (the
+/// "stride dimension byte offset").
+template <int MT> SQZ_INLINE constexpr uint32_t wgmmaLbo() { return 8 * MT * 16; }
+SQZ_INLINE constexpr uint32_t wgmmaSbo() { return 128; }
+/// The 64-bit wgmma matrix descriptor of a K-major, unswizzled shared-memory operand starting
+/// at shared address `addr` (16-byte aligned): bits 0-13 addr >> 4, 16-29 lbo >> 4, 32-45
+/// sbo >> 4, base offset 0, swizzle mode 0 (bits 62-63).
+SQZ_INLINE uint64_t wgmmaDesc(uint32_t addr, uint32_t lbo, uint32_t sbo) {
+  return (uint64_t)((addr & 0x3FFFFu) >> 4) | ((uint64_t)((lbo >> 4) & 0x3FFFu) << 16) |
+         ((uint64_t)((sbo >> 4) & 0x3FFFu) << 32);
 }
 
 /// Dequantizes pair P (register r of step P / 4) of the lane's 16 bytes w into an f16x2 A
@@ -267,8 +340,11 @@ SQZ_INLINE void nf4Pairs(uint32_t word, const uint32_t (&lut)[kNF4LutWords], uin
 /// warps own 4 consecutive n-tiles (n-tile 4 * blockIdx.y + warp) and each walks all of K,
 /// so a staged activation window feeds 4 n-tiles and a weight fragment MT m-tiles, and no
 /// cross-warp reduction is needed. Otherwise the block owns n-tile blockIdx.y and the warps
-/// split K.
-template <int F, int MT, int KW, int kStages, bool kSplitN = false>
+/// split K. kWgmma (the sm_90a wgmma variant, dense formats, MT = 8): gemm64's split, but the
+/// 4 warps' A fragments of a step form one 64 x 16 operand and the block issues one
+/// warpgroup wgmma.m64n64k16 per step over all 64 activation rows, B read by the tensor cores
+/// from shared memory (stageXCore's layout) instead of ldmatrix + 8 mma.sync per warp.
+template <int F, int MT, int KW, int kStages, bool kSplitN = false, bool kWgmma = false>
 SQZ_INLINE void gemmKernel(const uint8_t *__restrict__ blob, const float *__restrict__ x,
                            int64_t M, int64_t ldx, const float *__restrict__ bias,
                            float *__restrict__ y, int64_t ldy) {
@@ -278,7 +354,9 @@ SQZ_INLINE void gemmKernel(const uint8_t *__restrict__ blob, const float *__rest
   constexpr int R = kSplitN ? KW / KC : KW / (kWarps * KC); // chunks per window per warp
   static_assert(R >= 1 && KW % ((kSplitN ? 1 : kWarps) * KC) == 0,
                 "window must hold whole chunks");
-  constexpr int XS = KW + kXPad;
+  static_assert(!kWgmma || (kSplitN && MT == 8 && !isSparse(F)),
+                "wgmma: the gemm64 split, 64 activation rows (m64n64k16), dense formats");
+  constexpr int XS = KW + (kWgmma ? 0 : kXPad);
   constexpr bool sparse = isSparse(F);
   constexpr bool quant = isQuant(F);
 
@@ -293,7 +371,8 @@ SQZ_INLINE void gemmKernel(const uint8_t *__restrict__ blob, const float *__rest
   const int g = lane / 4;
   const int64_t nt = kSplitN ? (int64_t)ctaY() * kWarps + warp : (int64_t)ctaY();
   const int64_t m0 = (int64_t)ctaX() * (8 * MT);
-  // gemm64: a warp past the last n-tile computes nothing but keeps to the block's barriers.
+  // gemm64: a warp past the last n-tile computes nothing but keeps to the block's barriers
+  // (and, with wgmma, takes part in the warpgroup's mma with zero weights).
   const bool active = !kSplitN || nt < L.nTiles; // warp-uniform
 
   const uint32_t smemBase = sharedAddr(sqz_cuk_dynamic_smem);
@@ -354,10 +433,62 @@ SQZ_INLINE void gemmKernel(const uint8_t *__restrict__ blob, const float *__rest
     zz[0] = zz[1] = z | (z << 16);
   }
 
+  // The A fragments (f16x2) of step st of chunk c from the lane's 16 bytes w: the weights
+  // themselves (f16 formats) or dequantized with the step's group scale (and zero).
+  auto fragA = [&](const uint32_t (&w)[4], int64_t c, uint32_t chunkGroup, int st,
+                   uint32_t (&a)[4]) {
+    if constexpr (quant) {
+      const int64_t kStep = c * KC + st * SC; // dense column of the step
+      // The step's group, without a 64-bit division per step: none when there is one
+      // group, one 32-bit division per chunk when groups hold whole chunks.
+      uint32_t gi;
+      if (L.groups == 1)
+        gi = 0;
+      else if (groupHoldsChunks)
+        gi = chunkGroup;
+      else
+        gi = (uint32_t)kStep / groupU;
+      if (gi > lastGroupIndex)
+        gi = lastGroupIndex;
+      if ((int64_t)gi != lastGroup) { // warp-uniform
+        lastGroup = gi;
+        int64_t off = ((nt * L.groups + gi) * 8 + g) * 4;
+        uint32_t s2 = ldgU32(scales + off);
+        sc[0] = (s2 & 0xffffu) | (s2 << 16);
+        sc[1] = (s2 >> 16) | (s2 & 0xffff0000u);
+        if (zeros) {
+          uint32_t z2 = ldgU32(zeros + off);
+          zz[0] = (z2 & 0xffffu) | (z2 << 16);
+          zz[1] = (z2 >> 16) | (z2 & 0xffff0000u);
+        }
+      }
+      if constexpr (F == kNF4) {
+        uint32_t v[4];
+        nf4Pairs(w[st], lut, v);
+#pragma unroll
+        for (int rr = 0; rr < 4; ++rr)
+          a[rr] = hmul2(v[rr], sc[rr & 1]);
+      } else {
+#pragma unroll
+        for (int rr = 0; rr < 4; ++rr)
+          a[rr] = dequantPair<F>(w, st * 4 + rr, zz[rr & 1], sc[rr & 1]);
+      }
+    } else {
+#pragma unroll
+      for (int rr = 0; rr < 4; ++rr)
+        a[rr] = w[rr];
+    }
+  };
+
   for (int64_t win = 0; win < nWindows; ++win) {
     const int64_t kw0 = win * KW;
     barSync(); // every warp is done with the previous window's activations
-    stageX<MT, KW>(xsAddr, x, M, ldx, K, m0, kw0, vec);
+    if constexpr (kWgmma) {
+      stageXCore<MT, KW>(xsAddr, x, M, ldx, K, m0, kw0, vec);
+      fenceProxyAsync(); // the wgmmas read the window through the async proxy
+    } else {
+      stageX<MT, KW>(xsAddr, x, M, ldx, K, m0, kw0, vec);
+    }
     barSync();
     for (int r = 0; r < R; ++r) {
       const int64_t i = win * R + r;
@@ -365,60 +496,52 @@ SQZ_INLINE void gemmKernel(const uint8_t *__restrict__ blob, const float *__rest
       issue(i + kStages - 1);
       cpAsyncWait<kStages - 1>();
       const int64_t c = chunkOf(i);
+      const int kloc = (kSplitN ? r : warp * R + r) * KC; // window column of the chunk
+      if constexpr (kWgmma) {
+        if (c >= L.nChunks) // block-uniform (chunkOf(i) = i)
+          continue;
+        uint32_t a[SPC][4];
+        if (active) {
+          U4 v = ldShared128(ringAddr + (uint32_t)((i % kStages) * kChunkBytes));
+          const uint32_t w[4] = {v.x, v.y, v.z, v.w};
+          const uint32_t chunkGroup =
+              quant && groupHoldsChunks && L.groups > 1 ? (uint32_t)(c * KC) / groupU : 0;
+#pragma unroll
+          for (int st = 0; st < SPC; ++st)
+            fragA(w, c, chunkGroup, st, a[st]);
+        } else {
+#pragma unroll
+          for (int st = 0; st < SPC; ++st)
+#pragma unroll
+            for (int rr = 0; rr < 4; ++rr)
+              a[st][rr] = 0u;
+        }
+        wgmmaFence();
+#pragma unroll
+        for (int st = 0; st < SPC; ++st)
+          wgmma64x64x16(acc,
+                        a[st],
+                        wgmmaDesc(xsAddr + (uint32_t)((kloc + st * SC) / 8) * wgmmaLbo<MT>(),
+                                  wgmmaLbo<MT>(), wgmmaSbo()));
+        wgmmaCommit();
+        // Done before the A registers, the accumulators and (at the next window) the staged
+        // activations are touched again.
+        wgmmaWait<0>();
+        continue;
+      }
       if (!active || c >= L.nChunks) // warp-uniform
         continue;
       U4 v = ldShared128(ringAddr + (uint32_t)((i % kStages) * kChunkBytes));
       const uint32_t w[4] = {v.x, v.y, v.z, v.w};
-      const int kloc = (kSplitN ? r : warp * R + r) * KC; // window column of the chunk
       const uint32_t chunkGroup =
           quant && groupHoldsChunks && L.groups > 1 ? (uint32_t)(c * KC) / groupU : 0;
 #pragma unroll
       for (int st = 0; st < SPC; ++st) {
-        const int64_t kStep = c * KC + st * SC; // dense column of the step
         uint32_t a[4];
-        if constexpr (quant) {
-          // The step's group, without a 64-bit division per step: none when there is one
-          // group, one 32-bit division per chunk when groups hold whole chunks.
-          uint32_t gi;
-          if (L.groups == 1)
-            gi = 0;
-          else if (groupHoldsChunks)
-            gi = chunkGroup;
-          else
-            gi = (uint32_t)kStep / groupU;
-          if (gi > lastGroupIndex)
-            gi = lastGroupIndex;
-          if ((int64_t)gi != lastGroup) { // warp-uniform
-            lastGroup = gi;
-            int64_t off = ((nt * L.groups + gi) * 8 + g) * 4;
-            uint32_t s2 = ldgU32(scales + off);
-            sc[0] = (s2 & 0xffffu) | (s2 << 16);
-            sc[1] = (s2 >> 16) | (s2 & 0xffff0000u);
-            if (zeros) {
-              uint32_t z2 = ldgU32(zeros + off);
-              zz[0] = (z2 & 0xffffu) | (z2 << 16);
-              zz[1] = (z2 >> 16) | (z2 & 0xffff0000u);
-            }
-          }
-          if constexpr (F == kNF4) {
-            uint32_t v[4];
-            nf4Pairs(w[st], lut, v);
-#pragma unroll
-            for (int rr = 0; rr < 4; ++rr)
-              a[rr] = hmul2(v[rr], sc[rr & 1]);
-          } else {
-#pragma unroll
-            for (int rr = 0; rr < 4; ++rr)
-              a[rr] = dequantPair<F>(w, st * 4 + rr, zz[rr & 1], sc[rr & 1]);
-          }
-        } else {
-#pragma unroll
-          for (int rr = 0; rr < 4; ++rr)
-            a[rr] = w[rr];
-        }
+        fragA(w, c, chunkGroup, st, a);
         const uint32_t colByte = (uint32_t)(kloc + st * SC) * 2;
         if constexpr (sparse) {
-          const int64_t sIdx = kStep / 32; // global sparse step
+          const int64_t sIdx = (c * KC + st * SC) / 32; // global sparse step
           uint32_t e = ldgU32(meta + (nt * metaPairs + sIdx / 2) * kMetaPairBytes + lane * 4);
 #pragma unroll
           for (int mt = 0; mt < MT; ++mt) {
@@ -489,6 +612,18 @@ SQZ_INLINE void gemmKernel(const uint8_t *__restrict__ blob, const float *__rest
   const uint8_t *blob, const float *x, int64_t M, int64_t ldx, const float *bias, float *y,       \
       int64_t ldy
 
+#ifdef SQZ_CUK_WGMMA
+/// The sm_90a build (-DSQZ_CUK_WGMMA, dense formats only) defines sqz_cuk_<fmt>_wgmma_sm90a; its
+/// gemv, gemm and gemm64 are the sm_90 build's. always_inline: ptxas serializes wgmmas whose
+/// pipeline crosses a call, so the function must end up inside its caller's kernel (a model's
+/// gpu.func wrapper, the test wrappers after `opt -passes=always-inline`).
+#define SQZ_CUK_DEFINE_KERNELS(fmt, F)                                                             \
+  extern "C" SQZ_DEV __attribute__((always_inline)) void SQZ_CUK_SYM3(fmt, wgmma, 90a)(            \
+      SQZ_CUK_PARAMS) {                                                                            \
+    sqz_cuk::dev::gemmKernel<F, sqz_cuk::kMTilesGemm64, sqz_cuk::kWindowGemm64,                   \
+                             sqz_cuk::kStagesGemm64, true, true>(blob, x, M, ldx, bias, y, ldy);  \
+  }
+#else
 /// Defines sqz_cuk_<fmt>_gemv_sm<SM>, sqz_cuk_<fmt>_gemm_sm<SM> and sqz_cuk_<fmt>_gemm64_sm<SM>.
 #define SQZ_CUK_DEFINE_KERNELS(fmt, F)                                                             \
   extern "C" SQZ_DEV void SQZ_CUK_SYM(fmt, gemv)(SQZ_CUK_PARAMS) {                                 \
@@ -503,5 +638,6 @@ SQZ_INLINE void gemmKernel(const uint8_t *__restrict__ blob, const float *__rest
     sqz_cuk::dev::gemmKernel<F, sqz_cuk::kMTilesGemm64, sqz_cuk::kWindowGemm64,                   \
                              sqz_cuk::kStagesGemm64, true>(blob, x, M, ldx, bias, y, ldy);        \
   }
+#endif
 
 #endif // SQZ_KERNELS_CUDA_GEMMCOMMON_CUH

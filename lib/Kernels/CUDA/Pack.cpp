@@ -92,7 +92,11 @@ const char *const kKernelNames[] = {
     "sqz_cuk_sp24_int4_gemm_sm90", "sqz_cuk_sp24_int4_gemm64_sm80", "sqz_cuk_sp24_int4_gemm64_sm90",
     "sqz_cuk_nf4_gemv_sm80", "sqz_cuk_nf4_gemv_sm90", "sqz_cuk_nf4_gemm_sm80",
     "sqz_cuk_nf4_gemm_sm90", "sqz_cuk_nf4_gemm64_sm80", "sqz_cuk_nf4_gemm64_sm90",
+    // [format] wgmma, sm_90a (the 2:4 formats have none: nullptr)
+    "sqz_cuk_f16_wgmma_sm90a", "sqz_cuk_int8_wgmma_sm90a", "sqz_cuk_int4_wgmma_sm90a",
+    "sqz_cuk_ternary2_wgmma_sm90a", "sqz_cuk_nf4_wgmma_sm90a",
 };
+constexpr int32_t kGenericKernelCount = 7 * 6; // the [format][variant][sm] part
 constexpr int32_t kKernelCount = sizeof(kKernelNames) / sizeof(kKernelNames[0]);
 
 bool fitsHalf(float v) { return isfinite(v) && fabsf(v) <= 65504.0f; }
@@ -419,6 +423,12 @@ const char *sqz_cuk_format_name(int32_t format) {
 
 int32_t sqz_cuk_kernel_count(void) { return kKernelCount; }
 
+/// The wgmma kernel of format index fi (kFormatNames order), nullptr for the 2:4 formats.
+static const char *wgmmaKernelName(int fi) {
+  static const int kIndex[] = {0, 1, 2, 3, -1, -1, 4}; // f16 int8 int4 ternary2 sp24 sp24 nf4
+  return kIndex[fi] < 0 ? nullptr : kKernelNames[kGenericKernelCount + kIndex[fi]];
+}
+
 const char *sqz_cuk_kernel_name(int32_t i) {
   return i >= 0 && i < kKernelCount ? kKernelNames[i] : nullptr;
 }
@@ -451,20 +461,36 @@ int sqz_cuk_plan_checked(const sqz_uk_header *h, int64_t M, int32_t sm, int32_t 
            1;
   if (M < 0)
     return fail(error, es, "sqz_cuk_plan: M = %lld must be >= 0", static_cast<long long>(M)), 1;
-  if (sm < 80)
+  const bool archSpecific = (sm & SQZ_CUK_SM_ARCH_SPECIFIC) != 0;
+  const int32_t cc = sm & ~SQZ_CUK_SM_ARCH_SPECIFIC;
+  if (cc < 80)
     return fail(error, es,
                 "sqz_cuk_plan: sm_%d is not supported; the CUDA kernels need sm_80 or newer "
                 "(mma.sync m16n8k16, mma.sp, cp.async, ldmatrix)",
-                static_cast<int>(sm)),
+                static_cast<int>(cc)),
            1;
+  // wgmma: sm_90a only (architecture-specific, compute capability 9.0), dense formats.
+  const bool wgmmaTarget = archSpecific && cc == 90;
+  const char *wgmmaName = wgmmaKernelName(fi);
   if (variant == SQZ_CUK_VARIANT_AUTO)
-    variant = M <= kGemvMaxM    ? SQZ_CUK_VARIANT_GEMV
-              : M < kGemm64MinM ? SQZ_CUK_VARIANT_GEMM
-                                : SQZ_CUK_VARIANT_GEMM64;
+    variant = M <= kGemvMaxM                ? SQZ_CUK_VARIANT_GEMV
+              : M < kGemm64MinM             ? SQZ_CUK_VARIANT_GEMM
+              : wgmmaTarget && wgmmaName    ? SQZ_CUK_VARIANT_WGMMA
+                                            : SQZ_CUK_VARIANT_GEMM64;
   if (variant != SQZ_CUK_VARIANT_GEMV && variant != SQZ_CUK_VARIANT_GEMM &&
-      variant != SQZ_CUK_VARIANT_GEMM64)
+      variant != SQZ_CUK_VARIANT_GEMM64 && variant != SQZ_CUK_VARIANT_WGMMA)
     return fail(error, es, "sqz_cuk_plan: unknown variant %d", static_cast<int>(variant)), 1;
-  const int vi = variant - SQZ_CUK_VARIANT_GEMV; // 0 gemv, 1 gemm, 2 gemm64
+  if (variant == SQZ_CUK_VARIANT_WGMMA && !wgmmaTarget)
+    return fail(error, es,
+                "sqz_cuk_plan: the wgmma variant needs sm_90a (90 | SQZ_CUK_SM_ARCH_SPECIFIC), "
+                "got sm_%d%s",
+                static_cast<int>(cc), archSpecific ? "a" : ""),
+           1;
+  if (variant == SQZ_CUK_VARIANT_WGMMA && !wgmmaName)
+    return fail(error, es, "sqz_cuk_plan: the wgmma variant has no %s kernel (dense formats only)",
+                kFormatNames[fi]),
+           1;
+  const int vi = variant - SQZ_CUK_VARIANT_GEMV; // 0 gemv, 1 gemm, 2 gemm64, 3 wgmma
   const VariantShape shape = variantShape(vi);
   const int64_t rowsPerBlock = 8 * shape.mTiles;
   // x: the activation-row blocks, y: the n-tiles (the blocks of an n-tile run together and
@@ -479,7 +505,9 @@ int sqz_cuk_plan_checked(const sqz_uk_header *h, int64_t M, int32_t sm, int32_t 
     return fail(error, es, "sqz_cuk_plan: N = %lld needs %lld blocks in y (max 65535)",
                 static_cast<long long>(h->N), static_cast<long long>(gridY)),
            1;
-  out->symbol = kKernelNames[fi * 6 + vi * 2 + (sm >= 90 ? 1 : 0)];
+  out->symbol = variant == SQZ_CUK_VARIANT_WGMMA
+                    ? wgmmaName
+                    : kKernelNames[fi * 6 + vi * 2 + (cc >= 90 ? 1 : 0)];
   out->grid[0] = static_cast<uint32_t>(gridX);
   out->grid[1] = static_cast<uint32_t>(gridY);
   out->grid[2] = 1;
@@ -487,7 +515,7 @@ int sqz_cuk_plan_checked(const sqz_uk_header *h, int64_t M, int32_t sm, int32_t 
   out->block[1] = 1;
   out->block[2] = 1;
   out->shared_bytes =
-      static_cast<uint32_t>(sharedBytes(shape.mTiles, shape.window, shape.stages));
+      static_cast<uint32_t>(sharedBytes(shape.mTiles, shape.window, shape.stages, shape.xPad));
   return 0;
 }
 

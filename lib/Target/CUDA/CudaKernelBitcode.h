@@ -11,8 +11,9 @@
 #include "llvm/ADT/StringRef.h"
 
 namespace mlir::sqz {
-/// The kernels' bitcode for compute capability `sm` (80 or 90; empty for another).
-llvm::StringRef getCUDAKernelBitcode(int sm);
+/// The kernels' bitcode of target `sm` ("sm80", "sm90", or "sm90a": the sm90 kernels plus
+/// the wgmma ones); empty for another.
+llvm::StringRef getCUDAKernelBitcode(llvm::StringRef sm);
 } // namespace mlir::sqz
 
 #endif // SQZ_TARGET_CUDA_CUDAKERNELBITCODE_H

@@ -173,6 +173,8 @@ struct SqzCUDALowerKernelsPass
     sqz_cuk_launch launch;
     char error[512] = {0};
     int32_t sm = PackedLinearOp::getCUDAArch(op.getIsa());
+    if (op.getIsa().ends_with("a")) // sm_90a: the architecture-specific (wgmma) kernels too
+      sm |= SQZ_CUK_SM_ARCH_SPECIFIC;
     if (m < 1 || sqz_cuk_plan_checked(&header, m, sm, SQZ_CUK_VARIANT_AUTO, &launch, error,
                                       sizeof(error)) != 0)
       return op.emitOpError() << "no CUDA kernel launch for M=" << m << " on " << op.getIsa()

@@ -40,7 +40,10 @@ using namespace mlir::sqz;
 /// this build has none.
 static llvm::StringRef getKernelBitcode(llvm::StringRef chip) {
 #ifdef SQZ_HAVE_CUDA_KERNEL_BITCODE
-  return getCUDAKernelBitcode(chip.starts_with("sm_9") ? 90 : 80);
+  // sm_90a: the sm_90 kernels plus the wgmma ones.
+  return getCUDAKernelBitcode(chip == "sm_90a"          ? "sm90a"
+                              : chip.starts_with("sm_9") ? "sm90"
+                                                         : "sm80");
 #else
   (void)chip;
   return {};

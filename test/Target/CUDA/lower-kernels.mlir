@@ -59,3 +59,22 @@ func.func @dense_gemm(%x: tensor<1x64x64xf32>) -> tensor<1x64x48xf32> {
   %y = sqz.linear %x, %w, %b : tensor<1x64x64xf32>, tensor<48x64xf32>, tensor<48xf32> -> tensor<1x64x48xf32>
   return %y : tensor<1x64x48xf32>
 }
+
+// -----
+
+// M = 130 (>= 128): gemm64 (64 rows x 4 n-tiles per block): grid (3, ceil(80 / 64), 1), 41 KiB
+// of shared memory; on sm_90a the wgmma kernel with the same grid and no row padding in shared
+// memory (64 * 256 * 2 + 4 * 4 * 512 = 40960 bytes).
+// CHECK-LABEL: module attributes {gpu.container_module}
+// CHECK: gpu.func @sqz_cuk_int4_gemm64_sm80_kernel
+// CHECK: call @sqz_cuk_int4_gemm64_sm80_kernel({{.*}}) {sqz.cuda_launch = array<i64: 3, 2, 1, 128, 1, 1, 41984>}
+// SM90: llvm.func @sqz_cuk_int4_wgmma_sm90a(!llvm.ptr, !llvm.ptr, i64, i64, !llvm.ptr, !llvm.ptr, i64)
+// SM90: gpu.func @sqz_cuk_int4_wgmma_sm90a_kernel
+// SM90: llvm.call @sqz_cuk_int4_wgmma_sm90a(
+// SM90: call @sqz_cuk_int4_wgmma_sm90a_kernel({{.*}}) {sqz.cuda_launch = array<i64: 3, 2, 1, 128, 1, 1, 40960>}
+func.func @int4_m130(%x: tensor<130x64xf32>) -> tensor<130x80xf32> {
+  %c = arith.constant dense<3> : tensor<80x64xi8>
+  %s = arith.constant dense<0.5> : tensor<80x2xf32>
+  %y = sqz.quant_linear %x, %c, %s {quant = #sqz.quant<format = int4, group = 32, symmetric = true>} : tensor<130x64xf32>, tensor<80x64xi8>, tensor<80x2xf32> -> tensor<130x80xf32>
+  return %y : tensor<130x80xf32>
+}

@@ -5,7 +5,7 @@
 // a double reference from the logical weights, with the GPU test's tolerance. This checks the
 // kernel's own indexing — chunks, K windows, the cp.async ring across windows, activation
 // staging (vector and scalar paths), scale/zero/metadata addressing, the cross-warp reduction,
-// N/M/K tails, ldy > N — without a GPU. It does not check the reading of the PTX ISA fragment
+// N/M/K tails, ldy > N, the wgmma variant's core-matrix staging and descriptors — without a GPU. It does not check the reading of the PTX ISA fragment
 // tables itself (the emulator and the packer share it); CudaKernelGpuTests does, on a GPU.
 //
 //===----------------------------------------------------------------------===//
@@ -35,6 +35,13 @@ template <int F> KernelFn kernelOf(int32_t variant) {
       sqz_cuk::dev::gemmKernel<F, sqz_cuk::kMTilesGemv, sqz_cuk::kWindowGemv,
                                sqz_cuk::kStagesGemv>(b, x, M, ldx, bias, y, ldy);
     };
+  if constexpr (!sqz_cuk::isSparse(F))
+    if (variant == SQZ_CUK_VARIANT_WGMMA)
+      return [](const uint8_t *b, const float *x, int64_t M, int64_t ldx, const float *bias,
+                float *y, int64_t ldy) {
+        sqz_cuk::dev::gemmKernel<F, sqz_cuk::kMTilesGemm64, sqz_cuk::kWindowGemm64,
+                                 sqz_cuk::kStagesGemm64, true, true>(b, x, M, ldx, bias, y, ldy);
+      };
   if (variant == SQZ_CUK_VARIANT_GEMM64)
     return [](const uint8_t *b, const float *x, int64_t M, int64_t ldx, const float *bias,
               float *y, int64_t ldy) {
@@ -83,7 +90,8 @@ void runOne(const Weights &w, int32_t variant, int64_t M, bool alignedX, bool wi
   std::memcpy(&h, blob.data(), sizeof(h));
   sqz_cuk_launch L;
   char err[256];
-  ASSERT_EQ(sqz_cuk_plan_checked(&h, M, 80, variant, &L, err, sizeof(err)), 0) << err;
+  const int32_t sm = variant == SQZ_CUK_VARIANT_WGMMA ? 90 | SQZ_CUK_SM_ARCH_SPECIFIC : 80;
+  ASSERT_EQ(sqz_cuk_plan_checked(&h, M, sm, variant, &L, err, sizeof(err)), 0) << err;
   KernelFn fn = kernelFor(h.format, variant);
   ASSERT_NE(fn, nullptr);
 
@@ -154,15 +162,23 @@ TEST_P(CudaKernelEmulated, OddShapesAgainstDoubleReference) {
     Weights w = makeWeights(kc.format, N, K, group, kc.asym, seed++);
     char err[512];
     ASSERT_EQ(sqz_cuk_can_pack(&w.logical, err, sizeof(err)), 1) << err;
-    for (int64_t M : {1, 3, 16, 33, 70})
-      for (int32_t variant :
-           {SQZ_CUK_VARIANT_GEMV, SQZ_CUK_VARIANT_GEMM, SQZ_CUK_VARIANT_GEMM64}) {
+    for (int64_t M : {1, 3, 16, 33, 70, 130})
+      for (int32_t variant : {SQZ_CUK_VARIANT_GEMV, SQZ_CUK_VARIANT_GEMM, SQZ_CUK_VARIANT_GEMM64,
+                              SQZ_CUK_VARIANT_WGMMA}) {
         const bool gemv = variant == SQZ_CUK_VARIANT_GEMV;
+        const bool wgmma = variant == SQZ_CUK_VARIANT_WGMMA;
+        if (wgmma && (sparse || M == 1 || M == 16 || M == 33))
+          continue; // no 2:4 wgmma kernel; M = 3, 70, 130 cover the row tails (slow emulation)
         if (M > 16 && gemv && K > 1000)
           continue; // slow under emulation; covered by the smaller shape
-        if (M == 70 && (variant != SQZ_CUK_VARIANT_GEMM64 || K > 1000))
-          continue; // two gemm64 row blocks (64 + 6 rows)
-        SCOPED_TRACE(std::string(gemv ? "gemv" : variant == SQZ_CUK_VARIANT_GEMM ? "gemm" : "gemm64") +
+        if (M == 70 && ((variant != SQZ_CUK_VARIANT_GEMM64 && !wgmma) || K > 1000))
+          continue; // two 64-row blocks (64 + 6 rows)
+        if (M == 130 && !(wgmma && N == 37))
+          continue; // three wgmma row blocks, N off the 64-row warpgroup tile
+        SCOPED_TRACE(std::string(gemv                                ? "gemv"
+                                 : variant == SQZ_CUK_VARIANT_GEMM   ? "gemm"
+                                 : variant == SQZ_CUK_VARIANT_GEMM64 ? "gemm64"
+                                                                     : "wgmma") +
                      " M=" + std::to_string(M));
         runOne(w, variant, M, /*alignedX=*/M % 2 == 1, /*withBias=*/M != 3, seed++);
       }

@@ -1,7 +1,8 @@
 //===- CudaKernelGpuTest.cpp - Every CUDA kernel on a GPU vs a double reference ===//
 //
 // Runs every kernel (format x {gemv, gemm, gemm64} x {sm80, sm90 when the device takes sm_90
-// PTX}) on odd shapes: N not a multiple of the 16-row tile, K not a multiple of 256 (and, where
+// PTX}, and the dense formats' wgmma kernels when it takes sm_90a PTX, i.e. compute capability
+// 9.0) on odd shapes: N not a multiple of the 16-row tile, K not a multiple of 256 (and, where
 // the format allows, not of 16), M = 1, 3, 16, 33, 130 (every variant at each), unaligned ldx
 // (the scalar staging path) and
 // aligned ldx (the 16-byte path), ldy > N (columns N..ldy-1 must stay untouched), with and
@@ -40,8 +41,11 @@ namespace {
 
 const sqz_gpu_api *gApi = nullptr;
 std::string gWhy;
-void *gModule[2] = {nullptr, nullptr}; // sm80, sm90 test modules
-std::string gModuleWhy[2];
+constexpr int kModules = 3;
+void *gModule[kModules] = {nullptr, nullptr, nullptr}; // sm80, sm90, sm90a (wgmma) test modules
+std::string gModuleWhy[kModules];
+const int32_t kModuleSm[kModules] = {80, 90, 90 | SQZ_CUK_SM_ARCH_SPECIFIC};
+const char *const kModuleName[kModules] = {"sm80", "sm90", "sm90a"};
 
 std::string exeDir() {
   char buf[4096];
@@ -96,9 +100,11 @@ bool initApi() {
     gWhy = std::string("no CUDA device: ") + err;
     return false;
   }
-  // The test modules (TestWrappers.cu + kernels). sm90 PTX does not load on sm_8x devices.
-  const char *names[2] = {"sqz_cuk_test.sm80.ptx", "sqz_cuk_test.sm90.ptx"};
-  for (int i = 0; i < 2; ++i) {
+  // The test modules (TestWrappers.cu + kernels). sm90 PTX does not load on sm_8x devices,
+  // sm90a PTX only on compute capability 9.0.
+  const char *names[kModules] = {"sqz_cuk_test.sm80.ptx", "sqz_cuk_test.sm90.ptx",
+                                 "sqz_cuk_test.sm90a.ptx"};
+  for (int i = 0; i < kModules; ++i) {
     std::string text, path = exeDir() + "/" + SQZ_CUK_TEST_PTX_DIR_REL + "/" + names[i];
     if (!readFile(path, text)) {
       gModuleWhy[i] = "cannot read " + path;
@@ -145,7 +151,8 @@ void runOne(const Weights &w, int smIdx, int32_t variant, int64_t M, bool aligne
   sqz_uk_header h;
   std::memcpy(&h, blob.data(), sizeof(h));
   sqz_cuk_launch L;
-  ASSERT_EQ(sqz_cuk_plan_checked(&h, M, smIdx ? 90 : 80, variant, &L, err, sizeof(err)), 0) << err;
+  ASSERT_EQ(sqz_cuk_plan_checked(&h, M, kModuleSm[smIdx], variant, &L, err, sizeof(err)), 0)
+      << err;
   void *fn = gApi->module_get_function(gModule[smIdx], (std::string(L.symbol) + "_kernel").c_str());
   ASSERT_NE(fn, nullptr) << L.symbol << ": " << (gApi->last_error() ? gApi->last_error() : "");
 
@@ -228,16 +235,22 @@ TEST_P(CudaKernelGpu, OddShapesAgainstDoubleReference) {
     Weights w = makeWeights(kc.format, N, K, group, kc.asym, seed++);
     char err[512];
     ASSERT_EQ(sqz_cuk_can_pack(&w.logical, err, sizeof(err)), 1) << err;
-    for (int smIdx = 0; smIdx < 2; ++smIdx) {
+    for (int smIdx = 0; smIdx < kModules; ++smIdx) {
+      if (smIdx == 2 && sparse)
+        continue; // no 2:4 wgmma kernel
       if (!gModule[smIdx]) {
-        std::printf("note: sm90 kernels not run: %s\n", gModuleWhy[smIdx].c_str());
+        std::printf("note: %s kernels not run: %s\n", kModuleName[smIdx],
+                    gModuleWhy[smIdx].c_str());
         continue;
       }
-      for (int64_t M : {1, 3, 16, 33, 130})
+      for (int64_t M : {1, 3, 16, 33, 130, 200})
         for (int32_t variant :
-             {SQZ_CUK_VARIANT_GEMV, SQZ_CUK_VARIANT_GEMM, SQZ_CUK_VARIANT_GEMM64}) {
-          SCOPED_TRACE("sm" + std::to_string(smIdx ? 90 : 80) + " variant " +
-                       std::to_string(variant) + " M=" + std::to_string(M));
+             {SQZ_CUK_VARIANT_GEMV, SQZ_CUK_VARIANT_GEMM, SQZ_CUK_VARIANT_GEMM64,
+              SQZ_CUK_VARIANT_WGMMA}) {
+          if ((variant == SQZ_CUK_VARIANT_WGMMA) != (smIdx == 2))
+            continue; // the sm90a module holds the wgmma kernels only
+          SCOPED_TRACE(std::string(kModuleName[smIdx]) + " variant " + std::to_string(variant) +
+                       " M=" + std::to_string(M));
           runOne(w, smIdx, variant, M, /*alignedX=*/M % 2 == 1, /*withBias=*/M != 3, seed++);
         }
     }

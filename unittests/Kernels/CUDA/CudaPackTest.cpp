@@ -11,9 +11,12 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "CudaLayout.h"
 #include "TestWeights.h"
 
 #include <gtest/gtest.h>
+
+#include <set>
 
 #include <cmath>
 #include <cstring>
@@ -96,7 +99,7 @@ Decoded decode(const std::vector<uint8_t> &blob) {
     }
   }
   const int stepCols = sparse ? 32 : 16;
-  const int steps = f == SQZ_CUK_F16 || f == SQZ_CUK_SP24_F16 ? 1 : 8 / bits;
+  const int steps = f == SQZ_CUK_F16 || f == SQZ_CUK_SP24_F16 ? 1 : 16 / bits; // 16 bytes per lane, 8 codes per step
   const int64_t chunkCols = stepCols * steps;
   const int64_t kPad = up(K, sparse ? std::max<int64_t>(chunkCols, 64) : chunkCols);
   const int64_t nTiles = (N + 15) / 16, nChunks = kPad / chunkCols;
@@ -324,6 +327,36 @@ TEST(CudaPack, RoundTripsEveryFormat) {
 
 // Section 8.1 of the compression research notes: row [0.1, -0.5, 0.3, 0.05] keeps columns 1
 // and 2, metadata 0x9; as the only group of a 1 x 4 sparse weight it lands in lane 0, bits 0..3.
+// The weight section holds exactly the format's bits per weight: every byte a lane moves is a
+// code or value (a chunk of 512 bytes covers 16 rows x KC dense columns), so a bandwidth-bound
+// kernel reads no padding. (The quantized chunks were once half empty, consistently in packer,
+// kernels and decoders.)
+TEST(CudaPack, WeightBytesAreTheFormatsBits) {
+  const int64_t N = 4096, K = 4096;
+  struct Case {
+    int32_t uk;
+    double bytesPerWeight;
+  } cases[] = {{SQZ_UK_F32, 2.0},       {SQZ_UK_INT8, 1.0},     {SQZ_UK_INT4, 0.5},
+               {SQZ_UK_NF4, 0.5},       {SQZ_UK_TERNARY2, 0.25}, {SQZ_UK_SP24_F32, 1.0},
+               {SQZ_UK_SP24_INT4, 0.25}};
+  for (const Case &c : cases) {
+    Weights w = makeWeights(c.uk, 64, 256, 128, false, 9);
+    const int32_t f = sqz_cuk_format_of(&w.logical);
+    ASSERT_NE(f, 0) << c.uk;
+    const sqz_cuk::Layout L = sqz_cuk::layoutOf(f, N, K, 128, false);
+    EXPECT_EQ(L.dataBytes, static_cast<int64_t>(c.bytesPerWeight * N * K))
+        << sqz_cuk_format_name(f);
+    // ... and the packer agrees with the layout (small shape, real blob).
+    const sqz_cuk::Layout l = sqz_cuk::layoutOf(f, 64, 256, sqz_cuk::isQuant(f) ? 128 : 1, false);
+    EXPECT_EQ(sqz_cuk_packed_bytes(&w.logical), l.totalBytes) << sqz_cuk_format_name(f);
+    EXPECT_EQ(l.dataBytes, static_cast<int64_t>(c.bytesPerWeight * 64 * 256))
+        << sqz_cuk_format_name(f);
+  }
+  // int4 g128 in all: 4 bits + a 16-bit scale per 128 weights.
+  const sqz_cuk::Layout L = sqz_cuk::layoutOf(SQZ_CUK_INT4, N, K, 128, false);
+  EXPECT_EQ(L.totalBytes, 256 + N * K / 2 + N * (K / 128) * 2);
+}
+
 TEST(CudaPack, MetadataOracle) {
   float values[2] = {-0.5f, 0.3f};
   uint8_t indices[1] = {0x9};
@@ -429,6 +462,41 @@ TEST(CudaPack, Plans) {
   ASSERT_EQ(sqz_cuk_plan_checked(&h, 3, 90, SQZ_CUK_VARIANT_GEMM64, &l, err_, sizeof(err_)), 0);
   EXPECT_STREQ(l.symbol, "sqz_cuk_int4_gemm64_sm90");
 
+  // sm_90a (90 | SQZ_CUK_SM_ARCH_SPECIFIC): wgmma for M >= 128 (gemm64's grid, no row padding
+  // in shared memory), the sm_90 kernels below.
+  const int32_t sm90a = 90 | SQZ_CUK_SM_ARCH_SPECIFIC;
+  ASSERT_EQ(sqz_cuk_plan(&h, 130, sm90a, &l), 0);
+  EXPECT_STREQ(l.symbol, "sqz_cuk_int4_wgmma_sm90a");
+  EXPECT_EQ(l.grid[0], 3u);
+  EXPECT_EQ(l.grid[1], 64u);
+  EXPECT_EQ(l.block[0], 128u);
+  EXPECT_EQ(l.shared_bytes, 64u * 256 * 2 + 4 * 4 * 512);
+  ASSERT_EQ(sqz_cuk_plan(&h, 127, sm90a, &l), 0);
+  EXPECT_STREQ(l.symbol, "sqz_cuk_int4_gemm_sm90");
+  ASSERT_EQ(sqz_cuk_plan(&h, 1, sm90a, &l), 0);
+  EXPECT_STREQ(l.symbol, "sqz_cuk_int4_gemv_sm90");
+  ASSERT_EQ(sqz_cuk_plan_checked(&h, 5, sm90a, SQZ_CUK_VARIANT_WGMMA, &l, err_, sizeof(err_)), 0)
+      << err_;
+  EXPECT_STREQ(l.symbol, "sqz_cuk_int4_wgmma_sm90a");
+  // wgmma is sm_90a only: not on sm_90, nor on a later architecture-specific target.
+  EXPECT_NE(sqz_cuk_plan_checked(&h, 130, 90, SQZ_CUK_VARIANT_WGMMA, &l, err_, sizeof(err_)), 0);
+  EXPECT_NE(std::string(err_).find("sm_90a"), std::string::npos) << err_;
+  ASSERT_EQ(sqz_cuk_plan(&h, 130, 100 | SQZ_CUK_SM_ARCH_SPECIFIC, &l), 0);
+  EXPECT_STREQ(l.symbol, "sqz_cuk_int4_gemm64_sm90");
+  {
+    // The 2:4 formats have no wgmma kernel: gemm64 on sm_90a, an error when asked for.
+    Weights sp = makeWeights(SQZ_UK_SP24_F32, 64, 256, 256, false, 5);
+    std::vector<uint8_t> sblob(static_cast<size_t>(sqz_cuk_packed_bytes(&sp.logical)));
+    ASSERT_EQ(sqz_cuk_pack(&sp.logical, sblob.data()), 0);
+    sqz_uk_header sh;
+    std::memcpy(&sh, sblob.data(), sizeof(sh));
+    ASSERT_EQ(sqz_cuk_plan(&sh, 256, sm90a, &l), 0);
+    EXPECT_STREQ(l.symbol, "sqz_cuk_sp24_f16_gemm64_sm90");
+    EXPECT_NE(sqz_cuk_plan_checked(&sh, 256, sm90a, SQZ_CUK_VARIANT_WGMMA, &l, err_, sizeof(err_)),
+              0);
+    EXPECT_NE(std::string(err_).find("sp24_f16"), std::string::npos) << err_;
+  }
+
   char err[256];
   EXPECT_NE(sqz_cuk_plan_checked(&h, 1, 75, SQZ_CUK_VARIANT_AUTO, &l, err, sizeof(err)), 0);
   EXPECT_NE(std::string(err).find("sm_80"), std::string::npos) << err;
@@ -444,10 +512,15 @@ TEST(CudaPack, Plans) {
   EXPECT_NE(sqz_cuk_plan_checked(&h, 1, 80, 7, &l, err, sizeof(err)), 0);
 
   // Every symbol is listed once, and every format/variant/sm plans to a listed one.
-  EXPECT_EQ(sqz_cuk_kernel_count(), 42);
-  EXPECT_EQ(sqz_cuk_kernel_name(42), nullptr);
-  for (int32_t i = 0; i < sqz_cuk_kernel_count(); ++i)
+  EXPECT_EQ(sqz_cuk_kernel_count(), 47);
+  EXPECT_EQ(sqz_cuk_kernel_name(47), nullptr);
+  std::set<std::string> names;
+  for (int32_t i = 0; i < sqz_cuk_kernel_count(); ++i) {
     EXPECT_EQ(std::string(sqz_cuk_kernel_name(i)).rfind("sqz_cuk_", 0), 0u);
+    EXPECT_TRUE(names.insert(sqz_cuk_kernel_name(i)).second) << sqz_cuk_kernel_name(i);
+  }
+  EXPECT_EQ(names.count("sqz_cuk_nf4_wgmma_sm90a"), 1u);
+  EXPECT_EQ(names.count("sqz_cuk_ternary2_wgmma_sm90a"), 1u);
   EXPECT_STREQ(sqz_cuk_format_name(SQZ_CUK_SP24_INT4), "sp24_int4");
   EXPECT_STREQ(sqz_cuk_format_name(SQZ_CUK_NF4), "nf4");
   Weights nf4 = makeWeights(SQZ_UK_NF4, 40, 256, 64, false, 4);

@@ -10,6 +10,11 @@
 //    indexing (chunks, windows, cp.async ring, staging, reduction, tails), not the ISA reading;
 //  - ldmatrix .x2/.x4 (non-transposed, b16): lane l's register i = matrix i, row l / 4, halves
 //    2 (l % 4) and + 1, row q of matrix i addressed by lane 8 i + q;
+//  - wgmma.mma_async.m64n64k16 .f32.f16.f16 with A in registers (warp w: rows 16 w + the
+//    m16n8k16 A table) and B through a K-major, unswizzled matrix descriptor (element (k, n) at
+//    start + (n / 8) * SBO + (k / 8) * LBO + (n % 8) * 16 + (k % 8) * 2; start, LBO, SBO in
+//    16-byte units in bits 0-13, 16-29, 32-45), D in the m16n8 C table per 8-column block;
+//    executed at issue (fence / commit / wait and fence.proxy.async are no-ops);
 //  - cp.async (copied at issue; waits are no-ops), shared loads/stores, f16x2 arithmetic with
 //    one rounding (_Float16), prmt.b32 (default mode, with the sign-replicate bit), bar.sync
 //    (a block barrier), warp-collective exchanges.
@@ -18,6 +23,8 @@
 
 #ifndef SQZ_UNITTESTS_KERNELS_CUDA_EMULATE_H
 #define SQZ_UNITTESTS_KERNELS_CUDA_EMULATE_H
+
+#include <gtest/gtest.h>
 
 #include <barrier>
 #include <cstdint>
@@ -38,6 +45,7 @@ struct Block {
   std::vector<uint8_t> smem;
   std::barrier<> bar{128};
   Warp warps[4];
+  uint32_t wgA[128][4]; // the warpgroup's A fragments (wgmma)
   uint32_t ctaX = 0, ctaY = 0;
 };
 
@@ -212,6 +220,50 @@ inline void mmaSp16832(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint3
                        uint32_t b2, uint32_t b3, uint32_t e) {
   uint32_t b[4] = {b0, b1, b2, b3};
   mmaEmu(d, a, b, 4, true, e, SEL);
+}
+
+inline void fenceProxyAsync() {}
+inline void wgmmaFence() {}
+inline void wgmmaCommit() {}
+template <int N> inline void wgmmaWait() {}
+/// The block (one warpgroup) publishes its A fragments; each thread then computes its own 32
+/// accumulators from all of A and from B in shared memory through the descriptor.
+inline void wgmma64x64x16(float (&d)[8][4], const uint32_t (&a)[4], uint64_t desc) {
+  using namespace sqz_cuk_emu;
+  Block &blk = *self().block;
+  const uint32_t t = self().tid;
+  for (int r = 0; r < 4; ++r)
+    blk.wgA[t][r] = a[r];
+  blk.bar.arrive_and_wait();
+  EXPECT_EQ(desc >> 62, 0u) << "swizzled layouts are not emulated";
+  EXPECT_EQ((desc >> 49) & 7u, 0u) << "base offset must be 0";
+  const uint32_t start = static_cast<uint32_t>(desc & 0x3FFFu) << 4;
+  const uint32_t lbo = static_cast<uint32_t>((desc >> 16) & 0x3FFFu) << 4;
+  const uint32_t sbo = static_cast<uint32_t>((desc >> 32) & 0x3FFFu) << 4;
+  auto B = [&](int k, int n) {
+    uint16_t hv;
+    std::memcpy(&hv, smem() + start + (n / 8) * sbo + (k / 8) * lbo + (n % 8) * 16 + (k % 8) * 2,
+                2);
+    return h2f(hv);
+  };
+  auto A = [&](int row, int k) { // row 0..63
+    const int w = row / 16, rr = row % 16;
+    // m16n8k16 A table: lane (g, t), register r, half h: row g + 8 (r & 1), col 2 t + h + 8 (r >> 1)
+    const int r = (rr >= 8 ? 1 : 0) + (k >= 8 ? 2 : 0);
+    const int ln = 4 * (rr % 8) + (k % 8) / 2, h = k % 2;
+    const uint32_t v = blk.wgA[32 * w + ln][r];
+    return h2f(h ? hi(v) : lo(v));
+  };
+  const int w = static_cast<int>(t / 32), l = static_cast<int>(t % 32);
+  for (int j = 0; j < 8; ++j)
+    for (int i = 0; i < 4; ++i) {
+      const int row = 16 * w + l / 4 + 8 * (i >> 1), col = 8 * j + 2 * (l % 4) + (i & 1);
+      float s = d[j][i];
+      for (int k = 0; k < 16; ++k)
+        s += A(row, k) * B(k, col);
+      d[j][i] = s;
+    }
+  blk.bar.arrive_and_wait();
 }
 
 inline uint32_t hsub2(uint32_t a, uint32_t b) {

@@ -5,8 +5,9 @@
 // packer and sqz_cuk_plan:
 //   sqz-cuk-pack-dump <uk format> <N> <K> <group> <asym 0|1> <out dir>
 // writes <out>/blob.bin (sqz_cuk_pack of random logical weights), <out>/dense.bin (float64
-// [N, K], the logical weights) and prints one line per M in {0, 1, 8, 9, 33, 128}:
-//   plan <M> <symbol> <grid x> <grid y> <block x> <shared bytes>
+// [N, K], the logical weights) and prints one line per M in {0, 1, 8, 9, 33, 128, 200} and
+// target (sm_80, then sm_90a):
+//   plan <M> <symbol> <grid x> <grid y> <block x> <shared bytes> <sm: 80 | 90a>
 //
 //===----------------------------------------------------------------------===//
 
@@ -48,12 +49,13 @@ int main(int argc, char **argv) {
   std::fclose(f);
   sqz_uk_header h;
   std::memcpy(&h, blob.data(), sizeof(h));
-  for (long long M : {0, 1, 8, 9, 33, 128}) {
-    sqz_cuk_launch l;
-    if (sqz_cuk_plan(&h, M, 80, &l) != 0)
-      return 1;
-    std::printf("plan %lld %s %u %u %u %u\n", M, l.symbol, l.grid[0], l.grid[1], l.block[0],
-                l.shared_bytes);
-  }
+  for (int32_t sm : {80, 90 | SQZ_CUK_SM_ARCH_SPECIFIC})
+    for (long long M : {0, 1, 8, 9, 33, 128, 200}) {
+      sqz_cuk_launch l;
+      if (sqz_cuk_plan(&h, M, sm, &l) != 0)
+        return 1;
+      std::printf("plan %lld %s %u %u %u %u %s\n", M, l.symbol, l.grid[0], l.grid[1], l.block[0],
+                  l.shared_bytes, sm == 80 ? "80" : "90a");
+    }
   return 0;
 }

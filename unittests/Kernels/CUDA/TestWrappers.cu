@@ -4,7 +4,8 @@
 // tests and benchmarks launch them through these kernels, named <symbol>_kernel. Compiled per
 // target with -DSQZ_CUK_SM=80|90, linked with the kernels' bitcode and turned into PTX at build
 // time (unittests/Kernels/CUDA/CMakeLists.txt); the PTX is what the GPU test and
-// bench/cuda_bench.py load.
+// bench/cuda_bench.py load. The sm_90a build (-DSQZ_CUK_WGMMA) wraps only the wgmma kernels
+// of the dense formats (sqz_cuk_test.sm90a.ptx).
 //
 //===----------------------------------------------------------------------===//
 
@@ -24,6 +25,13 @@
   SQZ_CUK_WRAP2(fmt, gemm, SQZ_CUK_SM)                                                             \
   SQZ_CUK_WRAP2(fmt, gemm64, SQZ_CUK_SM)
 
+#ifdef SQZ_CUK_WGMMA
+SQZ_CUK_WRAP3(f16, wgmma, 90a)
+SQZ_CUK_WRAP3(int8, wgmma, 90a)
+SQZ_CUK_WRAP3(int4, wgmma, 90a)
+SQZ_CUK_WRAP3(ternary2, wgmma, 90a)
+SQZ_CUK_WRAP3(nf4, wgmma, 90a)
+#else
 SQZ_CUK_WRAP(f16)
 SQZ_CUK_WRAP(int8)
 SQZ_CUK_WRAP(int4)
@@ -31,3 +39,4 @@ SQZ_CUK_WRAP(ternary2)
 SQZ_CUK_WRAP(sp24_f16)
 SQZ_CUK_WRAP(sp24_int4)
 SQZ_CUK_WRAP(nf4)
+#endif

@@ -40,8 +40,9 @@ for name, N, K, group, asym in cases:
     ok = err <= 2e-3 * float(np.abs(ref).max()) + 1e-6
     ok = ok and cb.layout(name, N, K, g, bool(asym))["total"] == blob.size
     for line in out.splitlines():
-        _, M, sym, gx, gy, bx, smem = line.split()
-        ksym, grid, block, psmem = cb.plan(name, N, int(M), 80)
+        _, M, sym, gx, gy, bx, smem, sm = line.split()
+        ksym, grid, block, psmem = cb.plan(name, N, int(M), 90 if sm == "90a" else 80,
+                                           wgmma=sm == "90a")
         if (ksym != sym + "_kernel" or grid[0] != int(gx) or grid[1] != int(gy)
                 or block[0] != int(bx) or psmem != int(smem)):
             ok = False
