@@ -7,8 +7,8 @@ PREBUILT PTX of the kernel test module (unittests/Kernels/CUDA: TestWrappers.cu'
 wrappers linked with the kernels' bitcode, built here by the default target as
 <build>/unittests/Kernels/CUDA/sqz_cuk_test.sm80.ptx and .sm90.ptx, and .sm90a.ptx with the
 wgmma kernels) through the driver API (ctypes on libcuda.so.1, in PyTorch's primary context) and
-launches the kernels on PyTorch's stream. On compute capability 9.0 the dense formats' sm_90a
-wgmma kernels are measured too, at M >= 128, as extra rows named "<format>+wgmma".
+launches the kernels on PyTorch's stream. On compute capability 9.0 the sm_90a wgmma kernels
+are measured too, at M >= 128, as extra rows named "<format>+wgmma".
 
     python3 bench/cuda_bench.py [--build build] [--ptx FILE] [--formats int4,sp24_int4]
         [--shapes 4096x4096,14336x4096,4096x14336] [--batches 1,2,4,8,16,32,64,128]
@@ -107,7 +107,7 @@ def layout(fmt, N, K, group, asym):
 def plan(fmt, N, M, sm, wgmma=False):
     """sqz_cuk_plan; wgmma: the target is sm_90a (the dense formats' wgmma kernels, M >= 128)."""
     variant = "gemv" if M <= GEMV_MAX_M else "gemm" if M < GEMM64_MIN_M else "gemm64"
-    if variant == "gemm64" and wgmma and not FORMATS[fmt][2]:
+    if variant == "gemm64" and wgmma:
         variant = "wgmma"
     mt, kw, stages, tiles, pad = VARIANTS[variant]
     grid = (max(1, (M + 8 * mt - 1) // (8 * mt)), (N + 16 * tiles - 1) // (16 * tiles), 1)
@@ -398,7 +398,7 @@ def main():
         drv.load(f.read() + b"\0")
     name = torch.cuda.get_device_name()
     print("device: %s (sm_%d%d), kernels: %s" % (name, cap[0], cap[1], os.path.relpath(ptx, ROOT)))
-    # Compute capability 9.0: also the sm_90a wgmma kernels (dense formats, M >= 128), measured
+    # Compute capability 9.0: also the sm_90a wgmma kernels (M >= 128), measured
     # as extra rows "<format>+wgmma" next to gemm64's.
     wgmma = False
     ptx90a = find_ptx(args.build, "90a") if tuple(cap) == (9, 0) and not args.ptx else None
@@ -475,7 +475,7 @@ def main():
             if not args.no_check:
                 W = torch.from_numpy(decode_dense(np, blob, fmt, N, K, args.group, asym)).to(dev)
             runs = [(M, False) for M in batches]
-            if wgmma and not FORMATS[fmt][2]:
+            if wgmma:
                 runs += [(M, True) for M in batches if M >= GEMM64_MIN_M]
             for M, use_wgmma in runs:
                 kname, grid, block, smem = plan(fmt, N, M, sm, wgmma=use_wgmma)

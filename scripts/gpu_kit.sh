@@ -30,7 +30,8 @@
 #     llama-*-m130         random LLaMA (dim 256, ffn 688, 2 layers, GQA 8/2 heads, vocab 512),
 #                          130 tokens: every linear on the gemm64 variant (f16, int4, nf4)
 #     llama-*-m5           the same at 5 tokens: the gemv variant
-#     llama-*-m130-sm90a   (SQZ_KIT_ARCH=sm_90 only) the m130 builds for sm_90a: the wgmma kernels
+#     llama-*-m130-sm90a   (SQZ_KIT_ARCH=sm_90 only) the m130 builds for sm_90a (f16, int4, nf4,
+#                          2:4 + int4): the wgmma kernels
 #   bench/cuda_bench.py and run_all.sh.
 # The tolerances of the kernel builds are first guesses (fp16 activations and weights against
 # the fp32 CPU build); the GPU run settles them.
@@ -109,7 +110,8 @@ for m in 130 5; do
   bundle "llama-nf4-m$m" 3e-2 3e-2 "$work/llama/model_full.onnx" "$lids" --input-shape "$shape" \
     --recipe "$root/recipes/nf4.yaml"
 done
-# Hopper: the same 130-token builds for sm_90a, whose dense-format linears run the wgmma kernels.
+# Hopper: the same 130-token builds for sm_90a, whose linears run the wgmma kernels (and a 2:4 +
+# int4 one: wgmma.sp).
 if [ "$arch" = sm_90 ]; then
   lids="input_ids=$work/llama_ids_130.npy"
   arch=sm_90a bundle llama-f16-m130-sm90a 3e-2 3e-2 "$work/llama/model_full.onnx" "$lids" \
@@ -118,6 +120,8 @@ if [ "$arch" = sm_90 ]; then
     --input-shape input_ids=1x130 --recipe "$root/recipes/rtn-4bit-g32.yaml"
   arch=sm_90a bundle llama-nf4-m130-sm90a 3e-2 3e-2 "$work/llama/model_full.onnx" "$lids" \
     --input-shape input_ids=1x130 --recipe "$root/recipes/nf4.yaml"
+  arch=sm_90a bundle llama-sp24int4-m130-sm90a 3e-2 3e-2 "$work/llama/model_full.onnx" "$lids" \
+    --input-shape input_ids=1x130 --recipe "$work/sp24int4.yaml"
 fi
 rm -rf "$work"
 if [ "$(du -sm "$kit" | cut -f1)" -gt 60 ]; then

@@ -81,9 +81,9 @@ int sqz_cuk_plan(const sqz_uk_header *h, int64_t M, int32_t sm,
 /* Kernel variants: gemv (one 8-row m-tile per block, chosen for M <= 8), gemm
  * (four m-tiles, 32 activation rows per block; 8 < M < 128), gemm64 (64
  * activation rows x 4 n-tiles per block, one n-tile per warp; M >= 128) and
- * wgmma (gemm64's tiling with one warpgroup wgmma.m64n64k16 per k step instead
- * of per-warp mma.sync; sm_90a and the dense formats only: chosen there for
- * M >= 128, the 2:4 formats keep gemm64). */
+ * wgmma (gemm64's tiling with one warpgroup wgmma.m64n64k16 / 2:4
+ * wgmma.sp.m64n64k32 per k step instead of per-warp mma.sync / mma.sp; sm_90a
+ * only, where it replaces gemm64 for M >= 128). */
 enum sqz_cuk_variant {
   SQZ_CUK_VARIANT_AUTO = 0,
   SQZ_CUK_VARIANT_GEMV = 1,
@@ -100,8 +100,8 @@ int sqz_cuk_plan_checked(const sqz_uk_header *h, int64_t M, int32_t sm,
  * `format` is not an SQZ_CUK_* value. */
 const char *sqz_cuk_format_name(int32_t format);
 /* Every device function symbol (formats x {gemv, gemm, gemm64} x {sm80, sm90},
- * then the dense formats' wgmma_sm90a): the count, and the i-th name (NULL out
- * of range). */
+ * then the formats' wgmma_sm90a): the count, and the i-th name (NULL out of
+ * range). */
 int32_t sqz_cuk_kernel_count(void);
 const char *sqz_cuk_kernel_name(int32_t i);
 #endif
@@ -125,7 +125,7 @@ const char *sqz_cuk_kernel_name(int32_t i);
  *
  * Built (lib/Kernels/CUDA/CMakeLists.txt): sqz_cuk_<fmt>_{gemv,gemm,gemm64}_sm{80,90}
  * with <fmt> in f16, int8, int4, ternary2, sp24_f16, sp24_int4, nf4, and
- * sqz_cuk_<fmt>_wgmma_sm90a for the dense ones (f16, int8, int4, ternary2, nf4). The launch is
+ * sqz_cuk_<fmt>_wgmma_sm90a (PTX 8.2). The launch is
  * 1-D blocks of 128 threads, grid (ceil(M / rows per block), ceil(N / (16 * n-tiles
  * per block))),
  * at most 48 KiB of dynamic shared memory (declared in the kernels as

@@ -190,7 +190,7 @@ SQZ_INLINE void stShared64(uint32_t addr, uint32_t lo, uint32_t hi) {
 }
 
 extern SQZ_SHARED __attribute__((aligned(16))) uint8_t sqz_cuk_dynamic_smem[];
-// wgmma: sm_90a only (architecture-specific: PTX 8.0, .target sm_90a); only the sm_90a build's
+// wgmma: sm_90a only (architecture-specific: .target sm_90a, PTX 8.0; sparse 8.2); only the sm_90a build's
 // wgmma kernels call these.
 
 /// Orders this thread's generic-proxy shared-memory writes (the staged activations) before
@@ -221,6 +221,28 @@ SQZ_INLINE void wgmma64x64x16(float (&d)[8][4], const uint32_t (&a)[4], uint64_t
                  "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]), "+f"(d[7][0]), "+f"(d[7][1]),
                  "+f"(d[7][2]), "+f"(d[7][3])
                : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc), "n"(1)
+               : "memory");
+}
+
+/// The 2:4 form (PTX 8.2): D[64 x 64] += A[64 x 32] * B[32 x 64], A 2:4-sparse: warp w holds the
+/// compressed 16 x 16 of rows 16 w ... in the mma.sp m16n8k32 A layout and its metadata e in the
+/// mma.sp .f16 layout (sparsity selector SEL: lanes 4g + 2 SEL, + 1 supply it).
+template <int SEL>
+SQZ_INLINE void wgmmaSp64x64x32(float (&d)[8][4], const uint32_t (&a)[4], uint64_t desc,
+                                uint32_t e) {
+  asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %38, 0;\n"
+               "wgmma.mma_async.sp.sync.aligned.m64n64k32.f32.f16.f16 "
+               "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+               "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, "
+               "{%32, %33, %34, %35}, %36, %37, %39, p, 1, 1, 0;\n}"
+               : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]), "+f"(d[1][0]),
+                 "+f"(d[1][1]), "+f"(d[1][2]), "+f"(d[1][3]), "+f"(d[2][0]), "+f"(d[2][1]),
+                 "+f"(d[2][2]), "+f"(d[2][3]), "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]),
+                 "+f"(d[3][3]), "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]),
+                 "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]), "+f"(d[6][0]),
+                 "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]), "+f"(d[7][0]), "+f"(d[7][1]),
+                 "+f"(d[7][2]), "+f"(d[7][3])
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc), "r"(e), "n"(1), "n"(SEL)
                : "memory");
 }
 #endif // SQZ_CUK_EMULATE
@@ -340,10 +362,11 @@ SQZ_INLINE void nf4Pairs(uint32_t word, const uint32_t (&lut)[kNF4LutWords], uin
 /// warps own 4 consecutive n-tiles (n-tile 4 * blockIdx.y + warp) and each walks all of K,
 /// so a staged activation window feeds 4 n-tiles and a weight fragment MT m-tiles, and no
 /// cross-warp reduction is needed. Otherwise the block owns n-tile blockIdx.y and the warps
-/// split K. kWgmma (the sm_90a wgmma variant, dense formats, MT = 8): gemm64's split, but the
-/// 4 warps' A fragments of a step form one 64 x 16 operand and the block issues one
-/// warpgroup wgmma.m64n64k16 per step over all 64 activation rows, B read by the tensor cores
-/// from shared memory (stageXCore's layout) instead of ldmatrix + 8 mma.sync per warp.
+/// split K. kWgmma (the sm_90a wgmma variant, MT = 8): gemm64's split, but the 4 warps' A
+/// fragments of a step form one 64 x 16 operand (2:4: 64 x 32 compressed to 64 x 16, with each
+/// warp's metadata) and the block issues one warpgroup wgmma.m64n64k16 (wgmma.sp.m64n64k32)
+/// per step over all 64 activation rows, B read by the tensor cores from shared memory
+/// (stageXCore's layout) instead of ldmatrix + 8 mma.sync / mma.sp per warp.
 template <int F, int MT, int KW, int kStages, bool kSplitN = false, bool kWgmma = false>
 SQZ_INLINE void gemmKernel(const uint8_t *__restrict__ blob, const float *__restrict__ x,
                            int64_t M, int64_t ldx, const float *__restrict__ bias,
@@ -354,8 +377,8 @@ SQZ_INLINE void gemmKernel(const uint8_t *__restrict__ blob, const float *__rest
   constexpr int R = kSplitN ? KW / KC : KW / (kWarps * KC); // chunks per window per warp
   static_assert(R >= 1 && KW % ((kSplitN ? 1 : kWarps) * KC) == 0,
                 "window must hold whole chunks");
-  static_assert(!kWgmma || (kSplitN && MT == 8 && !isSparse(F)),
-                "wgmma: the gemm64 split, 64 activation rows (m64n64k16), dense formats");
+  static_assert(!kWgmma || (kSplitN && MT == 8),
+                "wgmma: the gemm64 split, 64 activation rows (m64n64k16 / sparse m64n64k32)");
   constexpr int XS = KW + (kWgmma ? 0 : kXPad);
   constexpr bool sparse = isSparse(F);
   constexpr bool quant = isQuant(F);
@@ -516,13 +539,28 @@ SQZ_INLINE void gemmKernel(const uint8_t *__restrict__ blob, const float *__rest
             for (int rr = 0; rr < 4; ++rr)
               a[st][rr] = 0u;
         }
-        wgmmaFence();
+        // 2:4: each step's metadata word (the mma.sp layout, per warp), loaded before the fence.
+        uint32_t e[SPC];
 #pragma unroll
         for (int st = 0; st < SPC; ++st)
-          wgmma64x64x16(acc,
-                        a[st],
-                        wgmmaDesc(xsAddr + (uint32_t)((kloc + st * SC) / 8) * wgmmaLbo<MT>(),
-                                  wgmmaLbo<MT>(), wgmmaSbo()));
+          e[st] = sparse && active
+                      ? ldgU32(meta + (nt * metaPairs + (c * KC + st * SC) / 64) * kMetaPairBytes +
+                               lane * 4)
+                      : 0x44444444u; // an inactive warp: columns 0, 1 of every group, zero values
+        wgmmaFence();
+#pragma unroll
+        for (int st = 0; st < SPC; ++st) {
+          const uint64_t desc = wgmmaDesc(xsAddr + (uint32_t)((kloc + st * SC) / 8) * wgmmaLbo<MT>(),
+                                          wgmmaLbo<MT>(), wgmmaSbo());
+          if constexpr (sparse) {
+            if (((c * KC + st * SC) / 32) & 1) // the global sparse step's parity: the selector
+              wgmmaSp64x64x32<1>(acc, a[st], desc, e[st]);
+            else
+              wgmmaSp64x64x32<0>(acc, a[st], desc, e[st]);
+          } else {
+            wgmma64x64x16(acc, a[st], desc);
+          }
+        }
         wgmmaCommit();
         // Done before the A registers, the accumulators and (at the next window) the staged
         // activations are touched again.
@@ -613,7 +651,7 @@ SQZ_INLINE void gemmKernel(const uint8_t *__restrict__ blob, const float *__rest
       int64_t ldy
 
 #ifdef SQZ_CUK_WGMMA
-/// The sm_90a build (-DSQZ_CUK_WGMMA, dense formats only) defines sqz_cuk_<fmt>_wgmma_sm90a; its
+/// The sm_90a build (-DSQZ_CUK_WGMMA, PTX 8.2) defines sqz_cuk_<fmt>_wgmma_sm90a; its
 /// gemv, gemm and gemm64 are the sm_90 build's. always_inline: ptxas serializes wgmmas whose
 /// pipeline crosses a call, so the function must end up inside its caller's kernel (a model's
 /// gpu.func wrapper, the test wrappers after `opt -passes=always-inline`).

@@ -92,9 +92,10 @@ const char *const kKernelNames[] = {
     "sqz_cuk_sp24_int4_gemm_sm90", "sqz_cuk_sp24_int4_gemm64_sm80", "sqz_cuk_sp24_int4_gemm64_sm90",
     "sqz_cuk_nf4_gemv_sm80", "sqz_cuk_nf4_gemv_sm90", "sqz_cuk_nf4_gemm_sm80",
     "sqz_cuk_nf4_gemm_sm90", "sqz_cuk_nf4_gemm64_sm80", "sqz_cuk_nf4_gemm64_sm90",
-    // [format] wgmma, sm_90a (the 2:4 formats have none: nullptr)
+    // [format] wgmma, sm_90a
     "sqz_cuk_f16_wgmma_sm90a", "sqz_cuk_int8_wgmma_sm90a", "sqz_cuk_int4_wgmma_sm90a",
-    "sqz_cuk_ternary2_wgmma_sm90a", "sqz_cuk_nf4_wgmma_sm90a",
+    "sqz_cuk_ternary2_wgmma_sm90a", "sqz_cuk_sp24_f16_wgmma_sm90a", "sqz_cuk_sp24_int4_wgmma_sm90a",
+    "sqz_cuk_nf4_wgmma_sm90a",
 };
 constexpr int32_t kGenericKernelCount = 7 * 6; // the [format][variant][sm] part
 constexpr int32_t kKernelCount = sizeof(kKernelNames) / sizeof(kKernelNames[0]);
@@ -423,11 +424,8 @@ const char *sqz_cuk_format_name(int32_t format) {
 
 int32_t sqz_cuk_kernel_count(void) { return kKernelCount; }
 
-/// The wgmma kernel of format index fi (kFormatNames order), nullptr for the 2:4 formats.
-static const char *wgmmaKernelName(int fi) {
-  static const int kIndex[] = {0, 1, 2, 3, -1, -1, 4}; // f16 int8 int4 ternary2 sp24 sp24 nf4
-  return kIndex[fi] < 0 ? nullptr : kKernelNames[kGenericKernelCount + kIndex[fi]];
-}
+/// The wgmma kernel of format index fi (kFormatNames order).
+static const char *wgmmaKernelName(int fi) { return kKernelNames[kGenericKernelCount + fi]; }
 
 const char *sqz_cuk_kernel_name(int32_t i) {
   return i >= 0 && i < kKernelCount ? kKernelNames[i] : nullptr;
@@ -469,13 +467,12 @@ int sqz_cuk_plan_checked(const sqz_uk_header *h, int64_t M, int32_t sm, int32_t 
                 "(mma.sync m16n8k16, mma.sp, cp.async, ldmatrix)",
                 static_cast<int>(cc)),
            1;
-  // wgmma: sm_90a only (architecture-specific, compute capability 9.0), dense formats.
+  // wgmma: sm_90a only (architecture-specific, compute capability 9.0).
   const bool wgmmaTarget = archSpecific && cc == 90;
-  const char *wgmmaName = wgmmaKernelName(fi);
   if (variant == SQZ_CUK_VARIANT_AUTO)
     variant = M <= kGemvMaxM                ? SQZ_CUK_VARIANT_GEMV
               : M < kGemm64MinM             ? SQZ_CUK_VARIANT_GEMM
-              : wgmmaTarget && wgmmaName    ? SQZ_CUK_VARIANT_WGMMA
+              : wgmmaTarget                 ? SQZ_CUK_VARIANT_WGMMA
                                             : SQZ_CUK_VARIANT_GEMM64;
   if (variant != SQZ_CUK_VARIANT_GEMV && variant != SQZ_CUK_VARIANT_GEMM &&
       variant != SQZ_CUK_VARIANT_GEMM64 && variant != SQZ_CUK_VARIANT_WGMMA)
@@ -485,10 +482,6 @@ int sqz_cuk_plan_checked(const sqz_uk_header *h, int64_t M, int32_t sm, int32_t 
                 "sqz_cuk_plan: the wgmma variant needs sm_90a (90 | SQZ_CUK_SM_ARCH_SPECIFIC), "
                 "got sm_%d%s",
                 static_cast<int>(cc), archSpecific ? "a" : ""),
-           1;
-  if (variant == SQZ_CUK_VARIANT_WGMMA && !wgmmaName)
-    return fail(error, es, "sqz_cuk_plan: the wgmma variant has no %s kernel (dense formats only)",
-                kFormatNames[fi]),
            1;
   const int vi = variant - SQZ_CUK_VARIANT_GEMV; // 0 gemv, 1 gemm, 2 gemm64, 3 wgmma
   const VariantShape shape = variantShape(vi);
@@ -506,7 +499,7 @@ int sqz_cuk_plan_checked(const sqz_uk_header *h, int64_t M, int32_t sm, int32_t 
                 static_cast<long long>(h->N), static_cast<long long>(gridY)),
            1;
   out->symbol = variant == SQZ_CUK_VARIANT_WGMMA
-                    ? wgmmaName
+                    ? wgmmaKernelName(fi)
                     : kKernelNames[fi * 6 + vi * 2 + (cc >= 90 ? 1 : 0)];
   out->grid[0] = static_cast<uint32_t>(gridX);
   out->grid[1] = static_cast<uint32_t>(gridY);

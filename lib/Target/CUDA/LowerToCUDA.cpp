@@ -17,11 +17,12 @@
 using namespace mlir;
 
 std::string mlir::sqz::getCUDAPTXFeatures(llvm::StringRef chip) {
-  // PTX 7.8 (CUDA 11.8) is the first with sm_90; sm_90a needs PTX 8.0.
+  // PTX 7.8 (CUDA 11.8) is the first with sm_90; sm_90a needs PTX 8.0, and its 2:4 wgmma
+  // kernels (wgmma.mma_async.sp with fp16) 8.2 (CUDA 12.2).
   if (chip == "sm_80" || chip == "sm_90")
     return "+ptx78";
   if (chip == "sm_90a")
-    return "+ptx80";
+    return "+ptx82";
   return "";
 }
 

@@ -114,8 +114,9 @@ struct SqzCUDASerializePass
     }
     for (gpu::GPUModuleOp gpuModule :
          llvm::make_early_inc_range(module.getOps<gpu::GPUModuleOp>())) {
-      // The kernels' bitcode is built for PTX 8.0 (lib/Kernels/CUDA): a module that calls
-      // them is emitted as PTX 8.0 too.
+      // The kernels' bitcode is built for PTX 8.0 (lib/Kernels/CUDA; sm_90a's wgmma kernels
+      // for 8.2, which is sm_90a's feature string anyway): a module that calls them is
+      // emitted as PTX 8.0 too.
       bool callsKernels = llvm::any_of(gpuModule.getOps<LLVM::LLVMFuncOp>(), [](auto fn) {
         return fn.isExternal() && fn.getName().starts_with("sqz_cuk_");
       });

@@ -11,8 +11,8 @@
 // CHECK-SAME: .shared
 // CHECK-SAME: shfl.sync.bfly.b32
 // CHECK-SAME: bar.sync
-// SM90A: features = "+ptx80"
-// SM90A-SAME: .version 8.0
+// SM90A: features = "+ptx82"
+// SM90A-SAME: .version 8.2
 // SM90A-SAME: .target sm_90a
 func.func @f(%a: memref<256xf32>, %b: memref<256xf32>) {
   %c1 = arith.constant 1 : index

@@ -35,13 +35,12 @@ template <int F> KernelFn kernelOf(int32_t variant) {
       sqz_cuk::dev::gemmKernel<F, sqz_cuk::kMTilesGemv, sqz_cuk::kWindowGemv,
                                sqz_cuk::kStagesGemv>(b, x, M, ldx, bias, y, ldy);
     };
-  if constexpr (!sqz_cuk::isSparse(F))
-    if (variant == SQZ_CUK_VARIANT_WGMMA)
-      return [](const uint8_t *b, const float *x, int64_t M, int64_t ldx, const float *bias,
-                float *y, int64_t ldy) {
-        sqz_cuk::dev::gemmKernel<F, sqz_cuk::kMTilesGemm64, sqz_cuk::kWindowGemm64,
-                                 sqz_cuk::kStagesGemm64, true, true>(b, x, M, ldx, bias, y, ldy);
-      };
+  if (variant == SQZ_CUK_VARIANT_WGMMA)
+    return [](const uint8_t *b, const float *x, int64_t M, int64_t ldx, const float *bias,
+              float *y, int64_t ldy) {
+      sqz_cuk::dev::gemmKernel<F, sqz_cuk::kMTilesGemm64, sqz_cuk::kWindowGemm64,
+                               sqz_cuk::kStagesGemm64, true, true>(b, x, M, ldx, bias, y, ldy);
+    };
   if (variant == SQZ_CUK_VARIANT_GEMM64)
     return [](const uint8_t *b, const float *x, int64_t M, int64_t ldx, const float *bias,
               float *y, int64_t ldy) {
@@ -167,8 +166,8 @@ TEST_P(CudaKernelEmulated, OddShapesAgainstDoubleReference) {
                               SQZ_CUK_VARIANT_WGMMA}) {
         const bool gemv = variant == SQZ_CUK_VARIANT_GEMV;
         const bool wgmma = variant == SQZ_CUK_VARIANT_WGMMA;
-        if (wgmma && (sparse || M == 1 || M == 16 || M == 33))
-          continue; // no 2:4 wgmma kernel; M = 3, 70, 130 cover the row tails (slow emulation)
+        if (wgmma && (M == 1 || M == 16 || M == 33))
+          continue; // M = 3, 70, 130 cover the row tails (slow emulation)
         if (M > 16 && gemv && K > 1000)
           continue; // slow under emulation; covered by the smaller shape
         if (M == 70 && ((variant != SQZ_CUK_VARIANT_GEMM64 && !wgmma) || K > 1000))

@@ -1,8 +1,8 @@
 //===- CudaKernelGpuTest.cpp - Every CUDA kernel on a GPU vs a double reference ===//
 //
 // Runs every kernel (format x {gemv, gemm, gemm64} x {sm80, sm90 when the device takes sm_90
-// PTX}, and the dense formats' wgmma kernels when it takes sm_90a PTX, i.e. compute capability
-// 9.0) on odd shapes: N not a multiple of the 16-row tile, K not a multiple of 256 (and, where
+// PTX}, and the wgmma kernels when it takes sm_90a PTX, i.e. compute capability 9.0) on odd
+// shapes: N not a multiple of the 16-row tile, K not a multiple of 256 (and, where
 // the format allows, not of 16), M = 1, 3, 16, 33, 130 (every variant at each), unaligned ldx
 // (the scalar staging path) and
 // aligned ldx (the 16-byte path), ldy > N (columns N..ldy-1 must stay untouched), with and
@@ -236,8 +236,6 @@ TEST_P(CudaKernelGpu, OddShapesAgainstDoubleReference) {
     char err[512];
     ASSERT_EQ(sqz_cuk_can_pack(&w.logical, err, sizeof(err)), 1) << err;
     for (int smIdx = 0; smIdx < kModules; ++smIdx) {
-      if (smIdx == 2 && sparse)
-        continue; // no 2:4 wgmma kernel
       if (!gModule[smIdx]) {
         std::printf("note: %s kernels not run: %s\n", kModuleName[smIdx],
                     gModuleWhy[smIdx].c_str());

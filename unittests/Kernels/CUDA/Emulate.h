@@ -11,7 +11,8 @@
 //  - ldmatrix .x2/.x4 (non-transposed, b16): lane l's register i = matrix i, row l / 4, halves
 //    2 (l % 4) and + 1, row q of matrix i addressed by lane 8 i + q;
 //  - wgmma.mma_async.m64n64k16 .f32.f16.f16 with A in registers (warp w: rows 16 w + the
-//    m16n8k16 A table) and B through a K-major, unswizzled matrix descriptor (element (k, n) at
+//    m16n8k16 A table; wgmma.mma_async.sp.m64n64k32: each warp's compressed A and metadata as
+//    mma.sp's) and B through a K-major, unswizzled matrix descriptor (element (k, n) at
 //    start + (n / 8) * SBO + (k / 8) * LBO + (n % 8) * 16 + (k % 8) * 2; start, LBO, SBO in
 //    16-byte units in bits 0-13, 16-29, 32-45), D in the m16n8 C table per 8-column block;
 //    executed at issue (fence / commit / wait and fence.proxy.async are no-ops);
@@ -46,6 +47,7 @@ struct Block {
   std::barrier<> bar{128};
   Warp warps[4];
   uint32_t wgA[128][4]; // the warpgroup's A fragments (wgmma)
+  uint32_t wgE[128];    // ... and 2:4 metadata (wgmma.sp)
   uint32_t ctaX = 0, ctaY = 0;
 };
 
@@ -226,44 +228,70 @@ inline void fenceProxyAsync() {}
 inline void wgmmaFence() {}
 inline void wgmmaCommit() {}
 template <int N> inline void wgmmaWait() {}
-/// The block (one warpgroup) publishes its A fragments; each thread then computes its own 32
-/// accumulators from all of A and from B in shared memory through the descriptor.
-inline void wgmma64x64x16(float (&d)[8][4], const uint32_t (&a)[4], uint64_t desc) {
+/// The block (one warpgroup) publishes its A fragments (and 2:4 metadata); each thread then
+/// computes its own 32 accumulators from all of A and from B in shared memory through the
+/// descriptor. sparse: A is 64 x 32 dense, given as each warp's compressed 16 x 16 in the
+/// mma.sp m16n8k32 layout with the mma.sp .f16 metadata of selector sel (as mmaEmu reads it).
+inline void wgmmaEmu(float (&d)[8][4], const uint32_t (&a)[4], uint64_t desc, bool sparse,
+                     uint32_t e, int sel) {
   using namespace sqz_cuk_emu;
   Block &blk = *self().block;
   const uint32_t t = self().tid;
   for (int r = 0; r < 4; ++r)
     blk.wgA[t][r] = a[r];
+  blk.wgE[t] = e;
   blk.bar.arrive_and_wait();
   EXPECT_EQ(desc >> 62, 0u) << "swizzled layouts are not emulated";
   EXPECT_EQ((desc >> 49) & 7u, 0u) << "base offset must be 0";
   const uint32_t start = static_cast<uint32_t>(desc & 0x3FFFu) << 4;
   const uint32_t lbo = static_cast<uint32_t>((desc >> 16) & 0x3FFFu) << 4;
   const uint32_t sbo = static_cast<uint32_t>((desc >> 32) & 0x3FFFu) << 4;
+  const int K = sparse ? 32 : 16;
   auto B = [&](int k, int n) {
     uint16_t hv;
     std::memcpy(&hv, smem() + start + (n / 8) * sbo + (k / 8) * lbo + (n % 8) * 16 + (k % 8) * 2,
                 2);
     return h2f(hv);
   };
-  auto A = [&](int row, int k) { // row 0..63
-    const int w = row / 16, rr = row % 16;
-    // m16n8k16 A table: lane (g, t), register r, half h: row g + 8 (r & 1), col 2 t + h + 8 (r >> 1)
-    const int r = (rr >= 8 ? 1 : 0) + (k >= 8 ? 2 : 0);
-    const int ln = 4 * (rr % 8) + (k % 8) / 2, h = k % 2;
-    const uint32_t v = blk.wgA[32 * w + ln][r];
-    return h2f(h ? hi(v) : lo(v));
-  };
+  // The 64 x K A operand, from the fragments: m16n8k16 A table per warp (lane (g, t), register
+  // r, half h: row g + 8 (r & 1), column 2 t + h + 8 (r >> 1)); sparse: that column is the
+  // compressed one, placed by the metadata nibble as in mmaEmu.
+  // A thread's outputs need only its own warp's 16 rows of A.
   const int w = static_cast<int>(t / 32), l = static_cast<int>(t % 32);
+  float A[64][32] = {};
+  for (int ln = 0; ln < 32; ++ln)
+    for (int r = 0; r < 4; ++r)
+      for (int h = 0; h < 2; ++h) {
+        const int row = ln / 4 + 8 * (r & 1), col = 2 * (ln % 4) + h + 8 * (r >> 1);
+        const uint32_t v = blk.wgA[32 * w + ln][r];
+        const float f = h2f(h ? hi(v) : lo(v));
+        if (!sparse) {
+          A[16 * w + row][col] = f;
+          continue;
+        }
+        const int grp = col / 2;
+        const int mlane = 4 * (row % 8) + 2 * sel + grp / 4;
+        const unsigned nib =
+            (blk.wgE[32 * w + mlane] >> (16 * (row / 8) + 4 * (grp % 4))) & 15u;
+        const int idx = col % 2 ? (nib >> 2) & 3 : nib & 3;
+        A[16 * w + row][4 * grp + idx] = f;
+      }
   for (int j = 0; j < 8; ++j)
     for (int i = 0; i < 4; ++i) {
       const int row = 16 * w + l / 4 + 8 * (i >> 1), col = 8 * j + 2 * (l % 4) + (i & 1);
       float s = d[j][i];
-      for (int k = 0; k < 16; ++k)
-        s += A(row, k) * B(k, col);
+      for (int k = 0; k < K; ++k)
+        s += A[row][k] * B(k, col);
       d[j][i] = s;
     }
   blk.bar.arrive_and_wait();
+}
+inline void wgmma64x64x16(float (&d)[8][4], const uint32_t (&a)[4], uint64_t desc) {
+  wgmmaEmu(d, a, desc, false, 0, 0);
+}
+template <int SEL>
+inline void wgmmaSp64x64x32(float (&d)[8][4], const uint32_t (&a)[4], uint64_t desc, uint32_t e) {
+  wgmmaEmu(d, a, desc, true, e, SEL);
 }
 
 inline uint32_t hsub2(uint32_t a, uint32_t b) {

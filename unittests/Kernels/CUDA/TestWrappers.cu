@@ -5,7 +5,7 @@
 // target with -DSQZ_CUK_SM=80|90, linked with the kernels' bitcode and turned into PTX at build
 // time (unittests/Kernels/CUDA/CMakeLists.txt); the PTX is what the GPU test and
 // bench/cuda_bench.py load. The sm_90a build (-DSQZ_CUK_WGMMA) wraps only the wgmma kernels
-// of the dense formats (sqz_cuk_test.sm90a.ptx).
+// (sqz_cuk_test.sm90a.ptx).
 //
 //===----------------------------------------------------------------------===//
 
@@ -30,6 +30,8 @@ SQZ_CUK_WRAP3(f16, wgmma, 90a)
 SQZ_CUK_WRAP3(int8, wgmma, 90a)
 SQZ_CUK_WRAP3(int4, wgmma, 90a)
 SQZ_CUK_WRAP3(ternary2, wgmma, 90a)
+SQZ_CUK_WRAP3(sp24_f16, wgmma, 90a)
+SQZ_CUK_WRAP3(sp24_int4, wgmma, 90a)
 SQZ_CUK_WRAP3(nf4, wgmma, 90a)
 #else
 SQZ_CUK_WRAP(f16)
