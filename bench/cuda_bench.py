@@ -105,7 +105,7 @@ def layout(fmt, N, K, group, asym):
 
 
 def plan(fmt, N, M, sm, wgmma=False):
-    """sqz_cuk_plan; wgmma: the target is sm_90a (the dense formats' wgmma kernels, M >= 128)."""
+    """sqz_cuk_plan; wgmma: the target is sm_90a (the wgmma kernels for M >= 128)."""
     variant = "gemv" if M <= GEMV_MAX_M else "gemm" if M < GEMM64_MIN_M else "gemm64"
     if variant == "gemm64" and wgmma:
         variant = "wgmma"

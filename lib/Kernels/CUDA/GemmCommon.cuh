@@ -7,7 +7,7 @@
 //
 // Launch (sqz_cuk_plan): grid (ceil(M / (8 * MT)), n_tiles), block 128
 // threads (4 warps), dynamic shared memory
-//   8 * MT * (KW + 8) * 2     staged activations (fp16, one K window)
+//   8 * MT * (KW + 8) * 2     staged activations (fp16, one K window; wgmma: no + 8 padding)
 //   + 4 warps * S stages * 512  the per-warp cp.async ring of weight chunks (S = 8 gemv, 4 gemm).
 // (gemm64: grid (ceil(M / 64), ceil(n_tiles / 4)), warp w of block (bx, by) owns n-tile
 // 4 by + w and all of K; see gemmKernel's kSplitN.)
@@ -358,6 +358,26 @@ SQZ_INLINE void nf4Pairs(uint32_t word, const uint32_t (&lut)[kNF4LutWords], uin
   }
 }
 
+/// One chunk's warpgroup MMAs: wgmma.fence, SPC wgmmas (2:4: wgmma.sp, step st with sparsity
+/// selector (P + st) & 1, P the parity of the chunk's first sparse step), commit_group.
+template <int F, int SPC, int P>
+SQZ_INLINE void wgmmaChunk(float (&acc)[8][4], const uint32_t (&a)[SPC][4],
+                           const uint32_t (&e)[SPC], const uint64_t (&desc)[SPC]) {
+  wgmmaFence();
+#pragma unroll
+  for (int st = 0; st < SPC; ++st) {
+    if constexpr (isSparse(F)) {
+      if ((P + st) & 1)
+        wgmmaSp64x64x32<1>(acc, a[st], desc[st], e[st]);
+      else
+        wgmmaSp64x64x32<0>(acc, a[st], desc[st], e[st]);
+    } else {
+      wgmma64x64x16(acc, a[st], desc[st]);
+    }
+  }
+  wgmmaCommit();
+}
+
 /// The kernel body, run by every thread of the launch. kSplitN (the gemm64 variant): the 4
 /// warps own 4 consecutive n-tiles (n-tile 4 * blockIdx.y + warp) and each walks all of K,
 /// so a staged activation window feeds 4 n-tiles and a weight fragment MT m-tiles, and no
@@ -541,27 +561,23 @@ SQZ_INLINE void gemmKernel(const uint8_t *__restrict__ blob, const float *__rest
         }
         // 2:4: each step's metadata word (the mma.sp layout, per warp), loaded before the fence.
         uint32_t e[SPC];
+        uint64_t desc[SPC];
 #pragma unroll
-        for (int st = 0; st < SPC; ++st)
+        for (int st = 0; st < SPC; ++st) {
           e[st] = sparse && active
                       ? ldgU32(meta + (nt * metaPairs + (c * KC + st * SC) / 64) * kMetaPairBytes +
                                lane * 4)
                       : 0x44444444u; // an inactive warp: columns 0, 1 of every group, zero values
-        wgmmaFence();
-#pragma unroll
-        for (int st = 0; st < SPC; ++st) {
-          const uint64_t desc = wgmmaDesc(xsAddr + (uint32_t)((kloc + st * SC) / 8) * wgmmaLbo<MT>(),
-                                          wgmmaLbo<MT>(), wgmmaSbo());
-          if constexpr (sparse) {
-            if (((c * KC + st * SC) / 32) & 1) // the global sparse step's parity: the selector
-              wgmmaSp64x64x32<1>(acc, a[st], desc, e[st]);
-            else
-              wgmmaSp64x64x32<0>(acc, a[st], desc, e[st]);
-          } else {
-            wgmma64x64x16(acc, a[st], desc);
-          }
+          desc[st] = wgmmaDesc(xsAddr + (uint32_t)((kloc + st * SC) / 8) * wgmmaLbo<MT>(),
+                               wgmmaLbo<MT>(), wgmmaSbo());
         }
-        wgmmaCommit();
+        // The sparsity selector is the global sparse step's parity, an immediate: branch on the
+        // chunk's first step outside the fence ... commit sequence (a branch inside it makes
+        // ptxas inject warpgroup.arrive), the steps' own parities fold after unrolling.
+        if (sparse && ((c * KC / 32) & 1))
+          wgmmaChunk<F, SPC, 1>(acc, a, e, desc);
+        else
+          wgmmaChunk<F, SPC, 0>(acc, a, e, desc);
         // Done before the A registers, the accumulators and (at the next window) the staged
         // activations are touched again.
         wgmmaWait<0>();

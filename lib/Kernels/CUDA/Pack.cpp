@@ -98,6 +98,8 @@ const char *const kKernelNames[] = {
     "sqz_cuk_nf4_wgmma_sm90a",
 };
 constexpr int32_t kGenericKernelCount = 7 * 6; // the [format][variant][sm] part
+static_assert(sizeof(kKernelNames) / sizeof(kKernelNames[0]) == kGenericKernelCount + 7,
+              "one wgmma kernel per format, in kFormatNames order");
 constexpr int32_t kKernelCount = sizeof(kKernelNames) / sizeof(kKernelNames[0]);
 
 bool fitsHalf(float v) { return isfinite(v) && fabsf(v) <= 65504.0f; }

@@ -48,6 +48,8 @@ struct Block {
   Warp warps[4];
   uint32_t wgA[128][4]; // the warpgroup's A fragments (wgmma)
   uint32_t wgE[128];    // ... and 2:4 metadata (wgmma.sp)
+  uint64_t wgDesc[128]; // ... descriptors and selectors (must be warpgroup-uniform)
+  int wgSel[128];
   uint32_t ctaX = 0, ctaY = 0;
 };
 
@@ -240,7 +242,16 @@ inline void wgmmaEmu(float (&d)[8][4], const uint32_t (&a)[4], uint64_t desc, bo
   for (int r = 0; r < 4; ++r)
     blk.wgA[t][r] = a[r];
   blk.wgE[t] = e;
+  blk.wgDesc[t] = desc;
+  blk.wgSel[t] = sel;
   blk.bar.arrive_and_wait();
+  // The descriptor must be the same in every thread ("the contents of a matrix descriptor must
+  // be same across all the warps in the warpgroup"); so must the selector (an immediate).
+  if (t == 0)
+    for (int u = 1; u < 128; ++u) {
+      EXPECT_EQ(blk.wgDesc[u], desc) << "thread " << u << ": a non-uniform wgmma descriptor";
+      EXPECT_EQ(blk.wgSel[u], sel) << "thread " << u << ": a non-uniform sparsity selector";
+    }
   EXPECT_EQ(desc >> 62, 0u) << "swizzled layouts are not emulated";
   EXPECT_EQ((desc >> 49) & 7u, 0u) << "base offset must be 0";
   const uint32_t start = static_cast<uint32_t>(desc & 0x3FFFu) << 4;
@@ -249,8 +260,9 @@ inline void wgmmaEmu(float (&d)[8][4], const uint32_t (&a)[4], uint64_t desc, bo
   const int K = sparse ? 32 : 16;
   auto B = [&](int k, int n) {
     uint16_t hv;
-    std::memcpy(&hv, smem() + start + (n / 8) * sbo + (k / 8) * lbo + (n % 8) * 16 + (k % 8) * 2,
-                2);
+    const size_t at = start + (n / 8) * sbo + (k / 8) * lbo + (n % 8) * 16 + (k % 8) * 2;
+    EXPECT_LE(at + 2, blk.smem.size()) << "wgmma B read past the shared memory";
+    std::memcpy(&hv, smem() + at, 2);
     return h2f(hv);
   };
   // The 64 x K A operand, from the fragments: m16n8k16 A table per warp (lane (g, t), register
