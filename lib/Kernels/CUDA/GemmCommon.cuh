@@ -203,6 +203,16 @@ template <int N> SQZ_INLINE void wgmmaWait() {
   asm volatile("wgmma.wait_group.sync.aligned %0;" ::"n"(N) : "memory");
 }
 
+/// The 32 fp32 accumulators of an m64n64 wgmma: operands %0 ... %31 ("+f", d[j][i] in order).
+#define SQZ_CUK_WGMMA_ACC_REGS                                                                     \
+  "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "                        \
+  "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, "
+#define SQZ_CUK_WGMMA_ACC4(d, j) "+f"(d[j][0]), "+f"(d[j][1]), "+f"(d[j][2]), "+f"(d[j][3])
+#define SQZ_CUK_WGMMA_ACC(d)                                                                       \
+  SQZ_CUK_WGMMA_ACC4(d, 0), SQZ_CUK_WGMMA_ACC4(d, 1), SQZ_CUK_WGMMA_ACC4(d, 2),                    \
+      SQZ_CUK_WGMMA_ACC4(d, 3), SQZ_CUK_WGMMA_ACC4(d, 4), SQZ_CUK_WGMMA_ACC4(d, 5),                \
+      SQZ_CUK_WGMMA_ACC4(d, 6), SQZ_CUK_WGMMA_ACC4(d, 7)
+
 /// D[64 x 64] += A[64 x 16] * B[16 x 64] for the warpgroup (the block's 4 warps): A from
 /// registers (warp w holds rows 16 w ... 16 w + 15 in the mma.m16n8k16 A layout), B from shared
 /// memory through the matrix descriptor `desc` (K-major), fp32 accumulators d[j][i] in the
@@ -210,16 +220,9 @@ template <int N> SQZ_INLINE void wgmmaWait() {
 SQZ_INLINE void wgmma64x64x16(float (&d)[8][4], const uint32_t (&a)[4], uint64_t desc) {
   asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
                "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 "
-               "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
-               "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, "
+               SQZ_CUK_WGMMA_ACC_REGS
                "{%32, %33, %34, %35}, %36, p, 1, 1, 0;\n}"
-               : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]), "+f"(d[1][0]),
-                 "+f"(d[1][1]), "+f"(d[1][2]), "+f"(d[1][3]), "+f"(d[2][0]), "+f"(d[2][1]),
-                 "+f"(d[2][2]), "+f"(d[2][3]), "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]),
-                 "+f"(d[3][3]), "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]),
-                 "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]), "+f"(d[6][0]),
-                 "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]), "+f"(d[7][0]), "+f"(d[7][1]),
-                 "+f"(d[7][2]), "+f"(d[7][3])
+               : SQZ_CUK_WGMMA_ACC(d)
                : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc), "n"(1)
                : "memory");
 }
@@ -232,16 +235,9 @@ SQZ_INLINE void wgmmaSp64x64x32(float (&d)[8][4], const uint32_t (&a)[4], uint64
                                 uint32_t e) {
   asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %38, 0;\n"
                "wgmma.mma_async.sp.sync.aligned.m64n64k32.f32.f16.f16 "
-               "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
-               "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, "
+               SQZ_CUK_WGMMA_ACC_REGS
                "{%32, %33, %34, %35}, %36, %37, %39, p, 1, 1, 0;\n}"
-               : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]), "+f"(d[1][0]),
-                 "+f"(d[1][1]), "+f"(d[1][2]), "+f"(d[1][3]), "+f"(d[2][0]), "+f"(d[2][1]),
-                 "+f"(d[2][2]), "+f"(d[2][3]), "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]),
-                 "+f"(d[3][3]), "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]),
-                 "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]), "+f"(d[6][0]),
-                 "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]), "+f"(d[7][0]), "+f"(d[7][1]),
-                 "+f"(d[7][2]), "+f"(d[7][3])
+               : SQZ_CUK_WGMMA_ACC(d)
                : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc), "r"(e), "n"(1), "n"(SEL)
                : "memory");
 }
