@@ -536,25 +536,27 @@ SQZ_INLINE void gemmKernel(const uint8_t *__restrict__ blob, const float *__rest
       cpAsyncWait<kStages - 1>();
       const int64_t c = chunkOf(i);
       const int kloc = (kSplitN ? r : warp * R + r) * KC; // window column of the chunk
+      // A warp skips a chunk it has no weights for, except with wgmma, where every warp takes
+      // part in the warpgroup's mma (the chunk index is block-uniform there: chunkOf(i) = i)
+      // and a warp past the last n-tile contributes zero weights.
+      if (c >= L.nChunks || (!kWgmma && !active))
+        continue;
+      uint32_t w[4] = {0u, 0u, 0u, 0u};
+      if (active) {
+        const U4 v = ldShared128(ringAddr + (uint32_t)((i % kStages) * kChunkBytes));
+        w[0] = v.x;
+        w[1] = v.y;
+        w[2] = v.z;
+        w[3] = v.w;
+      }
+      const uint32_t chunkGroup =
+          quant && groupHoldsChunks && L.groups > 1 ? (uint32_t)(c * KC) / groupU : 0;
       if constexpr (kWgmma) {
-        if (c >= L.nChunks) // block-uniform (chunkOf(i) = i)
-          continue;
-        uint32_t a[SPC][4];
-        if (active) {
-          U4 v = ldShared128(ringAddr + (uint32_t)((i % kStages) * kChunkBytes));
-          const uint32_t w[4] = {v.x, v.y, v.z, v.w};
-          const uint32_t chunkGroup =
-              quant && groupHoldsChunks && L.groups > 1 ? (uint32_t)(c * KC) / groupU : 0;
+        uint32_t a[SPC][4] = {};
+        if (active)
 #pragma unroll
           for (int st = 0; st < SPC; ++st)
             fragA(w, c, chunkGroup, st, a[st]);
-        } else {
-#pragma unroll
-          for (int st = 0; st < SPC; ++st)
-#pragma unroll
-            for (int rr = 0; rr < 4; ++rr)
-              a[st][rr] = 0u;
-        }
         // 2:4: each step's metadata word (the mma.sp layout, per warp), loaded before the fence.
         uint32_t e[SPC];
         uint64_t desc[SPC];
@@ -579,12 +581,6 @@ SQZ_INLINE void gemmKernel(const uint8_t *__restrict__ blob, const float *__rest
         wgmmaWait<0>();
         continue;
       }
-      if (!active || c >= L.nChunks) // warp-uniform
-        continue;
-      U4 v = ldShared128(ringAddr + (uint32_t)((i % kStages) * kChunkBytes));
-      const uint32_t w[4] = {v.x, v.y, v.z, v.w};
-      const uint32_t chunkGroup =
-          quant && groupHoldsChunks && L.groups > 1 ? (uint32_t)(c * KC) / groupU : 0;
 #pragma unroll
       for (int st = 0; st < SPC; ++st) {
         uint32_t a[4];

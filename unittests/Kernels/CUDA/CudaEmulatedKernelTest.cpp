@@ -5,8 +5,9 @@
 // a double reference from the logical weights, with the GPU test's tolerance. This checks the
 // kernel's own indexing — chunks, K windows, the cp.async ring across windows, activation
 // staging (vector and scalar paths), scale/zero/metadata addressing, the cross-warp reduction,
-// N/M/K tails, ldy > N, the wgmma variant's core-matrix staging and descriptors — without a GPU. It does not check the reading of the PTX ISA fragment
-// tables itself (the emulator and the packer share it); CudaKernelGpuTests does, on a GPU.
+// N/M/K tails, ldy > N, the wgmma variant's core-matrix staging and descriptors — without a
+// GPU. It does not check the reading of the PTX ISA fragment tables itself (the emulator and the
+// packer share it); CudaKernelGpuTests does, on a GPU.
 //
 //===----------------------------------------------------------------------===//
 
