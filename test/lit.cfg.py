@@ -61,6 +61,16 @@ def _configure():
     except Exception:
         pass
 
+    # mlir-runner with its utility libraries (LLVM's lib next to its bin): tests that run
+    # lowered code in-process, e.g. the generated GPU kernels emulated on the host.
+    llvm_lib = os.path.join(os.path.dirname(config.llvm_tools_dir), "lib")
+    runner_libs = [os.path.join(llvm_lib, "libmlir_%s.so" % n)
+                   for n in ("runner_utils", "c_runner_utils")]
+    if os.access(os.path.join(config.llvm_tools_dir, "mlir-runner"), os.X_OK) and all(
+            os.path.exists(lib) for lib in runner_libs):
+        config.available_features.add("mlir-runner")
+        config.substitutions.append(("%mlir_runner_libs", "-shared-libs=" + ",".join(runner_libs)))
+
     # CUDA (docs/CUDA.md): `ptxas` when the CUDA toolkit's assembler exists (checks of the
     # generated PTX); `cuda-driver` when the CUDA driver library is installed and a GPU's
     # device node exists (tests that run on a GPU).

@@ -104,6 +104,27 @@ def SqzCUDAExpandMath : Pass<"sqz-cuda-expand-math"> {
                            "::mlir::vector::VectorDialect", "::mlir::LLVM::LLVMDialect"];
 }
 
+def SqzCUDAEmulateLaunches : Pass<"sqz-cuda-emulate-launches", "::mlir::func::FuncOp"> {
+  let summary = "Run each gpu.launch on the host as loops (checks generated kernels without a GPU)";
+  let description = [{
+    For checking the kernels `sqz-cuda-map-to-gpu` generates without a GPU (the lit tests
+    and `sqz-compile --emulate-gpu`): each `gpu.launch` becomes loops over its blocks (z
+    outermost). The body is split at its top-level `gpu.barrier` and `gpu.all_reduce` ops,
+    and each piece runs for every thread of the block (x fastest) before the next one
+    starts, which is what a GPU computes for a kernel without data races between
+    synchronization points. A scalar a thread computes in one piece and uses in a later one
+    is kept in a per-thread buffer; `gpu.all_reduce` folds the threads' values in thread
+    order (a GPU uses a tree: float results may differ in rounding); workgroup attributions
+    become host buffers; the NVVM intrinsics `sqz-cuda-expand-math` emits (`sqrt.rn`,
+    `floor`, `ceil`, `trunc`) become the host's math ops (the same IEEE results). A
+    synchronization nested in a loop or branch, a custom
+    `gpu.all_reduce` region, subgroup operations, clusters, dynamic shared memory and
+    asynchronous launches are errors.
+  }];
+  let dependentDialects = ["::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect", "::mlir::math::MathDialect"];
+}
+
 def SqzCUDADeviceMemory : Pass<"sqz-cuda-device-memory", "::mlir::func::FuncOp"> {
   let summary = "Allocate the host function's buffers on the device";
   let description = [{
