@@ -464,7 +464,7 @@ class Harness:
 
         # Compile once; pin the shape of every input whose declared shape is not static.
         art = os.path.join(tmp, "art")
-        cmd = [self.compile, model_path, "-o", art]
+        cmd = [self.compile, model_path, "-o", art] + self.args.compile_arg
         for vi, (_, _, arr) in zip(inputs, converted[0][1]):
             tt = vi.type.tensor_type
             static = tt.HasField("shape") and all(
@@ -773,6 +773,9 @@ def main(argv=None):
     ap.add_argument("--write-docs", metavar="FILE", help="write the per-op summary (Markdown)")
     ap.add_argument("--json", metavar="FILE", help="write every result as JSON")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directories")
+    ap.add_argument("--compile-arg", action="append", default=[], metavar="ARG",
+                    help="an extra sqz-compile argument (repeatable), e.g. "
+                         "--compile-arg=--target=cuda:sm_80 --compile-arg=--emulate-gpu")
     ap.add_argument("--fail-under", type=float, metavar="PCT",
                     help="exit 1 when the pass rate of the non-skipped tests is below PCT")
     ap.add_argument("--debian-dir", default=SUITES["debian"], metavar="DIR",

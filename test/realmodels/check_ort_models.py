@@ -16,6 +16,7 @@ One line per model, then a summary:
   summary: 10 passed, 1 unsupported, 0 failed of 11 models (31.2s)
 
 Usage: check_ort_models.py [--models DIR] [--work DIR] [--bin DIR] [--only NAME ...] [--keep]
+                           [--compile-arg ARG ...]
 Exit 0 when every selected model passes (or fails as expected), 1 otherwise, 2 on setup errors.
 """
 
@@ -233,7 +234,7 @@ def check_model(spec, args, tools):
 
     t0 = time.time()
     art = os.path.join(work, "art")
-    comp = run([tools["sqz-compile"], path, *shape_args, "-o", art])
+    comp = run([tools["sqz-compile"], path, *shape_args, *args.compile_arg, "-o", art])
     compile_s = time.time() - t0
     errors = [l for l in comp.stdout.splitlines()
               if "error:" in l and not l.startswith("sqz-compile: error:")]
@@ -300,6 +301,9 @@ def main():
     ap.add_argument("--bin", help="folder of sqz-compile and sqz-run (default: PATH, then build/bin)")
     ap.add_argument("--only", nargs="+", help="model names (without .onnx) to check")
     ap.add_argument("--keep", action="store_true", help="keep inputs, artifacts and outputs")
+    ap.add_argument("--compile-arg", action="append", default=[],
+                    help="an extra sqz-compile argument (repeatable), e.g. --compile-arg="
+                         "--target=cuda:sm_80 --compile-arg=--emulate-gpu")
     args = ap.parse_args()
 
     tools = {t: find_tool(t, args.bin) for t in ("sqz-compile", "sqz-run")}

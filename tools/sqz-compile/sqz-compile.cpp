@@ -71,6 +71,15 @@ static cl::opt<std::string>
            cl::init("cpu"), cl::cat(cat));
 /// The GPU architecture of --target cuda:<arch>; empty for the CPU.
 static std::string cudaChip;
+static cl::opt<bool> emulateGpu(
+    "emulate-gpu",
+    cl::desc("With --target cuda:<arch>: run the generated GPU kernels on this CPU, as loops "
+             "over their blocks and threads (sqz-cuda-emulate-launches), instead of compiling "
+             "them to PTX. The artifact is a CPU one, for checking the CUDA target's generated "
+             "code without a GPU (slow; the CUDA kernels are not used, as with --no-ukernels)"),
+    cl::init(false), cl::cat(cat));
+/// Whether the artifact runs on a GPU (--target cuda without --emulate-gpu).
+static bool gpuArtifact() { return !cudaChip.empty() && !emulateGpu; }
 static cl::opt<std::string>
     targetCPU("target-cpu",
               cl::desc("CPU to generate code for: native (default) or an LLVM CPU "
@@ -308,6 +317,7 @@ static void buildLowering(OpPassManager &pm, StringRef weightsFile, bool device 
     cudaOpts.chip = cudaChip;
     cudaOpts.weightsFile = weightsFile.str();
     cudaOpts.kernels = !noUKernels;
+    cudaOpts.emulate = emulateGpu;
     mlir::sqz::buildLowerToCUDAPipeline(pm, cudaOpts);
     return;
   }
@@ -348,7 +358,7 @@ static int fail(const std::string &msg) {
 /// cuda also model.ptx). `device` false: for the CPU whatever the target.
 static LogicalResult emitArtifact(ModuleOp module, StringRef dir, std::string &error,
                                   bool device = true) {
-  bool cuda = device && !cudaChip.empty();
+  bool cuda = device && gpuArtifact();
   auto entry = module.lookupSymbol<func::FuncOp>("main");
   if (!entry) {
     error = "the module has no entry function @main";
@@ -439,6 +449,8 @@ static LogicalResult emitArtifact(ModuleOp module, StringRef dir, std::string &e
     manifest["gpu_arch"] = cudaChip;
     manifest["ptx"] = "model.ptx";
   }
+  if (device && emulateGpu)
+    manifest["emulates"] = "cuda:" + cudaChip;
   if (externalWeights) {
     // The layout the library was compiled for, read back from the file the pass wrote.
     ::sqz::runtime::MappedSafetensors weights;
@@ -641,6 +653,9 @@ int main(int argc, char **argv) {
     if (cudaChip.empty())
       return fail(error);
   }
+  if (emulateGpu && cudaChip.empty())
+    return fail("--emulate-gpu needs --target cuda:<arch> (it runs that target's generated "
+                "kernels on the CPU)");
 
   DialectRegistry registry;
   registerAllDialects(registry);
@@ -951,7 +966,7 @@ int main(int argc, char **argv) {
     }
     llvm::LLVMContext llvmCtx;
     std::unique_ptr<llvm::Module> llvmModule;
-    if (!cudaChip.empty()) {
+    if (gpuArtifact()) {
       llvmModule = mlir::sqz::translateCUDAHostToLLVMIR(*module, llvmCtx, error);
       if (!llvmModule)
         return fail(error);

@@ -56,7 +56,8 @@ void mlir::sqz::buildLowerToCUDAPipeline(OpPassManager &pm, const LowerToCUDAOpt
   // weights from the weights buffer in device memory: without a weights file (weights kept
   // in the module) the linears stay on the generated code.
   std::string kernels;
-  if (opts.kernels && !opts.weightsFile.empty() && !getCUDAPTXFeatures(opts.chip).empty())
+  if (opts.kernels && !opts.emulate && !opts.weightsFile.empty() &&
+      !getCUDAPTXFeatures(opts.chip).empty())
     kernels = llvm::formatv("sqz-materialize{{target=cuda arch={0}},sqz-cuda-lower-kernels,",
                             opts.chip.getValue())
                   .str();
@@ -75,25 +76,33 @@ void mlir::sqz::buildLowerToCUDAPipeline(OpPassManager &pm, const LowerToCUDAOpt
       "sqz-cpu-externalize-weights{{entry={0} weights-file={1} min-bytes=1},"
       "canonicalize,"
       // Kernels.
-      "func.func(sqz-cuda-map-to-gpu{{block-size={2}},sqz-cuda-expand-math,"
-      "sqz-cuda-device-memory,canonicalize,cse),"
-      "gpu-kernel-outlining,sqz-cuda-merge-kernel-modules,symbol-dce,func.func(gpu-async-region),"
-      // Device code to NVVM (gpu.all_reduce: shuffles and shared memory).
-      "convert-scf-to-cf,expand-strided-metadata,lower-affine,"
-      "gpu.module(convert-math-to-llvm,convert-gpu-to-nvvm,canonicalize,cse,"
-      "reconcile-unrealized-casts)",
+      "func.func(sqz-cuda-map-to-gpu{{block-size={2}},sqz-cuda-expand-math,",
       entry, quoteOption(opts.weightsFile), opts.blockSize.getValue(), kernels);
-  if (opts.serialize)
-    // (The PTX version follows from the chip; an unknown chip is reported there.)
-    pipeline += llvm::formatv(",sqz-cuda-serialize{{chip={0}}", opts.chip.getValue()).str();
+  if (opts.emulate) {
+    // The kernels as host loops, then the host code as for the CPU (no OpenMP).
+    pipeline += "sqz-cuda-emulate-launches,canonicalize,cse),"
+                "convert-scf-to-cf,expand-strided-metadata,lower-affine";
+  } else {
+    pipeline +=
+        "sqz-cuda-device-memory,canonicalize,cse),"
+        "gpu-kernel-outlining,sqz-cuda-merge-kernel-modules,symbol-dce,"
+        "func.func(gpu-async-region),"
+        // Device code to NVVM (gpu.all_reduce: shuffles and shared memory).
+        "convert-scf-to-cf,expand-strided-metadata,lower-affine,"
+        "gpu.module(convert-math-to-llvm,convert-gpu-to-nvvm,canonicalize,cse,"
+        "reconcile-unrealized-casts)";
+    if (opts.serialize)
+      // (The PTX version follows from the chip; an unknown chip is reported there.)
+      pipeline += llvm::formatv(",sqz-cuda-serialize{{chip={0}}", opts.chip.getValue()).str();
+  }
   // Host code: the entry with bare pointers (the artifact ABI), kernels launched through
   // mgpu* calls.
   pipeline += llvm::formatv(
                   ",finalize-memref-to-llvm,convert-math-to-llvm,convert-arith-to-llvm,"
                   "convert-index-to-llvm,sqz-cpu-convert-func-to-llvm{{entry={0}},"
-                  "convert-cf-to-llvm,gpu-to-llvm,convert-ub-to-llvm,"
+                  "convert-cf-to-llvm,{1}convert-ub-to-llvm,"
                   "reconcile-unrealized-casts",
-                  entry)
+                  entry, opts.emulate ? "" : "gpu-to-llvm,")
                   .str();
   if (opts.emitCABI)
     pipeline += llvm::formatv(",sqz-cpu-emit-c-abi{{entry={0}}", entry).str();

@@ -81,6 +81,13 @@ struct LowerToCUDAOptions : public PassPipelineOptions<LowerToCUDAOptions> {
                      "launch them (sqz-cuda-lower-kernels; needs weights-file: the blobs live "
                      "in the weights buffer); false: generated code only"),
       llvm::cl::init(true)};
+  PassOptions::Option<bool> emulate{
+      *this, "emulate",
+      llvm::cl::desc("Run the generated kernels on the host (sqz-cuda-emulate-launches) "
+                     "instead of compiling them for the GPU: a CPU module (host buffers, no "
+                     "PTX) for checking the CUDA target's generated code without a GPU; the "
+                     "CUDA kernels are not used (as kernels=false)"),
+      llvm::cl::init(false)};
   PassOptions::Option<int64_t> blockSize{
       *this, "block-size",
       llvm::cl::desc("Threads of a block of the one-thread-per-element kernels"),
