@@ -56,3 +56,25 @@ func.func @f64(%x: f64) -> (f64, f64, f64) {
   %2 = math.absf %x : f64
   return %0, %1, %2 : f64, f64, f64
 }
+
+// f64 exp, log, log2, log10, exp2 and pow: range reduction and series in f64 (fma chains, the
+// exponent through the i64 bits), no math function left (expand-math-f64-run.mlir checks the
+// values against libm).
+// CHECK-LABEL: func.func @f64_exp_log
+// CHECK-DAG: math.fma %{{.*}} : f64
+// CHECK-DAG: arith.shli %{{.*}} : i64
+// CHECK-DAG: arith.shrui %{{.*}} : i64
+// CHECK-DAG: arith.divf %{{.*}} : f64
+// CHECK-NOT: math.exp
+// CHECK-NOT: math.log
+// CHECK-NOT: math.powf
+// CHECK: return
+func.func @f64_exp_log(%x: f64, %y: f64) -> (f64, f64, f64, f64, f64, f64) {
+  %0 = math.exp %x : f64
+  %1 = math.log %x : f64
+  %2 = math.log2 %x : f64
+  %3 = math.log10 %x : f64
+  %4 = math.exp2 %x : f64
+  %5 = math.powf %x, %y : f64
+  return %0, %1, %2, %3, %4, %5 : f64, f64, f64, f64, f64, f64
+}

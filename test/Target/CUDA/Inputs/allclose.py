@@ -3,7 +3,8 @@
 Usage: allclose.py ACTUAL EXPECTED [--rtol R] [--atol A]
 Lines naming a memref's address ("Unranked Memref base@ = 0x...") must match apart from the
 address; every other token must be equal, numbers within atol + rtol * |expected| (NaN equal
-to NaN). Prints the first mismatch and exits 1, or prints how many numbers matched.
+to NaN; integers, e.g. printed bit patterns, compared exactly as integers, so atol 2 with rtol 0
+on f64 bits means 2 units in the last place). Prints the largest difference found. Prints the first mismatch and exits 1, or prints how many numbers matched.
 """
 import argparse
 import math
@@ -29,6 +30,11 @@ def tokens(path):
 
 
 def number(t):
+    """An int (compared exactly: printed bit patterns) or a float, or None."""
+    try:
+        return int(t)
+    except ValueError:
+        pass
     try:
         return float(t)
     except ValueError:
@@ -39,6 +45,7 @@ a, e = tokens(args.actual), tokens(args.expected)
 if len(a) != len(e):
     sys.exit(f"allclose: {len(a)} tokens in {args.actual}, {len(e)} in {args.expected}")
 numbers = 0
+largest = 0
 for (la, ta), (le, te) in zip(a, e):
     x, y = number(ta), number(te)
     if x is None or y is None:
@@ -46,11 +53,12 @@ for (la, ta), (le, te) in zip(a, e):
             sys.exit(f"allclose: line {la}: '{ta}' where the reference (line {le}) has '{te}'")
         continue
     numbers += 1
-    if math.isnan(x) and math.isnan(y):
+    if isinstance(x, float) and isinstance(y, float) and math.isnan(x) and math.isnan(y):
         continue
+    largest = max(largest, abs(x - y))
     if not abs(x - y) <= args.atol + args.rtol * abs(y):
         sys.exit(f"allclose: line {la}: {x} where the reference (line {le}) has {y} "
                  f"(rtol {args.rtol}, atol {args.atol})")
 if numbers == 0:
     sys.exit("allclose: no numbers to compare")
-print(f"allclose: {numbers} numbers match")
+print(f"allclose: {numbers} numbers match (largest difference {largest:g})")
