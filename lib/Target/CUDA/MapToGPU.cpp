@@ -13,6 +13,7 @@
 #include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Linalg/IR/LinalgInterfaces.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/MathExtras.h"
 
@@ -404,6 +405,79 @@ static bool touchesMemory(Operation *op) {
   return false;
 }
 
+/// The buffer a memref value views (through view-like ops).
+static Value rootBuffer(Value v) {
+  while (Operation *def = v.getDefiningOp()) {
+    auto view = dyn_cast<ViewLikeOpInterface>(def);
+    if (!view)
+      break;
+    v = view.getViewSource();
+  }
+  return v;
+}
+
+/// Host loads of one element that only kernels use (a payload capturing a scalar read from
+/// a buffer, e.g. OneHot's on/off values, a tensor.extract of a graph input): each kernel that
+/// uses it loads the element itself, as long as nothing between the load and the last such
+/// kernel may write the loaded buffer (an op that mentions it with a write effect, or with
+/// unknown effects).
+static void sinkHostLoads(func::FuncOp fn) {
+  SmallVector<memref::LoadOp> loads;
+  for (Block &block : fn.getBody())
+    for (Operation &op : block)
+      if (auto load = dyn_cast<memref::LoadOp>(op))
+        loads.push_back(load);
+  for (memref::LoadOp load : loads) {
+    SmallVector<gpu::LaunchOp> users;
+    bool onlyKernels = !load.getResult().use_empty();
+    for (Operation *user : load.getResult().getUsers()) {
+      auto launch = user->getParentOfType<gpu::LaunchOp>();
+      if (!launch || launch->getBlock() != load->getBlock()) {
+        onlyKernels = false;
+        break;
+      }
+      if (!llvm::is_contained(users, launch))
+        users.push_back(launch);
+    }
+    if (!onlyKernels)
+      continue;
+    Value root = rootBuffer(load.getMemRef());
+    Operation *last = users.front();
+    for (gpu::LaunchOp launch : users)
+      if (last->isBeforeInBlock(launch))
+        last = launch;
+    bool clobbered = false;
+    for (Operation *op = load->getNextNode(); op && op != last && !clobbered;
+         op = op->getNextNode())
+      op->walk([&](Operation *inner) {
+        if (!llvm::any_of(inner->getOperands(), [&](Value v) {
+              return isa<MemRefType>(v.getType()) && rootBuffer(v) == root;
+            }))
+          return;
+        auto iface = dyn_cast<MemoryEffectOpInterface>(inner);
+        if (!iface) { // unknown effects: assume a write
+          clobbered = true;
+          return;
+        }
+        SmallVector<MemoryEffects::EffectInstance> effects;
+        iface.getEffects(effects);
+        for (const MemoryEffects::EffectInstance &effect : effects)
+          clobbered |= isa<MemoryEffects::Write>(effect.getEffect()) &&
+                       (!effect.getValue() || rootBuffer(effect.getValue()) == root);
+      });
+    if (clobbered)
+      continue;
+    for (gpu::LaunchOp launch : users) {
+      OpBuilder b = OpBuilder::atBlockBegin(&launch.getBody().front());
+      Operation *copy = b.clone(*load);
+      load.getResult().replaceUsesWithIf(copy->getResult(0), [&](OpOperand &use) {
+        return launch->isAncestor(use.getOwner());
+      });
+    }
+    load->erase();
+  }
+}
+
 struct SqzCUDAMapToGPUPass
     : public mlir::sqz::impl::SqzCUDAMapToGPUBase<SqzCUDAMapToGPUPass> {
   using Base::Base;
@@ -475,6 +549,7 @@ struct SqzCUDAMapToGPUPass
       gpu::LaunchFuncOp::create(b, loc, kernel, grid, block, smem, call.getOperands());
       call.erase();
     }
+    sinkHostLoads(fn);
     // What is left on the host that touches memory and returns nothing (the sequential
     // loops of a scatter, whose updates must apply in order) runs on one GPU thread.
     SmallVector<Operation *> serial;

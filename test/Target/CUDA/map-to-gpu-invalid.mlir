@@ -15,3 +15,21 @@ func.func @host_load(%a: memref<4xf32>) -> f32 {
   return %v : f32
 }
 
+
+// -----
+
+// A scalar read on the host for a kernel, but the buffer is written between the read and the
+// kernel: the read cannot move into the kernel (it would see the new value).
+#id = affine_map<(d0) -> (d0)>
+func.func @host_load_clobbered(%a: memref<4xf32>, %b: memref<4xf32>) {
+  %c0 = arith.constant 0 : index
+  %one = arith.constant 1.0 : f32
+  // expected-error @+1 {{the CUDA target cannot run 'memref.load' on the host: every buffer is in device memory}}
+  %v = memref.load %a[%c0] : memref<4xf32>
+  linalg.fill ins(%one : f32) outs(%a : memref<4xf32>)
+  linalg.generic {indexing_maps = [#id], iterator_types = ["parallel"]} outs(%b : memref<4xf32>) {
+  ^bb0(%o: f32):
+    linalg.yield %v : f32
+  }
+  return
+}

@@ -156,3 +156,30 @@ func.func @serial(%data: memref<8xf32>, %idx: memref<4xindex>, %upd: memref<4xf3
   }
   return
 }
+
+// -----
+
+// A scalar a payload captures, read from a buffer on the host (OneHot's on/off values): each
+// kernel that uses it reads it itself; reads of the same buffer in between do not stop that.
+// CHECK-LABEL: func.func @captured_scalar
+// CHECK-NOT: memref.load
+// CHECK: gpu.launch
+// CHECK: memref.load %arg0[%{{.*}}] : memref<2xf32>
+// CHECK: memref.load %arg0[%{{.*}}] : memref<2xf32>
+// CHECK: arith.select
+// CHECK: memref.store
+// CHECK: gpu.terminator
+#id1 = affine_map<(d0) -> (d0)>
+func.func @captured_scalar(%values: memref<2xf32>, %flags: memref<4xi1>, %out: memref<4xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %off = memref.load %values[%c0] : memref<2xf32>
+  %on = memref.load %values[%c1] : memref<2xf32>
+  linalg.generic {indexing_maps = [#id1, #id1], iterator_types = ["parallel"]}
+      ins(%flags : memref<4xi1>) outs(%out : memref<4xf32>) {
+  ^bb0(%f: i1, %o: f32):
+    %s = arith.select %f, %on, %off : f32
+    linalg.yield %s : f32
+  }
+  return
+}

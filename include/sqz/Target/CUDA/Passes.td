@@ -70,8 +70,11 @@ def SqzCUDAMapToGPU : Pass<"sqz-cuda-map-to-gpu", "::mlir::func::FuncOp"> {
     becomes the loop index, so any payload (gathers included) works unchanged. A dynamic
     loop bound is an error. After mapping, a loop or store left on the host that returns
     nothing and allocates nothing (a scatter's sequential loop, whose updates apply in
-    order) runs on a single GPU thread (a 1x1 launch); anything else left on the host that
-    would read or write memory is an error: every buffer lives on the device.
+    order) runs on a single GPU thread (a 1x1 launch); a host `memref.load` whose value only
+    kernels use (a scalar a payload captures, e.g. OneHot's on/off values) moves into each of
+    those kernels, unless something between the load and them may write the buffer; anything
+    else left on the host that would read or write memory is an error: every buffer lives on
+    the device.
   }];
   let options = [
     Option<"blockSize", "block-size", "int64_t", /*default=*/"256",
