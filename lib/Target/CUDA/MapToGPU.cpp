@@ -112,6 +112,54 @@ static std::optional<BlockReduction> matchBlockReduction(linalg::LinalgOp op) {
   return BlockReduction{combiner, *kind};
 }
 
+/// A contraction a thread can compute as a kTile x kTile register tile: two inputs, an f32
+/// output accumulated by `addf` with a value computed from one element of each input (a
+/// product, possibly of converted values), a parallel dim `m` only the first input and the
+/// output use and a dim `n` only the second input and the output use (the innermost such
+/// dims), the other parallel dims indexing the tiles. Matmuls, batch matmuls (attention's
+/// Q K^T and P V with any operand layout) and convolutions.
+struct Contraction {
+  BlockReduction reduction;
+  unsigned m, n;
+};
+constexpr int64_t kTile = 4;
+
+static std::optional<Contraction> matchContraction(linalg::LinalgOp op,
+                                                   const BlockReduction &reduction) {
+  if (op.getNumDpsInputs() != 2 || !isa<arith::AddFOp>(reduction.combiner))
+    return std::nullopt;
+  Block *body = op.getBlock();
+  BlockArgument outArg = op.getMatchingBlockArgument(op.getDpsInitOperand(0));
+  // The value added must not read the output or the loop indices.
+  Value v = reduction.combiner->getOperand(0) == outArg ? reduction.combiner->getOperand(1)
+                                                         : reduction.combiner->getOperand(0);
+  bool pure = true;
+  body->walk([&](Operation *inner) {
+    pure &= !isa<linalg::IndexOp>(inner) && isMemoryEffectFree(inner);
+  });
+  if (!pure || v == outArg)
+    return std::nullopt;
+  for (OpOperand *in : op.getDpsInputOperands())
+    if (!isa<MemRefType>(in->get().getType()))
+      return std::nullopt;
+  AffineMap a = op.getMatchingIndexingMap(op.getDpsInputOperand(0));
+  AffineMap b = op.getMatchingIndexingMap(op.getDpsInputOperand(1));
+  AffineMap out = op.getMatchingIndexingMap(op.getDpsInitOperand(0));
+  std::optional<unsigned> m, n;
+  for (auto [d, it] : llvm::enumerate(op.getIteratorTypesArray())) {
+    if (it != utils::IteratorType::parallel || !out.isFunctionOfDim(d))
+      continue;
+    bool inA = a.isFunctionOfDim(d), inB = b.isFunctionOfDim(d);
+    if (inA && !inB)
+      m = d;
+    if (inB && !inA)
+      n = d;
+  }
+  if (!m || !n)
+    return std::nullopt;
+  return Contraction{reduction, *m, *n};
+}
+
 /// Splits the linear index `linear` over `sizes` (row-major) into one index per size.
 static SmallVector<Value> delinearize(OpBuilder &b, Location loc, Value linear,
                                       ArrayRef<int64_t> sizes) {
@@ -134,8 +182,10 @@ static SmallVector<Value> delinearize(OpBuilder &b, Location loc, Value linear,
 /// Builds the kernels of the linalg ops of one function.
 class KernelBuilder {
 public:
-  KernelBuilder(int64_t blockSize, int64_t maxBlockSize, int64_t minBlockReduce)
-      : blockSize(blockSize), maxBlockSize(maxBlockSize), minBlockReduce(minBlockReduce) {}
+  KernelBuilder(int64_t blockSize, int64_t maxBlockSize, int64_t minBlockReduce,
+                int64_t minTiledThreads)
+      : blockSize(blockSize), maxBlockSize(maxBlockSize), minBlockReduce(minBlockReduce),
+        minTiledThreads(minTiledThreads) {}
 
   LogicalResult map(linalg::LinalgOp op);
 
@@ -157,8 +207,10 @@ private:
                               ArrayRef<int64_t> redSizes);
   LogicalResult mapBlockReduction(linalg::LinalgOp op, const BlockReduction &reduction,
                                   ArrayRef<int64_t> parSizes, ArrayRef<int64_t> redSizes);
+  LogicalResult mapTiledContraction(linalg::LinalgOp op, const struct Contraction &c,
+                                    ArrayRef<int64_t> ranges);
 
-  int64_t blockSize, maxBlockSize, minBlockReduce;
+  int64_t blockSize, maxBlockSize, minBlockReduce, minTiledThreads;
 };
 
 SmallVector<Value> KernelBuilder::operandIndices(OpBuilder &b, Location loc,
@@ -363,6 +415,115 @@ LogicalResult KernelBuilder::mapBlockReduction(linalg::LinalgOp op,
   return success();
 }
 
+LogicalResult KernelBuilder::mapTiledContraction(linalg::LinalgOp op, const Contraction &c,
+                                                  ArrayRef<int64_t> ranges) {
+  Location loc = op.getLoc();
+  OpBuilder b(op);
+  SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
+  // The thread space: the other parallel dims, then the m and n tiles (n fastest). A thread's
+  // rows are mt + i * mTiles and its columns nt + j * nTiles (i, j < kTile), so that
+  // neighbouring threads read neighbouring elements.
+  int64_t mSize = ranges[c.m], nSize = ranges[c.n];
+  int64_t mTiles = llvm::divideCeil(mSize, kTile), nTiles = llvm::divideCeil(nSize, kTile);
+  SmallVector<unsigned> outerDims, redDims;
+  SmallVector<int64_t> threadSizes, redSizes;
+  for (auto [d, it] : llvm::enumerate(iterators)) {
+    if (it == utils::IteratorType::reduction) {
+      redDims.push_back(d);
+      redSizes.push_back(ranges[d]);
+    } else if (d != c.m && d != c.n) {
+      outerDims.push_back(d);
+      threadSizes.push_back(ranges[d]);
+    }
+  }
+  threadSizes.push_back(mTiles);
+  threadSizes.push_back(nTiles);
+  int64_t threads = 1, redPoints = 1;
+  for (int64_t size : threadSizes)
+    threads *= size;
+  for (int64_t size : redSizes)
+    redPoints *= size;
+  int64_t block = std::min<int64_t>(blockSize, llvm::alignTo(threads, 32));
+  gpu::LaunchOp launch = createLaunch(b, loc, llvm::divideCeil(threads, block), block);
+  b.setInsertionPointToStart(&launch.getBody().front());
+  Value linear = arith::AddIOp::create(
+      b, loc,
+      arith::MulIOp::create(b, loc, launch.getBlockIds().x,
+                            arith::ConstantIndexOp::create(b, loc, block)),
+      launch.getThreadIds().x);
+  Value inRange = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, linear,
+                                        arith::ConstantIndexOp::create(b, loc, threads));
+  auto ifOp = scf::IfOp::create(b, loc, inRange, /*withElseRegion=*/false);
+  b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+  SmallVector<Value> tid = delinearize(b, loc, linear, threadSizes);
+  auto index = [&](int64_t v) { return arith::ConstantIndexOp::create(b, loc, v).getResult(); };
+  // Rows and columns (clamped into range for the loads; the stores check them).
+  SmallVector<Value> rows, cols, rowOk, colOk;
+  for (int64_t i = 0; i < kTile; ++i) {
+    Value r = arith::AddIOp::create(b, loc, tid[tid.size() - 2], index(i * mTiles));
+    Value col = arith::AddIOp::create(b, loc, tid.back(), index(i * nTiles));
+    rowOk.push_back(arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, r, index(mSize)));
+    colOk.push_back(
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, col, index(nSize)));
+    rows.push_back(arith::MinUIOp::create(b, loc, r, index(mSize - 1)));
+    cols.push_back(arith::MinUIOp::create(b, loc, col, index(nSize - 1)));
+  }
+  // The loop indices of one (row, column) at reduction point `red`.
+  auto ivsAt = [&](Value row, Value col, ArrayRef<Value> red) {
+    SmallVector<Value> ivs(iterators.size());
+    for (auto [d, v] : llvm::zip(outerDims, tid))
+      ivs[d] = v;
+    for (auto [d, v] : llvm::zip(redDims, red))
+      ivs[d] = v;
+    ivs[c.m] = row;
+    ivs[c.n] = col;
+    return ivs;
+  };
+  OpOperand *init = op.getDpsInitOperand(0);
+  OpOperand *inA = op.getDpsInputOperand(0), *inB = op.getDpsInputOperand(1);
+  BlockArgument outArg = op.getMatchingBlockArgument(init);
+  SmallVector<Value> zeros(redDims.size(), index(0));
+  // The accumulators start from the output (the sequential order of the sum).
+  SmallVector<Value> acc;
+  for (int64_t i = 0; i < kTile; ++i)
+    for (int64_t j = 0; j < kTile; ++j)
+      acc.push_back(memref::LoadOp::create(
+          b, loc, init->get(), operandIndices(b, loc, op, init, ivsAt(rows[i], cols[j], zeros))));
+  auto loop = scf::ForOp::create(
+      b, loc, index(0), index(redPoints), index(1), acc,
+      [&](OpBuilder &nb, Location, Value r, ValueRange accs) {
+        SmallVector<Value> red = delinearize(nb, loc, r, redSizes);
+        SmallVector<Value> as, bs;
+        for (int64_t i = 0; i < kTile; ++i) {
+          as.push_back(memref::LoadOp::create(
+              nb, loc, inA->get(), operandIndices(nb, loc, op, inA, ivsAt(rows[i], cols[0], red))));
+          bs.push_back(memref::LoadOp::create(
+              nb, loc, inB->get(), operandIndices(nb, loc, op, inB, ivsAt(rows[0], cols[i], red))));
+        }
+        SmallVector<Value> next;
+        for (int64_t i = 0; i < kTile; ++i)
+          for (int64_t j = 0; j < kTile; ++j) {
+            IRMapping mapping;
+            mapping.map(op.getMatchingBlockArgument(inA), as[i]);
+            mapping.map(op.getMatchingBlockArgument(inB), bs[j]);
+            mapping.map(outArg, accs[i * kTile + j]);
+            for (Operation &payloadOp : op.getBlock()->without_terminator())
+              nb.clone(payloadOp, mapping);
+            next.push_back(mapping.lookup(c.reduction.combiner->getResult(0)));
+          }
+        scf::YieldOp::create(nb, loc, next);
+      });
+  for (int64_t i = 0; i < kTile; ++i)
+    for (int64_t j = 0; j < kTile; ++j) {
+      Value ok = arith::AndIOp::create(b, loc, rowOk[i], colOk[j]);
+      auto store = scf::IfOp::create(b, loc, ok, /*withElseRegion=*/false);
+      OpBuilder sb = OpBuilder::atBlockBegin(&store.getThenRegion().front());
+      memref::StoreOp::create(sb, loc, loop.getResult(i * kTile + j), init->get(),
+                              operandIndices(sb, loc, op, init, ivsAt(rows[i], cols[j], zeros)));
+    }
+  return success();
+}
+
 LogicalResult KernelBuilder::map(linalg::LinalgOp op) {
   if (!op.hasPureBufferSemantics())
     return op->emitError() << "sqz-cuda-map-to-gpu runs after bufferization; this op "
@@ -389,9 +550,21 @@ LogicalResult KernelBuilder::map(linalg::LinalgOp op) {
     return success();
   if (points > (int64_t(1) << 31) - 1)
     return op->emitError() << "more than 2^31 - 1 output points are not supported";
-  if (std::optional<BlockReduction> reduction = matchBlockReduction(op))
+  if (std::optional<BlockReduction> reduction = matchBlockReduction(op)) {
+    // A register tile per thread when there are enough tiles to occupy the GPU, or when
+    // the reduction is too short for a block (one thread per output would load 4x more);
+    // else a block per output element. (Thresholds not yet measured on a GPU.)
+    if (std::optional<Contraction> c = matchContraction(op, *reduction)) {
+      int64_t tiles = points / (ranges[c->m] * ranges[c->n]) *
+                      llvm::divideCeil(ranges[c->m], kTile) *
+                      llvm::divideCeil(ranges[c->n], kTile);
+      if (ranges[c->m] >= kTile && ranges[c->n] >= kTile &&
+          (tiles >= minTiledThreads || redPoints < minBlockReduce))
+        return mapTiledContraction(op, *c, ranges);
+    }
     if (redPoints >= minBlockReduce)
       return mapBlockReduction(op, *reduction, parSizes, redSizes);
+  }
   return mapPerElement(op, parSizes, redSizes);
 }
 
@@ -503,7 +676,7 @@ struct SqzCUDAMapToGPUPass
       if (!op->getParentOfType<gpu::LaunchOp>())
         ops.push_back(op);
     });
-    KernelBuilder builder(blockSize, maxBlockSize, minBlockReduce);
+    KernelBuilder builder(blockSize, maxBlockSize, minBlockReduce, minTiledThreads);
     for (linalg::LinalgOp op : ops) {
       if (failed(builder.map(op)))
         return signalPassFailure();

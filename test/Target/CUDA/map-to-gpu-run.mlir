@@ -4,14 +4,20 @@
 // as plain loops (libm math): one thread per element over several blocks, block reductions
 // of every kind it generates (max, add, a matmul's dot products, integer max, two reduced
 // dims), a small reduction kept in the thread, permuted and broadcast operands,
-// linalg.index, and softmax / GELU with exp, erf and tanh.
+// linalg.index, softmax / GELU with exp, erf and tanh, and contractions (a matmul, attention's
+// Q K^T, f16 operands, a 1-D convolution with two reduced dims) on blocks and on 4x4 register
+// tiles whose sizes are not multiples of 4.
 //
 // RUN: sqz-opt %s --pass-pipeline='builtin.module(func.func(sqz-cuda-map-to-gpu,sqz-cuda-expand-math,sqz-cuda-emulate-launches),convert-scf-to-cf,expand-strided-metadata,lower-affine,finalize-memref-to-llvm,convert-math-to-llvm,convert-math-to-libm,convert-arith-to-llvm,convert-index-to-llvm,convert-func-to-llvm,convert-cf-to-llvm,reconcile-unrealized-casts)' \
 // RUN:   | mlir-runner -e main -entry-point-result=void %mlir_runner_libs > %t.gpu
+// The same with every contraction on register tiles (min-tiled-threads=1):
+// RUN: sqz-opt %s --pass-pipeline='builtin.module(func.func(sqz-cuda-map-to-gpu{min-tiled-threads=1},sqz-cuda-expand-math,sqz-cuda-emulate-launches),convert-scf-to-cf,expand-strided-metadata,lower-affine,finalize-memref-to-llvm,convert-math-to-llvm,convert-math-to-libm,convert-arith-to-llvm,convert-index-to-llvm,convert-func-to-llvm,convert-cf-to-llvm,reconcile-unrealized-casts)' \
+// RUN:   | mlir-runner -e main -entry-point-result=void %mlir_runner_libs > %t.tiled
 // RUN: sqz-opt %s --pass-pipeline='builtin.module(func.func(convert-linalg-to-loops),convert-scf-to-cf,expand-strided-metadata,lower-affine,finalize-memref-to-llvm,convert-math-to-llvm,convert-math-to-libm,convert-arith-to-llvm,convert-index-to-llvm,convert-func-to-llvm,convert-cf-to-llvm,reconcile-unrealized-casts)' \
 // RUN:   | mlir-runner -e main -entry-point-result=void %mlir_runner_libs > %t.ref
 // RUN: %python %S/Inputs/allclose.py %t.gpu %t.ref --rtol 2e-6 --atol 1e-6 | FileCheck %s --check-prefix=CMP
-// CMP: allclose: 2023 numbers match
+// RUN: %python %S/Inputs/allclose.py %t.tiled %t.ref --rtol 2e-6 --atol 1e-6 | FileCheck %s --check-prefix=CMP
+// CMP: allclose: {{[0-9]+}} numbers match
 //
 // The emulated output itself (so that two equally wrong runs cannot pass), a few values:
 // RUN: FileCheck %s --input-file=%t.gpu
@@ -204,6 +210,55 @@ func.func @transpose_imax(%x: memref<20x33xf32>, %y: memref<33x20xf32>, %ix: mem
   return
 }
 
+// Contractions: a matmul, Q K^T per head (B indexed [h, j, d]), f16 operands converted in
+// the payload, and a 1-D convolution (reduced over channels and taps).
+#q = affine_map<(h, i, j, d) -> (h, i, d)>
+#k = affine_map<(h, i, j, d) -> (h, j, d)>
+#s = affine_map<(h, i, j, d) -> (h, i, j)>
+#mk = affine_map<(i, j, k) -> (i, k)>
+#kn = affine_map<(i, j, k) -> (k, j)>
+#mn = affine_map<(i, j, k) -> (i, j)>
+#cin = affine_map<(o, x, c, t) -> (c, x + t)>
+#cw = affine_map<(o, x, c, t) -> (o, c, t)>
+#cout = affine_map<(o, x, c, t) -> (o, x)>
+func.func @contractions(%a: memref<9x13xf32>, %b: memref<13x6xf32>, %c: memref<9x6xf32>,
+                        %q: memref<3x10x5xf32>, %k: memref<3x7x5xf32>, %s: memref<3x10x7xf32>,
+                        %ah: memref<9x13xf16>, %ch: memref<9x6xf32>,
+                        %in: memref<3x12xf32>, %w: memref<5x3x3xf32>, %conv: memref<5x10xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %half = arith.constant 0.5 : f32
+  linalg.fill ins(%half : f32) outs(%c : memref<9x6xf32>)
+  linalg.matmul ins(%a, %b : memref<9x13xf32>, memref<13x6xf32>) outs(%c : memref<9x6xf32>)
+  linalg.fill ins(%zero : f32) outs(%s : memref<3x10x7xf32>)
+  linalg.generic {indexing_maps = [#q, #k, #s],
+                  iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%q, %k : memref<3x10x5xf32>, memref<3x7x5xf32>) outs(%s : memref<3x10x7xf32>) {
+  ^bb0(%x: f32, %y: f32, %o: f32):
+    %p = arith.mulf %x, %y : f32
+    %r = arith.addf %o, %p : f32
+    linalg.yield %r : f32
+  }
+  linalg.fill ins(%zero : f32) outs(%ch : memref<9x6xf32>)
+  linalg.generic {indexing_maps = [#mk, #kn, #mn], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%ah, %b : memref<9x13xf16>, memref<13x6xf32>) outs(%ch : memref<9x6xf32>) {
+  ^bb0(%x: f16, %y: f32, %o: f32):
+    %xf = arith.extf %x : f16 to f32
+    %p = arith.mulf %xf, %y : f32
+    %r = arith.addf %p, %o : f32
+    linalg.yield %r : f32
+  }
+  linalg.fill ins(%zero : f32) outs(%conv : memref<5x10xf32>)
+  linalg.generic {indexing_maps = [#cin, #cw, #cout],
+                  iterator_types = ["parallel", "parallel", "reduction", "reduction"]}
+      ins(%in, %w : memref<3x12xf32>, memref<5x3x3xf32>) outs(%conv : memref<5x10xf32>) {
+  ^bb0(%x: f32, %y: f32, %o: f32):
+    %p = arith.mulf %x, %y : f32
+    %r = arith.addf %o, %p : f32
+    linalg.yield %r : f32
+  }
+  return
+}
+
 func.func @main() {
   %a = memref.alloc() : memref<20x33xf32>
   %b2 = memref.alloc() : memref<1x33xf32>
@@ -289,5 +344,50 @@ func.func @main() {
   call @printMemrefF32(%tru) : (memref<*xf32>) -> ()
   %imaxu = memref.cast %imax : memref<4xi32> to memref<*xi32>
   call @printMemrefI32(%imaxu) : (memref<*xi32>) -> ()
+
+  %ma = memref.alloc() : memref<9x13xf32>
+  %mad = memref.cast %ma : memref<9x13xf32> to memref<?x?xf32>
+  call @fill2(%mad) : (memref<?x?xf32>) -> ()
+  %mb = memref.alloc() : memref<13x6xf32>
+  %mbd = memref.cast %mb : memref<13x6xf32> to memref<?x?xf32>
+  call @fill2(%mbd) : (memref<?x?xf32>) -> ()
+  %mc = memref.alloc() : memref<9x6xf32>
+  %mq = memref.alloc() : memref<3x10x5xf32>
+  %mqf = memref.collapse_shape %mq [[0, 1], [2]] : memref<3x10x5xf32> into memref<30x5xf32>
+  %mqd = memref.cast %mqf : memref<30x5xf32> to memref<?x?xf32>
+  call @fill2(%mqd) : (memref<?x?xf32>) -> ()
+  %mk = memref.alloc() : memref<3x7x5xf32>
+  %mkf = memref.collapse_shape %mk [[0], [1, 2]] : memref<3x7x5xf32> into memref<3x35xf32>
+  %mkd = memref.cast %mkf : memref<3x35xf32> to memref<?x?xf32>
+  call @fill2(%mkd) : (memref<?x?xf32>) -> ()
+  %ms = memref.alloc() : memref<3x10x7xf32>
+  %mah = memref.alloc() : memref<9x13xf16>
+  linalg.generic {indexing_maps = [#id2, #id2], iterator_types = ["parallel", "parallel"]}
+      ins(%ma : memref<9x13xf32>) outs(%mah : memref<9x13xf16>) {
+  ^bb0(%f: f32, %o: f16):
+    %tr16 = arith.truncf %f : f32 to f16
+    linalg.yield %tr16 : f16
+  }
+  %mch = memref.alloc() : memref<9x6xf32>
+  %cin = memref.alloc() : memref<3x12xf32>
+  %cind = memref.cast %cin : memref<3x12xf32> to memref<?x?xf32>
+  call @fill2(%cind) : (memref<?x?xf32>) -> ()
+  %cw = memref.alloc() : memref<5x3x3xf32>
+  %cwf = memref.collapse_shape %cw [[0], [1, 2]] : memref<5x3x3xf32> into memref<5x9xf32>
+  %cwd = memref.cast %cwf : memref<5x9xf32> to memref<?x?xf32>
+  call @fill2(%cwd) : (memref<?x?xf32>) -> ()
+  %cout = memref.alloc() : memref<5x10xf32>
+  call @contractions(%ma, %mb, %mc, %mq, %mk, %ms, %mah, %mch, %cin, %cw, %cout)
+    : (memref<9x13xf32>, memref<13x6xf32>, memref<9x6xf32>, memref<3x10x5xf32>, memref<3x7x5xf32>,
+       memref<3x10x7xf32>, memref<9x13xf16>, memref<9x6xf32>, memref<3x12xf32>, memref<5x3x3xf32>,
+       memref<5x10xf32>) -> ()
+  %mcu = memref.cast %mc : memref<9x6xf32> to memref<*xf32>
+  call @printMemrefF32(%mcu) : (memref<*xf32>) -> ()
+  %msu = memref.cast %ms : memref<3x10x7xf32> to memref<*xf32>
+  call @printMemrefF32(%msu) : (memref<*xf32>) -> ()
+  %mchu = memref.cast %mch : memref<9x6xf32> to memref<*xf32>
+  call @printMemrefF32(%mchu) : (memref<*xf32>) -> ()
+  %coutu = memref.cast %cout : memref<5x10xf32> to memref<*xf32>
+  call @printMemrefF32(%coutu) : (memref<*xf32>) -> ()
   return
 }

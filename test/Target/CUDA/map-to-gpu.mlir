@@ -183,3 +183,34 @@ func.func @captured_scalar(%values: memref<2xf32>, %flags: memref<4xi1>, %out: m
   }
   return
 }
+
+// -----
+
+// Attention's Q K^T with 512 x 512 scores per head (32768 4x4 tiles, at least
+// min-tiled-threads): one 4x4 register tile per thread. The thread's tile index splits into
+// (head, row tile, column tile); 16 accumulators start from the output; each reduction point
+// loads 4 elements of each input and adds 16 products; 16 guarded stores.
+// CHECK-LABEL: func.func @qk_tiled
+// CHECK-DAG: %[[C128:.*]] = arith.constant 128 : index
+// CHECK: gpu.launch blocks(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %[[C128]],
+// CHECK-COUNT-16: memref.load %arg2
+// CHECK: scf.for %{{.*}} iter_args({{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)
+// CHECK-COUNT-8: memref.load %arg{{[01]}}[
+// CHECK-COUNT-16: arith.addf
+// CHECK: scf.yield
+// CHECK-COUNT-16: memref.store
+// CHECK-NOT: gpu.all_reduce
+#q4 = affine_map<(h, i, j, d) -> (h, i, d)>
+#k4 = affine_map<(h, i, j, d) -> (h, j, d)>
+#s4 = affine_map<(h, i, j, d) -> (h, i, j)>
+func.func @qk_tiled(%q: memref<2x512x64xf32>, %k: memref<2x512x64xf32>, %s: memref<2x512x512xf32>) {
+  linalg.generic {indexing_maps = [#q4, #k4, #s4],
+                  iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%q, %k : memref<2x512x64xf32>, memref<2x512x64xf32>) outs(%s : memref<2x512x512xf32>) {
+  ^bb0(%x: f32, %y: f32, %o: f32):
+    %p = arith.mulf %x, %y : f32
+    %r = arith.addf %o, %p : f32
+    linalg.yield %r : f32
+  }
+  return
+}

@@ -62,6 +62,13 @@ def SqzCUDAMapToGPU : Pass<"sqz-cuda-map-to-gpu", "::mlir::func::FuncOp"> {
       `max-block-size`) stride over the reduction space, each folding its part into a
       partial value, then `gpu.all_reduce` (warp shuffles plus a shared-memory exchange
       between warps) combines them, and thread 0 folds the total into the output.
+    * A contraction of that kind with `addf` (a matmul, batch matmul or convolution: two
+      inputs, the added value computed from one element of each, a parallel dim `m` only
+      the first input indexes and a dim `n` only the second does, both at least 4) with at
+      least `min-tiled-threads` 4x4 tiles of (m, n), or with fewer than `min-block-reduce`
+      reduction points, gets **one 4x4 register tile per thread**: the thread's rows and columns are strided by the tile counts (neighbouring
+      threads read neighbouring elements), it loads 4 elements of each input per reduction
+      point and accumulates 16 outputs from their initial values in the sequential order.
     * Any other op gets **one thread per output element** (point of the parallel loops),
       `block-size` threads a block: the thread loads its inputs, runs the payload (over
       the reduction loops sequentially, if any) and stores its outputs.
@@ -82,7 +89,10 @@ def SqzCUDAMapToGPU : Pass<"sqz-cuda-map-to-gpu", "::mlir::func::FuncOp"> {
     Option<"maxBlockSize", "max-block-size", "int64_t", /*default=*/"256",
            "Most threads of a block-reduction kernel">,
     Option<"minBlockReduce", "min-block-reduce", "int64_t", /*default=*/"16",
-           "Smallest reduction size reduced by a whole block (smaller ones: one thread)">
+           "Smallest reduction size reduced by a whole block (smaller ones: one thread)">,
+    Option<"minTiledThreads", "min-tiled-threads", "int64_t", /*default=*/"2048",
+           "Fewest 4x4 register tiles for which a contraction gets a tile per thread "
+           "(fewer: a block per output element)">
   ];
   let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::scf::SCFDialect",
                            "::mlir::affine::AffineDialect", "::mlir::arith::ArithDialect",
