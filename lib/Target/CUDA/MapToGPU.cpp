@@ -202,6 +202,9 @@ private:
   /// Loop indices in loop order from the parallel and reduction indices.
   SmallVector<Value> mergeIvs(linalg::LinalgOp op, ArrayRef<Value> par, ArrayRef<Value> red);
   gpu::LaunchOp createLaunch(OpBuilder &b, Location loc, int64_t grid, int64_t block);
+  /// A launch of `threads` threads (`blockSize` a block) with a bounds check; `b` moves into
+  /// the checked region. Returns the thread's linear index there.
+  Value createThreadLaunch(OpBuilder &b, Location loc, int64_t threads);
 
   LogicalResult mapPerElement(linalg::LinalgOp op, ArrayRef<int64_t> parSizes,
                               ArrayRef<int64_t> redSizes);
@@ -294,6 +297,20 @@ gpu::LaunchOp KernelBuilder::createLaunch(OpBuilder &b, Location loc, int64_t gr
   return launch;
 }
 
+Value KernelBuilder::createThreadLaunch(OpBuilder &b, Location loc, int64_t threads) {
+  int64_t block = std::min<int64_t>(blockSize, llvm::alignTo(threads, 32));
+  gpu::LaunchOp launch = createLaunch(b, loc, llvm::divideCeil(threads, block), block);
+  b.setInsertionPointToStart(&launch.getBody().front());
+  Value blockStart = arith::MulIOp::create(b, loc, launch.getBlockIds().x,
+                                           arith::ConstantIndexOp::create(b, loc, block));
+  Value linear = arith::AddIOp::create(b, loc, blockStart, launch.getThreadIds().x);
+  Value inRange = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, linear,
+                                        arith::ConstantIndexOp::create(b, loc, threads));
+  auto ifOp = scf::IfOp::create(b, loc, inRange, /*withElseRegion=*/false);
+  b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+  return linear;
+}
+
 LogicalResult KernelBuilder::mapPerElement(linalg::LinalgOp op, ArrayRef<int64_t> parSizes,
                                            ArrayRef<int64_t> redSizes) {
   Location loc = op.getLoc();
@@ -303,16 +320,7 @@ LogicalResult KernelBuilder::mapPerElement(linalg::LinalgOp op, ArrayRef<int64_t
     points *= s;
   for (int64_t s : redSizes)
     redPoints *= s;
-  int64_t block = std::min<int64_t>(blockSize, llvm::alignTo(points, 32));
-  gpu::LaunchOp launch = createLaunch(b, loc, llvm::divideCeil(points, block), block);
-  b.setInsertionPointToStart(&launch.getBody().front());
-  Value blockStart = arith::MulIOp::create(b, loc, launch.getBlockIds().x,
-                                           arith::ConstantIndexOp::create(b, loc, block));
-  Value linear = arith::AddIOp::create(b, loc, blockStart, launch.getThreadIds().x);
-  Value inRange = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, linear,
-                                        arith::ConstantIndexOp::create(b, loc, points));
-  auto ifOp = scf::IfOp::create(b, loc, inRange, /*withElseRegion=*/false);
-  b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+  Value linear = createThreadLaunch(b, loc, points);
   SmallVector<Value> par = delinearize(b, loc, linear, parSizes);
 
   // The outputs at this point (the output maps read the parallel dims only).
@@ -443,18 +451,7 @@ LogicalResult KernelBuilder::mapTiledContraction(linalg::LinalgOp op, const Cont
     threads *= size;
   for (int64_t size : redSizes)
     redPoints *= size;
-  int64_t block = std::min<int64_t>(blockSize, llvm::alignTo(threads, 32));
-  gpu::LaunchOp launch = createLaunch(b, loc, llvm::divideCeil(threads, block), block);
-  b.setInsertionPointToStart(&launch.getBody().front());
-  Value linear = arith::AddIOp::create(
-      b, loc,
-      arith::MulIOp::create(b, loc, launch.getBlockIds().x,
-                            arith::ConstantIndexOp::create(b, loc, block)),
-      launch.getThreadIds().x);
-  Value inRange = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, linear,
-                                        arith::ConstantIndexOp::create(b, loc, threads));
-  auto ifOp = scf::IfOp::create(b, loc, inRange, /*withElseRegion=*/false);
-  b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+  Value linear = createThreadLaunch(b, loc, threads);
   SmallVector<Value> tid = delinearize(b, loc, linear, threadSizes);
   auto index = [&](int64_t v) { return arith::ConstantIndexOp::create(b, loc, v).getResult(); };
   // Rows and columns (clamped into range for the loads; the stores check them).
