@@ -586,11 +586,22 @@ static Value rootBuffer(Value v) {
   return v;
 }
 
+/// Whether two memref values may be the same buffer: the same root, or the same global.
+static bool sameBuffer(Value a, Value b) {
+  Value ra = rootBuffer(a), rb = rootBuffer(b);
+  if (ra == rb)
+    return true;
+  auto ga = ra.getDefiningOp<memref::GetGlobalOp>(), gb = rb.getDefiningOp<memref::GetGlobalOp>();
+  return ga && gb && ga.getName() == gb.getName();
+}
+
 /// Host loads of one element that only kernels use (a payload capturing a scalar read from
 /// a buffer, e.g. OneHot's on/off values, a tensor.extract of a graph input): each kernel that
-/// uses it loads the element itself, as long as nothing between the load and the last such
-/// kernel may write the loaded buffer (an op that mentions it with a write effect, or with
-/// unknown effects).
+/// uses it loads the element itself, as long as nothing from the load through the last such
+/// kernel may change the buffer: an op that mentions it with an effect other than a read (a
+/// write, a free, an allocation), with unknown effects, or taking its address. Deallocations
+/// of the buffer in between (the deallocation pipeline frees a buffer after its last use, the
+/// load) move after the last kernel.
 static void sinkHostLoads(func::FuncOp fn) {
   SmallVector<memref::LoadOp> loads;
   for (Block &block : fn.getBody())
@@ -611,32 +622,42 @@ static void sinkHostLoads(func::FuncOp fn) {
     }
     if (!onlyKernels)
       continue;
-    Value root = rootBuffer(load.getMemRef());
+    Value buffer = load.getMemRef();
     Operation *last = users.front();
     for (gpu::LaunchOp launch : users)
       if (last->isBeforeInBlock(launch))
         last = launch;
     bool clobbered = false;
-    for (Operation *op = load->getNextNode(); op && op != last && !clobbered;
-         op = op->getNextNode())
-      op->walk([&](Operation *inner) {
-        if (!llvm::any_of(inner->getOperands(), [&](Value v) {
-              return isa<MemRefType>(v.getType()) && rootBuffer(v) == root;
-            }))
-          return;
-        auto iface = dyn_cast<MemoryEffectOpInterface>(inner);
-        if (!iface) { // unknown effects: assume a write
-          clobbered = true;
-          return;
-        }
-        SmallVector<MemoryEffects::EffectInstance> effects;
-        iface.getEffects(effects);
-        for (const MemoryEffects::EffectInstance &effect : effects)
-          clobbered |= isa<MemoryEffects::Write>(effect.getEffect()) &&
-                       (!effect.getValue() || rootBuffer(effect.getValue()) == root);
-      });
+    SmallVector<memref::DeallocOp> frees;
+    for (Operation *op = load->getNextNode(); op && !clobbered; op = op->getNextNode()) {
+      if (auto dealloc = dyn_cast<memref::DeallocOp>(op);
+          dealloc && sameBuffer(dealloc.getMemref(), buffer)) {
+        frees.push_back(dealloc);
+      } else {
+        op->walk([&](Operation *inner) {
+          if (!llvm::any_of(inner->getOperands(), [&](Value v) {
+                return isa<MemRefType>(v.getType()) && sameBuffer(v, buffer);
+              }))
+            return;
+          auto iface = dyn_cast<MemoryEffectOpInterface>(inner);
+          if (!iface || isa<memref::ExtractAlignedPointerAsIndexOp>(inner)) {
+            clobbered = true; // unknown effects, or the address escapes
+            return;
+          }
+          SmallVector<MemoryEffects::EffectInstance> effects;
+          iface.getEffects(effects);
+          for (const MemoryEffects::EffectInstance &effect : effects)
+            clobbered |= !isa<MemoryEffects::Read>(effect.getEffect()) &&
+                         (!effect.getValue() || sameBuffer(effect.getValue(), buffer));
+        });
+      }
+      if (op == last)
+        break;
+    }
     if (clobbered)
       continue;
+    for (memref::DeallocOp dealloc : llvm::reverse(frees))
+      dealloc->moveAfter(last);
     for (gpu::LaunchOp launch : users) {
       OpBuilder b = OpBuilder::atBlockBegin(&launch.getBody().front());
       Operation *copy = b.clone(*load);

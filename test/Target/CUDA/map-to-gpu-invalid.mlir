@@ -33,3 +33,20 @@ func.func @host_load_clobbered(%a: memref<4xf32>, %b: memref<4xf32>) {
   }
   return
 }
+
+// -----
+
+// The kernel that uses the scalar also writes the buffer it comes from (in place): inside
+// the kernel a thread could read an element another thread has already written.
+#id2 = affine_map<(d0) -> (d0)>
+func.func @host_load_written_by_user(%x: memref<4xf32>) {
+  %c0 = arith.constant 0 : index
+  // expected-error @+1 {{the CUDA target cannot run 'memref.load' on the host: every buffer is in device memory}}
+  %s = memref.load %x[%c0] : memref<4xf32>
+  linalg.generic {indexing_maps = [#id2], iterator_types = ["parallel"]} outs(%x : memref<4xf32>) {
+  ^bb0(%o: f32):
+    %d = arith.subf %o, %s : f32
+    linalg.yield %d : f32
+  }
+  return
+}

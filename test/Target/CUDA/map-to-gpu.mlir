@@ -214,3 +214,28 @@ func.func @qk_tiled(%q: memref<2x512x64xf32>, %k: memref<2x512x64xf32>, %s: memr
   }
   return
 }
+
+// -----
+
+// The scalar comes from an intermediate buffer that is freed right after the host read (as
+// the deallocation pipeline places it): the read moves into the kernel and the free after it.
+// CHECK-LABEL: func.func @captured_scalar_freed
+// CHECK: %[[TMP:.*]] = memref.alloc() : memref<2xf32>
+// CHECK-NOT: memref.dealloc
+// CHECK: gpu.launch
+// CHECK: memref.load %[[TMP]]
+// CHECK: gpu.terminator
+// CHECK: memref.dealloc %[[TMP]]
+#id3 = affine_map<(d0) -> (d0)>
+func.func @captured_scalar_freed(%values: memref<2xf32>, %out: memref<4xf32>) {
+  %c1 = arith.constant 1 : index
+  %tmp = memref.alloc() : memref<2xf32>
+  memref.copy %values, %tmp : memref<2xf32> to memref<2xf32>
+  %on = memref.load %tmp[%c1] : memref<2xf32>
+  memref.dealloc %tmp : memref<2xf32>
+  linalg.generic {indexing_maps = [#id3], iterator_types = ["parallel"]} outs(%out : memref<4xf32>) {
+  ^bb0(%o: f32):
+    linalg.yield %on : f32
+  }
+  return
+}

@@ -79,9 +79,10 @@ def SqzCUDAMapToGPU : Pass<"sqz-cuda-map-to-gpu", "::mlir::func::FuncOp"> {
     nothing and allocates nothing (a scatter's sequential loop, whose updates apply in
     order) runs on a single GPU thread (a 1x1 launch); a host `memref.load` whose value only
     kernels use (a scalar a payload captures, e.g. OneHot's on/off values) moves into each of
-    those kernels, unless something between the load and them may write the buffer; anything
-    else left on the host that would read or write memory is an error: every buffer lives on
-    the device.
+    those kernels, unless something from the load through the last of them may change the
+    buffer (a write, an allocation, unknown effects, its address taken; a deallocation in
+    between moves after the last kernel); anything else left on the host that would read or
+    write memory is an error: every buffer lives on the device.
   }];
   let options = [
     Option<"blockSize", "block-size", "int64_t", /*default=*/"256",
