@@ -11,6 +11,7 @@
 #include "sqz/Target/CUDA/Passes.h"
 
 #include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/Utils/IndexingUtils.h"
 #include "mlir/Dialect/Linalg/IR/LinalgInterfaces.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
@@ -128,16 +129,13 @@ static std::optional<Contraction> matchContraction(linalg::LinalgOp op,
                                                    const BlockReduction &reduction) {
   if (op.getNumDpsInputs() != 2 || !isa<arith::AddFOp>(reduction.combiner))
     return std::nullopt;
-  Block *body = op.getBlock();
-  BlockArgument outArg = op.getMatchingBlockArgument(op.getDpsInitOperand(0));
-  // The value added must not read the output or the loop indices.
-  Value v = reduction.combiner->getOperand(0) == outArg ? reduction.combiner->getOperand(1)
-                                                         : reduction.combiner->getOperand(0);
+  // The payload is pure and reads no loop index (the output it reads only in the combiner:
+  // matchBlockReduction).
   bool pure = true;
-  body->walk([&](Operation *inner) {
+  op.getBlock()->walk([&](Operation *inner) {
     pure &= !isa<linalg::IndexOp>(inner) && isMemoryEffectFree(inner);
   });
-  if (!pure || v == outArg)
+  if (!pure)
     return std::nullopt;
   for (OpOperand *in : op.getDpsInputOperands())
     if (!isa<MemRefType>(in->get().getType()))
@@ -210,7 +208,7 @@ private:
                               ArrayRef<int64_t> redSizes);
   LogicalResult mapBlockReduction(linalg::LinalgOp op, const BlockReduction &reduction,
                                   ArrayRef<int64_t> parSizes, ArrayRef<int64_t> redSizes);
-  LogicalResult mapTiledContraction(linalg::LinalgOp op, const struct Contraction &c,
+  LogicalResult mapTiledContraction(linalg::LinalgOp op, const Contraction &c,
                                     ArrayRef<int64_t> ranges);
 
   int64_t blockSize, maxBlockSize, minBlockReduce, minTiledThreads;
@@ -315,11 +313,7 @@ LogicalResult KernelBuilder::mapPerElement(linalg::LinalgOp op, ArrayRef<int64_t
                                            ArrayRef<int64_t> redSizes) {
   Location loc = op.getLoc();
   OpBuilder b(op);
-  int64_t points = 1, redPoints = 1;
-  for (int64_t s : parSizes)
-    points *= s;
-  for (int64_t s : redSizes)
-    redPoints *= s;
+  int64_t points = computeProduct(parSizes), redPoints = computeProduct(redSizes);
   Value linear = createThreadLaunch(b, loc, points);
   SmallVector<Value> par = delinearize(b, loc, linear, parSizes);
 
@@ -372,11 +366,7 @@ LogicalResult KernelBuilder::mapBlockReduction(linalg::LinalgOp op,
                                                ArrayRef<int64_t> redSizes) {
   Location loc = op.getLoc();
   OpBuilder b(op);
-  int64_t points = 1, redPoints = 1;
-  for (int64_t s : parSizes)
-    points *= s;
-  for (int64_t s : redSizes)
-    redPoints *= s;
+  int64_t points = computeProduct(parSizes), redPoints = computeProduct(redSizes);
   int64_t block = std::clamp<int64_t>(llvm::PowerOf2Ceil(redPoints), 32, maxBlockSize);
   gpu::LaunchOp launch = createLaunch(b, loc, points, block);
   b.setInsertionPointToStart(&launch.getBody().front());
@@ -446,11 +436,7 @@ LogicalResult KernelBuilder::mapTiledContraction(linalg::LinalgOp op, const Cont
   }
   threadSizes.push_back(mTiles);
   threadSizes.push_back(nTiles);
-  int64_t threads = 1, redPoints = 1;
-  for (int64_t size : threadSizes)
-    threads *= size;
-  for (int64_t size : redSizes)
-    redPoints *= size;
+  int64_t threads = computeProduct(threadSizes), redPoints = computeProduct(redSizes);
   Value linear = createThreadLaunch(b, loc, threads);
   SmallVector<Value> tid = delinearize(b, loc, linear, threadSizes);
   auto index = [&](int64_t v) { return arith::ConstantIndexOp::create(b, loc, v).getResult(); };
@@ -538,11 +524,7 @@ LogicalResult KernelBuilder::map(linalg::LinalgOp op) {
   SmallVector<int64_t> parSizes, redSizes;
   for (auto [size, it] : llvm::zip(ranges, op.getIteratorTypesArray()))
     (it == utils::IteratorType::parallel ? parSizes : redSizes).push_back(size);
-  int64_t points = 1, redPoints = 1;
-  for (int64_t s : parSizes)
-    points *= s;
-  for (int64_t s : redSizes)
-    redPoints *= s;
+  int64_t points = computeProduct(parSizes), redPoints = computeProduct(redSizes);
   if (points == 0 || redPoints == 0) // nothing to compute or nothing to fold
     return success();
   if (points > (int64_t(1) << 31) - 1)

@@ -66,9 +66,10 @@ def SqzCUDAMapToGPU : Pass<"sqz-cuda-map-to-gpu", "::mlir::func::FuncOp"> {
       inputs, the added value computed from one element of each, a parallel dim `m` only
       the first input indexes and a dim `n` only the second does, both at least 4) with at
       least `min-tiled-threads` 4x4 tiles of (m, n), or with fewer than `min-block-reduce`
-      reduction points, gets **one 4x4 register tile per thread**: the thread's rows and columns are strided by the tile counts (neighbouring
-      threads read neighbouring elements), it loads 4 elements of each input per reduction
-      point and accumulates 16 outputs from their initial values in the sequential order.
+      reduction points, gets **one 4x4 register tile per thread**: the thread's rows and
+      columns are strided by the tile counts (neighbouring threads read neighbouring
+      elements), it loads 4 elements of each input per reduction point and accumulates 16
+      outputs from their initial values in the sequential order.
     * Any other op gets **one thread per output element** (point of the parallel loops),
       `block-size` threads a block: the thread loads its inputs, runs the payload (over
       the reduction loops sequentially, if any) and stores its outputs.
