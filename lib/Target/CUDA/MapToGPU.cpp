@@ -1,8 +1,9 @@
 //===- MapToGPU.cpp - Buffers' linalg ops onto gpu.launch -----------------===//
 //
 // `sqz-cuda-check-entry` (static shapes only) and `sqz-cuda-map-to-gpu`: after bufferization,
-// every linalg op of the host function becomes one gpu.launch. Reductions with one
-// associative combiner get one block per output element and a block reduction
+// every linalg op of the host function becomes one gpu.launch. Contractions get 64x64
+// block tiles staged in shared memory or 4x4 register tiles per thread; other reductions
+// with one associative combiner one block per output element and a block reduction
 // (gpu.all_reduce: warp shuffles and shared memory); everything else one thread per output
 // element. docs/CUDA.md describes the generated kernels.
 //
@@ -124,6 +125,9 @@ struct Contraction {
   unsigned m, n;
 };
 constexpr int64_t kTile = 4;
+/// The shared-memory tiled contraction: a block computes kBlockTile x kBlockTile outputs
+/// (one kTile x kTile register tile per thread) from kDepthTile reduction points at a time.
+constexpr int64_t kBlockTile = 64, kDepthTile = 16;
 
 static std::optional<Contraction> matchContraction(linalg::LinalgOp op,
                                                    const BlockReduction &reduction) {
@@ -177,13 +181,68 @@ static SmallVector<Value> delinearize(OpBuilder &b, Location loc, Value linear,
   return ivs;
 }
 
+/// A thread's kTile rows (or columns) first + i * stride: clamped into [0, size) for loads,
+/// and whether each is in range (for the stores).
+struct TileLines {
+  SmallVector<Value> clamped, inRange;
+};
+static TileLines tileLines(OpBuilder &b, Location loc, Value first, int64_t stride,
+                           int64_t size) {
+  TileLines lines;
+  for (int64_t i = 0; i < kTile; ++i) {
+    Value v = arith::AddIOp::create(b, loc, first,
+                                    arith::ConstantIndexOp::create(b, loc, i * stride));
+    lines.inRange.push_back(arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, v,
+                                                  arith::ConstantIndexOp::create(b, loc, size)));
+    lines.clamped.push_back(
+        arith::MinUIOp::create(b, loc, v, arith::ConstantIndexOp::create(b, loc, size - 1)));
+  }
+  return lines;
+}
+
+/// One reduction point of a register tile: the contraction's payload for each (i, j) with
+/// `as[i]`, `bs[j]` and the accumulator `accs[i * kTile + j]`; returns the new accumulators.
+static SmallVector<Value> accumulateTile(OpBuilder &b, linalg::LinalgOp op,
+                                         const Contraction &c, ArrayRef<Value> as,
+                                         ArrayRef<Value> bs, ValueRange accs) {
+  BlockArgument argA = op.getMatchingBlockArgument(op.getDpsInputOperand(0));
+  BlockArgument argB = op.getMatchingBlockArgument(op.getDpsInputOperand(1));
+  BlockArgument outArg = op.getMatchingBlockArgument(op.getDpsInitOperand(0));
+  SmallVector<Value> next;
+  for (int64_t i = 0; i < kTile; ++i)
+    for (int64_t j = 0; j < kTile; ++j) {
+      IRMapping mapping;
+      mapping.map(argA, as[i]);
+      mapping.map(argB, bs[j]);
+      mapping.map(outArg, accs[i * kTile + j]);
+      for (Operation &payloadOp : op.getBlock()->without_terminator())
+        b.clone(payloadOp, mapping);
+      next.push_back(mapping.lookup(c.reduction.combiner->getResult(0)));
+    }
+  return next;
+}
+
+/// Stores a register tile's `results` where row i and column j are in range; `indices`
+/// builds the output's indices of (i, j) (in the guarded region).
+static void storeTile(OpBuilder &b, Location loc, ValueRange results, Value output,
+                      const TileLines &rows, const TileLines &cols,
+                      function_ref<SmallVector<Value>(OpBuilder &, int64_t, int64_t)> indices) {
+  for (int64_t i = 0; i < kTile; ++i)
+    for (int64_t j = 0; j < kTile; ++j) {
+      Value ok = arith::AndIOp::create(b, loc, rows.inRange[i], cols.inRange[j]);
+      auto store = scf::IfOp::create(b, loc, ok, /*withElseRegion=*/false);
+      OpBuilder sb = OpBuilder::atBlockBegin(&store.getThenRegion().front());
+      memref::StoreOp::create(sb, loc, results[i * kTile + j], output, indices(sb, i, j));
+    }
+}
+
 /// Builds the kernels of the linalg ops of one function.
 class KernelBuilder {
 public:
   KernelBuilder(int64_t blockSize, int64_t maxBlockSize, int64_t minBlockReduce,
-                int64_t minTiledThreads)
+                int64_t minTiledThreads, int64_t minSharedTile)
       : blockSize(blockSize), maxBlockSize(maxBlockSize), minBlockReduce(minBlockReduce),
-        minTiledThreads(minTiledThreads) {}
+        minTiledThreads(minTiledThreads), minSharedTile(minSharedTile) {}
 
   LogicalResult map(linalg::LinalgOp op);
 
@@ -210,8 +269,10 @@ private:
                                   ArrayRef<int64_t> parSizes, ArrayRef<int64_t> redSizes);
   LogicalResult mapTiledContraction(linalg::LinalgOp op, const Contraction &c,
                                     ArrayRef<int64_t> ranges);
+  LogicalResult mapSharedContraction(linalg::LinalgOp op, const Contraction &c,
+                                     ArrayRef<int64_t> ranges);
 
-  int64_t blockSize, maxBlockSize, minBlockReduce, minTiledThreads;
+  int64_t blockSize, maxBlockSize, minBlockReduce, minTiledThreads, minSharedTile;
 };
 
 SmallVector<Value> KernelBuilder::operandIndices(OpBuilder &b, Location loc,
@@ -441,16 +502,9 @@ LogicalResult KernelBuilder::mapTiledContraction(linalg::LinalgOp op, const Cont
   SmallVector<Value> tid = delinearize(b, loc, linear, threadSizes);
   auto index = [&](int64_t v) { return arith::ConstantIndexOp::create(b, loc, v).getResult(); };
   // Rows and columns (clamped into range for the loads; the stores check them).
-  SmallVector<Value> rows, cols, rowOk, colOk;
-  for (int64_t i = 0; i < kTile; ++i) {
-    Value r = arith::AddIOp::create(b, loc, tid[tid.size() - 2], index(i * mTiles));
-    Value col = arith::AddIOp::create(b, loc, tid.back(), index(i * nTiles));
-    rowOk.push_back(arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, r, index(mSize)));
-    colOk.push_back(
-        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, col, index(nSize)));
-    rows.push_back(arith::MinUIOp::create(b, loc, r, index(mSize - 1)));
-    cols.push_back(arith::MinUIOp::create(b, loc, col, index(nSize - 1)));
-  }
+  TileLines rowLines = tileLines(b, loc, tid[tid.size() - 2], mTiles, mSize);
+  TileLines colLines = tileLines(b, loc, tid.back(), nTiles, nSize);
+  ArrayRef<Value> rows = rowLines.clamped, cols = colLines.clamped;
   // The loop indices of one (row, column) at reduction point `red`.
   auto ivsAt = [&](Value row, Value col, ArrayRef<Value> red) {
     SmallVector<Value> ivs(iterators.size());
@@ -464,7 +518,6 @@ LogicalResult KernelBuilder::mapTiledContraction(linalg::LinalgOp op, const Cont
   };
   OpOperand *init = op.getDpsInitOperand(0);
   OpOperand *inA = op.getDpsInputOperand(0), *inB = op.getDpsInputOperand(1);
-  BlockArgument outArg = op.getMatchingBlockArgument(init);
   SmallVector<Value> zeros(redDims.size(), index(0));
   // The accumulators start from the output (the sequential order of the sum).
   SmallVector<Value> acc;
@@ -483,27 +536,142 @@ LogicalResult KernelBuilder::mapTiledContraction(linalg::LinalgOp op, const Cont
           bs.push_back(memref::LoadOp::create(
               nb, loc, inB->get(), operandIndices(nb, loc, op, inB, ivsAt(rows[0], cols[i], red))));
         }
-        SmallVector<Value> next;
-        for (int64_t i = 0; i < kTile; ++i)
-          for (int64_t j = 0; j < kTile; ++j) {
-            IRMapping mapping;
-            mapping.map(op.getMatchingBlockArgument(inA), as[i]);
-            mapping.map(op.getMatchingBlockArgument(inB), bs[j]);
-            mapping.map(outArg, accs[i * kTile + j]);
-            for (Operation &payloadOp : op.getBlock()->without_terminator())
-              nb.clone(payloadOp, mapping);
-            next.push_back(mapping.lookup(c.reduction.combiner->getResult(0)));
-          }
-        scf::YieldOp::create(nb, loc, next);
+        scf::YieldOp::create(nb, loc, accumulateTile(nb, op, c, as, bs, accs));
       });
-  for (int64_t i = 0; i < kTile; ++i)
-    for (int64_t j = 0; j < kTile; ++j) {
-      Value ok = arith::AndIOp::create(b, loc, rowOk[i], colOk[j]);
-      auto store = scf::IfOp::create(b, loc, ok, /*withElseRegion=*/false);
-      OpBuilder sb = OpBuilder::atBlockBegin(&store.getThenRegion().front());
-      memref::StoreOp::create(sb, loc, loop.getResult(i * kTile + j), init->get(),
-                              operandIndices(sb, loc, op, init, ivsAt(rows[i], cols[j], zeros)));
+  storeTile(b, loc, loop.getResults(), init->get(), rowLines, colLines,
+            [&](OpBuilder &sb, int64_t i, int64_t j) {
+              return operandIndices(sb, loc, op, init, ivsAt(rows[i], cols[j], zeros));
+            });
+  return success();
+}
+
+LogicalResult KernelBuilder::mapSharedContraction(linalg::LinalgOp op, const Contraction &c,
+                                                   ArrayRef<int64_t> ranges) {
+  Location loc = op.getLoc();
+  OpBuilder b(op);
+  SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
+  // The grid: the other parallel dims, then the m and n block tiles (n fastest).
+  int64_t mSize = ranges[c.m], nSize = ranges[c.n];
+  SmallVector<unsigned> outerDims, redDims;
+  SmallVector<int64_t> gridSizes, redSizes;
+  for (auto [d, it] : llvm::enumerate(iterators)) {
+    if (it == utils::IteratorType::reduction) {
+      redDims.push_back(d);
+      redSizes.push_back(ranges[d]);
+    } else if (d != c.m && d != c.n) {
+      outerDims.push_back(d);
+      gridSizes.push_back(ranges[d]);
     }
+  }
+  gridSizes.push_back(llvm::divideCeil(mSize, kBlockTile));
+  gridSizes.push_back(llvm::divideCeil(nSize, kBlockTile));
+  int64_t redPoints = computeProduct(redSizes);
+  constexpr int64_t lanes = kBlockTile / kTile; // threads along m and along n
+  constexpr int64_t threads = lanes * lanes;
+  OpOperand *init = op.getDpsInitOperand(0);
+  OpOperand *inA = op.getDpsInputOperand(0), *inB = op.getDpsInputOperand(1);
+  auto workgroup = gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
+  auto tileType = [&](OpOperand *in) {
+    // One padding column: a copy with consecutive points per thread stores to different banks.
+    return MemRefType::get({kDepthTile, kBlockTile + 1},
+                           getElementTypeOrSelf(in->get().getType()),
+                           MemRefLayoutAttrInterface(), workgroup);
+  };
+  gpu::LaunchOp launch = createLaunch(b, loc, computeProduct(gridSizes), threads);
+  Value aTile = launch.addWorkgroupAttribution(tileType(inA), loc);
+  Value bTile = launch.addWorkgroupAttribution(tileType(inB), loc);
+  b.setInsertionPointToStart(&launch.getBody().front());
+  auto index = [&](int64_t v) { return arith::ConstantIndexOp::create(b, loc, v).getResult(); };
+  SmallVector<Value> blockIdx = delinearize(b, loc, launch.getBlockIds().x, gridSizes);
+  Value tid = launch.getThreadIds().x;
+  Value tm = arith::DivUIOp::create(b, loc, tid, index(lanes));
+  Value tn = arith::RemUIOp::create(b, loc, tid, index(lanes));
+  Value row0 = arith::MulIOp::create(b, loc, blockIdx[blockIdx.size() - 2], index(kBlockTile));
+  Value col0 = arith::MulIOp::create(b, loc, blockIdx.back(), index(kBlockTile));
+  // The thread's rows row0 + tm + i * lanes and columns col0 + tn + j * lanes (clamped into
+  // range for the loads; the stores check them), tile rows tm + i * lanes in shared memory.
+  TileLines rowLines = tileLines(b, loc, arith::AddIOp::create(b, loc, row0, tm), lanes, mSize);
+  TileLines colLines = tileLines(b, loc, arith::AddIOp::create(b, loc, col0, tn), lanes, nSize);
+  ArrayRef<Value> rows = rowLines.clamped, cols = colLines.clamped;
+  SmallVector<Value> tileRows, tileCols;
+  for (int64_t i = 0; i < kTile; ++i) {
+    tileRows.push_back(arith::AddIOp::create(b, loc, tm, index(i * lanes)));
+    tileCols.push_back(arith::AddIOp::create(b, loc, tn, index(i * lanes)));
+  }
+  auto ivsAt = [&](Value row, Value col, ArrayRef<Value> red) {
+    SmallVector<Value> ivs(iterators.size());
+    for (auto [d, v] : llvm::zip(outerDims, blockIdx))
+      ivs[d] = v;
+    for (auto [d, v] : llvm::zip(redDims, red))
+      ivs[d] = v;
+    ivs[c.m] = row;
+    ivs[c.n] = col;
+    return ivs;
+  };
+  SmallVector<Value> zeros(redDims.size(), index(0));
+  SmallVector<Value> acc;
+  for (int64_t i = 0; i < kTile; ++i)
+    for (int64_t j = 0; j < kTile; ++j)
+      acc.push_back(memref::LoadOp::create(
+          b, loc, init->get(), operandIndices(b, loc, op, init, ivsAt(rows[i], cols[j], zeros))));
+  // Per depth tile: the block stages kDepthTile reduction points of its rows of A and its
+  // columns of B in shared memory (each thread copies kDepthTile * kBlockTile / threads
+  // elements of each; a point or row past the end is clamped and never used), then each
+  // thread accumulates its 4x4 tile from the staged points in order.
+  auto outer = scf::ForOp::create(
+      b, loc, index(0), index(llvm::divideCeil(redPoints, kDepthTile)), index(1), acc,
+      [&](OpBuilder &nb, Location, Value kt, ValueRange accs) {
+        auto nIndex = [&](int64_t v) {
+          return arith::ConstantIndexOp::create(nb, loc, v).getResult();
+        };
+        Value k0 = arith::MulIOp::create(nb, loc, kt, nIndex(kDepthTile));
+        // Copies of one input's tile: element e of the copy is (point kk, line ll); consecutive
+        // threads take consecutive lines, or consecutive points where the input's innermost
+        // dim is not the line's (A's rows of a K-contiguous A), so that they read
+        // neighbouring elements.
+        auto stage = [&](OpOperand *in, unsigned lineDim, Value lineBase, int64_t lineSize,
+                         Value tile) {
+          bool pointsFast =
+              !op.getMatchingIndexingMap(in).getResults().back().isFunctionOfDim(lineDim);
+          for (int64_t q = 0; q < kDepthTile * kBlockTile / threads; ++q) {
+            Value e = arith::AddIOp::create(nb, loc, tid, nIndex(q * threads));
+            int64_t fast = pointsFast ? kDepthTile : kBlockTile;
+            Value major = arith::DivUIOp::create(nb, loc, e, nIndex(fast));
+            Value minor = arith::RemUIOp::create(nb, loc, e, nIndex(fast));
+            Value kk = pointsFast ? minor : major, ll = pointsFast ? major : minor;
+            Value r = arith::MinUIOp::create(nb, loc, arith::AddIOp::create(nb, loc, k0, kk),
+                                             nIndex(redPoints - 1));
+            Value line = arith::MinUIOp::create(
+                nb, loc, arith::AddIOp::create(nb, loc, lineBase, ll), nIndex(lineSize - 1));
+            SmallVector<Value> ivs = ivsAt(rows[0], cols[0], delinearize(nb, loc, r, redSizes));
+            ivs[lineDim] = line;
+            Value v = memref::LoadOp::create(nb, loc, in->get(),
+                                             operandIndices(nb, loc, op, in, ivs));
+            memref::StoreOp::create(nb, loc, v, tile, ValueRange{kk, ll});
+          }
+        };
+        stage(inA, c.m, row0, mSize, aTile);
+        stage(inB, c.n, col0, nSize, bTile);
+        gpu::BarrierOp::create(nb, loc);
+        Value depth = arith::MinSIOp::create(
+            nb, loc, nIndex(kDepthTile), arith::SubIOp::create(nb, loc, nIndex(redPoints), k0));
+        auto inner = scf::ForOp::create(
+            nb, loc, nIndex(0), depth, nIndex(1), accs,
+            [&](OpBuilder &ib, Location, Value kk, ValueRange sums) {
+              SmallVector<Value> as, bs;
+              for (int64_t i = 0; i < kTile; ++i) {
+                as.push_back(memref::LoadOp::create(ib, loc, aTile, ValueRange{kk, tileRows[i]}));
+                bs.push_back(memref::LoadOp::create(ib, loc, bTile, ValueRange{kk, tileCols[i]}));
+              }
+              scf::YieldOp::create(ib, loc, accumulateTile(ib, op, c, as, bs, sums));
+            });
+        gpu::BarrierOp::create(nb, loc);
+        scf::YieldOp::create(nb, loc, inner.getResults());
+      });
+  storeTile(b, loc, outer.getResults(), init->get(), rowLines, colLines,
+            [&](OpBuilder &sb, int64_t i, int64_t j) {
+              return operandIndices(sb, loc, op, init, ivsAt(rows[i], cols[j], zeros));
+            });
   return success();
 }
 
@@ -534,6 +702,15 @@ LogicalResult KernelBuilder::map(linalg::LinalgOp op) {
     // the reduction is too short for a block (one thread per output would load 4x more);
     // else a block per output element. (Thresholds not yet measured on a GPU.)
     if (std::optional<Contraction> c = matchContraction(op, *reduction)) {
+      // Block tiles staged in shared memory when m and n are long enough to fill a good
+      // part of one (a guess until measured on a GPU).
+      auto stageable = [&](unsigned i) {
+        Type t = getElementTypeOrSelf(op.getDpsInputOperand(i)->get().getType());
+        return t.isIntOrFloat();
+      };
+      if (ranges[c->m] >= minSharedTile && ranges[c->n] >= minSharedTile && stageable(0) &&
+          stageable(1))
+        return mapSharedContraction(op, *c, ranges);
       int64_t tiles = points / (ranges[c->m] * ranges[c->n]) *
                       llvm::divideCeil(ranges[c->m], kTile) *
                       llvm::divideCeil(ranges[c->n], kTile);
@@ -676,7 +853,8 @@ struct SqzCUDAMapToGPUPass
       if (!op->getParentOfType<gpu::LaunchOp>())
         ops.push_back(op);
     });
-    KernelBuilder builder(blockSize, maxBlockSize, minBlockReduce, minTiledThreads);
+    KernelBuilder builder(blockSize, maxBlockSize, minBlockReduce, minTiledThreads,
+                          minSharedTile);
     for (linalg::LinalgOp op : ops) {
       if (failed(builder.map(op)))
         return signalPassFailure();

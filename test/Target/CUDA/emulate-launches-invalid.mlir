@@ -6,7 +6,7 @@ func.func @nested_barrier(%a: memref<32xf32>, %p: i1) {
   gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
              threads(%tx, %ty, %tz) in (%sx = %c32, %sy = %c1, %sz = %c1) {
     scf.if %p {
-      // expected-error @+1 {{a block-wide synchronization inside a loop or branch cannot be emulated}}
+      // expected-error @+1 {{a block-wide synchronization inside 'scf.if' cannot be emulated (only at the top level of the gpu.launch body or in scf.for loops around it)}}
       gpu.barrier
     }
     gpu.terminator
@@ -64,6 +64,41 @@ func.func @memref_across(%a: memref<64xf32>) {
     gpu.barrier
     %v = memref.load %view[%tx] : memref<32xf32, strided<[1], offset: ?>>
     memref.store %v, %a[%tx] : memref<64xf32>
+    gpu.terminator
+  }
+  return
+}
+
+// -----
+
+func.func @thread_bound_loop(%a: memref<32xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c32 = arith.constant 32 : index
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
+             threads(%tx, %ty, %tz) in (%sx = %c32, %sy = %c1, %sz = %c1) {
+    // expected-error @+1 {{a loop that contains a block-wide synchronization must have bounds that are the same for every thread}}
+    scf.for %i = %c0 to %tx step %c1 {
+      gpu.barrier
+    }
+    gpu.terminator
+  }
+  return
+}
+
+// -----
+
+func.func @memref_iter(%a: memref<32xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c32 = arith.constant 32 : index
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
+             threads(%tx, %ty, %tz) in (%sx = %c32, %sy = %c1, %sz = %c1) {
+    // expected-error @+1 {{a value of type 'memref<32xf32>' is used across a block-wide synchronization}}
+    %r = scf.for %i = %c0 to %c32 step %c1 iter_args(%m = %a) -> (memref<32xf32>) {
+      gpu.barrier
+      scf.yield %m : memref<32xf32>
+    }
     gpu.terminator
   }
   return

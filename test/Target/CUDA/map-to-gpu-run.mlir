@@ -11,14 +11,18 @@
 // DEFINE: %{lower} = convert-scf-to-cf,expand-strided-metadata,lower-affine,finalize-memref-to-llvm,convert-math-to-llvm,convert-math-to-libm,convert-arith-to-llvm,convert-index-to-llvm,convert-func-to-llvm,convert-cf-to-llvm,reconcile-unrealized-casts
 // RUN: sqz-opt %s --pass-pipeline='builtin.module(func.func(sqz-cuda-map-to-gpu,sqz-cuda-expand-math,sqz-cuda-emulate-launches),%{lower})' \
 // RUN:   | mlir-runner -e main -entry-point-result=void %mlir_runner_libs > %t.gpu
-// The same with every contraction on register tiles (min-tiled-threads=1):
-// RUN: sqz-opt %s --pass-pipeline='builtin.module(func.func(sqz-cuda-map-to-gpu{min-tiled-threads=1},sqz-cuda-expand-math,sqz-cuda-emulate-launches),%{lower})' \
+// The same with every contraction on register tiles (min-tiled-threads=1, shared-memory
+// tiles off), and with every contraction on shared-memory tiles (min-shared-tile=1):
+// RUN: sqz-opt %s --pass-pipeline='builtin.module(func.func(sqz-cuda-map-to-gpu{min-tiled-threads=1 min-shared-tile=1000000},sqz-cuda-expand-math,sqz-cuda-emulate-launches),%{lower})' \
 // RUN:   | mlir-runner -e main -entry-point-result=void %mlir_runner_libs > %t.tiled
+// RUN: sqz-opt %s --pass-pipeline='builtin.module(func.func(sqz-cuda-map-to-gpu{min-shared-tile=1},sqz-cuda-expand-math,sqz-cuda-emulate-launches),%{lower})' \
+// RUN:   | mlir-runner -e main -entry-point-result=void %mlir_runner_libs > %t.shared
 // RUN: sqz-opt %s --pass-pipeline='builtin.module(func.func(convert-linalg-to-loops),%{lower})' \
 // RUN:   | mlir-runner -e main -entry-point-result=void %mlir_runner_libs > %t.ref
 // RUN: %python %S/Inputs/allclose.py %t.gpu %t.ref --rtol 2e-6 --atol 1e-6 | FileCheck %s --check-prefix=CMP
 // RUN: %python %S/Inputs/allclose.py %t.tiled %t.ref --rtol 2e-6 --atol 1e-6 | FileCheck %s --check-prefix=CMP
-// CMP: allclose: 2417 numbers match
+// RUN: %python %S/Inputs/allclose.py %t.shared %t.ref --rtol 2e-6 --atol 1e-6 | FileCheck %s --check-prefix=CMP
+// CMP: allclose: 8461 numbers match
 //
 // The emulated output itself (so that two equally wrong runs cannot pass), a few values:
 // RUN: FileCheck %s --input-file=%t.gpu
@@ -260,6 +264,30 @@ func.func @contractions(%a: memref<9x13xf32>, %b: memref<13x6xf32>, %c: memref<9
   return
 }
 
+// Contractions big enough for shared-memory block tiles (m, n >= min-shared-tile = 32): a
+// 70x37 * 37x45 matmul (two 64-row blocks, the last 6 rows and the last 19 columns of a
+// tile out of range, 3 depth tiles of which the last has 5 points; A's tile copied point-
+// fastest, B's line-fastest) and attention's Q K^T with both operands K-contiguous (batch
+// of 2 heads, 40 x 36 scores, d = 20).
+func.func @big_contractions(%a: memref<70x37xf32>, %b: memref<37x45xf32>, %c: memref<70x45xf32>,
+                            %q: memref<2x40x20xf32>, %k: memref<2x36x20xf32>,
+                            %s: memref<2x40x36xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %quarter = arith.constant 0.25 : f32
+  linalg.fill ins(%quarter : f32) outs(%c : memref<70x45xf32>)
+  linalg.matmul ins(%a, %b : memref<70x37xf32>, memref<37x45xf32>) outs(%c : memref<70x45xf32>)
+  linalg.fill ins(%zero : f32) outs(%s : memref<2x40x36xf32>)
+  linalg.generic {indexing_maps = [#q, #k, #s],
+                  iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%q, %k : memref<2x40x20xf32>, memref<2x36x20xf32>) outs(%s : memref<2x40x36xf32>) {
+  ^bb0(%x: f32, %y: f32, %o: f32):
+    %p = arith.mulf %x, %y : f32
+    %r = arith.addf %o, %p : f32
+    linalg.yield %r : f32
+  }
+  return
+}
+
 func.func @main() {
   %a = memref.alloc() : memref<20x33xf32>
   %b2 = memref.alloc() : memref<1x33xf32>
@@ -390,5 +418,29 @@ func.func @main() {
   call @printMemrefF32(%mchu) : (memref<*xf32>) -> ()
   %coutu = memref.cast %cout : memref<5x10xf32> to memref<*xf32>
   call @printMemrefF32(%coutu) : (memref<*xf32>) -> ()
+
+  %ga = memref.alloc() : memref<70x37xf32>
+  %gad = memref.cast %ga : memref<70x37xf32> to memref<?x?xf32>
+  call @fill2(%gad) : (memref<?x?xf32>) -> ()
+  %gb = memref.alloc() : memref<37x45xf32>
+  %gbd = memref.cast %gb : memref<37x45xf32> to memref<?x?xf32>
+  call @fill2(%gbd) : (memref<?x?xf32>) -> ()
+  %gc = memref.alloc() : memref<70x45xf32>
+  %gq = memref.alloc() : memref<2x40x20xf32>
+  %gqf = memref.collapse_shape %gq [[0, 1], [2]] : memref<2x40x20xf32> into memref<80x20xf32>
+  %gqd = memref.cast %gqf : memref<80x20xf32> to memref<?x?xf32>
+  call @fill2(%gqd) : (memref<?x?xf32>) -> ()
+  %gk = memref.alloc() : memref<2x36x20xf32>
+  %gkf = memref.collapse_shape %gk [[0], [1, 2]] : memref<2x36x20xf32> into memref<2x720xf32>
+  %gkd = memref.cast %gkf : memref<2x720xf32> to memref<?x?xf32>
+  call @fill2(%gkd) : (memref<?x?xf32>) -> ()
+  %gs = memref.alloc() : memref<2x40x36xf32>
+  call @big_contractions(%ga, %gb, %gc, %gq, %gk, %gs)
+    : (memref<70x37xf32>, memref<37x45xf32>, memref<70x45xf32>, memref<2x40x20xf32>,
+       memref<2x36x20xf32>, memref<2x40x36xf32>) -> ()
+  %gcu = memref.cast %gc : memref<70x45xf32> to memref<*xf32>
+  call @printMemrefF32(%gcu) : (memref<*xf32>) -> ()
+  %gsu = memref.cast %gs : memref<2x40x36xf32> to memref<*xf32>
+  call @printMemrefF32(%gsu) : (memref<*xf32>) -> ()
   return
 }

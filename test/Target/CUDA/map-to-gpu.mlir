@@ -186,13 +186,14 @@ func.func @captured_scalar(%values: memref<2xf32>, %flags: memref<4xi1>, %out: m
 
 // -----
 
-// Attention's Q K^T with 512 x 512 scores per head (32768 4x4 tiles, at least
-// min-tiled-threads): one 4x4 register tile per thread. The thread's tile index splits into
-// (head, row tile, column tile); 16 accumulators start from the output; each reduction point
-// loads 4 elements of each input and adds 16 products; 16 guarded stores.
+// Attention's Q K^T with 512 x 16 scores per head (8 heads: 4096 4x4 tiles, at least
+// min-tiled-threads; 16 keys, fewer than min-shared-tile): one 4x4 register tile per
+// thread. The thread's tile index splits into (head, row tile, column tile); 16
+// accumulators start from the output; each reduction point loads 4 elements of each input
+// and adds 16 products; 16 guarded stores.
 // CHECK-LABEL: func.func @qk_tiled
-// CHECK-DAG: %[[C128:.*]] = arith.constant 128 : index
-// CHECK: gpu.launch blocks(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %[[C128]],
+// CHECK-DAG: %[[C16:.*]] = arith.constant 16 : index
+// CHECK: gpu.launch blocks(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %[[C16]],
 // CHECK-COUNT-16: memref.load %arg2
 // CHECK: scf.for %{{.*}} iter_args({{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)
 // CHECK-COUNT-8: memref.load %arg{{[01]}}[
@@ -203,15 +204,48 @@ func.func @captured_scalar(%values: memref<2xf32>, %flags: memref<4xi1>, %out: m
 #q4 = affine_map<(h, i, j, d) -> (h, i, d)>
 #k4 = affine_map<(h, i, j, d) -> (h, j, d)>
 #s4 = affine_map<(h, i, j, d) -> (h, i, j)>
-func.func @qk_tiled(%q: memref<2x512x64xf32>, %k: memref<2x512x64xf32>, %s: memref<2x512x512xf32>) {
+func.func @qk_tiled(%q: memref<8x512x64xf32>, %k: memref<8x16x64xf32>, %s: memref<8x512x16xf32>) {
   linalg.generic {indexing_maps = [#q4, #k4, #s4],
                   iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
-      ins(%q, %k : memref<2x512x64xf32>, memref<2x512x64xf32>) outs(%s : memref<2x512x512xf32>) {
+      ins(%q, %k : memref<8x512x64xf32>, memref<8x16x64xf32>) outs(%s : memref<8x512x16xf32>) {
   ^bb0(%x: f32, %y: f32, %o: f32):
     %p = arith.mulf %x, %y : f32
     %r = arith.addf %o, %p : f32
     linalg.yield %r : f32
   }
+  return
+}
+
+// -----
+
+// A 128x96 * 96x80 matmul (m and n at least min-shared-tile): 64x64 block tiles staged in
+// shared memory, 2 x 2 blocks of 256 threads, each thread a 4x4 register tile. Per depth tile
+// of 16 reduction points (6 of them) each thread copies 4 elements of A (point-fastest: A is
+// K-contiguous) and 4 of B (column-fastest) into the padded 16x65 tiles, the block waits,
+// each thread adds up to 16 points' products from shared memory, and the block waits again;
+// 16 guarded stores.
+// CHECK-LABEL: func.func @matmul_shared
+// CHECK-DAG: %[[C4:.*]] = arith.constant 4 : index
+// CHECK-DAG: %[[C256:.*]] = arith.constant 256 : index
+// CHECK: gpu.launch blocks(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %[[C4]], {{.*}} threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %[[C256]], {{.*}} workgroup(%[[AT:.*]] : memref<16x65xf32, #gpu.address_space<workgroup>>, %[[BT:.*]] : memref<16x65xf32, #gpu.address_space<workgroup>>)
+// CHECK-NOT: scf.if
+// CHECK-COUNT-16: memref.load %arg2
+// CHECK: %[[C6:.*]] = arith.constant 6 : index
+// CHECK: scf.for %{{.*}} = %{{.*}} to %[[C6]] step %{{.*}} iter_args({{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)
+// CHECK-COUNT-4: memref.store %{{.*}}, %[[AT]]
+// CHECK-COUNT-4: memref.store %{{.*}}, %[[BT]]
+// CHECK: gpu.barrier
+// CHECK: %[[DEPTH:.*]] = arith.minsi
+// CHECK: scf.for %{{.*}} = %{{.*}} to %[[DEPTH]] step
+// CHECK-COUNT-4: memref.load %[[AT]]
+// CHECK-COUNT-16: arith.addf
+// CHECK: scf.yield
+// CHECK: gpu.barrier
+// CHECK: scf.yield
+// CHECK-COUNT-16: memref.store %{{.*}}, %arg2
+// CHECK-NOT: gpu.all_reduce
+func.func @matmul_shared(%a: memref<128x96xf32>, %b: memref<96x80xf32>, %c: memref<128x80xf32>) {
+  linalg.matmul ins(%a, %b : memref<128x96xf32>, memref<96x80xf32>) outs(%c : memref<128x80xf32>)
   return
 }
 

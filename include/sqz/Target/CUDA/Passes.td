@@ -64,7 +64,16 @@ def SqzCUDAMapToGPU : Pass<"sqz-cuda-map-to-gpu", "::mlir::func::FuncOp"> {
       between warps) combines them, and thread 0 folds the total into the output.
     * A contraction of that kind with `addf` (a matmul, batch matmul or convolution: two
       inputs, the added value computed from one element of each, a parallel dim `m` only
-      the first input indexes and a dim `n` only the second does, both at least 4) with at
+      the first input indexes and a dim `n` only the second does) whose `m` and `n` are
+      both at least `min-shared-tile` gets **64x64 block tiles staged in shared memory**:
+      a block of 256 threads, each a 4x4 register tile of the block's tile, loops over the
+      reduction space 16 points at a time; per step its threads copy the 16 points of the
+      block's 64 rows of the first input and 64 columns of the second into two shared
+      tiles (consecutive threads on consecutive elements of the input's innermost dim),
+      `gpu.barrier`, each thread adds the step's products from shared memory in order,
+      `gpu.barrier`. Out-of-range rows, columns and points are clamped for the copies and
+      never used.
+    * Another contraction of that kind, with `m` and `n` at least 4, with at
       least `min-tiled-threads` 4x4 tiles of (m, n), or with fewer than `min-block-reduce`
       reduction points, gets **one 4x4 register tile per thread**: the thread's rows and
       columns are strided by the tile counts (neighbouring threads read neighbouring
@@ -94,7 +103,10 @@ def SqzCUDAMapToGPU : Pass<"sqz-cuda-map-to-gpu", "::mlir::func::FuncOp"> {
            "Smallest reduction size reduced by a whole block (smaller ones: one thread)">,
     Option<"minTiledThreads", "min-tiled-threads", "int64_t", /*default=*/"2048",
            "Fewest 4x4 register tiles for which a contraction gets a tile per thread "
-           "(fewer: a block per output element)">
+           "(fewer: a block per output element)">,
+    Option<"minSharedTile", "min-shared-tile", "int64_t", /*default=*/"32",
+           "Shortest m and n for which a contraction gets 64x64 block tiles staged in "
+           "shared memory">
   ];
   let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::scf::SCFDialect",
                            "::mlir::affine::AffineDialect", "::mlir::arith::ArithDialect",
@@ -124,17 +136,19 @@ def SqzCUDAEmulateLaunches : Pass<"sqz-cuda-emulate-launches", "::mlir::func::Fu
   let description = [{
     For checking the kernels `sqz-cuda-map-to-gpu` generates without a GPU (the lit tests
     and `sqz-compile --emulate-gpu`): each `gpu.launch` becomes loops over its blocks (z
-    outermost). The body is split at its top-level `gpu.barrier` and `gpu.all_reduce` ops,
-    and each piece runs for every thread of the block (x fastest) before the next one
-    starts, which is what a GPU computes for a kernel without data races between
-    synchronization points. A scalar a thread computes in one piece and uses in a later one
-    is kept in a per-thread buffer; `gpu.all_reduce` folds the threads' values in thread
-    order (a GPU uses a tree: float results may differ in rounding); workgroup attributions
-    become host buffers; the NVVM intrinsics `sqz-cuda-expand-math` emits (`sqrt.rn`,
-    `floor`, `ceil`, `trunc`) become the host's math ops (the same IEEE results). A
-    synchronization nested in a loop or branch, a custom
-    `gpu.all_reduce` region, subgroup operations, clusters, dynamic shared memory and
-    asynchronous launches are errors.
+    outermost). The body is split at its `gpu.barrier` and `gpu.all_reduce` ops, and each
+    piece runs for every thread of the block (x fastest) before the next one starts, which
+    is what a GPU computes for a kernel without data races between synchronization points.
+    An `scf.for` that contains a synchronization (a shared-memory tiled kernel's loop over
+    its depth tiles) must have bounds that are the same for every thread: it runs on the
+    host around its pieces, its iteration values kept per thread. A scalar a thread computes
+    in one piece and uses in a later one is kept in a per-thread buffer; `gpu.all_reduce`
+    folds the threads' values in thread order (a GPU uses a tree: float results may differ
+    in rounding); workgroup attributions become host buffers; the NVVM intrinsics
+    `sqz-cuda-expand-math` emits (`sqrt.rn`, `floor`, `ceil`, `trunc`) become the host's
+    math ops (the same IEEE results). A synchronization in a branch or in a loop whose
+    bounds depend on the thread, a custom `gpu.all_reduce` region, subgroup operations,
+    clusters, dynamic shared memory and asynchronous launches are errors.
   }];
   let dependentDialects = ["::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect",
                            "::mlir::memref::MemRefDialect", "::mlir::math::MathDialect"];
