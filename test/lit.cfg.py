@@ -78,6 +78,12 @@ def _configure():
     if os.access(ptxas, os.X_OK):
         config.available_features.add("ptxas")
         config.substitutions.append(("%ptxas", ptxas))
+    # `libdevice` when a CUDA toolkit's libdevice bitcode exists (f64 math functions on the
+    # GPU; sqz-compile finds it the same way).
+    libdevice = os.environ.get("SQZ_LIBDEVICE", "/usr/local/cuda/nvvm/libdevice/libdevice.10.bc")
+    if os.path.isfile(libdevice):
+        config.available_features.add("libdevice")
+        config.substitutions.append(("%libdevice", libdevice))
     import ctypes.util
     import glob
     if ctypes.util.find_library("cuda") and glob.glob("/dev/nvidia[0-9]*"):

@@ -78,6 +78,13 @@ static cl::opt<bool> emulateGpu(
              "them to PTX. The artifact is a CPU one, for checking the CUDA target's generated "
              "code without a GPU (slow; the CUDA kernels are not used, as with --no-ukernels)"),
     cl::init(false), cl::cat(cat));
+static cl::opt<std::string> libdevice(
+    "libdevice",
+    cl::desc("With --target cuda:<arch>: the libdevice bitcode (a CUDA toolkit's "
+             "nvvm/libdevice/libdevice.10.bc) that provides the f64 math functions the "
+             "target has no code of its own for (tanh, sin, erf...); default: "
+             "$SQZ_LIBDEVICE, $CUDA_HOME's or /usr/local/cuda's if there; none: never"),
+    cl::value_desc("path|none"), cl::init(""), cl::cat(cat));
 /// Whether the artifact runs on a GPU (--target cuda without --emulate-gpu).
 static bool gpuArtifact() { return !cudaChip.empty() && !emulateGpu; }
 static cl::opt<std::string>
@@ -318,6 +325,7 @@ static void buildLowering(OpPassManager &pm, StringRef weightsFile, bool device 
     cudaOpts.weightsFile = weightsFile.str();
     cudaOpts.kernels = !noUKernels;
     cudaOpts.emulate = emulateGpu;
+    cudaOpts.libdevice = libdevice.getValue();
     mlir::sqz::buildLowerToCUDAPipeline(pm, cudaOpts);
     return;
   }
@@ -653,6 +661,9 @@ int main(int argc, char **argv) {
     if (cudaChip.empty())
       return fail(error);
   }
+  if (!libdevice.empty() && libdevice != "none" && !llvm::sys::fs::exists(libdevice))
+    return fail("--libdevice: '" + libdevice + "' does not exist (a CUDA toolkit's "
+                "nvvm/libdevice/libdevice.10.bc, or none)");
   if (emulateGpu && cudaChip.empty())
     return fail("--emulate-gpu needs --target cuda:<arch> (it runs that target's generated "
                 "kernels on the CPU)");

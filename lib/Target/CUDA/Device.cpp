@@ -7,7 +7,10 @@
 
 #include "sqz/Target/CUDA/Passes.h"
 
+#include "mlir/Conversion/GPUToNVVM/GPUToNVVMPass.h"
+#include "mlir/Conversion/LLVMCommon/TypeConverter.h"
 #include "mlir/Dialect/Math/Transforms/Passes.h"
+#include "mlir/Transforms/DialectConversion.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
@@ -19,6 +22,7 @@
 namespace mlir::sqz {
 #define GEN_PASS_DEF_SQZCUDADEVICEMEMORY
 #define GEN_PASS_DEF_SQZCUDAEXPANDMATH
+#define GEN_PASS_DEF_SQZCUDALIBDEVICECALLS
 #define GEN_PASS_DEF_SQZCUDAMERGEKERNELMODULES
 #include "sqz/Target/CUDA/Passes.h.inc"
 } // namespace mlir::sqz
@@ -247,6 +251,8 @@ struct SqzCUDAExpandMathPass
     }
     // What is left would need libdevice (f64 transcendental functions other than exp and
     // log: the polynomials are f32 only).
+    if (libdeviceFunctions)
+      return;
     WalkResult left = getOperation()->walk([&](Operation *op) {
       if (!isa<math::MathDialect>(op->getDialect()) ||
           isa<math::FmaOp, math::IsNaNOp, math::IsInfOp, math::IsFiniteOp, math::IsNormalOp,
@@ -256,7 +262,8 @@ struct SqzCUDAExpandMathPass
       op->emitError() << "the CUDA target has no libdevice-free code for '" << op->getName()
                       << "' on " << op->getResult(0).getType()
                       << " (supported: f32, f16/bf16 computed in f32, and exp, log, log2, "
-                         "log10, exp2 and pow on f64; docs/CUDA.md)";
+                         "log10, exp2 and pow on f64; docs/CUDA.md; libdevice would provide "
+                         "it: sqz-compile --libdevice=<CUDA>/nvvm/libdevice/libdevice.10.bc)";
       return WalkResult::interrupt();
     });
     if (left.wasInterrupted())
@@ -296,6 +303,35 @@ static bool isGlobalView(Value v) {
   }
   return false;
 }
+
+/// Whether `op` is a math function on f64 that device code can only get from libdevice
+/// (what sqz-cuda-expand-math{libdevice-functions} leaves).
+static bool needsLibdevice(Operation *op) {
+  return isa<math::MathDialect>(op->getDialect()) && !isa<math::FmaOp>(op) &&
+         op->getNumResults() == 1 && op->getResult(0).getType().isF64();
+}
+
+struct SqzCUDALibdeviceCallsPass
+    : public mlir::sqz::impl::SqzCUDALibdeviceCallsBase<SqzCUDALibdeviceCallsPass> {
+  using Base::Base;
+  void runOnOperation() override {
+    gpu::GPUModuleOp module = getOperation();
+    LowerToLLVMOptions options(&getContext());
+    LLVMTypeConverter converter(&getContext(), options);
+    RewritePatternSet patterns(&getContext());
+    populateLibDeviceConversionPatterns(converter, patterns);
+    ConversionTarget target(getContext());
+    target.markUnknownOpDynamicallyLegal([](Operation *op) { return !needsLibdevice(op); });
+    target.addLegalDialect<LLVM::LLVMDialect>();
+    if (failed(applyPartialConversion(module, target, std::move(patterns)))) {
+      module.walk([](Operation *op) {
+        if (needsLibdevice(op))
+          op->emitError() << "no libdevice function for '" << op->getName() << "' on f64";
+      });
+      signalPassFailure();
+    }
+  }
+};
 
 struct SqzCUDADeviceMemoryPass
     : public mlir::sqz::impl::SqzCUDADeviceMemoryBase<SqzCUDADeviceMemoryPass> {

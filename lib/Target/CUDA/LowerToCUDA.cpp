@@ -12,7 +12,10 @@
 #include "sqz/Target/CUDA/Passes.h"
 
 #include "mlir/Pass/PassRegistry.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
+
+#include <cstdlib>
 
 using namespace mlir;
 
@@ -35,6 +38,23 @@ std::string mlir::sqz::parseCUDATarget(llvm::StringRef target, std::string &erro
     return "";
   }
   return chip.str();
+}
+
+std::string mlir::sqz::findLibdevice(llvm::StringRef option) {
+  if (option == "none")
+    return "";
+  if (!option.empty())
+    return option.str();
+  if (const char *env = std::getenv("SQZ_LIBDEVICE"))
+    return llvm::StringRef(env) == "none" ? "" : env;
+  llvm::SmallVector<std::string> candidates;
+  if (const char *home = std::getenv("CUDA_HOME"))
+    candidates.push_back((llvm::Twine(home) + "/nvvm/libdevice/libdevice.10.bc").str());
+  candidates.push_back("/usr/local/cuda/nvvm/libdevice/libdevice.10.bc");
+  for (const std::string &path : candidates)
+    if (llvm::sys::fs::exists(path))
+      return path;
+  return "";
 }
 
 /// A pass option value in a textual pipeline: quoted, so paths with spaces or braces survive.
@@ -61,6 +81,7 @@ void mlir::sqz::buildLowerToCUDAPipeline(OpPassManager &pm, const LowerToCUDAOpt
     kernels = llvm::formatv("sqz-materialize{{target=cuda arch={0}},sqz-cuda-lower-kernels,",
                             opts.chip.getValue())
                   .str();
+  std::string libdevice = opts.emulate ? "" : findLibdevice(opts.libdevice);
   // Upstream passes are named textually (their textual names are the stable interface).
   std::string pipeline = llvm::formatv(
       // The graph IR to linalg on buffers, as for the CPU (without its tiling).
@@ -76,12 +97,15 @@ void mlir::sqz::buildLowerToCUDAPipeline(OpPassManager &pm, const LowerToCUDAOpt
       "sqz-cpu-externalize-weights{{entry={0} weights-file={1} min-bytes=1},"
       "canonicalize,"
       // Kernels.
-      "func.func(sqz-cuda-map-to-gpu{{block-size={2}},sqz-cuda-expand-math,",
-      entry, quoteOption(opts.weightsFile), opts.blockSize.getValue(), kernels);
+      "func.func(sqz-cuda-map-to-gpu{{block-size={2}},"
+      "sqz-cuda-expand-math{{libdevice-functions={4}},",
+      entry, quoteOption(opts.weightsFile), opts.blockSize.getValue(), kernels,
+      // What the expansions do not cover: libdevice's, or emulated the host's libm.
+      opts.emulate || !libdevice.empty() ? "true" : "false");
   if (opts.emulate) {
     // The kernels as host loops, then the host code as for the CPU (no OpenMP).
     pipeline += "sqz-cuda-emulate-launches,canonicalize,cse),"
-                "convert-scf-to-cf,expand-strided-metadata,lower-affine";
+                "convert-scf-to-cf,expand-strided-metadata,lower-affine,convert-math-to-libm";
   } else {
     pipeline +=
         "sqz-cuda-device-memory,canonicalize,cse),"
@@ -89,11 +113,15 @@ void mlir::sqz::buildLowerToCUDAPipeline(OpPassManager &pm, const LowerToCUDAOpt
         "func.func(gpu-async-region),"
         // Device code to NVVM (gpu.all_reduce: shuffles and shared memory).
         "convert-scf-to-cf,expand-strided-metadata,lower-affine,"
-        "gpu.module(convert-math-to-llvm,convert-gpu-to-nvvm,canonicalize,cse,"
+        "gpu.module(" +
+        std::string(libdevice.empty() ? "" : "sqz-cuda-libdevice-calls,") +
+        "convert-math-to-llvm,convert-gpu-to-nvvm,canonicalize,cse,"
         "reconcile-unrealized-casts)";
     if (opts.serialize)
       // (The PTX version follows from the chip; an unknown chip is reported there.)
-      pipeline += llvm::formatv(",sqz-cuda-serialize{{chip={0}}", opts.chip.getValue()).str();
+      pipeline += llvm::formatv(",sqz-cuda-serialize{{chip={0} libdevice={1}}",
+                                opts.chip.getValue(), quoteOption(libdevice))
+                      .str();
   }
   // Host code: the entry with bare pointers (the artifact ABI), kernels launched through
   // mgpu* calls.

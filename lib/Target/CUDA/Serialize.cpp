@@ -3,7 +3,8 @@
 // `sqz-cuda-serialize`: the device half of code generation. Each NVVM-dialect gpu.module is
 // translated to LLVM IR, linked with the CUDA kernels' bitcode it calls, optimized and
 // compiled to PTX by LLVM's NVPTX backend, and replaced by a gpu.binary holding the PTX.
-// No CUDA toolkit and no libdevice are involved.
+// No CUDA toolkit is involved; libdevice only when one is given (for the f64 functions
+// sqz-cuda-expand-math has no code for).
 //
 //===----------------------------------------------------------------------===//
 
@@ -18,6 +19,7 @@
 #include "llvm/Bitcode/BitcodeReader.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/Linker/Linker.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Target/TargetMachine.h"
@@ -93,6 +95,36 @@ struct SqzCUDASerializePass
     return success();
   }
 
+  /// Links the libdevice functions `module` calls (__nv_*), only those, internalized.
+  LogicalResult linkLibdevice(llvm::Module &module, Operation *where) {
+    bool needed = llvm::any_of(module, [](llvm::Function &fn) {
+      return fn.isDeclaration() && fn.getName().starts_with("__nv_");
+    });
+    if (!needed || libdevice.empty())
+      return success();
+    llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> file =
+        llvm::MemoryBuffer::getFile(libdevice);
+    if (!file)
+      return where->emitError() << "cannot read libdevice '" << libdevice
+                                << "': " << file.getError().message();
+    llvm::Expected<std::unique_ptr<llvm::Module>> lib =
+        llvm::parseBitcodeFile((*file)->getMemBufferRef(), module.getContext());
+    if (!lib)
+      return where->emitError() << "'" << libdevice << "' is not LLVM bitcode: "
+                                << llvm::toString(lib.takeError());
+    (*lib)->setDataLayout(module.getDataLayout());
+    (*lib)->setTargetTriple(module.getTargetTriple());
+    if (llvm::Linker::linkModules(
+            module, std::move(*lib), llvm::Linker::Flags::LinkOnlyNeeded,
+            [](llvm::Module &m, const llvm::StringSet<> &linked) {
+              llvm::internalizeModule(m, [&](const llvm::GlobalValue &gv) {
+                return !gv.hasName() || !linked.count(gv.getName());
+              });
+            }))
+      return where->emitError() << "linking libdevice '" << libdevice << "' failed";
+    return success();
+  }
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
     std::string featureString = features.empty() ? getCUDAPTXFeatures(chip) : features;
@@ -138,17 +170,22 @@ struct SqzCUDASerializePass
       }
       llvmModule->setDataLayout(tm->createDataLayout());
       llvmModule->setTargetTriple(triple);
-      if (failed(linkKernels(*llvmModule, gpuModule)))
+      if (failed(linkKernels(*llvmModule, gpuModule)) ||
+          failed(linkLibdevice(*llvmModule, gpuModule)))
         return signalPassFailure();
       for (llvm::Function &fn : *llvmModule)
-        if (fn.isDeclaration() && !fn.isIntrinsic() && !fn.use_empty()) {
+        // (libdevice's __nvvm_reflect queries: NVVMReflect answers them while optimizing.)
+        if (fn.isDeclaration() && !fn.isIntrinsic() && !fn.use_empty() &&
+            fn.getName() != "__nvvm_reflect") {
           gpuModule.emitError()
               << "the device code calls '" << fn.getName()
               << "', which it does not define"
               << (fn.getName().starts_with("__nv_")
-                      ? " (a libdevice function: the CUDA target expands math functions "
-                        "instead, see sqz-cuda-expand-math)"
-                      : "");
+                      ? (libdevice.empty()
+                             ? " (a libdevice function: give sqz-cuda-serialize a libdevice, "
+                               "or expand the math function, see sqz-cuda-expand-math)"
+                             : " (not in libdevice '" + libdevice + "')")
+                      : std::string());
           return signalPassFailure();
         }
       auto optimize = makeOptimizingTransformer(optLevel, /*sizeLevel=*/0, tm.get());

@@ -33,7 +33,7 @@ func.func @f(%a: memref<256xf32>, %b: memref<256xf32>) {
 func.func @g(%a: memref<256xf32>) {
   %c1 = arith.constant 1 : index
   %c256 = arith.constant 256 : index
-  // expected-error @+1 {{the device code calls '__nv_expf', which it does not define (a libdevice function: the CUDA target expands math functions instead, see sqz-cuda-expand-math)}}
+  // expected-error @+1 {{the device code calls '__nv_expf', which it does not define (a libdevice function: give sqz-cuda-serialize a libdevice, or expand the math function, see sqz-cuda-expand-math)}}
   gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
              threads(%tx, %ty, %tz) in (%sx = %c256, %sy = %c1, %sz = %c1) {
     %v = memref.load %a[%tx] : memref<256xf32>

@@ -53,6 +53,12 @@ std::string parseCUDATarget(llvm::StringRef target, std::string &error);
 /// and sm_90, `+ptx80` for sm_90a), empty for an unknown chip.
 std::string getCUDAPTXFeatures(llvm::StringRef chip);
 
+/// The libdevice bitcode the `libdevice` option of `sqz-lower-to-cuda` names: `none` gives
+/// none (empty); a path itself; empty the first of $SQZ_LIBDEVICE (`none`: none),
+/// $CUDA_HOME/nvvm/libdevice/libdevice.10.bc and
+/// /usr/local/cuda/nvvm/libdevice/libdevice.10.bc that exists (else empty).
+std::string findLibdevice(llvm::StringRef option);
+
 /// Options of the `sqz-lower-to-cuda` pipeline.
 struct LowerToCUDAOptions : public PassPipelineOptions<LowerToCUDAOptions> {
   PassOptions::Option<std::string> entry{
@@ -88,6 +94,13 @@ struct LowerToCUDAOptions : public PassPipelineOptions<LowerToCUDAOptions> {
                      "PTX) for checking the CUDA target's generated code without a GPU; the "
                      "CUDA kernels are not used (as kernels=false)"),
       llvm::cl::init(false)};
+  PassOptions::Option<std::string> libdevice{
+      *this, "libdevice",
+      llvm::cl::desc("libdevice bitcode for the f64 functions without libdevice-free code "
+                     "(tanh, sin, erf...): a path, empty to look for a CUDA toolkit's "
+                     "($SQZ_LIBDEVICE, $CUDA_HOME/nvvm/libdevice/libdevice.10.bc, "
+                     "/usr/local/cuda/nvvm/libdevice/libdevice.10.bc), or none"),
+      llvm::cl::init("")};
   PassOptions::Option<int64_t> blockSize{
       *this, "block-size",
       llvm::cl::desc("Threads of a block of the one-thread-per-element kernels"),

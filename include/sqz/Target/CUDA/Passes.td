@@ -125,10 +125,32 @@ def SqzCUDAExpandMath : Pass<"sqz-cuda-expand-math"> {
     `ceil` and `trunc` become NVVM intrinsics (`llvm.nvvm.sqrt.rn.f`, ...: `sqrt.rn.f32`,
     `cvt.rmi`...), `absf` and `copysign` sign-bit masks and `arith.remf` `x - trunc(x/y)*y`
     (`convert-gpu-to-nvvm` would turn all of them into libdevice calls); the rest (`fma`,
-    `minimumf`, ...) becomes LLVM intrinsics the backend selects.
+    `minimumf`, ...) becomes LLVM intrinsics the backend selects. A function left (an f64
+    one other than exp, log, log2, log10, exp2 and pow: `tanh`, `sin`, `erf`...) is an
+    error naming it, unless `libdevice-functions` is set: then it stays, for libdevice
+    (`sqz-cuda-serialize{libdevice=...}`) or, emulated, the host's libm.
   }];
+  let options = [
+    Option<"libdeviceFunctions", "libdevice-functions", "bool", /*default=*/"false",
+           "Leave the functions without libdevice-free code (f64 tanh, sin, erf...) for "
+           "libdevice or the host's libm instead of rejecting them">
+  ];
   let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
                            "::mlir::vector::VectorDialect", "::mlir::LLVM::LLVMDialect"];
+}
+
+def SqzCUDALibdeviceCalls : Pass<"sqz-cuda-libdevice-calls", "::mlir::gpu::GPUModuleOp"> {
+  let summary = "The math functions sqz-cuda-expand-math left (f64 tanh, sin, erf...) as libdevice calls";
+  let description = [{
+    In a gpu.module after `sqz-cuda-expand-math{libdevice-functions}`: each math op left on
+    f64 (but `fma`, an instruction) becomes a call of its libdevice function (`__nv_tanh`,
+    `__nv_sin`, ...; MLIR's libdevice patterns), which `sqz-cuda-serialize{libdevice=...}`
+    links. Runs before `convert-math-to-llvm`, which would turn some of them into LLVM
+    intrinsics the NVPTX backend cannot select, and leaves every other op alone (f32 `fma`
+    stays an intrinsic instead of `__nv_fmaf`). A math op the patterns have no libdevice
+    function for is an error naming it.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 
 def SqzCUDAEmulateLaunches : Pass<"sqz-cuda-emulate-launches", "::mlir::func::FuncOp"> {
@@ -187,12 +209,17 @@ def SqzCUDASerialize : Pass<"sqz-cuda-serialize", "::mlir::ModuleOp"> {
     with the NVPTX bitcode of the CUDA kernels it calls (`sqz_cuk_*` declarations; only the
     functions needed, internalized), optimized at `opt-level` and compiled to PTX by the
     NVPTX backend for `chip` with `features` (the PTX ISA version). Unlike the upstream
-    `gpu-module-to-binary`, it never looks for a CUDA toolkit or libdevice: a call of a
-    function the module does not define (e.g. a `__nv_*` libdevice function) is an error
-    that names it. The host side loads the PTX with `mgpuModuleLoadJIT` (gpu-to-llvm and the
-    gpu.binary translation).
+    `gpu-module-to-binary`, it never looks for a CUDA toolkit: the `__nv_*` functions the
+    module calls (f64 functions `sqz-cuda-expand-math` has no code for) come from the
+    libdevice bitcode named by `libdevice` (only those, internalized; NVVMReflect resolves
+    its `__nvvm_reflect` queries: no flush to zero), if one is given; a call of a function
+    the module does not define is an error that names it. The host side loads the PTX with
+    `mgpuModuleLoadJIT` (gpu-to-llvm and the gpu.binary translation).
   }];
   let options = [
+    Option<"libdevice", "libdevice", "std::string", /*default=*/"\"\"",
+           "libdevice bitcode (libdevice.10.bc of a CUDA toolkit) for the __nv_* functions "
+           "the device code calls (empty: none)">,
     Option<"chip", "chip", "std::string", /*default=*/"\"sm_80\"", "GPU architecture (sm_80, sm_90, sm_90a)">,
     Option<"features", "features", "std::string", /*default=*/"\"\"", "NVPTX features (default: the PTX version for chip)">,
     Option<"optLevel", "opt-level", "int64_t", /*default=*/"3", "LLVM optimization level of the device code">
