@@ -661,9 +661,17 @@ int main(int argc, char **argv) {
     if (cudaChip.empty())
       return fail(error);
   }
-  if (!libdevice.empty() && libdevice != "none" && !llvm::sys::fs::exists(libdevice))
-    return fail("--libdevice: '" + libdevice + "' does not exist (a CUDA toolkit's "
-                "nvvm/libdevice/libdevice.10.bc, or none)");
+  if (gpuArtifact()) {
+    // The libdevice the pipeline would use (given, $SQZ_LIBDEVICE or a toolkit's), checked
+    // here and passed on by path.
+    std::string path = mlir::sqz::findLibdevice(libdevice);
+    if (!path.empty() && !llvm::sys::fs::exists(path))
+      return fail("libdevice '" + path + "' does not exist (--libdevice or $SQZ_LIBDEVICE: a "
+                  "CUDA toolkit's nvvm/libdevice/libdevice.10.bc, or none)");
+    if (StringRef(path).find_first_of("\\\"{}") != StringRef::npos)
+      return fail("libdevice '" + path + "': a path with \\, \", { or } is not supported");
+    libdevice = path.empty() ? "none" : path;
+  }
   if (emulateGpu && cudaChip.empty())
     return fail("--emulate-gpu needs --target cuda:<arch> (it runs that target's generated "
                 "kernels on the CPU)");

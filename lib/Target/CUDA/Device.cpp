@@ -129,6 +129,13 @@ static Value expandLogF64(OpBuilder &ob, Location loc, Value x) {
   return f.select(f.cmp(arith::CmpFPredicate::UNO, x, x), x, y);
 }
 
+/// Whether `op` is a math function on f64 that device code can only get from libdevice
+/// (what sqz-cuda-expand-math{libdevice-functions} leaves).
+static bool needsLibdevice(Operation *op) {
+  return isa<math::MathDialect>(op->getDialect()) && !isa<math::FmaOp>(op) &&
+         op->getNumResults() == 1 && op->getResult(0).getType().isF64();
+}
+
 struct SqzCUDAExpandMathPass
     : public mlir::sqz::impl::SqzCUDAExpandMathBase<SqzCUDAExpandMathPass> {
   using Base::Base;
@@ -251,10 +258,9 @@ struct SqzCUDAExpandMathPass
     }
     // What is left would need libdevice (f64 transcendental functions other than exp and
     // log: the polynomials are f32 only).
-    if (libdeviceFunctions)
-      return;
     WalkResult left = getOperation()->walk([&](Operation *op) {
       if (!isa<math::MathDialect>(op->getDialect()) ||
+          (libdeviceFunctions && needsLibdevice(op)) ||
           isa<math::FmaOp, math::IsNaNOp, math::IsInfOp, math::IsFiniteOp, math::IsNormalOp,
               math::CountLeadingZerosOp, math::CountTrailingZerosOp, math::CtPopOp,
               math::AbsIOp>(op))
@@ -262,7 +268,8 @@ struct SqzCUDAExpandMathPass
       op->emitError() << "the CUDA target has no libdevice-free code for '" << op->getName()
                       << "' on " << op->getResult(0).getType()
                       << " (supported: f32, f16/bf16 computed in f32, and exp, log, log2, "
-                         "log10, exp2 and pow on f64; docs/CUDA.md; libdevice would provide "
+                         "log10, exp2, pow, sinh, cosh, asinh, acosh and atanh on f64; "
+                         "docs/CUDA.md; libdevice would provide "
                          "it: sqz-compile --libdevice=<CUDA>/nvvm/libdevice/libdevice.10.bc)";
       return WalkResult::interrupt();
     });
@@ -302,13 +309,6 @@ static bool isGlobalView(Value v) {
     v = def->getOperand(0);
   }
   return false;
-}
-
-/// Whether `op` is a math function on f64 that device code can only get from libdevice
-/// (what sqz-cuda-expand-math{libdevice-functions} leaves).
-static bool needsLibdevice(Operation *op) {
-  return isa<math::MathDialect>(op->getDialect()) && !isa<math::FmaOp>(op) &&
-         op->getNumResults() == 1 && op->getResult(0).getType().isF64();
 }
 
 struct SqzCUDALibdeviceCallsPass

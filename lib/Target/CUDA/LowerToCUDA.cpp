@@ -105,7 +105,8 @@ void mlir::sqz::buildLowerToCUDAPipeline(OpPassManager &pm, const LowerToCUDAOpt
   if (opts.emulate) {
     // The kernels as host loops, then the host code as for the CPU (no OpenMP).
     pipeline += "sqz-cuda-emulate-launches,canonicalize,cse),"
-                "convert-scf-to-cf,expand-strided-metadata,lower-affine,convert-math-to-libm";
+                "convert-scf-to-cf,expand-strided-metadata,lower-affine,convert-math-to-llvm,"
+                "convert-math-to-libm";
   } else {
     pipeline +=
         "sqz-cuda-device-memory,canonicalize,cse),"

@@ -126,9 +126,10 @@ def SqzCUDAExpandMath : Pass<"sqz-cuda-expand-math"> {
     `cvt.rmi`...), `absf` and `copysign` sign-bit masks and `arith.remf` `x - trunc(x/y)*y`
     (`convert-gpu-to-nvvm` would turn all of them into libdevice calls); the rest (`fma`,
     `minimumf`, ...) becomes LLVM intrinsics the backend selects. A function left (an f64
-    one other than exp, log, log2, log10, exp2 and pow: `tanh`, `sin`, `erf`...) is an
-    error naming it, unless `libdevice-functions` is set: then it stays, for libdevice
-    (`sqz-cuda-serialize{libdevice=...}`) or, emulated, the host's libm.
+    one other than exp, log, log2, log10, exp2, pow, sinh, cosh, asinh, acosh and atanh:
+    `tanh`, `sin`, `erf`...) is an error naming it, unless `libdevice-functions` is set:
+    then a scalar f64 one stays, for libdevice (`sqz-cuda-libdevice-calls`,
+    `sqz-cuda-serialize{libdevice=...}`) or, emulated, the host's libm.
   }];
   let options = [
     Option<"libdeviceFunctions", "libdevice-functions", "bool", /*default=*/"false",
