@@ -222,6 +222,18 @@ static SmallVector<Value> accumulateTile(OpBuilder &b, linalg::LinalgOp op,
   return next;
 }
 
+/// A register tile's initial accumulators: `output` at `indices` of each (i, j) (the rows and
+/// columns clamped into range).
+static SmallVector<Value>
+loadTile(OpBuilder &b, Location loc, Value output,
+         function_ref<SmallVector<Value>(OpBuilder &, int64_t, int64_t)> indices) {
+  SmallVector<Value> acc;
+  for (int64_t i = 0; i < kTile; ++i)
+    for (int64_t j = 0; j < kTile; ++j)
+      acc.push_back(memref::LoadOp::create(b, loc, output, indices(b, i, j)));
+  return acc;
+}
+
 /// Stores a register tile's `results` where row i and column j are in range; `indices`
 /// builds the output's indices of (i, j) (in the guarded region).
 static void storeTile(OpBuilder &b, Location loc, ValueRange results, Value output,
@@ -235,6 +247,40 @@ static void storeTile(OpBuilder &b, Location loc, ValueRange results, Value outp
       memref::StoreOp::create(sb, loc, results[i * kTile + j], output, indices(sb, i, j));
     }
 }
+
+/// A contraction's loops split for a tiled kernel: the other parallel dims (`outerDims`,
+/// indexing the tiles' grid), the reduced dims, and m and n.
+struct ContractionDims {
+  ContractionDims(linalg::LinalgOp op, const Contraction &c, ArrayRef<int64_t> ranges)
+      : c(c), numLoops(ranges.size()) {
+    for (auto [d, it] : llvm::enumerate(op.getIteratorTypesArray())) {
+      if (it == utils::IteratorType::reduction) {
+        redDims.push_back(d);
+        redSizes.push_back(ranges[d]);
+      } else if (d != c.m && d != c.n) {
+        outerDims.push_back(d);
+        outerSizes.push_back(ranges[d]);
+      }
+    }
+  }
+  /// The loop indices of (`row`, `col`) at the outer point `outer` and reduction point `red`.
+  SmallVector<Value> ivs(ArrayRef<Value> outer, Value row, Value col,
+                         ArrayRef<Value> red) const {
+    SmallVector<Value> ivs(numLoops);
+    for (auto [d, v] : llvm::zip(outerDims, outer))
+      ivs[d] = v;
+    for (auto [d, v] : llvm::zip(redDims, red))
+      ivs[d] = v;
+    ivs[c.m] = row;
+    ivs[c.n] = col;
+    return ivs;
+  }
+
+  const Contraction &c;
+  unsigned numLoops;
+  SmallVector<unsigned> outerDims, redDims;
+  SmallVector<int64_t> outerSizes, redSizes;
+};
 
 /// Builds the kernels of the linalg ops of one function.
 class KernelBuilder {
@@ -478,23 +524,14 @@ LogicalResult KernelBuilder::mapTiledContraction(linalg::LinalgOp op, const Cont
                                                   ArrayRef<int64_t> ranges) {
   Location loc = op.getLoc();
   OpBuilder b(op);
-  SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
   // The thread space: the other parallel dims, then the m and n tiles (n fastest). A thread's
   // rows are mt + i * mTiles and its columns nt + j * nTiles (i, j < kTile), so that
   // neighbouring threads read neighbouring elements.
   int64_t mSize = ranges[c.m], nSize = ranges[c.n];
   int64_t mTiles = llvm::divideCeil(mSize, kTile), nTiles = llvm::divideCeil(nSize, kTile);
-  SmallVector<unsigned> outerDims, redDims;
-  SmallVector<int64_t> threadSizes, redSizes;
-  for (auto [d, it] : llvm::enumerate(iterators)) {
-    if (it == utils::IteratorType::reduction) {
-      redDims.push_back(d);
-      redSizes.push_back(ranges[d]);
-    } else if (d != c.m && d != c.n) {
-      outerDims.push_back(d);
-      threadSizes.push_back(ranges[d]);
-    }
-  }
+  ContractionDims dims(op, c, ranges);
+  ArrayRef<int64_t> redSizes = dims.redSizes;
+  SmallVector<int64_t> threadSizes = dims.outerSizes;
   threadSizes.push_back(mTiles);
   threadSizes.push_back(nTiles);
   int64_t threads = computeProduct(threadSizes), redPoints = computeProduct(redSizes);
@@ -507,24 +544,15 @@ LogicalResult KernelBuilder::mapTiledContraction(linalg::LinalgOp op, const Cont
   ArrayRef<Value> rows = rowLines.clamped, cols = colLines.clamped;
   // The loop indices of one (row, column) at reduction point `red`.
   auto ivsAt = [&](Value row, Value col, ArrayRef<Value> red) {
-    SmallVector<Value> ivs(iterators.size());
-    for (auto [d, v] : llvm::zip(outerDims, tid))
-      ivs[d] = v;
-    for (auto [d, v] : llvm::zip(redDims, red))
-      ivs[d] = v;
-    ivs[c.m] = row;
-    ivs[c.n] = col;
-    return ivs;
+    return dims.ivs(tid, row, col, red);
   };
   OpOperand *init = op.getDpsInitOperand(0);
   OpOperand *inA = op.getDpsInputOperand(0), *inB = op.getDpsInputOperand(1);
-  SmallVector<Value> zeros(redDims.size(), index(0));
+  SmallVector<Value> zeros(redSizes.size(), index(0));
   // The accumulators start from the output (the sequential order of the sum).
-  SmallVector<Value> acc;
-  for (int64_t i = 0; i < kTile; ++i)
-    for (int64_t j = 0; j < kTile; ++j)
-      acc.push_back(memref::LoadOp::create(
-          b, loc, init->get(), operandIndices(b, loc, op, init, ivsAt(rows[i], cols[j], zeros))));
+  SmallVector<Value> acc = loadTile(b, loc, init->get(), [&](OpBuilder &lb, int64_t i, int64_t j) {
+    return operandIndices(lb, loc, op, init, ivsAt(rows[i], cols[j], zeros));
+  });
   auto loop = scf::ForOp::create(
       b, loc, index(0), index(redPoints), index(1), acc,
       [&](OpBuilder &nb, Location, Value r, ValueRange accs) {
@@ -549,20 +577,11 @@ LogicalResult KernelBuilder::mapSharedContraction(linalg::LinalgOp op, const Con
                                                    ArrayRef<int64_t> ranges) {
   Location loc = op.getLoc();
   OpBuilder b(op);
-  SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
   // The grid: the other parallel dims, then the m and n block tiles (n fastest).
   int64_t mSize = ranges[c.m], nSize = ranges[c.n];
-  SmallVector<unsigned> outerDims, redDims;
-  SmallVector<int64_t> gridSizes, redSizes;
-  for (auto [d, it] : llvm::enumerate(iterators)) {
-    if (it == utils::IteratorType::reduction) {
-      redDims.push_back(d);
-      redSizes.push_back(ranges[d]);
-    } else if (d != c.m && d != c.n) {
-      outerDims.push_back(d);
-      gridSizes.push_back(ranges[d]);
-    }
-  }
+  ContractionDims dims(op, c, ranges);
+  ArrayRef<int64_t> redSizes = dims.redSizes;
+  SmallVector<int64_t> gridSizes = dims.outerSizes;
   gridSizes.push_back(llvm::divideCeil(mSize, kBlockTile));
   gridSizes.push_back(llvm::divideCeil(nSize, kBlockTile));
   int64_t redPoints = computeProduct(redSizes);
@@ -599,21 +618,12 @@ LogicalResult KernelBuilder::mapSharedContraction(linalg::LinalgOp op, const Con
     tileCols.push_back(arith::AddIOp::create(b, loc, tn, index(i * lanes)));
   }
   auto ivsAt = [&](Value row, Value col, ArrayRef<Value> red) {
-    SmallVector<Value> ivs(iterators.size());
-    for (auto [d, v] : llvm::zip(outerDims, blockIdx))
-      ivs[d] = v;
-    for (auto [d, v] : llvm::zip(redDims, red))
-      ivs[d] = v;
-    ivs[c.m] = row;
-    ivs[c.n] = col;
-    return ivs;
+    return dims.ivs(blockIdx, row, col, red);
   };
-  SmallVector<Value> zeros(redDims.size(), index(0));
-  SmallVector<Value> acc;
-  for (int64_t i = 0; i < kTile; ++i)
-    for (int64_t j = 0; j < kTile; ++j)
-      acc.push_back(memref::LoadOp::create(
-          b, loc, init->get(), operandIndices(b, loc, op, init, ivsAt(rows[i], cols[j], zeros))));
+  SmallVector<Value> zeros(redSizes.size(), index(0));
+  SmallVector<Value> acc = loadTile(b, loc, init->get(), [&](OpBuilder &lb, int64_t i, int64_t j) {
+    return operandIndices(lb, loc, op, init, ivsAt(rows[i], cols[j], zeros));
+  });
   // Per depth tile: the block stages kDepthTile reduction points of its rows of A and its
   // columns of B in shared memory (each thread copies kDepthTile * kBlockTile / threads
   // elements of each; a point or row past the end is clamped and never used), then each

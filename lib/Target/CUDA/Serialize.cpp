@@ -52,6 +52,20 @@ static llvm::StringRef getKernelBitcode(llvm::StringRef chip) {
 #endif
 }
 
+/// Links into `module` the functions of `lib` it declares (and what they need), internalized
+/// (as the CPU links its microkernels). Returns true on error.
+static bool linkNeeded(llvm::Module &module, std::unique_ptr<llvm::Module> lib) {
+  lib->setDataLayout(module.getDataLayout());
+  lib->setTargetTriple(module.getTargetTriple());
+  return llvm::Linker::linkModules(
+      module, std::move(lib), llvm::Linker::Flags::LinkOnlyNeeded,
+      [](llvm::Module &m, const llvm::StringSet<> &linked) {
+        llvm::internalizeModule(m, [&](const llvm::GlobalValue &gv) {
+          return !gv.hasName() || !linked.count(gv.getName());
+        });
+      });
+}
+
 namespace {
 
 struct SqzCUDASerializePass
@@ -82,15 +96,7 @@ struct SqzCUDASerializePass
     if (!kernels)
       return where->emitError() << "cannot read the embedded CUDA kernel bitcode: "
                                 << llvm::toString(kernels.takeError());
-    (*kernels)->setDataLayout(module.getDataLayout());
-    (*kernels)->setTargetTriple(module.getTargetTriple());
-    if (llvm::Linker::linkModules(
-            module, std::move(*kernels), llvm::Linker::Flags::LinkOnlyNeeded,
-            [](llvm::Module &m, const llvm::StringSet<> &linked) {
-              llvm::internalizeModule(m, [&](const llvm::GlobalValue &gv) {
-                return !gv.hasName() || !linked.count(gv.getName());
-              });
-            }))
+    if (linkNeeded(module, std::move(*kernels)))
       return where->emitError() << "linking the CUDA kernel bitcode failed";
     return success();
   }
@@ -112,15 +118,7 @@ struct SqzCUDASerializePass
     if (!lib)
       return where->emitError() << "'" << libdevice << "' is not LLVM bitcode: "
                                 << llvm::toString(lib.takeError());
-    (*lib)->setDataLayout(module.getDataLayout());
-    (*lib)->setTargetTriple(module.getTargetTriple());
-    if (llvm::Linker::linkModules(
-            module, std::move(*lib), llvm::Linker::Flags::LinkOnlyNeeded,
-            [](llvm::Module &m, const llvm::StringSet<> &linked) {
-              llvm::internalizeModule(m, [&](const llvm::GlobalValue &gv) {
-                return !gv.hasName() || !linked.count(gv.getName());
-              });
-            }))
+    if (linkNeeded(module, std::move(*lib)))
       return where->emitError() << "linking libdevice '" << libdevice << "' failed";
     return success();
   }
