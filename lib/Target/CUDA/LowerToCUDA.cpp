@@ -57,7 +57,9 @@ std::string mlir::sqz::findLibdevice(llvm::StringRef option) {
   return "";
 }
 
-/// A pass option value in a textual pipeline: quoted, so paths with spaces or braces survive.
+/// A pass option value in a textual pipeline: quoted, so paths with spaces or commas survive
+/// (not braces or backslashes: the pipeline parser does not unquote those; sqz-compile
+/// rejects such a libdevice path).
 static std::string quoteOption(llvm::StringRef value) {
   std::string out = "\"";
   for (char c : value) {
