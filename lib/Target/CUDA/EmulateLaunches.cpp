@@ -304,7 +304,7 @@ LogicalResult Emulation::emitLoop(scf::ForOp loop, OpBuilder &b) {
                 "(constants, launch sizes, block ids, outer such loops' indices)";
   // The iteration values, one per thread.
   SmallVector<Value> iterBuffers;
-  for (auto [arg, init] : llvm::zip(loop.getRegionIterArgs(), loop.getInitArgs())) {
+  for (Value arg : loop.getRegionIterArgs()) {
     FailureOr<Value> buffer = bufferOf(arg, loop);
     if (failed(buffer))
       return failure();
