@@ -90,6 +90,8 @@ bundle() { # NAME RTOL ATOL MODEL INPUT_BINDING [COMPILE_FLAGS...]
 ids="input_ids=$prompt"
 bundle stories260K-generic 1e-3 1e-4 "$stories" "$ids" --input-shape input_ids=1x33 --no-ukernels
 bundle stories260K-f16 3e-2 3e-2 "$stories" "$ids" --input-shape input_ids=1x33
+# Its batch and seq dims dynamic (ABI 3: sizes read on the host; linears on generated code).
+bundle stories260K-dynamic 1e-3 1e-4 "$stories" "$ids"
 bundle stories260K-int4 3e-2 3e-2 "$stories" "$ids" --input-shape input_ids=1x33 \
   --recipe "$root/recipes/rtn-4bit-g32.yaml"
 bundle stories260K-nf4 3e-2 3e-2 "$stories" "$ids" --input-shape input_ids=1x33 \
@@ -122,6 +124,20 @@ if [ "$arch" = sm_90 ]; then
     --input-shape input_ids=1x130 --recipe "$root/recipes/nf4.yaml"
   arch=sm_90a bundle llama-sp24int4-m130-sm90a 3e-2 3e-2 "$work/llama/model_full.onnx" "$lids" \
     --input-shape input_ids=1x130 --recipe "$work/sp24int4.yaml"
+fi
+# Greedy generation with the KV-cache export (dynamic past length: ABI 3) on the GPU, checked
+# against the golden 120 tokens (run_all.sh's models step).
+if [ -z "${SQZ_KIT_ONLY:-}" ] || [[ "generate" =~ ^(${SQZ_KIT_ONLY})$ ]]; then
+  echo "== generate"
+  gen="$kit/generate"
+  mkdir -p "$gen"
+  "$py" "$root/scripts/make_llama_onnx.py" --checkpoint "$root/models/stories260K/stories260K.bin" \
+    --form kv -o "$work/kv" > /dev/null
+  "$build/bin/sqz-compile" "$work/kv/model_kv.onnx" --target "cuda:$arch" -o "$gen/kv" > /dev/null
+  "$py" -c "import numpy as np; np.save('$gen/bos.npy', np.array([[1]], np.int64))"
+  cp "$root/models/stories260K/tok512.bin" "$root/models/stories260K/golden/greedy_120.txt" \
+     "$root/models/stories260K/golden/greedy_120_tokens.json" \
+     "$root/test/e2e/Inputs/check_generate.py" "$gen/"
 fi
 rm -rf "$work"
 if [ "$(du -sm "$kit" | cut -f1)" -gt 60 ]; then

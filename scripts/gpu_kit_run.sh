@@ -90,6 +90,14 @@ if wants models; then
     fi
     grep -E "expect|gpu compute|gpu total|median" "$out/model-$name.log" | sed "s/^/  $name: /"
   done
+  # Greedy decoding with the KV-cache artifact (dynamic shapes) against the golden tokens.
+  if [ -d "$kit/generate" ]; then
+    g="$kit/generate"
+    step generate "$limit" bash -c "'$kit/bin/sqz-run' '$g/kv' --device cuda --generate 119 \
+      --prompt-ids '$g/bos.npy' --tokenizer '$g/tok512.bin' > '$out/greedy.txt' &&
+      python3 '$g/check_generate.py' '$out/greedy.txt' '$g/greedy_120_tokens.json' \
+      '$g/greedy_120.txt' && grep -E 'prefill|decode|mode' '$out/greedy.txt'"
+  fi
 fi
 # The kernel benchmark (needs torch with CUDA): ours vs cuBLAS fp16 vs measured HBM bandwidth.
 if wants bench; then

@@ -36,6 +36,8 @@ typedef struct sqz_gpu_api {
   void *(*module_load)(const void *image, size_t bytes);
   void (*module_unload)(void *module);
   void *(*module_get_function)(void *module, const char *name);
+  /* A grid with a dimension of 0 (a kernel over an empty dynamic dim) runs
+   * nothing and is no error. */
   void (*launch_kernel)(void *function, intptr_t grid_x, intptr_t grid_y,
                         intptr_t grid_z, intptr_t block_x, intptr_t block_y,
                         intptr_t block_z, int32_t shared_bytes, void *stream,

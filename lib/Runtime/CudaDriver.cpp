@@ -423,8 +423,13 @@ void launchKernel(const Device &dev, void *function, intptr_t gx, intptr_t gy, i
     return;
   }
   auto fn = static_cast<CUfunction>(function);
-  if (!checkDims({gx, gy, gz, bx, by, bz}, "launch_kernel") ||
-      !prepareSharedMemory(dev, fn, sharedBytes))
+  if (!checkDims({gx, gy, gz, bx, by, bz}, "launch_kernel"))
+    return;
+  // An empty grid (a kernel over a dynamic dim of size 0) has nothing to run; the driver
+  // would reject it.
+  if (gx == 0 || gy == 0 || gz == 0)
+    return;
+  if (!prepareSharedMemory(dev, fn, sharedBytes))
     return;
   check(driver().cuLaunchKernel(fn, unsigned(gx), unsigned(gy), unsigned(gz), unsigned(bx),
                                 unsigned(by), unsigned(bz), unsigned(sharedBytes),

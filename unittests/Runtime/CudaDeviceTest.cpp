@@ -136,6 +136,9 @@ void testAddOne(void *module, const CudaDeviceInfo &info) {
   api->memcpy(dev, host.data(), n * sizeof(float), nullptr);
   void *params[] = {&dev, const_cast<uint32_t *>(&n)};
   api->launch_kernel(addOne, (n + 127) / 128, 1, 1, 128, 1, 1, 0, nullptr, params, nullptr, 2);
+  // An empty grid runs nothing and is no error (dynamic shapes with a dim of 0).
+  api->launch_kernel(addOne, 0, 1, 1, 128, 1, 1, 0, nullptr, params, nullptr, 2);
+  CHECK(api->last_error() == nullptr);
 
   // Again on a stream, between events.
   void *stream = api->stream_create();

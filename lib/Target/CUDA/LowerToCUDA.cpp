@@ -90,16 +90,17 @@ void mlir::sqz::buildLowerToCUDAPipeline(OpPassManager &pm, const LowerToCUDAOpt
       "sqz-strip-observe,sqz-lower-moe,{3}"
       "convert-sqz-to-linalg{{transpose-weights},canonicalize,cse,"
       "func.func(convert-elementwise-to-linalg,sqz-cpu-fuse-elementwise),"
-      "sqz-cuda-check-entry{{entry={0}},sqz-cpu-prepare-entry{{entry={0}},"
+      "sqz-cpu-prepare-entry{{entry={0}},"
       "one-shot-bufferize{{bufferize-function-boundaries "
       "function-boundary-type-conversion=identity-layout-map},"
       "buffer-results-to-out-params{{hoist-static-allocs modify-public-functions},"
+      "sqz-cpu-forward-outputs{{entry={0}},"
       "buffer-deallocation-pipeline,"
       // Every constant weight goes to the weights buffer (device memory).
       "sqz-cpu-externalize-weights{{entry={0} weights-file={1} min-bytes=1},"
       "canonicalize,"
       // Kernels.
-      "func.func(sqz-cuda-map-to-gpu{{block-size={2}},"
+      "func.func(sqz-cpu-legalize-memrefs,sqz-cuda-map-to-gpu{{block-size={2}},"
       "sqz-cuda-expand-math{{libdevice-functions={4}},",
       entry, quoteOption(opts.weightsFile), opts.blockSize.getValue(), kernels,
       // What the expansions do not cover: libdevice's, or emulated the host's libm.

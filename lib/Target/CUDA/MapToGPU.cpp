@@ -1,8 +1,9 @@
 //===- MapToGPU.cpp - Buffers' linalg ops onto gpu.launch -----------------===//
 //
-// `sqz-cuda-check-entry` (static shapes only) and `sqz-cuda-map-to-gpu`: after bufferization,
-// every linalg op of the host function becomes one gpu.launch. Contractions get 64x64
-// block tiles staged in shared memory or 4x4 register tiles per thread; other reductions
+// `sqz-cuda-map-to-gpu`: after bufferization, every linalg op of the host function becomes
+// one gpu.launch (loop sizes static or, with dynamic shapes, computed on the host).
+// Contractions get 64x64 block tiles staged in shared memory or 4x4 register tiles per
+// thread; other reductions
 // with one associative combiner one block per output element and a block reduction
 // (gpu.all_reduce: warp shuffles and shared memory); everything else one thread per output
 // element. docs/CUDA.md describes the generated kernels.
@@ -20,7 +21,6 @@
 #include "llvm/Support/MathExtras.h"
 
 namespace mlir::sqz {
-#define GEN_PASS_DEF_SQZCUDACHECKENTRY
 #define GEN_PASS_DEF_SQZCUDAMAPTOGPU
 #include "sqz/Target/CUDA/Passes.h.inc"
 } // namespace mlir::sqz
@@ -29,39 +29,6 @@ using namespace mlir;
 using namespace mlir::sqz;
 
 namespace {
-
-struct SqzCUDACheckEntryPass
-    : public mlir::sqz::impl::SqzCUDACheckEntryBase<SqzCUDACheckEntryPass> {
-  using Base::Base;
-  void runOnOperation() override {
-    ModuleOp module = getOperation();
-    auto fn = module.lookupSymbol<func::FuncOp>(entry);
-    if (!fn) {
-      module.emitError() << "entry function '" << entry << "' not found";
-      return signalPassFailure();
-    }
-    auto check = [&](Type t, DictionaryAttr attrs, StringRef kind, unsigned i) {
-      auto ranked = dyn_cast<RankedTensorType>(t);
-      if (ranked && ranked.hasStaticShape())
-        return true;
-      std::string name = (kind + " #" + Twine(i)).str();
-      if (auto n = attrs ? attrs.getAs<StringAttr>("sqz.name") : StringAttr())
-        name = (kind + " '" + n.getValue() + "'").str();
-      fn.emitError() << "the CUDA target does not support dynamic shapes yet: " << name
-                     << " has type " << t
-                     << " (pin the shapes of an ONNX model's inputs with --input-shape)";
-      return false;
-    };
-    FunctionType type = fn.getFunctionType();
-    bool ok = true;
-    for (auto [i, t] : llvm::enumerate(type.getInputs()))
-      ok &= check(t, fn.getArgAttrDict(i), "input", i);
-    for (auto [i, t] : llvm::enumerate(type.getResults()))
-      ok &= check(t, fn.getResultAttrDict(i), "output", i);
-    if (!ok)
-      signalPassFailure();
-  }
-};
 
 /// The gpu.all_reduce operation of a combiner, if it has one.
 static std::optional<gpu::AllReduceOperation> getAllReduceKind(Operation *op) {
@@ -128,6 +95,9 @@ constexpr int64_t kTile = 4;
 /// The shared-memory tiled contraction: a block computes kBlockTile x kBlockTile outputs
 /// (one kTile x kTile register tile per thread) from kDepthTile reduction points at a time.
 constexpr int64_t kBlockTile = 64, kDepthTile = 16;
+/// What a dynamic loop size counts as when choosing the kernel (a long sequence: the
+/// reduction and tiled kernels, which are correct for any size).
+constexpr int64_t kDynamicEstimate = 1024;
 
 static std::optional<Contraction> matchContraction(linalg::LinalgOp op,
                                                    const BlockReduction &reduction) {
@@ -162,18 +132,66 @@ static std::optional<Contraction> matchContraction(linalg::LinalgOp op,
   return Contraction{reduction, *m, *n};
 }
 
+/// A loop's size: a constant, or (a dynamic shape) an index value computed on the host before
+/// the op's launch, which the kernel reads as an argument.
+using Size = OpFoldResult;
+
+/// `size` as an index value at `b` (a constant there when static).
+static Value sizeValue(OpBuilder &b, Location loc, Size size) {
+  if (std::optional<int64_t> c = getConstantIntValue(size))
+    return arith::ConstantIndexOp::create(b, loc, *c);
+  return cast<Value>(size);
+}
+
+/// x * y, folded when both are static (host code).
+static Size mulSize(OpBuilder &b, Location loc, Size x, Size y) {
+  std::optional<int64_t> cx = getConstantIntValue(x), cy = getConstantIntValue(y);
+  if (cx && cy)
+    return b.getIndexAttr(*cx * *cy);
+  if (cx == 1)
+    return y;
+  if (cy == 1)
+    return x;
+  return arith::MulIOp::create(b, loc, sizeValue(b, loc, x), sizeValue(b, loc, y)).getResult();
+}
+
+static Size productSize(OpBuilder &b, Location loc, ArrayRef<Size> sizes) {
+  Size product = b.getIndexAttr(1);
+  for (Size s : sizes)
+    product = mulSize(b, loc, product, s);
+  return product;
+}
+
+/// ceil(x / d), folded when x is static (host code).
+static Size ceilDivSize(OpBuilder &b, Location loc, Size x, int64_t d) {
+  if (std::optional<int64_t> c = getConstantIntValue(x))
+    return b.getIndexAttr(llvm::divideCeil(*c, d));
+  Value sum = arith::AddIOp::create(b, loc, cast<Value>(x),
+                                    arith::ConstantIndexOp::create(b, loc, d - 1));
+  return arith::DivUIOp::create(b, loc, sum, arith::ConstantIndexOp::create(b, loc, d))
+      .getResult();
+}
+
+/// size - 1 at `b` (the last index of a non-empty range).
+static Value lastIndex(OpBuilder &b, Location loc, Size size) {
+  if (std::optional<int64_t> c = getConstantIntValue(size))
+    return arith::ConstantIndexOp::create(b, loc, *c - 1);
+  return arith::SubIOp::create(b, loc, cast<Value>(size),
+                               arith::ConstantIndexOp::create(b, loc, 1));
+}
+
 /// Splits the linear index `linear` over `sizes` (row-major) into one index per size.
 static SmallVector<Value> delinearize(OpBuilder &b, Location loc, Value linear,
-                                      ArrayRef<int64_t> sizes) {
+                                      ArrayRef<Size> sizes) {
   SmallVector<Value> ivs(sizes.size());
   Value rest = linear;
   Value zero = arith::ConstantIndexOp::create(b, loc, 0);
   for (int64_t i = static_cast<int64_t>(sizes.size()) - 1; i >= 0; --i) {
-    if (sizes[i] == 1) {
+    if (getConstantIntValue(sizes[i]) == 1) {
       ivs[i] = zero;
       continue;
     }
-    Value size = arith::ConstantIndexOp::create(b, loc, sizes[i]);
+    Value size = sizeValue(b, loc, sizes[i]);
     ivs[i] = i == 0 ? rest : arith::RemUIOp::create(b, loc, rest, size).getResult();
     if (i > 0)
       rest = arith::DivUIOp::create(b, loc, rest, size);
@@ -186,16 +204,14 @@ static SmallVector<Value> delinearize(OpBuilder &b, Location loc, Value linear,
 struct TileLines {
   SmallVector<Value> clamped, inRange;
 };
-static TileLines tileLines(OpBuilder &b, Location loc, Value first, int64_t stride,
-                           int64_t size) {
+static TileLines tileLines(OpBuilder &b, Location loc, Value first, Size stride, Size size) {
   TileLines lines;
+  Value last = lastIndex(b, loc, size), end = sizeValue(b, loc, size);
   for (int64_t i = 0; i < kTile; ++i) {
-    Value v = arith::AddIOp::create(b, loc, first,
-                                    arith::ConstantIndexOp::create(b, loc, i * stride));
-    lines.inRange.push_back(arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, v,
-                                                  arith::ConstantIndexOp::create(b, loc, size)));
-    lines.clamped.push_back(
-        arith::MinUIOp::create(b, loc, v, arith::ConstantIndexOp::create(b, loc, size - 1)));
+    Value offset = sizeValue(b, loc, mulSize(b, loc, stride, b.getIndexAttr(i)));
+    Value v = arith::AddIOp::create(b, loc, first, offset);
+    lines.inRange.push_back(arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, v, end));
+    lines.clamped.push_back(arith::MinUIOp::create(b, loc, v, last));
   }
   return lines;
 }
@@ -251,7 +267,7 @@ static void storeTile(OpBuilder &b, Location loc, ValueRange results, Value outp
 /// A contraction's loops split for a tiled kernel: the other parallel dims (`outerDims`,
 /// indexing the tiles' grid), the reduced dims, and m and n.
 struct ContractionDims {
-  ContractionDims(linalg::LinalgOp op, const Contraction &c, ArrayRef<int64_t> ranges)
+  ContractionDims(linalg::LinalgOp op, const Contraction &c, ArrayRef<Size> ranges)
       : c(c), numLoops(ranges.size()) {
     for (auto [d, it] : llvm::enumerate(op.getIteratorTypesArray())) {
       if (it == utils::IteratorType::reduction) {
@@ -279,7 +295,7 @@ struct ContractionDims {
   const Contraction &c;
   unsigned numLoops;
   SmallVector<unsigned> outerDims, redDims;
-  SmallVector<int64_t> outerSizes, redSizes;
+  SmallVector<Size> outerSizes, redSizes;
 };
 
 /// Builds the kernels of the linalg ops of one function.
@@ -304,19 +320,22 @@ private:
                                   IRMapping &mapping, Operation *skip = nullptr);
   /// Loop indices in loop order from the parallel and reduction indices.
   SmallVector<Value> mergeIvs(linalg::LinalgOp op, ArrayRef<Value> par, ArrayRef<Value> red);
-  gpu::LaunchOp createLaunch(OpBuilder &b, Location loc, int64_t grid, int64_t block);
+  /// A launch of `grid` blocks of `block` threads (a grid of 0 blocks, possible with
+  /// dynamic shapes, launches nothing).
+  gpu::LaunchOp createLaunch(OpBuilder &b, Location loc, Size grid, int64_t block);
   /// A launch of `threads` threads (`blockSize` a block) with a bounds check; `b` moves into
   /// the checked region. Returns the thread's linear index there.
-  Value createThreadLaunch(OpBuilder &b, Location loc, int64_t threads);
+  Value createThreadLaunch(OpBuilder &b, Location loc, Size threads);
 
-  LogicalResult mapPerElement(linalg::LinalgOp op, ArrayRef<int64_t> parSizes,
-                              ArrayRef<int64_t> redSizes);
+  // Each builds its sizes on the host (at the op), then the launch.
+  LogicalResult mapPerElement(linalg::LinalgOp op, ArrayRef<Size> parSizes,
+                              ArrayRef<Size> redSizes);
   LogicalResult mapBlockReduction(linalg::LinalgOp op, const BlockReduction &reduction,
-                                  ArrayRef<int64_t> parSizes, ArrayRef<int64_t> redSizes);
+                                  ArrayRef<Size> parSizes, ArrayRef<Size> redSizes);
   LogicalResult mapTiledContraction(linalg::LinalgOp op, const Contraction &c,
-                                    ArrayRef<int64_t> ranges);
+                                    ArrayRef<Size> ranges);
   LogicalResult mapSharedContraction(linalg::LinalgOp op, const Contraction &c,
-                                     ArrayRef<int64_t> ranges);
+                                     ArrayRef<Size> ranges);
 
   int64_t blockSize, maxBlockSize, minBlockReduce, minTiledThreads, minSharedTile;
 };
@@ -390,10 +409,10 @@ SmallVector<Value> KernelBuilder::mergeIvs(linalg::LinalgOp op, ArrayRef<Value> 
   return ivs;
 }
 
-gpu::LaunchOp KernelBuilder::createLaunch(OpBuilder &b, Location loc, int64_t grid,
+gpu::LaunchOp KernelBuilder::createLaunch(OpBuilder &b, Location loc, Size grid,
                                           int64_t block) {
   Value one = arith::ConstantIndexOp::create(b, loc, 1);
-  Value gridX = arith::ConstantIndexOp::create(b, loc, grid);
+  Value gridX = sizeValue(b, loc, grid);
   Value blockX = arith::ConstantIndexOp::create(b, loc, block);
   auto launch = gpu::LaunchOp::create(b, loc, gridX, one, one, blockX, one, one);
   Block &body = launch.getBody().front();
@@ -402,25 +421,26 @@ gpu::LaunchOp KernelBuilder::createLaunch(OpBuilder &b, Location loc, int64_t gr
   return launch;
 }
 
-Value KernelBuilder::createThreadLaunch(OpBuilder &b, Location loc, int64_t threads) {
-  int64_t block = std::min<int64_t>(blockSize, llvm::alignTo(threads, 32));
-  gpu::LaunchOp launch = createLaunch(b, loc, llvm::divideCeil(threads, block), block);
+Value KernelBuilder::createThreadLaunch(OpBuilder &b, Location loc, Size threads) {
+  std::optional<int64_t> known = getConstantIntValue(threads);
+  int64_t block = known ? std::min<int64_t>(blockSize, llvm::alignTo(*known, 32)) : blockSize;
+  gpu::LaunchOp launch = createLaunch(b, loc, ceilDivSize(b, loc, threads, block), block);
   b.setInsertionPointToStart(&launch.getBody().front());
   Value blockStart = arith::MulIOp::create(b, loc, launch.getBlockIds().x,
                                            arith::ConstantIndexOp::create(b, loc, block));
   Value linear = arith::AddIOp::create(b, loc, blockStart, launch.getThreadIds().x);
   Value inRange = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, linear,
-                                        arith::ConstantIndexOp::create(b, loc, threads));
+                                        sizeValue(b, loc, threads));
   auto ifOp = scf::IfOp::create(b, loc, inRange, /*withElseRegion=*/false);
   b.setInsertionPointToStart(&ifOp.getThenRegion().front());
   return linear;
 }
 
-LogicalResult KernelBuilder::mapPerElement(linalg::LinalgOp op, ArrayRef<int64_t> parSizes,
-                                           ArrayRef<int64_t> redSizes) {
+LogicalResult KernelBuilder::mapPerElement(linalg::LinalgOp op, ArrayRef<Size> parSizes,
+                                           ArrayRef<Size> redSizes) {
   Location loc = op.getLoc();
   OpBuilder b(op);
-  int64_t points = computeProduct(parSizes), redPoints = computeProduct(redSizes);
+  Size points = productSize(b, loc, parSizes), redPoints = productSize(b, loc, redSizes);
   Value linear = createThreadLaunch(b, loc, points);
   SmallVector<Value> par = delinearize(b, loc, linear, parSizes);
 
@@ -451,7 +471,7 @@ LogicalResult KernelBuilder::mapPerElement(linalg::LinalgOp op, ArrayRef<int64_t
     results = body(b, par, outValues);
   } else {
     Value lb = arith::ConstantIndexOp::create(b, loc, 0);
-    Value ub = arith::ConstantIndexOp::create(b, loc, redPoints);
+    Value ub = sizeValue(b, loc, redPoints);
     Value step = arith::ConstantIndexOp::create(b, loc, 1);
     auto loop = scf::ForOp::create(
         b, loc, lb, ub, step, outValues,
@@ -469,12 +489,15 @@ LogicalResult KernelBuilder::mapPerElement(linalg::LinalgOp op, ArrayRef<int64_t
 
 LogicalResult KernelBuilder::mapBlockReduction(linalg::LinalgOp op,
                                                const BlockReduction &reduction,
-                                               ArrayRef<int64_t> parSizes,
-                                               ArrayRef<int64_t> redSizes) {
+                                               ArrayRef<Size> parSizes,
+                                               ArrayRef<Size> redSizes) {
   Location loc = op.getLoc();
   OpBuilder b(op);
-  int64_t points = computeProduct(parSizes), redPoints = computeProduct(redSizes);
-  int64_t block = std::clamp<int64_t>(llvm::PowerOf2Ceil(redPoints), 32, maxBlockSize);
+  Size points = productSize(b, loc, parSizes), redPoints = productSize(b, loc, redSizes);
+  // A dynamic reduction gets the largest block.
+  std::optional<int64_t> knownRed = getConstantIntValue(redPoints);
+  int64_t block = knownRed ? std::clamp<int64_t>(llvm::PowerOf2Ceil(*knownRed), 32, maxBlockSize)
+                           : maxBlockSize;
   gpu::LaunchOp launch = createLaunch(b, loc, points, block);
   b.setInsertionPointToStart(&launch.getBody().front());
   SmallVector<Value> par = delinearize(b, loc, launch.getBlockIds().x, parSizes);
@@ -487,7 +510,7 @@ LogicalResult KernelBuilder::mapBlockReduction(linalg::LinalgOp op,
   auto neutral = arith::getNeutralElement(reduction.combiner);
   Value identity = arith::ConstantOp::create(b, loc, *neutral);
   // Each thread folds the points tid, tid + block, ... of the reduction space.
-  Value ub = arith::ConstantIndexOp::create(b, loc, redPoints);
+  Value ub = sizeValue(b, loc, redPoints);
   Value step = arith::ConstantIndexOp::create(b, loc, block);
   auto loop = scf::ForOp::create(
       b, loc, tid, ub, step, ValueRange{identity},
@@ -521,20 +544,20 @@ LogicalResult KernelBuilder::mapBlockReduction(linalg::LinalgOp op,
 }
 
 LogicalResult KernelBuilder::mapTiledContraction(linalg::LinalgOp op, const Contraction &c,
-                                                  ArrayRef<int64_t> ranges) {
+                                                  ArrayRef<Size> ranges) {
   Location loc = op.getLoc();
   OpBuilder b(op);
   // The thread space: the other parallel dims, then the m and n tiles (n fastest). A thread's
   // rows are mt + i * mTiles and its columns nt + j * nTiles (i, j < kTile), so that
   // neighbouring threads read neighbouring elements.
-  int64_t mSize = ranges[c.m], nSize = ranges[c.n];
-  int64_t mTiles = llvm::divideCeil(mSize, kTile), nTiles = llvm::divideCeil(nSize, kTile);
+  Size mSize = ranges[c.m], nSize = ranges[c.n];
+  Size mTiles = ceilDivSize(b, loc, mSize, kTile), nTiles = ceilDivSize(b, loc, nSize, kTile);
   ContractionDims dims(op, c, ranges);
-  ArrayRef<int64_t> redSizes = dims.redSizes;
-  SmallVector<int64_t> threadSizes = dims.outerSizes;
+  ArrayRef<Size> redSizes = dims.redSizes;
+  SmallVector<Size> threadSizes = dims.outerSizes;
   threadSizes.push_back(mTiles);
   threadSizes.push_back(nTiles);
-  int64_t threads = computeProduct(threadSizes), redPoints = computeProduct(redSizes);
+  Size threads = productSize(b, loc, threadSizes), redPoints = productSize(b, loc, redSizes);
   Value linear = createThreadLaunch(b, loc, threads);
   SmallVector<Value> tid = delinearize(b, loc, linear, threadSizes);
   auto index = [&](int64_t v) { return arith::ConstantIndexOp::create(b, loc, v).getResult(); };
@@ -554,7 +577,7 @@ LogicalResult KernelBuilder::mapTiledContraction(linalg::LinalgOp op, const Cont
     return operandIndices(lb, loc, op, init, ivsAt(rows[i], cols[j], zeros));
   });
   auto loop = scf::ForOp::create(
-      b, loc, index(0), index(redPoints), index(1), acc,
+      b, loc, index(0), sizeValue(b, loc, redPoints), index(1), acc,
       [&](OpBuilder &nb, Location, Value r, ValueRange accs) {
         SmallVector<Value> red = delinearize(nb, loc, r, redSizes);
         SmallVector<Value> as, bs;
@@ -574,17 +597,19 @@ LogicalResult KernelBuilder::mapTiledContraction(linalg::LinalgOp op, const Cont
 }
 
 LogicalResult KernelBuilder::mapSharedContraction(linalg::LinalgOp op, const Contraction &c,
-                                                   ArrayRef<int64_t> ranges) {
+                                                   ArrayRef<Size> ranges) {
   Location loc = op.getLoc();
   OpBuilder b(op);
   // The grid: the other parallel dims, then the m and n block tiles (n fastest).
-  int64_t mSize = ranges[c.m], nSize = ranges[c.n];
+  Size mSize = ranges[c.m], nSize = ranges[c.n];
   ContractionDims dims(op, c, ranges);
-  ArrayRef<int64_t> redSizes = dims.redSizes;
-  SmallVector<int64_t> gridSizes = dims.outerSizes;
-  gridSizes.push_back(llvm::divideCeil(mSize, kBlockTile));
-  gridSizes.push_back(llvm::divideCeil(nSize, kBlockTile));
-  int64_t redPoints = computeProduct(redSizes);
+  ArrayRef<Size> redSizes = dims.redSizes;
+  SmallVector<Size> gridSizes = dims.outerSizes;
+  gridSizes.push_back(ceilDivSize(b, loc, mSize, kBlockTile));
+  gridSizes.push_back(ceilDivSize(b, loc, nSize, kBlockTile));
+  Size redPoints = productSize(b, loc, redSizes);
+  Size depthTiles = ceilDivSize(b, loc, redPoints, kDepthTile);
+  Size blocks = productSize(b, loc, gridSizes);
   constexpr int64_t lanes = kBlockTile / kTile; // threads along m and along n
   constexpr int64_t threads = lanes * lanes;
   OpOperand *init = op.getDpsInitOperand(0);
@@ -596,7 +621,7 @@ LogicalResult KernelBuilder::mapSharedContraction(linalg::LinalgOp op, const Con
                            getElementTypeOrSelf(in->get().getType()),
                            MemRefLayoutAttrInterface(), workgroup);
   };
-  gpu::LaunchOp launch = createLaunch(b, loc, computeProduct(gridSizes), threads);
+  gpu::LaunchOp launch = createLaunch(b, loc, blocks, threads);
   Value aTile = launch.addWorkgroupAttribution(tileType(inA), loc);
   Value bTile = launch.addWorkgroupAttribution(tileType(inB), loc);
   b.setInsertionPointToStart(&launch.getBody().front());
@@ -609,8 +634,8 @@ LogicalResult KernelBuilder::mapSharedContraction(linalg::LinalgOp op, const Con
   Value col0 = arith::MulIOp::create(b, loc, blockIdx.back(), index(kBlockTile));
   // The thread's rows row0 + tm + i * lanes and columns col0 + tn + j * lanes (clamped into
   // range for the loads; the stores check them), tile rows tm + i * lanes in shared memory.
-  TileLines rowLines = tileLines(b, loc, arith::AddIOp::create(b, loc, row0, tm), lanes, mSize);
-  TileLines colLines = tileLines(b, loc, arith::AddIOp::create(b, loc, col0, tn), lanes, nSize);
+  TileLines rowLines = tileLines(b, loc, arith::AddIOp::create(b, loc, row0, tm), b.getIndexAttr(lanes), mSize);
+  TileLines colLines = tileLines(b, loc, arith::AddIOp::create(b, loc, col0, tn), b.getIndexAttr(lanes), nSize);
   ArrayRef<Value> rows = rowLines.clamped, cols = colLines.clamped;
   SmallVector<Value> tileRows, tileCols;
   for (int64_t i = 0; i < kTile; ++i) {
@@ -629,7 +654,7 @@ LogicalResult KernelBuilder::mapSharedContraction(linalg::LinalgOp op, const Con
   // elements of each; a point or row past the end is clamped and never used), then each
   // thread accumulates its 4x4 tile from the staged points in order.
   auto outer = scf::ForOp::create(
-      b, loc, index(0), index(llvm::divideCeil(redPoints, kDepthTile)), index(1), acc,
+      b, loc, index(0), sizeValue(b, loc, depthTiles), index(1), acc,
       [&](OpBuilder &nb, Location, Value kt, ValueRange accs) {
         auto nIndex = [&](int64_t v) {
           return arith::ConstantIndexOp::create(nb, loc, v).getResult();
@@ -639,7 +664,8 @@ LogicalResult KernelBuilder::mapSharedContraction(linalg::LinalgOp op, const Con
         // threads take consecutive lines, or consecutive points where the input's innermost
         // dim is not the line's (A's rows of a K-contiguous A), so that they read
         // neighbouring elements.
-        auto stage = [&](OpOperand *in, unsigned lineDim, Value lineBase, int64_t lineSize,
+        Value lastPoint = lastIndex(nb, loc, redPoints);
+        auto stage = [&](OpOperand *in, unsigned lineDim, Value lineBase, Size lineSize,
                          Value tile) {
           bool pointsFast =
               !op.getMatchingIndexingMap(in).getResults().back().isFunctionOfDim(lineDim);
@@ -650,9 +676,10 @@ LogicalResult KernelBuilder::mapSharedContraction(linalg::LinalgOp op, const Con
             Value minor = arith::RemUIOp::create(nb, loc, e, nIndex(fast));
             Value kk = pointsFast ? minor : major, ll = pointsFast ? major : minor;
             Value r = arith::MinUIOp::create(nb, loc, arith::AddIOp::create(nb, loc, k0, kk),
-                                             nIndex(redPoints - 1));
+                                             lastPoint);
             Value line = arith::MinUIOp::create(
-                nb, loc, arith::AddIOp::create(nb, loc, lineBase, ll), nIndex(lineSize - 1));
+                nb, loc, arith::AddIOp::create(nb, loc, lineBase, ll),
+                lastIndex(nb, loc, lineSize));
             SmallVector<Value> ivs = ivsAt(rows[0], cols[0], delinearize(nb, loc, r, redSizes));
             ivs[lineDim] = line;
             Value v = memref::LoadOp::create(nb, loc, in->get(),
@@ -664,7 +691,8 @@ LogicalResult KernelBuilder::mapSharedContraction(linalg::LinalgOp op, const Con
         stage(inB, c.n, col0, nSize, bTile);
         gpu::BarrierOp::create(nb, loc);
         Value depth = arith::MinSIOp::create(
-            nb, loc, nIndex(kDepthTile), arith::SubIOp::create(nb, loc, nIndex(redPoints), k0));
+            nb, loc, nIndex(kDepthTile),
+            arith::SubIOp::create(nb, loc, sizeValue(nb, loc, redPoints), k0));
         auto inner = scf::ForOp::create(
             nb, loc, nIndex(0), depth, nIndex(1), accs,
             [&](OpBuilder &ib, Location, Value kk, ValueRange sums) {
@@ -689,23 +717,41 @@ LogicalResult KernelBuilder::map(linalg::LinalgOp op) {
   if (!op.hasPureBufferSemantics())
     return op->emitError() << "sqz-cuda-map-to-gpu runs after bufferization; this op "
                               "still has tensor operands";
+  // The loop sizes: static, or computed on the host from the buffers' dims. For choosing the
+  // kernel, `ranges` counts a dynamic size as kDynamicEstimate.
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
-  if (llvm::any_of(ranges, ShapedType::isDynamic))
-    return op->emitError() << "the CUDA target does not support dynamic shapes yet (a loop "
-                              "of this op has a dynamic bound)";
+  SmallVector<Size> sizes;
+  bool dynamic = llvm::any_of(ranges, ShapedType::isDynamic);
+  {
+    OpBuilder b(op);
+    SmallVector<Range> loopRanges;
+    if (dynamic)
+      loopRanges = op.createLoopRanges(b, op.getLoc());
+    for (auto [d, r] : llvm::enumerate(ranges)) {
+      sizes.push_back(ShapedType::isDynamic(r) ? loopRanges[d].size : b.getIndexAttr(r));
+      if (ShapedType::isDynamic(r))
+        r = kDynamicEstimate;
+    }
+  }
   for (OpOperand &init : op.getDpsInitsMutable()) {
     AffineMap map = op.getMatchingIndexingMap(&init);
     for (auto [i, it] : llvm::enumerate(op.getIteratorTypesArray()))
       if (it == utils::IteratorType::reduction && map.isFunctionOfDim(i))
         return op->emitError() << "an output indexed by a reduction loop is not supported";
   }
-  SmallVector<int64_t> parSizes, redSizes;
-  for (auto [size, it] : llvm::zip(ranges, op.getIteratorTypesArray()))
-    (it == utils::IteratorType::parallel ? parSizes : redSizes).push_back(size);
-  int64_t points = computeProduct(parSizes), redPoints = computeProduct(redSizes);
-  if (points == 0 || redPoints == 0) // nothing to compute or nothing to fold
+  SmallVector<Size> parSizes, redSizes;
+  int64_t points = 1, redPoints = 1;
+  for (auto [size, range, it] : llvm::zip(sizes, ranges, op.getIteratorTypesArray())) {
+    bool parallel = it == utils::IteratorType::parallel;
+    (parallel ? parSizes : redSizes).push_back(size);
+    (parallel ? points : redPoints) *= range;
+  }
+  // Nothing to compute or nothing to fold. (A dynamic size of 0 gives an empty grid, or a
+  // reduction that leaves the output as it was.)
+  if (points == 0 || redPoints == 0)
     return success();
-  if (points > (int64_t(1) << 31) - 1)
+  // (With dynamic shapes, a grid too large for the device is the launch's error.)
+  if (!dynamic && points > (int64_t(1) << 31) - 1)
     return op->emitError() << "more than 2^31 - 1 output points are not supported";
   if (std::optional<BlockReduction> reduction = matchBlockReduction(op)) {
     // A register tile per thread when there are enough tiles to occupy the GPU, or when
@@ -720,13 +766,13 @@ LogicalResult KernelBuilder::map(linalg::LinalgOp op) {
       };
       if (ranges[c->m] >= minSharedTile && ranges[c->n] >= minSharedTile && stageable(0) &&
           stageable(1))
-        return mapSharedContraction(op, *c, ranges);
+        return mapSharedContraction(op, *c, sizes);
       int64_t tiles = points / (ranges[c->m] * ranges[c->n]) *
                       llvm::divideCeil(ranges[c->m], kTile) *
                       llvm::divideCeil(ranges[c->n], kTile);
       if (ranges[c->m] >= kTile && ranges[c->n] >= kTile &&
           (tiles >= minTiledThreads || redPoints < minBlockReduce))
-        return mapTiledContraction(op, *c, ranges);
+        return mapTiledContraction(op, *c, sizes);
     }
     if (redPoints >= minBlockReduce)
       return mapBlockReduction(op, *reduction, parSizes, redSizes);

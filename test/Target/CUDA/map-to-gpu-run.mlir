@@ -6,7 +6,7 @@
 // dims), a small reduction kept in the thread, permuted and broadcast operands,
 // linalg.index, softmax / GELU with exp, erf and tanh, and contractions (a matmul, attention's
 // Q K^T, f16 operands, a 1-D convolution with two reduced dims) on blocks and on 4x4 register
-// tiles whose sizes are not multiples of 4.
+// tiles whose sizes are not multiples of 4; the same with dynamic sizes, also 0 rows.
 //
 // DEFINE: %{lower} = convert-scf-to-cf,expand-strided-metadata,lower-affine,finalize-memref-to-llvm,convert-math-to-llvm,convert-math-to-libm,convert-arith-to-llvm,convert-index-to-llvm,convert-func-to-llvm,convert-cf-to-llvm,reconcile-unrealized-casts
 // RUN: sqz-opt %s --pass-pipeline='builtin.module(func.func(sqz-cuda-map-to-gpu,sqz-cuda-expand-math,sqz-cuda-emulate-launches),%{lower})' \
@@ -22,7 +22,7 @@
 // RUN: %python %S/Inputs/allclose.py %t.gpu %t.ref --rtol 2e-6 --atol 1e-6 | FileCheck %s --check-prefix=CMP
 // RUN: %python %S/Inputs/allclose.py %t.tiled %t.ref --rtol 2e-6 --atol 1e-6 | FileCheck %s --check-prefix=CMP
 // RUN: %python %S/Inputs/allclose.py %t.shared %t.ref --rtol 2e-6 --atol 1e-6 | FileCheck %s --check-prefix=CMP
-// CMP: allclose: 8461 numbers match
+// CMP: allclose: 14287 numbers match
 //
 // The emulated output itself (so that two equally wrong runs cannot pass), a few values:
 // RUN: FileCheck %s --input-file=%t.gpu
@@ -43,6 +43,16 @@
 // CHECK-NEXT: [-0.5,  -2.5,  4]
 // CHECK: sizes = [4]
 // CHECK-NEXT: [8,  8,  8,  8]
+// The dynamic matmul equals the static one (same operands), every row maximum is 2 and
+// exp(v(0, 0..1)) = exp(-2), exp(1.25):
+// CHECK: sizes = [70, 45]
+// CHECK-NEXT: {{\[\[}}2.1875,   -3.6875,   10.625,   -10.125,   12.6875,
+// CHECK: sizes = [70, 45]
+// CHECK-NEXT: {{\[\[}}2.1875,   -3.6875,   10.625,   -10.125,   12.6875,
+// CHECK: sizes = [70]
+// CHECK-NEXT: [2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,
+// CHECK: sizes = [70, 37]
+// CHECK-NEXT: {{\[\[}}0.135335,   3.49034,
 
 #id2 = affine_map<(d0, d1) -> (d0, d1)>
 #row = affine_map<(d0, d1) -> (d0)>
@@ -288,6 +298,33 @@ func.func @big_contractions(%a: memref<70x37xf32>, %b: memref<37x45xf32>, %c: me
   return
 }
 
+// Dynamic shapes: the sizes are the buffers' dims, read on the host (a matmul, a row maximum
+// over a dynamic reduction, an elementwise exp); run at 70x37x45 and with 0 rows (an empty
+// grid).
+func.func @dynamic(%a: memref<?x?xf32>, %b: memref<?x?xf32>, %c: memref<?x?xf32>,
+                   %mx: memref<?xf32>, %e: memref<?x?xf32>) {
+  %quarter = arith.constant 0.25 : f32
+  %low = arith.constant -100.0 : f32
+  linalg.fill ins(%quarter : f32) outs(%c : memref<?x?xf32>)
+  linalg.matmul ins(%a, %b : memref<?x?xf32>, memref<?x?xf32>) outs(%c : memref<?x?xf32>)
+  linalg.fill ins(%low : f32) outs(%mx : memref<?xf32>)
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i)>],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%a : memref<?x?xf32>) outs(%mx : memref<?xf32>) {
+  ^bb0(%x: f32, %o: f32):
+    %m = arith.maximumf %o, %x : f32
+    linalg.yield %m : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%a : memref<?x?xf32>) outs(%e : memref<?x?xf32>) {
+  ^bb0(%x: f32, %o: f32):
+    %v = math.exp %x : f32
+    linalg.yield %v : f32
+  }
+  return
+}
+
 func.func @main() {
   %a = memref.alloc() : memref<20x33xf32>
   %b2 = memref.alloc() : memref<1x33xf32>
@@ -442,5 +479,31 @@ func.func @main() {
   call @printMemrefF32(%gcu) : (memref<*xf32>) -> ()
   %gsu = memref.cast %gs : memref<2x40x36xf32> to memref<*xf32>
   call @printMemrefF32(%gsu) : (memref<*xf32>) -> ()
+
+  %dc = memref.alloc() : memref<70x45xf32>
+  %dcd = memref.cast %dc : memref<70x45xf32> to memref<?x?xf32>
+  %dm = memref.alloc() : memref<70xf32>
+  %dmd = memref.cast %dm : memref<70xf32> to memref<?xf32>
+  %de = memref.alloc() : memref<70x37xf32>
+  %ded = memref.cast %de : memref<70x37xf32> to memref<?x?xf32>
+  call @dynamic(%gad, %gbd, %dcd, %dmd, %ded)
+    : (memref<?x?xf32>, memref<?x?xf32>, memref<?x?xf32>, memref<?xf32>, memref<?x?xf32>) -> ()
+  %dcu = memref.cast %dc : memref<70x45xf32> to memref<*xf32>
+  call @printMemrefF32(%dcu) : (memref<*xf32>) -> ()
+  %dmu = memref.cast %dm : memref<70xf32> to memref<*xf32>
+  call @printMemrefF32(%dmu) : (memref<*xf32>) -> ()
+  %deu = memref.cast %de : memref<70x37xf32> to memref<*xf32>
+  call @printMemrefF32(%deu) : (memref<*xf32>) -> ()
+  // No rows: every grid is empty.
+  %za = memref.alloc() : memref<0x37xf32>
+  %zad = memref.cast %za : memref<0x37xf32> to memref<?x?xf32>
+  %zc = memref.alloc() : memref<0x45xf32>
+  %zcd = memref.cast %zc : memref<0x45xf32> to memref<?x?xf32>
+  %zm = memref.alloc() : memref<0xf32>
+  %zmd = memref.cast %zm : memref<0xf32> to memref<?xf32>
+  %ze = memref.alloc() : memref<0x37xf32>
+  %zed = memref.cast %ze : memref<0x37xf32> to memref<?x?xf32>
+  call @dynamic(%zad, %gbd, %zcd, %zmd, %zed)
+    : (memref<?x?xf32>, memref<?x?xf32>, memref<?x?xf32>, memref<?xf32>, memref<?x?xf32>) -> ()
   return
 }

@@ -273,3 +273,45 @@ func.func @captured_scalar_freed(%values: memref<2xf32>, %out: memref<4xf32>) {
   }
   return
 }
+
+// -----
+
+// Dynamic sizes: read from the buffers on the host, the grid computed there (ceil divisions
+// by the tile sizes), the kernels reading the sizes as values from above (arguments after
+// outlining). The matmul counts as large: shared-memory tiles.
+// CHECK-LABEL: func.func @dynamic
+// CHECK-SAME: (%[[A:.*]]: memref<?x?xf32>, %[[B:.*]]: memref<?x?xf32>, %[[C:.*]]: memref<?x?xf32>, %[[E:.*]]: memref<?x?xf32>)
+// CHECK-DAG: %[[M:.*]] = memref.dim %[[A]], %c0{{[_0-9]*}} :
+// CHECK-DAG: %[[K:.*]] = memref.dim %[[A]], %c1{{[_0-9]*}} :
+// CHECK-DAG: %[[N:.*]] = memref.dim %[[B]], %c1{{[_0-9]*}} :
+// CHECK: %[[M63:.*]] = arith.addi %[[M]], %{{.*}} : index
+// CHECK: %[[MT:.*]] = arith.divui %[[M63]], %{{.*}} : index
+// CHECK: %[[N63:.*]] = arith.addi %[[N]], %{{.*}} : index
+// CHECK: %[[NT:.*]] = arith.divui %[[N63]], %{{.*}} : index
+// CHECK: %[[K15:.*]] = arith.addi %[[K]], %{{.*}} : index
+// CHECK: %[[KT:.*]] = arith.divui %[[K15]], %{{.*}} : index
+// CHECK: %[[BLOCKS:.*]] = arith.muli %[[MT]], %[[NT]] : index
+// CHECK: gpu.launch blocks({{.*}}) in (%{{.*}} = %[[BLOCKS]], {{.*}} threads({{.*}}) in (%{{.*}} = %c256{{.*}} workgroup(
+// CHECK: arith.cmpi ult, %{{.*}}, %[[M]] : index
+// CHECK: scf.for %{{.*}} = %{{.*}} to %[[KT]] step
+// CHECK: gpu.barrier
+// The elementwise exp: rows * cols threads, 256 a block.
+// CHECK: %[[R:.*]] = memref.dim %[[A]]
+// CHECK: %[[CO:.*]] = memref.dim %[[A]]
+// CHECK: %[[PTS:.*]] = arith.muli %[[R]], %[[CO]] : index
+// CHECK: %[[P255:.*]] = arith.addi %[[PTS]], %{{.*}} : index
+// CHECK: %[[G:.*]] = arith.divui %[[P255]], %{{.*}} : index
+// CHECK: gpu.launch blocks({{.*}}) in (%{{.*}} = %[[G]],
+// CHECK: arith.cmpi ult, %{{.*}}, %[[PTS]] : index
+// CHECK: math.exp
+func.func @dynamic(%a: memref<?x?xf32>, %b: memref<?x?xf32>, %c: memref<?x?xf32>, %e: memref<?x?xf32>) {
+  linalg.matmul ins(%a, %b : memref<?x?xf32>, memref<?x?xf32>) outs(%c : memref<?x?xf32>)
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%a : memref<?x?xf32>) outs(%e : memref<?x?xf32>) {
+  ^bb0(%x: f32, %o: f32):
+    %v = math.exp %x : f32
+    linalg.yield %v : f32
+  }
+  return
+}

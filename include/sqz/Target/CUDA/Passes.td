@@ -9,18 +9,6 @@
 
 include "mlir/Pass/PassBase.td"
 
-def SqzCUDACheckEntry : Pass<"sqz-cuda-check-entry", "::mlir::ModuleOp"> {
-  let summary = "Reject models the CUDA target cannot compile yet (dynamic shapes)";
-  let description = [{
-    The CUDA target compiles statically shaped models only: every input and result of the
-    entry function must be a ranked tensor with a static shape. A dynamic dim is reported
-    with the input's name and a hint (`--input-shape`), and the pass fails.
-  }];
-  let options = [
-    Option<"entry", "entry", "std::string", /*default=*/"\"main\"", "Entry function">
-  ];
-}
-
 def SqzCUDALowerKernels : Pass<"sqz-cuda-lower-kernels", "::mlir::ModuleOp"> {
   let summary = "Launch the CUDA kernels of sqz.packed_linear ops (CUDA blobs)";
   let description = [{
