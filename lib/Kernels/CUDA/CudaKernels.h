@@ -52,6 +52,10 @@ typedef struct sqz_cuk_launch {
   uint32_t grid[3];
   uint32_t block[3];
   uint32_t shared_bytes;
+  /* Activation rows a block computes: grid[0] = ceil(M / rows_per_block)
+   * (1 for M = 0); the rest of the launch does not depend on M within the
+   * variant's range of M (a launch for a dynamic M: below). */
+  uint32_t rows_per_block;
 } sqz_cuk_launch;
 
 /* ---- Host side (static library SqzKernelsCUDA; no CUDA needed) ---- */
@@ -84,6 +88,10 @@ int sqz_cuk_plan(const sqz_uk_header *h, int64_t M, int32_t sm,
  * wgmma (gemm64's tiling with one warpgroup wgmma.m64n64k16 / 2:4
  * wgmma.sp.m64n64k32 per k step instead of per-warp mma.sync / mma.sp; sm_90a
  * only, where it replaces gemm64 for M >= 128). */
+/* The ranges of M of sqz_cuk_plan's choice: gemv for M <= SQZ_CUK_GEMV_MAX_M,
+ * gemm64 (wgmma on sm_90a) for M >= SQZ_CUK_GEMM64_MIN_M, gemm between. */
+#define SQZ_CUK_GEMV_MAX_M 8
+#define SQZ_CUK_GEMM64_MIN_M 128
 enum sqz_cuk_variant {
   SQZ_CUK_VARIANT_AUTO = 0,
   SQZ_CUK_VARIANT_GEMV = 1,

@@ -100,12 +100,10 @@ constexpr int kMTilesGemm = 4;           // 8-row m-tiles per block, gemm
 constexpr int kWindowGemv = 1024;        // dense K columns staged per window
 constexpr int kWindowGemm = 512;
 constexpr int kXPad = 8;                 // halves of padding per staged row
-constexpr int kGemvMaxM = 8;             // M <= this: gemv variant
 // gemm64: warps split N instead of K (warp w owns n-tile 4 * by + w, all of K), 8 m-tiles.
 constexpr int kMTilesGemm64 = 8;
 constexpr int kWindowGemm64 = 256;
 constexpr int kStagesGemm64 = 4;
-constexpr int kGemm64MinM = 128;         // M >= this: gemm64 variant (wgmma on sm_90a)
 constexpr int kNF4LutWords = 8;          // words of the nf4 lookup table
 
 // Format numbers (enum sqz_cuk_format in CudaKernels.h).

@@ -472,8 +472,8 @@ int sqz_cuk_plan_checked(const sqz_uk_header *h, int64_t M, int32_t sm, int32_t 
   // wgmma: sm_90a only (architecture-specific, compute capability 9.0).
   const bool wgmmaTarget = archSpecific && cc == 90;
   if (variant == SQZ_CUK_VARIANT_AUTO)
-    variant = M <= kGemvMaxM                ? SQZ_CUK_VARIANT_GEMV
-              : M < kGemm64MinM             ? SQZ_CUK_VARIANT_GEMM
+    variant = M <= SQZ_CUK_GEMV_MAX_M       ? SQZ_CUK_VARIANT_GEMV
+              : M < SQZ_CUK_GEMM64_MIN_M    ? SQZ_CUK_VARIANT_GEMM
               : wgmmaTarget                 ? SQZ_CUK_VARIANT_WGMMA
                                             : SQZ_CUK_VARIANT_GEMM64;
   if (variant != SQZ_CUK_VARIANT_GEMV && variant != SQZ_CUK_VARIANT_GEMM &&
@@ -511,6 +511,7 @@ int sqz_cuk_plan_checked(const sqz_uk_header *h, int64_t M, int32_t sm, int32_t 
   out->block[2] = 1;
   out->shared_bytes =
       static_cast<uint32_t>(sharedBytes(shape.mTiles, shape.window, shape.stages, shape.xPad));
+  out->rows_per_block = static_cast<uint32_t>(rowsPerBlock);
   return 0;
 }
 

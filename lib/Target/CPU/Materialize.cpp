@@ -485,10 +485,6 @@ struct SqzMaterializePass : public mlir::sqz::impl::SqzMaterializeBase<SqzMateri
     if (!cast<RankedTensorType>(input.getType()).getElementType().isF32() ||
         !resultTy.getElementType().isF32())
       return compressed ? stay("the CUDA kernels take f32 activations") : success();
-    // The launch is planned for the number of rows at compile time.
-    if (!cast<RankedTensorType>(input.getType()).hasStaticShape())
-      return !compressed ? success() : stay("the CUDA kernels need a static number of rows (the input has a dynamic "
-                  "shape)");
     PackRequest req;
     Value bias;
     std::string why;

@@ -4,7 +4,8 @@
 // sm_90a; sqz-materialize{target=cuda}) becomes a gpu.launch_func of a generated gpu.func
 // wrapper that calls the kernel's device function `sqz_cuk_<format>_<variant>_sm<80|90>`
 // (lib/Kernels/CUDA/CudaKernels.h) from every thread, with the grid, block and dynamic
-// shared memory that sqz_cuk_plan returns for the op's static M. sqz-cuda-serialize links
+// shared memory that sqz_cuk_plan returns for the op's M (for a dynamic M, one launch per
+// variant with grid x from M at run time). sqz-cuda-serialize links
 // the function's NVPTX bitcode into the device module.
 //
 // Like sqz-cpu-lower-ukernels it runs on tensors, before convert-sqz-to-linalg, and writes
@@ -32,6 +33,7 @@
 #include "mlir/IR/SymbolTable.h"
 
 #include <cstring>
+#include <limits>
 
 namespace mlir::sqz {
 #define GEN_PASS_DEF_SQZCUDALOWERKERNELS
@@ -159,28 +161,51 @@ struct SqzCUDALowerKernelsPass
     auto yTy = op.getResult().getType();
     int64_t rank = xTy.getRank(), k = op.getInFeatures(), n = op.getOutFeatures();
     Type f32 = Float32Type::get(ctx);
-    if (!xTy.hasStaticShape())
-      return op.emitOpError() << "needs a static input shape for the CUDA kernels, got "
-                              << xTy;
+    // M, the rows: the product of the input's leading dims, read at run time when one is
+    // dynamic.
+    if (xTy.isDynamicDim(rank - 1))
+      return op.emitOpError() << "needs a static last input dim (" << k
+                              << " in-features) for the CUDA kernels, got " << xTy;
+    bool dynamicRows = !xTy.hasStaticShape();
     int64_t m = 1;
-    for (int64_t d = 0; d + 1 < rank; ++d)
+    for (int64_t d = 0; !dynamicRows && d + 1 < rank; ++d)
       m *= xTy.getDimSize(d);
 
     sqz_uk_header header;
     if (!readHeader(op.getBlob(), header))
       return op.emitOpError() << "blob data is not available (an elided or non-constant "
                                  "blob): cannot plan the kernel launch";
-    sqz_cuk_launch launch;
-    char error[512] = {0};
     int32_t sm = PackedLinearOp::getCUDAArch(op.getIsa());
     if (op.getIsa().ends_with("a")) // sm_90a: the architecture-specific (wgmma) kernels too
       sm |= SQZ_CUK_SM_ARCH_SPECIFIC;
-    if (m < 1 || sqz_cuk_plan_checked(&header, m, sm, SQZ_CUK_VARIANT_AUTO, &launch, error,
-                                      sizeof(error)) != 0)
-      return op.emitOpError() << "no CUDA kernel launch for M=" << m << " on " << op.getIsa()
-                              << ": " << (m < 1 ? "empty input" : error);
-    if (!launch.symbol)
-      return op.emitOpError() << "sqz_cuk_plan named no kernel";
+    // The launches: sqz_cuk_plan's for a static M. For a dynamic M, one per range of M with
+    // its own kernel variant (planned at the range's first M: only grid x depends on M
+    // within it), each launched with an empty grid unless M is in its range.
+    struct Planned {
+      sqz_cuk_launch launch;
+      int64_t lo, hi;
+    };
+    SmallVector<Planned> plans;
+    auto plan = [&](int64_t lo, int64_t hi) -> LogicalResult {
+      Planned p{{}, lo, hi};
+      char error[512] = {0};
+      if (lo < 1 || sqz_cuk_plan_checked(&header, lo, sm, SQZ_CUK_VARIANT_AUTO, &p.launch,
+                                         error, sizeof(error)) != 0)
+        return op.emitOpError() << "no CUDA kernel launch for M=" << lo << " on "
+                                << op.getIsa() << ": " << (lo < 1 ? "empty input" : error);
+      if (!p.launch.symbol)
+        return op.emitOpError() << "sqz_cuk_plan named no kernel";
+      plans.push_back(p);
+      return success();
+    };
+    if (!dynamicRows) {
+      if (failed(plan(m, m)))
+        return failure();
+    } else if (failed(plan(1, SQZ_CUK_GEMV_MAX_M)) ||
+               failed(plan(SQZ_CUK_GEMV_MAX_M + 1, SQZ_CUK_GEMM64_MIN_M - 1)) ||
+               failed(plan(SQZ_CUK_GEMM64_MIN_M, std::numeric_limits<int64_t>::max()))) {
+      return failure();
+    }
 
     OpBuilder b(op);
     // Input as [M, K].
@@ -197,10 +222,13 @@ struct SqzCUDALowerKernelsPass
       toRows = {lead, {rank - 1}};
       x2 = tensor::CollapseShapeOp::create(b, loc, x2, toRows);
     }
+    int64_t rowsDim = dynamicRows ? ShapedType::kDynamic : m;
+    Value rows = dynamicRows ? tensor::DimOp::create(b, loc, x2, 0).getResult() : Value();
     // The kernel reads x through a raw pointer, which One-Shot Bufferize cannot see: the
     // to_buffer is the read it analyzes (unique attribute: no CSE with another call's).
     auto xBufTy = MemRefType::get(
-        {m, k}, f32, StridedLayoutAttr::get(ctx, ShapedType::kDynamic, {ShapedType::kDynamic, 1}));
+        {rowsDim, k}, f32,
+        StridedLayoutAttr::get(ctx, ShapedType::kDynamic, {ShapedType::kDynamic, 1}));
     auto xBufOp = bufferization::ToBufferOp::create(b, loc, xBufTy, x2, /*read_only=*/true);
     xBufOp->setAttr("sqz.ukernel_call", b.getI64IntegerAttr(callId));
     Value xAddr = getAddress(b, loc, xBufOp, 4);
@@ -236,34 +264,71 @@ struct SqzCUDALowerKernelsPass
       biasAddr = arith::ConstantIntOp::create(b, loc, 0, 64);
     }
 
-    Value yBuf = memref::AllocOp::create(b, loc, MemRefType::get({m, n}, f32));
+    Value yBuf = memref::AllocOp::create(b, loc, MemRefType::get({rowsDim, n}, f32),
+                                         dynamicRows ? ValueRange{rows} : ValueRange{});
     Value yAddr = getAddress(b, loc, yBuf, 4);
-    Value m64 = arith::ConstantIntOp::create(b, loc, m, 64);
+    Value m64 = dynamicRows
+                    ? arith::IndexCastOp::create(b, loc, b.getI64Type(), rows).getResult()
+                    : arith::ConstantIntOp::create(b, loc, m, 64).getResult();
     Value ldy = arith::ConstantIntOp::create(b, loc, n, 64);
+    SmallVector<Value> args{blobAddr, xAddr, m64, ldx, biasAddr, yAddr, ldy};
 
-    gpu::GPUFuncOp wrapper = getWrapper(symbols, launch.symbol, loc);
-    // The launch, as a call until the buffers are final (kCUDALaunchAttr).
-    func::FuncOp launcher = symbols.lookup<func::FuncOp>(wrapper.getName());
-    if (!launcher) {
-      OpBuilder mb = OpBuilder::atBlockEnd(module.getBody());
-      launcher = func::FuncOp::create(mb, loc, wrapper.getName(), wrapper.getFunctionType());
-      launcher.setPrivate();
-      symbols.insert(launcher);
+    for (const Planned &p : plans) {
+      const sqz_cuk_launch &launch = p.launch;
+      gpu::GPUFuncOp wrapper = getWrapper(symbols, launch.symbol, loc);
+      SmallVector<int64_t> shape{launch.grid[0],  launch.grid[1],  launch.grid[2],
+                                 launch.block[0], launch.block[1], launch.block[2],
+                                 launch.shared_bytes};
+      SmallVector<Value> operands = args;
+      std::string launcherName = wrapper.getName().str();
+      SmallVector<Type> launcherInputs(wrapper.getFunctionType().getInputs());
+      if (dynamicRows) {
+        // Grid x: ceil(M / rows_per_block) when M is in [lo, hi], else 0 (nothing runs).
+        auto index = [&](int64_t v) {
+          return arith::ConstantIndexOp::create(b, loc, v).getResult();
+        };
+        int64_t perBlock = launch.rows_per_block;
+        Value blocks = arith::DivUIOp::create(
+            b, loc, arith::AddIOp::create(b, loc, rows, index(perBlock - 1)), index(perBlock));
+        Value in = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge, rows, index(p.lo));
+        if (p.hi != std::numeric_limits<int64_t>::max())
+          in = arith::AndIOp::create(
+              b, loc, in,
+              arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, rows, index(p.hi)));
+        operands.insert(operands.begin(),
+                        arith::SelectOp::create(b, loc, in, blocks, index(0)).getResult());
+        launcherInputs.insert(launcherInputs.begin(), b.getIndexType());
+        launcherName += "_dynamic_grid";
+        shape[0] = -1;
+      }
+      // The launch, as a call until the buffers are final (kCUDALaunchAttr).
+      func::FuncOp launcher = symbols.lookup<func::FuncOp>(launcherName);
+      if (!launcher) {
+        OpBuilder mb = OpBuilder::atBlockEnd(module.getBody());
+        launcher = func::FuncOp::create(mb, loc, launcherName,
+                                        FunctionType::get(ctx, launcherInputs, {}));
+        launcher.setPrivate();
+        symbols.insert(launcher);
+      }
+      auto call = func::CallOp::create(b, loc, launcher, operands);
+      call->setAttr(kCUDALaunchAttr, b.getDenseI64ArrayAttr(shape));
+      call->setAttr(kCUDAKernelAttr, FlatSymbolRefAttr::get(wrapper.getNameAttr()));
     }
-    auto call = func::CallOp::create(b, loc, launcher,
-                                     ValueRange{blobAddr, xAddr, m64, ldx, biasAddr, yAddr, ldy});
-    call->setAttr(kCUDALaunchAttr,
-                  b.getDenseI64ArrayAttr({launch.grid[0], launch.grid[1], launch.grid[2],
-                                          launch.block[0], launch.block[1], launch.block[2],
-                                          launch.shared_bytes}));
 
     // Back to tensors, in the result's shape.
-    Value y = bufferization::ToTensorOp::create(b, loc, RankedTensorType::get({m, n}, f32),
+    Value y = bufferization::ToTensorOp::create(b, loc, RankedTensorType::get({rowsDim, n}, f32),
                                                 yBuf, /*restrict=*/true, /*writable=*/true);
-    if (rank == 1)
+    if (rank == 1) {
       y = tensor::CollapseShapeOp::create(b, loc, yTy, y, toRows);
-    else if (rank > 2)
-      y = tensor::ExpandShapeOp::create(b, loc, yTy, y, toRows);
+    } else if (rank > 2) {
+      SmallVector<OpFoldResult> yShape;
+      for (int64_t d = 0; d + 1 < rank; ++d)
+        yShape.push_back(xTy.isDynamicDim(d)
+                             ? OpFoldResult(tensor::DimOp::create(b, loc, op.getInput(), d))
+                             : OpFoldResult(b.getIndexAttr(xTy.getDimSize(d))));
+      yShape.push_back(b.getIndexAttr(n));
+      y = tensor::ExpandShapeOp::create(b, loc, yTy, y, toRows, yShape);
+    }
     ++callId;
     op.getResult().replaceAllUsesWith(y);
     Operation *blobDef = op.getBlob().getDefiningOp();

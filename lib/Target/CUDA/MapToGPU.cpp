@@ -20,6 +20,8 @@
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/MathExtras.h"
 
+#include <limits>
+
 namespace mlir::sqz {
 #define GEN_PASS_DEF_SQZCUDAMAPTOGPU
 #include "sqz/Target/CUDA/Passes.h.inc"
@@ -634,8 +636,9 @@ LogicalResult KernelBuilder::mapSharedContraction(linalg::LinalgOp op, const Con
   Value col0 = arith::MulIOp::create(b, loc, blockIdx.back(), index(kBlockTile));
   // The thread's rows row0 + tm + i * lanes and columns col0 + tn + j * lanes (clamped into
   // range for the loads; the stores check them), tile rows tm + i * lanes in shared memory.
-  TileLines rowLines = tileLines(b, loc, arith::AddIOp::create(b, loc, row0, tm), b.getIndexAttr(lanes), mSize);
-  TileLines colLines = tileLines(b, loc, arith::AddIOp::create(b, loc, col0, tn), b.getIndexAttr(lanes), nSize);
+  Size stride = b.getIndexAttr(lanes);
+  TileLines rowLines = tileLines(b, loc, arith::AddIOp::create(b, loc, row0, tm), stride, mSize);
+  TileLines colLines = tileLines(b, loc, arith::AddIOp::create(b, loc, col0, tn), stride, nSize);
   ArrayRef<Value> rows = rowLines.clamped, cols = colLines.clamped;
   SmallVector<Value> tileRows, tileCols;
   for (int64_t i = 0; i < kTile; ++i) {
@@ -744,7 +747,11 @@ LogicalResult KernelBuilder::map(linalg::LinalgOp op) {
   for (auto [size, range, it] : llvm::zip(sizes, ranges, op.getIteratorTypesArray())) {
     bool parallel = it == utils::IteratorType::parallel;
     (parallel ? parSizes : redSizes).push_back(size);
-    (parallel ? points : redPoints) *= range;
+    int64_t &product = parallel ? points : redPoints;
+    // (Saturating: several dynamic sizes.)
+    product = range != 0 && product > std::numeric_limits<int64_t>::max() / range
+                  ? std::numeric_limits<int64_t>::max()
+                  : product * range;
   }
   // Nothing to compute or nothing to fold. (A dynamic size of 0 gives an empty grid, or a
   // reduction that leaves the output as it was.)
@@ -929,8 +936,17 @@ struct SqzCUDAMapToGPUPass
                          << " (expected 7 values: grid, block, shared bytes)";
         return signalPassFailure();
       }
+      // A dynamic M: grid x is the first operand.
+      bool dynamicGrid = shape[0] == -1;
+      auto kernelName = call->getAttrOfType<FlatSymbolRefAttr>(kCUDAKernelAttr);
+      if (!kernelName || (dynamicGrid && call.getNumOperands() == 0)) {
+        call.emitError() << "malformed CUDA kernel launch (expected " << kCUDAKernelAttr
+                         << " and, with a grid x of -1, grid x as the first operand)";
+        return signalPassFailure();
+      }
+      ValueRange args = call.getOperands().drop_front(dynamicGrid ? 1 : 0);
       // The blob must be in device memory (the weights buffer), not a host global.
-      Value blobAddr = call.getNumOperands() ? call.getOperand(0) : Value();
+      Value blobAddr = args.empty() ? Value() : args.front();
       for (int depth = 0; blobAddr && depth < 4; ++depth) {
         Operation *def = blobAddr.getDefiningOp();
         if (!def || def->getNumOperands() == 0)
@@ -949,11 +965,11 @@ struct SqzCUDAMapToGPUPass
       OpBuilder b(call);
       Location loc = call.getLoc();
       auto dim = [&](int i) { return arith::ConstantIndexOp::create(b, loc, shape[i]).getResult(); };
-      gpu::KernelDim3 grid{dim(0), dim(1), dim(2)}, block{dim(3), dim(4), dim(5)};
+      gpu::KernelDim3 grid{dynamicGrid ? call.getOperand(0) : dim(0), dim(1), dim(2)};
+      gpu::KernelDim3 block{dim(3), dim(4), dim(5)};
       Value smem = arith::ConstantIntOp::create(b, loc, shape[6], 32);
-      auto kernel = SymbolRefAttr::get(b.getStringAttr(kCUDAKernelModule),
-                                       {FlatSymbolRefAttr::get(call.getCalleeAttr().getAttr())});
-      gpu::LaunchFuncOp::create(b, loc, kernel, grid, block, smem, call.getOperands());
+      auto kernel = SymbolRefAttr::get(b.getStringAttr(kCUDAKernelModule), {kernelName});
+      gpu::LaunchFuncOp::create(b, loc, kernel, grid, block, smem, args);
       call.erase();
     }
     sinkHostLoads(fn);

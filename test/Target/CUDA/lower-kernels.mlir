@@ -25,7 +25,7 @@
 // CHECK: %[[XB:.*]] = bufferization.to_buffer %[[ARG]] read_only {sqz.ukernel_call = 0 : i64} : tensor<2x64xf32> to memref<2x64xf32, strided<[?, 1], offset: ?>>
 // CHECK: memref.get_global @__sqz_cuk_blob : memref<{{[0-9]+}}xi8>
 // CHECK: %[[YB:.*]] = memref.alloc() : memref<2x32xf32>
-// CHECK: call @sqz_cuk_int4_gemv_sm80_kernel(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}) {sqz.cuda_launch = array<i64: 1, 2, 1, 128, 1, 1, [[SMEM:[0-9]+]]>} : (i64, i64, i64, i64, i64, i64, i64) -> ()
+// CHECK: call @sqz_cuk_int4_gemv_sm80_kernel(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}) {sqz.cuda_kernel = @sqz_cuk_int4_gemv_sm80_kernel, sqz.cuda_launch = array<i64: 1, 2, 1, 128, 1, 1, [[SMEM:[0-9]+]]>} : (i64, i64, i64, i64, i64, i64, i64) -> ()
 // CHECK: bufferization.to_tensor %[[YB]] restrict writable : memref<2x32xf32> to tensor<2x32xf32>
 // CHECK: memref.global "private" constant @__sqz_cuk_blob : memref<{{[0-9]+}}xi8> = dense_resource<{{.*}}> {alignment = 256 : i64}
 // CHECK: func.func private @sqz_cuk_int4_gemv_sm80_kernel(i64, i64, i64, i64, i64, i64, i64)
@@ -51,7 +51,7 @@ func.func @int4_gemv(%x: tensor<2x64xf32>) -> tensor<2x32xf32> {
 // CHECK: func.func @dense_gemm
 // CHECK: tensor.collapse_shape %{{.*}} {{\[\[}}0, 1], [2]] : tensor<1x64x64xf32> into tensor<64x64xf32>
 // CHECK: bufferization.to_buffer %{{.*}} read_only {sqz.ukernel_call = 0 : i64} : tensor<48xf32>
-// CHECK: call @sqz_cuk_f16_gemm_sm80_kernel({{.*}}) {sqz.cuda_launch = array<i64: 2, 3, 1, 128, 1, 1, {{[0-9]+}}>}
+// CHECK: call @sqz_cuk_f16_gemm_sm80_kernel({{.*}}) {sqz.cuda_kernel = @sqz_cuk_f16_gemm_sm80_kernel, sqz.cuda_launch = array<i64: 2, 3, 1, 128, 1, 1, {{[0-9]+}}>}
 // CHECK: tensor.expand_shape %{{.*}} {{\[\[}}0, 1], [2]] output_shape [1, 64, 48] : tensor<64x48xf32> into tensor<1x64x48xf32>
 func.func @dense_gemm(%x: tensor<1x64x64xf32>) -> tensor<1x64x48xf32> {
   %w = arith.constant dense<0.125> : tensor<48x64xf32>
@@ -67,11 +67,11 @@ func.func @dense_gemm(%x: tensor<1x64x64xf32>) -> tensor<1x64x48xf32> {
 // memory (64 * 256 * 2 + 4 * 4 * 512 = 40960 bytes).
 // CHECK-LABEL: module attributes {gpu.container_module}
 // CHECK: gpu.func @sqz_cuk_int4_gemm64_sm80_kernel
-// CHECK: call @sqz_cuk_int4_gemm64_sm80_kernel({{.*}}) {sqz.cuda_launch = array<i64: 3, 2, 1, 128, 1, 1, 41984>}
+// CHECK: call @sqz_cuk_int4_gemm64_sm80_kernel({{.*}}) {sqz.cuda_kernel = @sqz_cuk_int4_gemm64_sm80_kernel, sqz.cuda_launch = array<i64: 3, 2, 1, 128, 1, 1, 41984>}
 // SM90: llvm.func @sqz_cuk_int4_wgmma_sm90a(!llvm.ptr, !llvm.ptr, i64, i64, !llvm.ptr, !llvm.ptr, i64)
 // SM90: gpu.func @sqz_cuk_int4_wgmma_sm90a_kernel
 // SM90: llvm.call @sqz_cuk_int4_wgmma_sm90a(
-// SM90: call @sqz_cuk_int4_wgmma_sm90a_kernel({{.*}}) {sqz.cuda_launch = array<i64: 3, 2, 1, 128, 1, 1, 40960>}
+// SM90: call @sqz_cuk_int4_wgmma_sm90a_kernel({{.*}}) {sqz.cuda_kernel = @sqz_cuk_int4_wgmma_sm90a_kernel, sqz.cuda_launch = array<i64: 3, 2, 1, 128, 1, 1, 40960>}
 func.func @int4_m130(%x: tensor<130x64xf32>) -> tensor<130x80xf32> {
   %c = arith.constant dense<3> : tensor<80x64xi8>
   %s = arith.constant dense<0.5> : tensor<80x2xf32>

@@ -42,3 +42,12 @@ func.func @host_load_written_by_user(%x: memref<4xf32>) {
   }
   return
 }
+
+// -----
+
+func.func private @k(i64)
+func.func @launch_without_kernel(%a: i64) {
+  // expected-error @+1 {{malformed CUDA kernel launch (expected sqz.cuda_kernel and, with a grid x of -1, grid x as the first operand)}}
+  call @k(%a) {sqz.cuda_launch = array<i64: 3, 2, 1, 128, 1, 1, 64>} : (i64) -> ()
+  return
+}

@@ -315,3 +315,27 @@ func.func @dynamic(%a: memref<?x?xf32>, %b: memref<?x?xf32>, %c: memref<?x?xf32>
   }
   return
 }
+
+// -----
+
+// A CUDA kernel's launch (sqz-cuda-lower-kernels): static, and with a dynamic grid x (its
+// first operand, a dynamic M) — both launch the wrapper sqz.cuda_kernel names.
+// CHECK-LABEL: func.func @kernel_launches
+// CHECK-SAME: (%[[GX:.*]]: index, %[[A:.*]]: i64)
+// CHECK: gpu.launch_func @sqz_cuda_kernels::@k blocks in (%c3{{.*}}, %c2{{.*}}, %c1{{.*}}) threads in (%c128{{.*}}, %c1{{.*}}, %c1{{.*}}) dynamic_shared_memory_size %c64_i32 args(%[[A]] : i64)
+// CHECK: gpu.launch_func @sqz_cuda_kernels::@k blocks in (%[[GX]], %c2{{.*}}, %c1{{.*}}) threads in (%c128{{.*}}, %c1{{.*}}, %c1{{.*}}) dynamic_shared_memory_size %c64_i32{{.*}} args(%[[A]] : i64)
+// CHECK-NOT: call
+module attributes {gpu.container_module} {
+  gpu.module @sqz_cuda_kernels {
+    gpu.func @k(%a: i64) kernel {
+      gpu.return
+    }
+  }
+  func.func private @k(i64)
+  func.func private @k_dynamic_grid(index, i64)
+  func.func @kernel_launches(%gx: index, %a: i64) {
+    call @k(%a) {sqz.cuda_kernel = @k, sqz.cuda_launch = array<i64: 3, 2, 1, 128, 1, 1, 64>} : (i64) -> ()
+    call @k_dynamic_grid(%gx, %a) {sqz.cuda_kernel = @k, sqz.cuda_launch = array<i64: -1, 2, 1, 128, 1, 1, 64>} : (index, i64) -> ()
+    return
+  }
+}

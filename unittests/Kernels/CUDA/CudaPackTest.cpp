@@ -535,4 +535,41 @@ TEST(CudaPack, Plans) {
   EXPECT_EQ(sqz_cuk_format_name(6), nullptr);
 }
 
+// A launch for a dynamic M (sqz-cuda-lower-kernels): within each range of M the plan's variant,
+// grid y, block and shared memory are the same, and grid x = ceil(M / rows_per_block).
+TEST(CudaPack, DynamicRowsPlans) {
+  Weights w = makeWeights(SQZ_UK_INT4, 200, 256, 128, false, 5);
+  std::vector<uint8_t> blob(static_cast<size_t>(sqz_cuk_packed_bytes(&w.logical)));
+  ASSERT_EQ(sqz_cuk_pack(&w.logical, blob.data()), 0);
+  sqz_uk_header h;
+  std::memcpy(&h, blob.data(), sizeof(h));
+  const int64_t ranges[3][2] = {{1, SQZ_CUK_GEMV_MAX_M},
+                                {SQZ_CUK_GEMV_MAX_M + 1, SQZ_CUK_GEMM64_MIN_M - 1},
+                                {SQZ_CUK_GEMM64_MIN_M, 1000}};
+  for (int32_t sm : {80, 90, 90 | SQZ_CUK_SM_ARCH_SPECIFIC})
+    for (const auto &range : ranges) {
+      sqz_cuk_launch first;
+      ASSERT_EQ(sqz_cuk_plan(&h, range[0], sm, &first), 0);
+      ASSERT_GT(first.rows_per_block, 0u);
+      for (int64_t m = range[0]; m <= range[1]; ++m) {
+        sqz_cuk_launch l;
+        ASSERT_EQ(sqz_cuk_plan(&h, m, sm, &l), 0);
+        EXPECT_STREQ(l.symbol, first.symbol) << "M " << m << " sm " << sm;
+        EXPECT_EQ(l.grid[0], (m + first.rows_per_block - 1) / first.rows_per_block) << m;
+        EXPECT_EQ(l.grid[1], first.grid[1]);
+        EXPECT_EQ(l.grid[2], first.grid[2]);
+        EXPECT_EQ(l.block[0], first.block[0]);
+        EXPECT_EQ(l.shared_bytes, first.shared_bytes);
+        EXPECT_EQ(l.rows_per_block, first.rows_per_block);
+      }
+    }
+  sqz_cuk_launch l;
+  ASSERT_EQ(sqz_cuk_plan(&h, 1, 80, &l), 0);
+  EXPECT_EQ(l.rows_per_block, 8u);
+  ASSERT_EQ(sqz_cuk_plan(&h, 9, 80, &l), 0);
+  EXPECT_EQ(l.rows_per_block, 32u);
+  ASSERT_EQ(sqz_cuk_plan(&h, 128, 80, &l), 0);
+  EXPECT_EQ(l.rows_per_block, 64u);
+}
+
 } // namespace

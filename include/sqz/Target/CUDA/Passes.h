@@ -41,7 +41,11 @@ constexpr llvm::StringLiteral kCUDAChips = "sm_80, sm_90, sm_90a";
 /// sqz-cuda-map-to-gpu turns into a gpu.launch_func of @<kCUDAKernelModule>::@<callee>. (A
 /// gpu.launch_func has no memory-effect interface, so the buffer deallocation pipeline would
 /// refuse it.)
+/// A grid x of -1 there: a dynamic M, the call's first operand is grid x (an index; the rest
+/// are the wrapper's arguments), and the callee is a declaration named like the wrapper with
+/// "_dynamic_grid". Either way kCUDAKernelAttr names the wrapper.
 constexpr llvm::StringLiteral kCUDALaunchAttr = "sqz.cuda_launch";
+constexpr llvm::StringLiteral kCUDAKernelAttr = "sqz.cuda_kernel";
 /// The gpu.module holding the CUDA kernel wrappers.
 constexpr llvm::StringLiteral kCUDAKernelModule = "sqz_cuda_kernels";
 

@@ -21,11 +21,14 @@ def SqzCUDALowerKernels : Pass<"sqz-cuda-lower-kernels", "::mlir::ModuleOp"> {
     the device function `llvm.func @<symbol>` (lib/Kernels/CUDA/CudaKernels.h; its bitcode
     is linked by `sqz-cuda-serialize`) from every thread. `<symbol>`, the grid, the block
     and the dynamic shared memory are those `sqz_cuk_plan` returns for the blob's header,
-    the op's M (the product of the input's leading dims, which must be static) and the
-    architecture. The arguments are device addresses (i64) of the blob (a private constant
+    the op's M (the product of the input's leading dims) and the architecture. With a
+    dynamic M there are three launches, one per range of M with its own variant (M <= 8,
+    9..127, >= 128; planned at the range's first M), each of a declaration named
+    `<wrapper>_dynamic_grid` that takes grid x first: ceil(M / rows per block) computed on
+    the host when M is in the range, else 0 (an empty grid: nothing runs). The arguments are device addresses (i64) of the blob (a private constant
     `memref.global` aligned to 256 bytes, externalized into the weights buffer), of x (rows
     of K with stride ldx), of the bias (0 if none) and of y (a fresh [M, N] buffer), M, ldx
-    and ldy = N. A CPU blob, a dynamic shape or a header the planner refuses is an error.
+    and ldy = N. A CPU blob, a dynamic last dim or a header the planner refuses is an error.
   }];
   let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::memref::MemRefDialect",
                            "::mlir::bufferization::BufferizationDialect",
@@ -39,7 +42,11 @@ def SqzCUDAMapToGPU : Pass<"sqz-cuda-map-to-gpu", "::mlir::func::FuncOp"> {
     Runs after bufferization, on the host function. The CUDA kernels' launches that
     `sqz-cuda-lower-kernels` left as marked calls (`sqz.cuda_launch`) become
     `gpu.launch_func`s of their wrappers. Each linalg op (and each
-    `memref.copy`, as a copy) becomes one `gpu.launch`, with static loop bounds:
+    `memref.copy`, as a copy) becomes one `gpu.launch`. A dynamic loop size (ABI 3 models)
+    is computed on the host from the buffers' dims (`memref.dim`) before the launch, with
+    the grid derived from it; the kernel reads it as a value from above (an argument after
+    outlining), and a size of 0 gives an empty grid. For choosing the kernel below, a
+    dynamic size counts as 1024:
 
     * A reduction whose payload combines the output with one associative operation
       (`arith.addf`, `mulf`, `maximumf`, `minimumf`, `maxnumf`, `minnumf`, `addi`, `muli`,
@@ -72,8 +79,7 @@ def SqzCUDAMapToGPU : Pass<"sqz-cuda-map-to-gpu", "::mlir::func::FuncOp"> {
       the reduction loops sequentially, if any) and stores its outputs.
 
     Inputs are read with `memref.load` at the indexing maps' positions and `linalg.index`
-    becomes the loop index, so any payload (gathers included) works unchanged. A dynamic
-    loop bound is an error. After mapping, a loop or store left on the host that returns
+    becomes the loop index, so any payload (gathers included) works unchanged. After mapping, a loop or store left on the host that returns
     nothing and allocates nothing (a scatter's sequential loop, whose updates apply in
     order) runs on a single GPU thread (a 1x1 launch); a host `memref.load` whose value only
     kernels use (a scalar a payload captures, e.g. OneHot's on/off values) moves into each of
