@@ -290,11 +290,9 @@ struct SqzCUDALowerKernelsPass
         int64_t perBlock = launch.rows_per_block;
         Value blocks = arith::DivUIOp::create(
             b, loc, arith::AddIOp::create(b, loc, rows, index(perBlock - 1)), index(perBlock));
-        Value in = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge, rows, index(p.lo));
-        if (p.hi != std::numeric_limits<int64_t>::max())
-          in = arith::AndIOp::create(
-              b, loc, in,
-              arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, rows, index(p.hi)));
+        Value in = arith::AndIOp::create(
+            b, loc, arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge, rows, index(p.lo)),
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, rows, index(p.hi)));
         operands.insert(operands.begin(),
                         arith::SelectOp::create(b, loc, in, blocks, index(0)).getResult());
         launcherInputs.insert(launcherInputs.begin(), b.getIndexType());

@@ -20,8 +20,8 @@
 // CHECK: arith.cmpi ule, %[[M]], %c127
 // CHECK: call @sqz_cuk_int4_gemm_sm80_kernel_dynamic_grid({{.*}}) {sqz.cuda_kernel = @sqz_cuk_int4_gemm_sm80_kernel, sqz.cuda_launch = array<i64: -1, 2, 1,
 // CHECK: %[[G3:.*]] = arith.divui %{{.*}}, %c64
-// CHECK: %[[IN3:.*]] = arith.cmpi uge, %[[M]], %c128
-// CHECK-NOT: arith.cmpi
+// CHECK: arith.cmpi uge, %[[M]], %c128
+// CHECK: %[[IN3:.*]] = arith.andi
 // CHECK: %[[GX3:.*]] = arith.select %[[IN3]], %[[G3]], %c0
 // CHECK: call @sqz_cuk_int4_gemm64_sm80_kernel_dynamic_grid(%[[GX3]], {{.*}}) {sqz.cuda_kernel = @sqz_cuk_int4_gemm64_sm80_kernel, sqz.cuda_launch = array<i64: -1, 1, 1,
 // CHECK: tensor.expand_shape %{{.*}} {{\[}}[0, 1], [2]] output_shape [%{{.*}}, 5, 32] : tensor<?x32xf32> into tensor<?x5x32xf32>

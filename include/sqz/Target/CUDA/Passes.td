@@ -25,8 +25,8 @@ def SqzCUDALowerKernels : Pass<"sqz-cuda-lower-kernels", "::mlir::ModuleOp"> {
     dynamic M there are three launches, one per range of M with its own variant (M <= 8,
     9..127, >= 128; planned at the range's first M), each of a declaration named
     `<wrapper>_dynamic_grid` that takes grid x first: ceil(M / rows per block) computed on
-    the host when M is in the range, else 0 (an empty grid: nothing runs). The arguments are device addresses (i64) of the blob (a private constant
-    `memref.global` aligned to 256 bytes, externalized into the weights buffer), of x (rows
+    the host when M is in the range, else 0 (an empty grid: nothing runs). The arguments
+    are device addresses (i64) of the blob (a private constant `memref.global` aligned to 256 bytes, externalized into the weights buffer), of x (rows
     of K with stride ldx), of the bias (0 if none) and of y (a fresh [M, N] buffer), M, ldx
     and ldy = N. A CPU blob, a dynamic last dim or a header the planner refuses is an error.
   }];
@@ -79,8 +79,8 @@ def SqzCUDAMapToGPU : Pass<"sqz-cuda-map-to-gpu", "::mlir::func::FuncOp"> {
       the reduction loops sequentially, if any) and stores its outputs.
 
     Inputs are read with `memref.load` at the indexing maps' positions and `linalg.index`
-    becomes the loop index, so any payload (gathers included) works unchanged. After mapping, a loop or store left on the host that returns
-    nothing and allocates nothing (a scatter's sequential loop, whose updates apply in
+    becomes the loop index, so any payload (gathers included) works unchanged. After
+    mapping, a loop or store left on the host that returns nothing and allocates nothing (a scatter's sequential loop, whose updates apply in
     order) runs on a single GPU thread (a 1x1 launch); a host `memref.load` whose value only
     kernels use (a scalar a payload captures, e.g. OneHot's on/off values) moves into each of
     those kernels, unless something from the load through the last of them may change the
