@@ -99,3 +99,50 @@ func.func @stays(%x: tensor<1x128xf32>) -> (tensor<1x16xf32>, tensor<1x16xf32>, 
   %d = sqz.linear %x, %w : tensor<1x128xf32>, tensor<16x128xf32> -> tensor<1x16xf32>
   return %a, %b, %d : tensor<1x16xf32>, tensor<1x16xf32>, tensor<1x16xf32>
 }
+
+// -----
+
+// Ternary (per-row scales) → the ternary2 kernel (2-bit codes).
+// CHECK-LABEL: func.func @ternary
+// CHECK: sqz.packed_linear %arg0, %{{.*}} {isa = "sm_80", kernel = "ternary2"} : tensor<3x64xf32>, tensor<{{[0-9]+}}xi8> -> tensor<3x8xf32>
+// NF4-LABEL: func.func @ternary
+// NF4: sqz.quant_linear
+func.func @ternary(%x: tensor<3x64xf32>) -> tensor<3x8xf32> {
+  %c = arith.constant dense<2> : tensor<8x64xi8>
+  %s = arith.constant dense<0.125> : tensor<8x1xf32>
+  %y = sqz.quant_linear %x, %c, %s {quant = #sqz.quant<format = ternary, group = -1, symmetric = true>} : tensor<3x64xf32>, tensor<8x64xi8>, tensor<8x1xf32> -> tensor<3x8xf32>
+  return %y : tensor<3x8xf32>
+}
+
+// -----
+
+// 2:4 with int4 kept values (groups of 32 dense columns) → sp24_int4 (mma.sp on dequantized
+// fp16 values).
+// CHECK-LABEL: func.func @sp24_int4
+// CHECK: sqz.packed_linear %arg0, %{{.*}} {isa = "sm_80", kernel = "sp24_int4"} : tensor<2x64xf32>, tensor<{{[0-9]+}}xi8> -> tensor<2x8xf32>
+// FMT-LABEL: func.func @sp24_int4
+// FMT: sqz.sparse_linear
+func.func @sp24_int4(%x: tensor<2x64xf32>) -> tensor<2x8xf32> {
+  %v = arith.constant dense<11> : tensor<8x32xi8>
+  %i = arith.constant dense<-36> : tensor<8x8xi8>
+  %s = arith.constant dense<0.5> : tensor<8x2xf32>
+  %y = sqz.sparse_linear %x, %v, %i scales %s {quant = #sqz.quant<format = int4, group = 32, symmetric = true>, sparsity = #sqz.sparsity<2:4>} : tensor<2x64xf32>, tensor<8x32xi8>, tensor<8x8xi8> scales tensor<8x2xf32> -> tensor<2x8xf32>
+  return %y : tensor<2x8xf32>
+}
+
+// -----
+
+// Formats without a CUDA kernel stay, with the reason: int3 codes, 4:8 sparsity.
+// CHECK-LABEL: func.func @no_kernel
+// CHECK-NOT: sqz.packed_linear
+func.func @no_kernel(%x: tensor<1x64xf32>) -> (tensor<1x8xf32>, tensor<1x8xf32>) {
+  %c = arith.constant dense<3> : tensor<8x64xi8>
+  %s = arith.constant dense<0.5> : tensor<8x2xf32>
+  // expected-remark @+1 {{stays on the run-time dequantization path: there is no int3 CUDA kernel}}
+  %a = sqz.quant_linear %x, %c, %s {quant = #sqz.quant<format = int3, group = 32, symmetric = true>} : tensor<1x64xf32>, tensor<8x64xi8>, tensor<8x2xf32> -> tensor<1x8xf32>
+  %v = arith.constant dense<0.5> : tensor<8x32xf32>
+  %i = arith.constant dense<[[-120, -122, 104, -120, -122, 104, -120, -122, 104, -120, -122, 104], [-120, -122, 104, -120, -122, 104, -120, -122, 104, -120, -122, 104], [-120, -122, 104, -120, -122, 104, -120, -122, 104, -120, -122, 104], [-120, -122, 104, -120, -122, 104, -120, -122, 104, -120, -122, 104], [-120, -122, 104, -120, -122, 104, -120, -122, 104, -120, -122, 104], [-120, -122, 104, -120, -122, 104, -120, -122, 104, -120, -122, 104], [-120, -122, 104, -120, -122, 104, -120, -122, 104, -120, -122, 104], [-120, -122, 104, -120, -122, 104, -120, -122, 104, -120, -122, 104]]> : tensor<8x12xi8>
+  // expected-remark @+1 {{there is no 4:8 sparse CUDA kernel (2:4 only)}}
+  %b = sqz.sparse_linear %x, %v, %i {sparsity = #sqz.sparsity<4:8>} : tensor<1x64xf32>, tensor<8x32xf32>, tensor<8x12xi8> -> tensor<1x8xf32>
+  return %a, %b : tensor<1x8xf32>, tensor<1x8xf32>
+}

@@ -108,6 +108,11 @@ struct SqzQuantizePass : public mlir::sqz::impl::SqzQuantizeBase<SqzQuantizePass
       return signalPassFailure();
     calibration = selected->stats.get();
 
+    // The dense linears, taken before the sparse ones are replaced (and erased).
+    SmallVector<std::pair<LinearOp, const SelectedLayer *>> dense;
+    for (const SelectedLayer &layer : selected->layers)
+      if (auto linear = dyn_cast<LinearOp>(layer.op))
+        dense.emplace_back(linear, &layer);
     for (const SelectedLayer &layer : selected->layers)
       if (auto sparse = dyn_cast<SparseLinearOp>(layer.op))
         if (failed(quantizeSparse(sparse, layer.name, *kind)))
@@ -116,18 +121,16 @@ struct SqzQuantizePass : public mlir::sqz::impl::SqzQuantizeBase<SqzQuantizePass
     if (*kind == Method::AWQ) {
       // Linears that read the same value share one input scaling.
       llvm::MapVector<Value, SmallVector<const SelectedLayer *>> byInput;
-      for (const SelectedLayer &layer : selected->layers)
-        if (auto linear = dyn_cast<LinearOp>(layer.op))
-          byInput[linear.getInput()].push_back(&layer);
+      for (auto [linear, layer] : dense)
+        byInput[linear.getInput()].push_back(layer);
       for (auto &[input, linears] : byInput)
         if (failed(quantizeAWQ(input, linears)))
           return signalPassFailure();
       return;
     }
-    for (const SelectedLayer &layer : selected->layers)
-      if (auto linear = dyn_cast<LinearOp>(layer.op))
-        if (failed(quantizeOne(linear, layer.name, *kind)))
-          return signalPassFailure();
+    for (auto [linear, layer] : dense)
+      if (failed(quantizeOne(linear, layer->name, *kind)))
+        return signalPassFailure();
   }
 
 private:
