@@ -1,7 +1,8 @@
 # lit configuration of the Squeeze regression suite.
 #
 # SQZ_VERIFY_ROUNDTRIP=1 re-runs every sqz-opt invocation with --verify-roundtrip (print,
-# re-parse and compare both the textual and the bytecode form after the pipeline).
+# re-parse and compare both the textual and the bytecode form after the pipeline). Only the
+# tests that call sqz-opt run in that mode: the others would run unchanged.
 #
 # Run it on the build tree (`lit build/test`, `ninja -C build check-sqz`, ctest) or on the
 # source tree (`lit test/`), which finds the build tree in $SQZ_BUILD_DIR or build/.
@@ -13,8 +14,15 @@ def _configure():
     from lit.llvm import llvm_config
     from lit.llvm.subst import ToolSubst
 
+    roundtrip = os.environ.get("SQZ_VERIFY_ROUNDTRIP", "0") not in ("", "0")
     config.name = "Squeeze"
-    config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+    if roundtrip:
+        import sys
+        sys.path.insert(0, os.path.join(config.sqz_src_root, "test"))
+        from roundtrip_format import RoundtripShTest
+        config.test_format = RoundtripShTest(not llvm_config.use_lit_shell)
+    else:
+        config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
     config.suffixes = [".mlir", ".onnxtxt", ".test"]
     config.excludes = ["Inputs", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py"]
     config.test_source_root = os.path.dirname(__file__)
@@ -37,7 +45,7 @@ def _configure():
     llvm_config.use_default_substitutions()
 
     sqz_opt_extra = []
-    if os.environ.get("SQZ_VERIFY_ROUNDTRIP", "0") not in ("", "0"):
+    if roundtrip:
         sqz_opt_extra.append("--verify-roundtrip")
         config.available_features.add("verify-roundtrip")
 
