@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Sets up, builds and runs every test: the lit suite (also once more with --verify-roundtrip)
-# and the gtest unit tests, all through ctest.
+# Sets up, builds and runs every test: the lit suite (its sqz-opt tests once more with
+# --verify-roundtrip) and the gtest unit tests, all through ctest.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${SQZ_BUILD_DIR:-$root/build}"
