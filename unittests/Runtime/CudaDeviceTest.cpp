@@ -1,7 +1,8 @@
 //===- CudaDeviceTest.cpp - sqz_cuda_api on a real GPU --------------------===//
 //
 // Exercises the runtime's CUDA driver table (include/sqz-c/sqz_gpu.h) on GPU 0: PTX loading
-// through the driver JIT (and its error log), allocation, copies, memsets, kernel launches
+// through the driver JIT (and its error log), cubin loading (when ptxas is found: PATH,
+// $CUDA_HOME/bin or /usr/local/cuda/bin, run for the GPU's architecture), allocation, copies, memsets, kernel launches
 // (with more than 48 KiB of dynamic shared memory, on a stream, with thread-block clusters
 // on sm_90+), events and managed memory. No gtest: ctest runs it with label `gpu`, and it
 // exits 77 (skipped) when there is no usable driver or GPU.
@@ -17,9 +18,14 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 
 using namespace sqz::runtime;
 
@@ -226,6 +232,65 @@ void testManagedMemory(void *module) {
   expectNoError("managed");
 }
 
+/// ptxas on PATH, in $CUDA_HOME/bin or in /usr/local/cuda/bin; "" if none.
+std::string findPtxas() {
+  std::vector<std::string> dirs;
+  if (const char *path = std::getenv("PATH")) {
+    std::string p(path);
+    for (size_t start = 0, end; start <= p.size(); start = end + 1) {
+      end = p.find(':', start);
+      if (end == std::string::npos)
+        end = p.size();
+      dirs.push_back(p.substr(start, end - start));
+    }
+  }
+  if (const char *home = std::getenv("CUDA_HOME"))
+    dirs.push_back(std::string(home) + "/bin");
+  dirs.push_back("/usr/local/cuda/bin");
+  for (const std::string &dir : dirs)
+    if (!dir.empty() && access((dir + "/ptxas").c_str(), X_OK) == 0)
+      return dir + "/ptxas";
+  return "";
+}
+
+/// The test PTX assembled by ptxas for the GPU (sm_<major><minor>) loads as a cubin and runs
+/// add_one like the JIT-compiled module.
+void testCubin(const CudaDeviceInfo &info) {
+  std::string ptxas = findPtxas();
+  if (ptxas.empty()) {
+    std::printf("cubin: no ptxas found, not checked\n");
+    return;
+  }
+  char dir[] = "/tmp/sqz-cubin-XXXXXX";
+  if (!mkdtemp(dir)) {
+    CHECK(!"mkdtemp");
+    return;
+  }
+  std::string ptxPath = std::string(dir) + "/t.ptx", cubinPath = std::string(dir) + "/t.cubin";
+  std::ofstream(ptxPath) << kPtx;
+  std::string arch = "sm_" + std::to_string(info.major) + std::to_string(info.minor);
+  std::string cmd = ptxas + " -arch=" + arch + " " + ptxPath + " -o " + cubinPath;
+  int rc = std::system(cmd.c_str());
+  CHECK(rc == 0);
+  std::ifstream in(cubinPath, std::ios::binary);
+  std::vector<char> cubin((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::remove(ptxPath.c_str());
+  std::remove(cubinPath.c_str());
+  rmdir(dir);
+  if (rc != 0 || cubin.size() < 4)
+    return;
+  CHECK(std::memcmp(cubin.data(), "\x7f" "ELF", 4) == 0);
+  void *module = api->module_load(cubin.data(), cubin.size());
+  CHECK(module != nullptr);
+  expectNoError("cubin load");
+  if (!module)
+    return;
+  std::printf("cubin: %zu bytes from %s -arch=%s loaded\n", cubin.size(), ptxas.c_str(),
+              arch.c_str());
+  testAddOne(module, info);
+  api->module_unload(module);
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -259,6 +324,7 @@ int main(int argc, char **argv) {
   CHECK(again != nullptr);
   api->module_unload(again);
   testAddOne(module, info);
+  testCubin(info);
   testSharedMemory(module);
   testManagedMemory(module);
   api->module_unload(module);
