@@ -11,7 +11,7 @@ launches the kernels on PyTorch's stream. On compute capability 9.0 the sm_90a w
 are measured too, at M >= 128, as extra rows named "<format>+wgmma".
 
     python3 bench/cuda_bench.py [--build build] [--ptx FILE] [--formats int4,sp24_int4]
-        [--shapes 4096x4096,14336x4096,4096x14336] [--batches 1,2,4,8,16,32,64,128]
+        [--shapes 4096x4096,14336x4096,4096x14336] [--batches 1,2,4,8,16,32,64,128,256,512]
         [--iters 50] [--no-check] [--markdown FILE]
 
 Per shape (N x K: W is [N, K], y = x W^T), format and batch M:
@@ -359,7 +359,7 @@ def main():
     ap.add_argument("--ptx", default=None)
     ap.add_argument("--formats", default=",".join(FORMATS))
     ap.add_argument("--shapes", default="4096x4096,14336x4096,4096x14336")
-    ap.add_argument("--batches", default="1,2,4,8,16,32,64,128")
+    ap.add_argument("--batches", default="1,2,4,8,16,32,64,128,256,512")
     ap.add_argument("--group", type=int, default=128)
     ap.add_argument("--iters", type=int, default=50)
     ap.add_argument("--no-check", action="store_true")

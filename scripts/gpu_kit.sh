@@ -25,6 +25,8 @@
 #     stories260K-f16      dense linears on the f16 tensor-core kernel     3e-2 3e-2
 #     stories260K-int4     rtn-4bit-g32 (int4 kernel, M = 33: gemm)        3e-2 3e-2
 #     stories260K-nf4      nf4 recipe (nf4 kernel)                         3e-2 3e-2
+#     stories260K-int8     rtn-8bit-g32 (int8 kernel)                      3e-2 3e-2
+#     stories260K-ternary  ternary recipe (ternary2 kernel)                3e-2 3e-2
 #     stories260K-sp24     sqz-sparsify-nm 2:4, f32 values (sp24_f16)      3e-2 3e-2
 #     stories260K-sp24int4 2:4 magnitude + RTN int4 g32 (sp24_int4)        3e-2 3e-2
 #     llama-*-m130         random LLaMA (dim 256, ffn 688, 2 layers, GQA 8/2 heads, vocab 512),
@@ -98,6 +100,10 @@ bundle stories260K-int4 3e-2 3e-2 "$stories" "$ids" --input-shape input_ids=1x33
   --recipe "$root/recipes/rtn-4bit-g32.yaml"
 bundle stories260K-nf4 3e-2 3e-2 "$stories" "$ids" --input-shape input_ids=1x33 \
   --recipe "$root/recipes/nf4.yaml"
+bundle stories260K-int8 3e-2 3e-2 "$stories" "$ids" --input-shape input_ids=1x33 \
+  --recipe "$root/recipes/rtn-8bit-g32.yaml"
+bundle stories260K-ternary 3e-2 3e-2 "$stories" "$ids" --input-shape input_ids=1x33 \
+  --recipe "$root/recipes/ternary.yaml"
 bundle stories260K-sp24 3e-2 3e-2 "$work/sparse.mlir" "$ids"
 # 2:4 by magnitude, then RTN int4 g32 on the kept values (recipes/2of4-int4.yaml needs
 # calibration data; the kernel path is the same).

@@ -14,7 +14,7 @@
 #                     step's limit is cut to the time left.
 #   SQZ_KIT_STEP_TIMEOUT  seconds per correctness step (default 180).
 #   SQZ_KIT_BENCH_ARGS    the benchmark's arguments (default: every format, 4096x4096 and
-#                     4096x14336, batches 1,16,64,128, --iters 20); its output is unbuffered, so
+#                     4096x14336, batches 1,16,64,128,256, --iters 20); its output is unbuffered, so
 #                     a cut-off run still leaves the rows it finished in bench.log.
 # Exit status: 0 if no step failed (skips allowed), 1 otherwise.
 set -uo pipefail
@@ -101,7 +101,7 @@ if wants models; then
 fi
 # The kernel benchmark (needs torch with CUDA): ours vs cuBLAS fp16 vs measured HBM bandwidth.
 if wants bench; then
-  args=${SQZ_KIT_BENCH_ARGS:-"--iters 20 --shapes 4096x4096,4096x14336 --batches 1,16,64,128"}
+  args=${SQZ_KIT_BENCH_ARGS:-"--iters 20 --shapes 4096x4096,4096x14336 --batches 1,16,64,128,256"}
   # --build: the bench picks sqz_cuk_test.sm90.ptx on sm_90+, else .sm80.ptx, under
   # <build>/unittests/Kernels/CUDA (the kit keeps that layout).
   # shellcheck disable=SC2086
