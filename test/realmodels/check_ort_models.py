@@ -16,7 +16,9 @@ One line per model, then a summary:
   summary: 10 passed, 1 unsupported, 0 failed of 11 models (31.2s)
 
 Usage: check_ort_models.py [--models DIR] [--work DIR] [--bin DIR] [--only NAME ...] [--keep]
-                           [--compile-arg ARG ...]
+                           [--compile-arg ARG ...] [--ptxas PTXAS [--ptxas-arch sm_XY]]
+With --ptxas (and a CUDA target in --compile-arg) each model is only compiled and its PTX
+assembled by ptxas: no onnxruntime, no run.
 Exit 0 when every selected model passes (or fails as expected), 1 otherwise, 2 on setup errors.
 """
 
@@ -248,6 +250,19 @@ def check_model(spec, args, tools):
         return "UNSUPPORTED", errors[0].strip()
     if comp.returncode != 0:
         return "FAIL", "sqz-compile failed:\n" + comp.stdout.strip()
+    if args.ptxas:
+        # Compile-only mode: the CUDA artifact's PTX through ptxas, no run.
+        ptx = os.path.join(art, "model.ptx")
+        if not os.path.isfile(ptx):
+            return "FAIL", "no model.ptx in the artifact (not a CUDA target?)"
+        asm = run([args.ptxas, "-arch=" + args.ptxas_arch, ptx, "-o", os.path.join(work, "m.cubin")])
+        if asm.returncode != 0:
+            return "FAIL", "ptxas -arch=%s failed:\n%s" % (args.ptxas_arch, asm.stdout.strip())
+        size = os.path.getsize(ptx)
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+        return "PASS", "ptxas -arch=%s assembled %d bytes of PTX [compile %.1fs]" % (
+            args.ptxas_arch, size, compile_s)
 
     # Reference: onnxruntime-node.
     ort_dir = os.path.join(work, "ort")
@@ -304,10 +319,14 @@ def main():
     ap.add_argument("--compile-arg", action="append", default=[],
                     help="an extra sqz-compile argument (repeatable), e.g. --compile-arg="
                          "--target=cuda:sm_80 --compile-arg=--emulate-gpu")
+    ap.add_argument("--ptxas", help="compile only (a CUDA target via --compile-arg) and assemble "
+                    "each artifact's model.ptx with this ptxas; no onnxruntime, no run")
+    ap.add_argument("--ptxas-arch", default="sm_80", help="ptxas -arch (default sm_80)")
     args = ap.parse_args()
 
     tools = {t: find_tool(t, args.bin) for t in ("sqz-compile", "sqz-run")}
-    tools["node"] = shutil.which("node")
+    if not args.ptxas:
+        tools["node"] = shutil.which("node")
     for t, p in tools.items():
         if not p:
             print(f"check_ort_models: error: {t} not found", file=sys.stderr)
