@@ -81,9 +81,9 @@ static cl::opt<bool> emulateGpu(
 static cl::opt<std::string> libdevice(
     "libdevice",
     cl::desc("With --target cuda:<arch>: the libdevice bitcode (a CUDA toolkit's "
-             "nvvm/libdevice/libdevice.10.bc) that provides the f64 math functions the "
-             "target has no code of its own for (tanh, sin, erf...); default: "
-             "$SQZ_LIBDEVICE, $CUDA_HOME's or /usr/local/cuda's if there; none: never"),
+             "nvvm/libdevice/libdevice.10.bc) that provides f64 tanh, sin, erf... (without "
+             "one they run the target's own f64 code); default: $SQZ_LIBDEVICE, "
+             "$CUDA_HOME's or /usr/local/cuda's if there; none: never"),
     cl::value_desc("path|none"), cl::init(""), cl::cat(cat));
 /// Whether the artifact runs on a GPU (--target cuda without --emulate-gpu).
 static bool gpuArtifact() { return !cudaChip.empty() && !emulateGpu; }

@@ -7,6 +7,8 @@
 
 #include "sqz/Target/CUDA/Passes.h"
 
+#include "MathF64.h"
+
 #include "mlir/Conversion/GPUToNVVM/GPUToNVVMPass.h"
 #include "mlir/Conversion/LLVMCommon/TypeConverter.h"
 #include "mlir/Dialect/Math/Transforms/Passes.h"
@@ -31,103 +33,6 @@ using namespace mlir;
 using namespace mlir::sqz;
 
 namespace {
-
-/// f64 constants and bit casts for the f64 expansions below.
-struct F64Builder {
-  OpBuilder &b;
-  Location loc;
-  Value c(double v) { return arith::ConstantOp::create(b, loc, b.getF64FloatAttr(v)); }
-  Value ci(int64_t v) { return arith::ConstantIntOp::create(b, loc, b.getI64Type(), v); }
-  Value bits(Value x) { return arith::BitcastOp::create(b, loc, b.getI64Type(), x); }
-  Value fromBits(Value i) { return arith::BitcastOp::create(b, loc, b.getF64Type(), i); }
-  Value fma(Value x, Value y, Value z) { return math::FmaOp::create(b, loc, x, y, z); }
-  Value mul(Value x, Value y) { return arith::MulFOp::create(b, loc, x, y); }
-  Value add(Value x, Value y) { return arith::AddFOp::create(b, loc, x, y); }
-  Value sub(Value x, Value y) { return arith::SubFOp::create(b, loc, x, y); }
-  Value cmp(arith::CmpFPredicate p, Value x, Value y) {
-    return arith::CmpFOp::create(b, loc, p, x, y);
-  }
-  Value select(Value c, Value x, Value y) { return arith::SelectOp::create(b, loc, c, x, y); }
-  /// 2^k for an i64 k in the normal range [-1022, 1023].
-  Value pow2(Value k) {
-    return fromBits(arith::ShLIOp::create(b, loc, arith::AddIOp::create(b, loc, k, ci(1023)),
-                                          ci(52)));
-  }
-  /// Horner: coeffs[0] + x * (coeffs[1] + x * (...)).
-  Value poly(Value x, ArrayRef<double> coeffs) {
-    Value p = c(coeffs.back());
-    for (double k : llvm::reverse(coeffs.drop_back()))
-      p = fma(p, x, c(k));
-    return p;
-  }
-};
-
-// ln 2 split for Cody-Waite reduction (fdlibm's: the high part has 32 trailing zero bits).
-constexpr double kLn2Hi = 6.93147180369123816490e-01;
-constexpr double kLn2Lo = 1.90821492927058770002e-10;
-
-/// exp(x) in f64: x = k ln2 + r with |r| <= ln2 / 2, exp(r) by its Taylor series to r^13
-/// (truncation below 1e-17 relative), times 2^k as two normal powers of two (so that
-/// subnormal results and overflow to inf come out of the multiplication). x is clamped to
-/// [-746, 710] first (exp is 0 / inf beyond); NaN stays NaN.
-static Value expandExpF64(OpBuilder &ob, Location loc, Value x) {
-  F64Builder f{ob, loc};
-  Value xc = arith::MinimumFOp::create(ob, loc, arith::MaximumFOp::create(ob, loc, x, f.c(-746.0)),
-                                       f.c(710.0));
-  Value kf = math::FloorOp::create(ob, loc, f.fma(xc, f.c(1.44269504088896338700e+00), f.c(0.5)));
-  Value r = f.fma(kf, f.c(-kLn2Hi), xc);
-  r = f.fma(kf, f.c(-kLn2Lo), r);
-  SmallVector<double> taylor;
-  double term = 1.0;
-  for (int i = 0; i <= 13; ++i) {
-    taylor.push_back(term);
-    term /= i + 1;
-  }
-  Value p = f.poly(r, taylor);
-  Value k = arith::FPToSIOp::create(ob, loc, ob.getI64Type(), kf);
-  Value k1 = arith::ShRSIOp::create(ob, loc, k, f.ci(1));
-  Value k2 = arith::SubIOp::create(ob, loc, k, k1);
-  Value y = f.mul(f.mul(p, f.pow2(k1)), f.pow2(k2));
-  return f.select(f.cmp(arith::CmpFPredicate::UNO, x, x), x, y);
-}
-
-/// log(x) in f64: x = m 2^e with m in [sqrt(1/2), sqrt(2)) (subnormals scaled by 2^54 first),
-/// log(m) = 2 atanh(s) with s = (m - 1) / (m + 1), |s| <= 0.1716, by its series to s^21
-/// (truncation below 1e-18 relative), plus e ln2 in two parts. log(0) = -inf, log(x < 0) =
-/// NaN, log(inf) = inf, NaN stays NaN.
-static Value expandLogF64(OpBuilder &ob, Location loc, Value x) {
-  F64Builder f{ob, loc};
-  Value tiny = f.cmp(arith::CmpFPredicate::OLT, x, f.c(0x1p-1022));
-  Value xs = f.select(tiny, f.mul(x, f.c(0x1p54)), x);
-  Value bits = f.bits(xs);
-  Value e = arith::SubIOp::create(ob, loc, arith::ShRUIOp::create(ob, loc, bits, f.ci(52)),
-                                  f.ci(1023));
-  e = arith::SubIOp::create(ob, loc, e,
-                            arith::SelectOp::create(ob, loc, tiny, f.ci(54), f.ci(0)));
-  Value m = f.fromBits(arith::OrIOp::create(
-      ob, loc, arith::AndIOp::create(ob, loc, bits, f.ci(0x000FFFFFFFFFFFFFll)),
-      f.ci(0x3FF0000000000000ll)));
-  Value big = f.cmp(arith::CmpFPredicate::OGT, m, f.c(1.41421356237309504880));
-  m = f.select(big, f.mul(m, f.c(0.5)), m);
-  e = arith::AddIOp::create(ob, loc, e, arith::SelectOp::create(ob, loc, big, f.ci(1), f.ci(0)));
-  Value s = arith::DivFOp::create(ob, loc, f.sub(m, f.c(1.0)), f.add(m, f.c(1.0)));
-  Value s2 = f.mul(s, s);
-  SmallVector<double> series; // 1/3, 1/5, ..., 1/21 (the s^1 term is added separately)
-  for (int n = 3; n <= 21; n += 2)
-    series.push_back(1.0 / n);
-  Value tail = f.mul(f.mul(s, s2), f.poly(s2, series)); // s^3/3 + s^5/5 + ...
-  Value logm = f.mul(f.c(2.0), f.add(s, tail));
-  Value ef = arith::SIToFPOp::create(ob, loc, ob.getF64Type(), e);
-  Value y = f.fma(ef, f.c(kLn2Hi), f.fma(ef, f.c(kLn2Lo), logm));
-  // Special values.
-  Value inf = f.c(std::numeric_limits<double>::infinity());
-  y = f.select(f.cmp(arith::CmpFPredicate::OEQ, x, inf), inf, y);
-  y = f.select(f.cmp(arith::CmpFPredicate::OEQ, x, f.c(0.0)),
-               f.c(-std::numeric_limits<double>::infinity()), y);
-  y = f.select(f.cmp(arith::CmpFPredicate::OLT, x, f.c(0.0)),
-               f.c(std::numeric_limits<double>::quiet_NaN()), y);
-  return f.select(f.cmp(arith::CmpFPredicate::UNO, x, x), x, y);
-}
 
 /// Whether `op` is a math function on f64 that device code can only get from libdevice
 /// (what sqz-cuda-expand-math{libdevice-functions} leaves).
@@ -174,23 +79,19 @@ struct SqzCUDAExpandMathPass
     populateMathPolynomialApproximationPatterns(patterns, polynomial);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
-    // ... f64 exp and log (and log2, and through the expansions above exp2 and pow) by
-    // the f64 expansions above ...
+    // ... f64 exp and log (and log2, and through the expansions above exp2, pow, sinh, cosh,
+    // asinh, acosh, atanh) by the f64 code of MathF64.cpp, and without libdevice its other
+    // functions too (expm1, log1p, tanh, cbrt, sin, cos and through tan's expansion tan,
+    // atan, atan2, asin, acos) ...
     SmallVector<Operation *> f64Ops;
     getOperation()->walk([&](Operation *op) {
-      if (isa<math::ExpOp, math::LogOp, math::Log2Op>(op) && op->getResult(0).getType().isF64())
+      if (cuda::hasMathF64Expansion(op) &&
+          (isa<math::ExpOp, math::LogOp, math::Log2Op>(op) || !libdeviceFunctions))
         f64Ops.push_back(op);
     });
     for (Operation *op : f64Ops) {
       OpBuilder b(op);
-      Location loc = op->getLoc();
-      Value y = isa<math::ExpOp>(op) ? expandExpF64(b, loc, op->getOperand(0))
-                                     : expandLogF64(b, loc, op->getOperand(0));
-      if (isa<math::Log2Op>(op))
-        y = arith::MulFOp::create(b, loc, y,
-                                  arith::ConstantOp::create(b, loc, b.getF64FloatAttr(
-                                                                        1.44269504088896340736)));
-      op->getResult(0).replaceAllUsesWith(y);
+      op->getResult(0).replaceAllUsesWith(cuda::expandMathF64(b, op));
       op->erase();
     }
     // ... and what has a PTX instruction into NVVM intrinsics (convert-gpu-to-nvvm would
@@ -256,8 +157,9 @@ struct SqzCUDAExpandMathPass
       op->getResult(0).replaceAllUsesWith(y);
       op->erase();
     }
-    // What is left would need libdevice (f64 transcendental functions other than exp and
-    // log: the polynomials are f32 only).
+    // What is left would need libdevice (with libdevice-functions the f64 functions above
+    // other than exp and log; else ops the expansions do not know, e.g. sincos or f64
+    // vectors: the polynomials are f32 only).
     WalkResult left = getOperation()->walk([&](Operation *op) {
       if (!isa<math::MathDialect>(op->getDialect()) ||
           (libdeviceFunctions && needsLibdevice(op)) ||
@@ -267,10 +169,9 @@ struct SqzCUDAExpandMathPass
         return WalkResult::advance();
       op->emitError() << "the CUDA target has no libdevice-free code for '" << op->getName()
                       << "' on " << op->getResult(0).getType()
-                      << " (supported: f32, f16/bf16 computed in f32, and exp, log, log2, "
-                         "log10, exp2, pow, sinh, cosh, asinh, acosh and atanh on f64; "
-                         "docs/CUDA.md; libdevice would provide "
-                         "it: sqz-compile --libdevice=<CUDA>/nvvm/libdevice/libdevice.10.bc)";
+                      << " (supported: f32, f16/bf16 computed in f32, and scalar f64 "
+                         "functions; docs/CUDA.md; libdevice would provide it: sqz-compile "
+                         "--libdevice=<CUDA>/nvvm/libdevice/libdevice.10.bc)";
       return WalkResult::interrupt();
     });
     if (left.wasInterrupted())

@@ -83,7 +83,12 @@ void mlir::sqz::buildLowerToCUDAPipeline(OpPassManager &pm, const LowerToCUDAOpt
     kernels = llvm::formatv("sqz-materialize{{target=cuda arch={0}},sqz-cuda-lower-kernels,",
                             opts.chip.getValue())
                   .str();
-  std::string libdevice = opts.emulate ? "" : findLibdevice(opts.libdevice);
+  // With a libdevice, the f64 functions it has better code for (sin, tanh, erf...: docs/CUDA.md)
+  // are left to it, or emulated to the host's libm; without one they get our own f64 code.
+  std::string libdevice = findLibdevice(opts.libdevice);
+  bool libdeviceFunctions = !libdevice.empty();
+  if (opts.emulate)
+    libdevice.clear();
   // Upstream passes are named textually (their textual names are the stable interface).
   std::string pipeline = llvm::formatv(
       // The graph IR to linalg on buffers, as for the CPU (without its tiling).
@@ -103,8 +108,7 @@ void mlir::sqz::buildLowerToCUDAPipeline(OpPassManager &pm, const LowerToCUDAOpt
       "func.func(sqz-cpu-legalize-memrefs,sqz-cuda-map-to-gpu{{block-size={2}},"
       "sqz-cuda-expand-math{{libdevice-functions={4}},",
       entry, quoteOption(opts.weightsFile), opts.blockSize.getValue(), kernels,
-      // What the expansions do not cover: libdevice's, or emulated the host's libm.
-      opts.emulate || !libdevice.empty() ? "true" : "false");
+      libdeviceFunctions ? "true" : "false");
   if (opts.emulate) {
     // The kernels as host loops, then the host code as for the CPU (no OpenMP).
     pipeline += "sqz-cuda-emulate-launches,canonicalize,cse),"

@@ -119,16 +119,18 @@ def SqzCUDAExpandMath : Pass<"sqz-cuda-expand-math"> {
     `ceil` and `trunc` become NVVM intrinsics (`llvm.nvvm.sqrt.rn.f`, ...: `sqrt.rn.f32`,
     `cvt.rmi`...), `absf` and `copysign` sign-bit masks and `arith.remf` `x - trunc(x/y)*y`
     (`convert-gpu-to-nvvm` would turn all of them into libdevice calls); the rest (`fma`,
-    `minimumf`, ...) becomes LLVM intrinsics the backend selects. A function left (an f64
-    one other than exp, log, log2, log10, exp2, pow, sinh, cosh, asinh, acosh and atanh:
-    `tanh`, `sin`, `erf`...) is an error naming it, unless `libdevice-functions` is set:
-    then a scalar f64 one stays, for libdevice (`sqz-cuda-libdevice-calls`,
-    `sqz-cuda-serialize{libdevice=...}`) or, emulated, the host's libm.
+    `minimumf`, ...) becomes LLVM intrinsics the backend selects. Scalar f64 functions get
+    f64 code of their own (lib/Target/CUDA/MathF64.cpp): exp and log (and what expands into
+    them) always; `tanh`, `sin`, `cos`, `erf`, `erfc`, `atan`, `atan2`, `asin`, `acos`,
+    `expm1`, `log1p` and `cbrt` unless `libdevice-functions` is set: then they stay, for
+    libdevice (`sqz-cuda-libdevice-calls`, `sqz-cuda-serialize{libdevice=...}`) or,
+    emulated, the host's libm. A function left that has no code (`sincos`, f64 vectors) is
+    an error naming it.
   }];
   let options = [
     Option<"libdeviceFunctions", "libdevice-functions", "bool", /*default=*/"false",
-           "Leave the functions without libdevice-free code (f64 tanh, sin, erf...) for "
-           "libdevice or the host's libm instead of rejecting them">
+           "Leave the f64 functions libdevice has (tanh, sin, erf...) for libdevice or the "
+           "host's libm instead of expanding them">
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
                            "::mlir::vector::VectorDialect", "::mlir::LLVM::LLVMDialect"];

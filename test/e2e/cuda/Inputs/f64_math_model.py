@@ -1,6 +1,7 @@
-"""Writes an ONNX model of f64 math functions the CUDA target has no code of its own for
-(Tanh, Sin, Cos, Erf, Atan, Asin, Tan; docs/CUDA.md "Math functions"), its input and the
-float64 references (Python's math module), for test/e2e/cuda/f64-math.test.
+"""Writes an ONNX model of f64 math functions that the CUDA target takes from libdevice when it
+has one, else from its own f64 code (Tanh, Sin, Cos, Erf, Atan, Asin, Tan; docs/CUDA.md "Math
+functions"), its input and the float64 references (Python's math module), for
+test/e2e/cuda/f64-math.test and f64-math-libdevice.test.
 
 Usage: f64_math_model.py OUT_DIR
 """
