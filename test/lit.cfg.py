@@ -92,10 +92,18 @@ def _configure():
     if os.path.isfile(libdevice):
         config.available_features.add("libdevice")
         config.substitutions.append(("%libdevice", libdevice))
+    # valgrind (memcheck), when installed: tests that check for reads of freed memory.
+    import shutil
+    if shutil.which("valgrind"):
+        config.available_features.add("valgrind")
     import ctypes.util
     import glob
     if ctypes.util.find_library("cuda") and glob.glob("/dev/nvidia[0-9]*"):
         config.available_features.add("cuda-driver")
+    elif os.environ.get("SQZ_LIT_REQUIRE_CUDA_DRIVER"):
+        # ctest lit-gpu: its probe found a GPU, so the GPU tests must not be skipped.
+        lit_config.fatal("SQZ_LIT_REQUIRE_CUDA_DRIVER is set but no CUDA driver library "
+                         "(libcuda) or /dev/nvidia* device was found")
 
 
 if hasattr(config, "sqz_obj_root"):

@@ -255,7 +255,8 @@ def check_model(spec, args, tools):
         ptx = os.path.join(art, "model.ptx")
         if not os.path.isfile(ptx):
             return "FAIL", "no model.ptx in the artifact (not a CUDA target?)"
-        asm = run([args.ptxas, "-arch=" + args.ptxas_arch, ptx, "-o", os.path.join(work, "m.cubin")])
+        asm = run([args.ptxas, "-arch=" + args.ptxas_arch, ptx,
+                   "-o", os.path.join(work, "m.cubin")])
         if asm.returncode != 0:
             return "FAIL", "ptxas -arch=%s failed:\n%s" % (args.ptxas_arch, asm.stdout.strip())
         size = os.path.getsize(ptx)

@@ -2,7 +2,8 @@
 //
 // Exercises the runtime's CUDA driver table (include/sqz-c/sqz_gpu.h) on GPU 0: PTX loading
 // through the driver JIT (and its error log), cubin loading (when ptxas is found: PATH,
-// $CUDA_HOME/bin or /usr/local/cuda/bin, run for the GPU's architecture), allocation, copies, memsets, kernel launches
+// $CUDA_HOME/bin or /usr/local/cuda/bin, run for the GPU's architecture; a ptxas that
+// cannot assemble for it leaves the check out), allocation, copies, memsets, kernel launches
 // (with more than 48 KiB of dynamic shared memory, on a stream, with thread-block clusters
 // on sm_90+), events and managed memory. No gtest: ctest runs it with label `gpu`, and it
 // exits 77 (skipped) when there is no usable driver or GPU.
@@ -271,14 +272,16 @@ void testCubin(const CudaDeviceInfo &info) {
   std::string arch = "sm_" + std::to_string(info.major) + std::to_string(info.minor);
   std::string cmd = ptxas + " -arch=" + arch + " " + ptxPath + " -o " + cubinPath;
   int rc = std::system(cmd.c_str());
-  CHECK(rc == 0);
   std::ifstream in(cubinPath, std::ios::binary);
   std::vector<char> cubin((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   std::remove(ptxPath.c_str());
   std::remove(cubinPath.c_str());
   rmdir(dir);
-  if (rc != 0 || cubin.size() < 4)
+  if (rc != 0 || cubin.size() < 4) {
+    // An older toolkit than the GPU: not the runtime's fault.
+    std::printf("cubin: %s failed (exit %d), not checked\n", cmd.c_str(), rc);
     return;
+  }
   CHECK(std::memcmp(cubin.data(), "\x7f" "ELF", 4) == 0);
   void *module = api->module_load(cubin.data(), cubin.size());
   CHECK(module != nullptr);

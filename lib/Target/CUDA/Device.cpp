@@ -82,7 +82,7 @@ struct SqzCUDAExpandMathPass
     // ... f64 exp and log (and log2, and through the expansions above exp2, pow, sinh, cosh,
     // asinh, acosh, atanh) by the f64 code of MathF64.cpp, and without libdevice its other
     // functions too (expm1, log1p, tanh, cbrt, sin, cos and through tan's expansion tan,
-    // atan, atan2, asin, acos) ...
+    // atan, atan2, asin, acos, erf, erfc) ...
     SmallVector<Operation *> f64Ops;
     getOperation()->walk([&](Operation *op) {
       if (cuda::hasMathF64Expansion(op) &&
@@ -157,9 +157,9 @@ struct SqzCUDAExpandMathPass
       op->getResult(0).replaceAllUsesWith(y);
       op->erase();
     }
-    // What is left would need libdevice (with libdevice-functions the f64 functions above
-    // other than exp and log; else ops the expansions do not know, e.g. sincos or f64
-    // vectors: the polynomials are f32 only).
+    // What is left: with libdevice-functions the f64 functions above other than exp and log
+    // (for libdevice); anything else is an op no expansion knows (e.g. sincos, or f64
+    // vectors: the polynomials are f32 only and the f64 code is scalar).
     WalkResult left = getOperation()->walk([&](Operation *op) {
       if (!isa<math::MathDialect>(op->getDialect()) ||
           (libdeviceFunctions && needsLibdevice(op)) ||
@@ -167,11 +167,10 @@ struct SqzCUDAExpandMathPass
               math::CountLeadingZerosOp, math::CountTrailingZerosOp, math::CtPopOp,
               math::AbsIOp>(op))
         return WalkResult::advance();
-      op->emitError() << "the CUDA target has no libdevice-free code for '" << op->getName()
+      op->emitError() << "the CUDA target has no device code for '" << op->getName()
                       << "' on " << op->getResult(0).getType()
                       << " (supported: f32, f16/bf16 computed in f32, and scalar f64 "
-                         "functions; docs/CUDA.md; libdevice would provide it: sqz-compile "
-                         "--libdevice=<CUDA>/nvvm/libdevice/libdevice.10.bc)";
+                         "functions; docs/CUDA.md, \"Math functions\")";
       return WalkResult::interrupt();
     });
     if (left.wasInterrupted())

@@ -20,6 +20,11 @@
 
 using namespace mlir;
 
+// The constants computed here (atan(k/4) in two parts, the erfcx series) need a long double
+// wider than double.
+static_assert(std::numeric_limits<long double>::digits >= 64,
+              "MathF64.cpp needs an 80- or 128-bit long double");
+
 namespace {
 
 /// f64 constants, arithmetic and bit casts.
@@ -196,9 +201,10 @@ Value cbrtF64(F64Builder &f, Value x) {
 
 /// sin(x) or cos(x): x = k pi/2 + r (Cody-Waite, pi/2 in four parts), sin(r) and cos(r) by
 /// Taylor series to r^21 and r^22 on |r| <= pi/4 (truncation below 1e-22), chosen and
-/// negated by k mod 4. Non-finite x: NaN.
+/// negated by k mod 4. NaN for |x| > 2^40 (about 1.1e12), where this reduction's error
+/// starts to show (libdevice reduces exactly at any size), and for non-finite x.
 Value sinCosF64(F64Builder &f, Value x, bool cosine) {
-  Value finite = f.lt(f.abs(x), kInf);
+  Value finite = f.cmp(arith::CmpFPredicate::OLE, f.abs(x), f.c(0x1p40));
   Value xs = f.select(finite, x, f.c(0.0));
   Value kf = f.floor(f.fma(xs, f.c(0.63661977236758134308), f.c(0.5)));
   Value nk = f.neg(kf);
@@ -260,17 +266,23 @@ Value atanF64(F64Builder &f, Value x) {
   return f.copysign(y, x);
 }
 
-/// atan2(y, x): atan(min / max) of |x| and |y|, reflected about pi/4 when |y| > |x| and
-/// about pi/2 when x is negative (or -0), with the sign of y; the C99 special values
-/// (both zero: 0 or pi; both infinite: pi/4 or 3pi/4; NaN).
+/// atan2(y, x): r = atan(min / max) of |x| and |y|, then with one rounding r, pi/2 - r,
+/// pi - r or pi/2 + r as |y| > |x| and x is negative (or -0), with the sign of y; the C99
+/// special values (both zero: 0 or pi; both infinite: pi/4 or 3pi/4; NaN).
 Value atan2F64(F64Builder &f, Value y, Value x) {
   Value ax = f.abs(x), ay = f.abs(y);
   Value mx = f.max(ax, ay), mn = f.min(ax, ay);
   Value r = atanUnitF64(f, f.div(mn, mx));
-  r = f.select(f.cmp(arith::CmpFPredicate::OGT, ay, ax), f.minus(kPio2Hi, kPio2Lo, r), r);
   r = f.select(f.eq(mx, 0.0), 0.0, r);
   r = f.select(f.andI(f.eq(ax, kInf), f.eq(ay, kInf)), 0.78539816339744827900, r);
-  r = f.select(f.signBit(x), f.minus(kPiHi, kPiLo, r), r);
+  Value swap = f.cmp(arith::CmpFPredicate::OGT, ay, ax);
+  Value negative = f.signBit(x);
+  // base: 0 (neither), pi/2 (swapped, either sign of x), pi (x negative only); r is
+  // subtracted when exactly one of the two holds.
+  Value baseHi = f.select(swap, kPio2Hi, f.select(negative, kPiHi, f.c(0.0)));
+  Value baseLo = f.select(swap, kPio2Lo, f.select(negative, kPiLo, f.c(0.0)));
+  Value subtract = arith::XOrIOp::create(f.b, f.loc, swap, negative);
+  r = f.add(baseHi, f.add(f.select(subtract, f.neg(r), r), baseLo));
   r = f.copysign(r, y);
   return f.select(f.orI(f.isNaN(x), f.isNaN(y)), kNaN, r);
 }
@@ -327,7 +339,7 @@ Value erfcNonNegF64(F64Builder &f, Value a) {
   Value hi = f.mul(a, a);
   Value lo = f.fma(a, a, f.neg(hi));
   Value e = expF64(f, f.neg(hi));
-  e = f.fma(f.neg(e), lo, e); // e^(-hi - lo) = e^(-hi) (1 - lo), |lo| < 2^-45
+  e = f.fma(f.neg(e), lo, e); // e^(-hi - lo) = e^(-hi) (1 - lo), |lo| <= 2^-44
   // The centered series: j = min(floor(2 a), 11), h = a - (j + 1/2) / 2.
   Value j = f.min(f.floor(f.mul(a, f.c(2.0))), f.c(kErfcCenters - 1));
   Value h = f.sub(a, f.fma(j, f.c(0.5), f.c(0.25)));

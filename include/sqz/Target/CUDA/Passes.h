@@ -100,9 +100,10 @@ struct LowerToCUDAOptions : public PassPipelineOptions<LowerToCUDAOptions> {
       llvm::cl::init(false)};
   PassOptions::Option<std::string> libdevice{
       *this, "libdevice",
-      llvm::cl::desc("libdevice bitcode for the f64 functions without libdevice-free code "
-                     "(tanh, sin, erf...): a path, empty to look for a CUDA toolkit's "
-                     "($SQZ_LIBDEVICE, $CUDA_HOME/nvvm/libdevice/libdevice.10.bc, "
+      llvm::cl::desc("libdevice bitcode for the f64 functions it has (tanh, sin, erf...; "
+                     "without one they run the target's own f64 code): a path, empty to "
+                     "look for a CUDA toolkit's ($SQZ_LIBDEVICE, "
+                     "$CUDA_HOME/nvvm/libdevice/libdevice.10.bc, "
                      "/usr/local/cuda/nvvm/libdevice/libdevice.10.bc), or none"),
       llvm::cl::init("")};
   PassOptions::Option<int64_t> blockSize{
