@@ -332,9 +332,9 @@ Value erfSmallF64(F64Builder &f, Value x) {
 }
 
 /// erfc(a) for a >= 0 (or NaN): exp(-a^2) with a^2 in two parts (fma), times erfcx(a) from
-/// the centered series below 6 and from the continued fraction
-/// 1 / sqrt(pi) / (a + (1/2) / (a + 1 / (a + (3/2) / (a + ...)))), 40 levels, from 6 on;
-/// 0 beyond 28 (a subnormal from 26.6, 0 from 27.3; also for a = inf).
+/// the centered series below 6 and from 6 on from the continued fraction
+/// 1 / sqrt(pi) / (a + (1/2) / (a + 1 / (a + (3/2) / (a + ...)))) to 18 levels (truncation
+/// below 1e-19 there); 0 beyond 28 (a subnormal from 26.6, 0 from 27.3; also for a = inf).
 Value erfcNonNegF64(F64Builder &f, Value a) {
   Value hi = f.mul(a, a);
   Value lo = f.fma(a, a, f.neg(hi));
@@ -354,9 +354,9 @@ Value erfcNonNegF64(F64Builder &f, Value a) {
     p = p ? f.fma(p, h, coeff) : coeff;
   }
   Value near = f.mul(e, p);
-  // The continued fraction, from its 40th level up.
+  // The continued fraction, from its 18th level up.
   Value cf = a;
-  for (int n = 40; n >= 1; --n)
+  for (int n = 18; n >= 1; --n)
     cf = f.add(a, f.div(f.c(n * 0.5), cf));
   Value far = f.mul(e, f.div(f.c(0.56418958354775628695), cf));
   Value y = f.select(f.lt(a, 6.0), near, far);
