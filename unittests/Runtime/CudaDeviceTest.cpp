@@ -262,7 +262,11 @@ void testCubin(const CudaDeviceInfo &info) {
     std::printf("cubin: no ptxas found, not checked\n");
     return;
   }
-  char dir[] = "/tmp/sqz-cubin-XXXXXX";
+  const char *tmp = std::getenv("TMPDIR");
+  std::string dirTemplate = std::string(tmp && *tmp ? tmp : "/tmp") + "/sqz-cubin-XXXXXX";
+  std::vector<char> dirBuf(dirTemplate.begin(), dirTemplate.end());
+  dirBuf.push_back('\0');
+  char *dir = dirBuf.data();
   if (!mkdtemp(dir)) {
     CHECK(!"mkdtemp");
     return;
