@@ -85,8 +85,7 @@ struct SqzCUDAExpandMathPass
     // atan, atan2, asin, acos, erf, erfc) ...
     SmallVector<Operation *> f64Ops;
     getOperation()->walk([&](Operation *op) {
-      if (cuda::hasMathF64Expansion(op) &&
-          (isa<math::ExpOp, math::LogOp, math::Log2Op>(op) || !libdeviceFunctions))
+      if (cuda::expandsMathF64(op, libdeviceFunctions))
         f64Ops.push_back(op);
     });
     for (Operation *op : f64Ops) {

@@ -93,14 +93,19 @@ constexpr double kPio2P2 = 6.07710050630396597660e-11;
 constexpr double kPio2P3 = 2.02226624871116645580e-21;
 constexpr double kPio2P4 = 8.47842766036889956997e-32;
 
-/// Taylor coefficients: sign^k / (first + step k)! for k = 0 .. n-1 (sign -1 alternates).
-SmallVector<double> factorialSeries(int first, int step, int n, double sign) {
+/// Taylor coefficients s_k / (first + step k)! for k = 0 .. n-1, with s_0 = 1, or -1 when
+/// `negativeFirst`, and the sign alternating from term to term when `alternate`.
+SmallVector<double> factorialSeries(int first, int step, int n, bool negativeFirst = false,
+                                    bool alternate = false) {
   SmallVector<double> out;
+  long double sign = negativeFirst ? -1 : 1;
   for (int k = 0; k < n; ++k) {
     long double f = 1;
     for (int i = 2; i <= first + step * k; ++i)
       f *= i;
-    out.push_back(static_cast<double>((k % 2 && sign < 0 ? -1.0L : 1.0L) / f));
+    out.push_back(static_cast<double>(sign / f));
+    if (alternate)
+      sign = -sign;
   }
   return out;
 }
@@ -114,7 +119,7 @@ Value expF64(F64Builder &f, Value x) {
   Value kf = f.floor(f.fma(xc, f.c(1.44269504088896338700e+00), f.c(0.5)));
   Value r = f.fma(kf, f.c(-kLn2Hi), xc);
   r = f.fma(kf, f.c(-kLn2Lo), r);
-  Value p = f.poly(r, factorialSeries(0, 1, 14, 1.0));
+  Value p = f.poly(r, factorialSeries(0, 1, 14));
   Value k = arith::FPToSIOp::create(f.b, f.loc, f.b.getI64Type(), kf);
   Value k1 = arith::ShRSIOp::create(f.b, f.loc, k, f.ci(1));
   Value k2 = arith::SubIOp::create(f.b, f.loc, k, k1);
@@ -159,7 +164,7 @@ Value logF64(F64Builder &f, Value x) {
 /// expm1(x): for |x| < 1/2 x times the Taylor series of (e^x - 1) / x to x^17 (truncation
 /// below 1e-21 relative); else exp(x) - 1 (no cancellation beyond a bit there).
 Value expm1F64(F64Builder &f, Value x) {
-  Value small = f.mul(x, f.poly(x, factorialSeries(1, 1, 18, 1.0)));
+  Value small = f.mul(x, f.poly(x, factorialSeries(1, 1, 18)));
   return f.select(f.lt(f.abs(x), 0.5), small, f.sub(expF64(f, x), f.c(1.0)));
 }
 
@@ -214,12 +219,8 @@ Value sinCosF64(F64Builder &f, Value x, bool cosine) {
   r = f.fma(nk, f.c(kPio2P4), r);
   Value r2 = f.mul(r, r);
   // sin r = r + r^3 (-1/3! + r^2/5! - ...), cos r = 1 + r^2 (-1/2! + r^2/4! - ...).
-  SmallVector<double> sinTail = factorialSeries(3, 2, 10, -1.0);
-  SmallVector<double> cosTail = factorialSeries(2, 2, 11, -1.0);
-  for (double &v : sinTail)
-    v = -v;
-  for (double &v : cosTail)
-    v = -v;
+  SmallVector<double> sinTail = factorialSeries(3, 2, 10, /*negativeFirst=*/true, true);
+  SmallVector<double> cosTail = factorialSeries(2, 2, 11, /*negativeFirst=*/true, true);
   Value s = f.fma(f.mul(r, r2), f.poly(r2, sinTail), r);
   s = f.select(f.eq(r, 0.0), r, s); // sin(-0) = -0
   Value c = f.fma(r2, f.poly(r2, cosTail), f.c(1.0));
@@ -343,9 +344,12 @@ Value erfcNonNegF64(F64Builder &f, Value a) {
   // The centered series: j = min(floor(2 a), 11), h = a - (j + 1/2) / 2.
   Value j = f.min(f.floor(f.mul(a, f.c(2.0))), f.c(kErfcCenters - 1));
   Value h = f.sub(a, f.fma(j, f.c(0.5), f.c(0.25)));
-  SmallVector<SmallVector<double>> series;
-  for (int i = 0; i < kErfcCenters; ++i)
-    series.push_back(erfcxSeries(0.25L + 0.5L * i));
+  static const SmallVector<SmallVector<double>> series = [] {
+    SmallVector<SmallVector<double>> table;
+    for (int i = 0; i < kErfcCenters; ++i)
+      table.push_back(erfcxSeries(0.25L + 0.5L * i));
+    return table;
+  }();
   Value p;
   for (int n = kErfcTerms - 1; n >= 0; --n) {
     Value coeff = f.c(series[0][n]);
@@ -380,11 +384,14 @@ Value erfcF64(F64Builder &f, Value x) {
 
 } // namespace
 
-bool mlir::sqz::cuda::hasMathF64Expansion(Operation *op) {
-  return op->getNumResults() == 1 && op->getResult(0).getType().isF64() &&
-         isa<math::ExpOp, math::LogOp, math::Log2Op, math::ExpM1Op, math::Log1pOp,
-             math::TanhOp, math::CbrtOp, math::SinOp, math::CosOp, math::AtanOp,
-             math::Atan2Op, math::AsinOp, math::AcosOp, math::ErfOp, math::ErfcOp>(op);
+bool mlir::sqz::cuda::expandsMathF64(Operation *op, bool libdevice) {
+  if (op->getNumResults() != 1 || !op->getResult(0).getType().isF64())
+    return false;
+  if (isa<math::ExpOp, math::LogOp, math::Log2Op>(op))
+    return true;
+  return !libdevice && isa<math::ExpM1Op, math::Log1pOp, math::TanhOp, math::CbrtOp,
+                           math::SinOp, math::CosOp, math::AtanOp, math::Atan2Op,
+                           math::AsinOp, math::AcosOp, math::ErfOp, math::ErfcOp>(op);
 }
 
 Value mlir::sqz::cuda::expandMathF64(OpBuilder &b, Operation *op) {

@@ -14,10 +14,12 @@
 
 namespace mlir::sqz::cuda {
 
-/// Whether expandMathF64 has code for `op` (a math op whose result is f64).
-bool hasMathF64Expansion(Operation *op);
+/// Whether our f64 code replaces `op` (a math op with a scalar f64 result): exp, log and
+/// log2 always; tanh, sin, cos, erf, erfc, atan, atan2, asin, acos, expm1, log1p and cbrt
+/// unless `libdevice` (then libdevice, or emulated the host's libm, computes them).
+bool expandsMathF64(Operation *op, bool libdevice);
 
-/// The value of `op` (hasMathF64Expansion) computed by the f64 code, built before `op`.
+/// The value of `op` (expandsMathF64) computed by the f64 code, built before `op`.
 Value expandMathF64(OpBuilder &b, Operation *op);
 
 } // namespace mlir::sqz::cuda
